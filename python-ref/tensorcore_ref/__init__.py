@@ -1,0 +1,1 @@
+"""HF reference side of TensorCore."""
