@@ -1,0 +1,355 @@
+// The reference interpreter: executes the checked IR over typed arrays. What each intrinsic
+// computes is in ops.ts; this file walks statements, resolves views and manages frames.
+
+import { Interrupted, RuntimeFault } from "../compiler/diagnostics.js";
+import * as IR from "../compiler/ir.js";
+import { elementCount, shapeToString } from "../compiler/types.js";
+import { ComputeArray } from "./precision.js";
+import * as ops from "./ops.js";
+import { allocCompute, allocTensor, TensorView } from "./tensor.js";
+
+export interface RunIO {
+  /** A line the program printed (REDUCE(x)). */
+  print(line: string): void;
+  /** The value of a top-level bare expression. */
+  show?(value: TensorView, expr: IR.Expr): void;
+}
+
+/** Where session tensors live between programs. */
+export interface SessionTensors {
+  get(v: IR.TensorVar): TensorView | undefined;
+  set(v: IR.TensorVar, t: TensorView): void;
+}
+
+export interface InterpreterOptions {
+  io: RunIO;
+  session?: SessionTensors;
+  /** Set element 0 to non-zero (from any thread) to stop the run at the next loop iteration or call. */
+  interrupt?: Int32Array;
+  /** Allocate tensors on SharedArrayBuffer (so worker threads and FFI calls can share them). */
+  sharedMemory?: boolean;
+  /**
+   * Called before a kernel call runs; returning true means the hook ran it (the compiled back end
+   * uses this to run kernels it has compiled). Arguments are the resolved views of the call.
+   */
+  callHook?: (kernel: IR.Kernel, args: TensorView[]) => boolean;
+}
+
+interface Frame {
+  tensors: TensorView[];
+  loops: Int32Array;
+}
+
+export class Interpreter {
+  private readonly temps = new WeakMap<IR.Expr | IR.Stmt, ComputeArray>();
+  private readonly kernelLocals = new WeakMap<IR.Kernel, TensorView[]>();
+  private readonly session: SessionTensors;
+
+  constructor(private readonly opts: InterpreterOptions) {
+    const store = new Map<IR.TensorVar, TensorView>();
+    this.session = opts.session ?? { get: (v) => store.get(v), set: (v, t) => void store.set(v, t) };
+  }
+
+  /** Run a kernel with its parameters bound to the given tensors (shapes and precisions must match). */
+  runKernel(kernel: IR.Kernel, args: TensorView[]): void {
+    if (args.length !== kernel.params.length) throw new RuntimeFault(kernel.span, `kernel '${kernel.name}' takes ${kernel.params.length} arguments, got ${args.length}`);
+    kernel.params.forEach((p, i) => {
+      const a = args[i];
+      if (a.precision !== p.type.precision || a.shape.length !== p.type.shape.length || a.shape.some((d, j) => d !== p.type.shape[j])) {
+        throw new RuntimeFault(p.span, `parameter '${p.name}' expects ${p.type.precision} ${shapeToString(p.type.shape)}, but was given ${a.precision} ${shapeToString(a.shape)}`);
+      }
+    });
+    this.invoke(kernel, args);
+  }
+
+  /** Run a program's top-level statements against the session's tensors. */
+  runTopLevel(program: IR.Program): void {
+    const frame: Frame = { tensors: [], loops: new Int32Array(program.topLevelLoopSlots) };
+    this.execBlock(program.topLevel, frame);
+  }
+
+  private invoke(kernel: IR.Kernel, args: TensorView[]): void {
+    this.checkInterrupt();
+    if (this.opts.callHook?.(kernel, args)) return;
+    let locals = this.kernelLocals.get(kernel);
+    if (!locals) {
+      locals = kernel.locals.map((v) => allocTensor(v.type, this.opts.sharedMemory));
+      this.kernelLocals.set(kernel, locals);
+    }
+    const frame: Frame = { tensors: [...args, ...locals], loops: new Int32Array(kernel.loopSlots) };
+    this.execBlock(kernel.body, frame);
+  }
+
+  private checkInterrupt(): void {
+    const f = this.opts.interrupt;
+    if (f && Atomics.load(f, 0) !== 0) throw new Interrupted();
+  }
+
+  private execBlock(stmts: IR.Stmt[], frame: Frame): void {
+    for (const s of stmts) this.exec(s, frame);
+  }
+
+  private exec(s: IR.Stmt, frame: Frame): void {
+    switch (s.kind) {
+      case "assign": {
+        const dst = this.resolve(s.dst, frame);
+        let value = this.eval(s.src, frame);
+        // A value that aliases the destination's storage (x[1 +: 3] = x[0 +: 3]) is copied first.
+        if (value.buffer === dst.data.buffer) value = value.slice();
+        ops.scatter(value, s.squeeze ? dst.shape : s.src.shape, dst);
+        return;
+      }
+      case "zero": {
+        if (s.target.role === "session") {
+          this.session.set(s.target, allocTensor(s.target.type, this.opts.sharedMemory));
+        } else {
+          const t = frame.tensors[s.target.slot];
+          t.data.fill(0);
+        }
+        return;
+      }
+      case "mmul": {
+        const acc = this.resolve(s.acc, frame);
+        const integer = acc.precision === "int32";
+        const kind = integer ? "i32" : "f32";
+        const a = this.readView(s.a, frame, kind, s, 1);
+        const b = this.readView(s.b, frame, kind, s, 2);
+        const c = s.c ? this.readView(s.c, frame, kind, s, 3) : undefined;
+        ops.matmulAccumulate(acc, a, s.a.shape, b, s.b.shape, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0));
+        return;
+      }
+      case "lookup": {
+        const dst = this.resolve(s.dst, frame), table = this.resolve(s.table, frame);
+        const idx = Array.from(this.readView(s.idx, frame, "i32", s, 1));
+        ops.lookupRows(dst, table, idx, s.span, this.temp(s, table.precision === "int8" || table.precision === "int32" ? "i32" : "f32", s.table.shape[1], 0));
+        return;
+      }
+      case "causal_mask":
+        ops.causalMask(this.resolve(s.target, frame), this.evalIndex(s.offset, frame));
+        return;
+      case "print": {
+        const kind = s.src.precision === "int8" || s.src.precision === "int32" ? "i32" : "f32";
+        const v = this.readView(s.src, frame, kind, s, 0);
+        this.opts.io.print(ops.formatG6(ops.sumAll(v)));
+        return;
+      }
+      case "loop": {
+        const start = this.evalIndex(s.start, frame), end = this.evalIndex(s.end, frame), step = this.evalIndex(s.step, frame);
+        if (step <= 0) throw new RuntimeFault(s.step.span, `the loop step must be positive, got ${step}`);
+        for (let i = start; i < end; i += step) {
+          this.checkInterrupt();
+          frame.loops[s.v.slot] = i;
+          this.execBlock(s.body, frame);
+        }
+        return;
+      }
+      case "call":
+        this.invoke(s.kernel, s.args.map((a) => this.resolve(a, frame)));
+        return;
+      case "show": {
+        const e = s.expr;
+        let value: TensorView;
+        if (e.kind === "view") {
+          value = this.resolve(e.view, frame);
+        } else {
+          const data = this.eval(e, frame);
+          value = allocTensor({ precision: e.compute === "f32" ? "f32" : "int32", shape: e.shape, layout: { kind: "RowMajor" } });
+          ops.scatter(data, e.shape, value);
+        }
+        this.opts.io.show?.(value, e);
+        return;
+      }
+    }
+  }
+
+  /** A temp compute array owned by an IR node (shapes are static, so it is allocated once). */
+  private temp(owner: IR.Expr | IR.Stmt, kind: "f32" | "i32", n: number, slot: number): ComputeArray {
+    const key = slot === 0 ? owner : (this.slotKey(owner, slot) as IR.Expr);
+    let t = this.temps.get(key);
+    if (!t || t.length !== n || (kind === "f32") !== t instanceof Float32Array) {
+      t = allocCompute(kind, n);
+      this.temps.set(key, t);
+    }
+    return t;
+  }
+  private readonly slotKeys = new WeakMap<object, object[]>();
+  private slotKey(owner: object, slot: number): object {
+    let keys = this.slotKeys.get(owner);
+    if (!keys) { keys = []; this.slotKeys.set(owner, keys); }
+    return (keys[slot] ??= {});
+  }
+
+  /** Read a view into a compute array; a contiguous f32 view is used in place, without a copy. */
+  private readView(v: IR.View, frame: Frame, kind: "f32" | "i32", owner: IR.Expr | IR.Stmt, slot: number): ComputeArray {
+    const t = this.resolve(v, frame);
+    const n = elementCount(t.shape);
+    if (kind === "f32" && t.data instanceof Float32Array && isRowMajorContiguous(t)) return t.data.subarray(t.offset, t.offset + n);
+    if (kind === "i32" && t.data instanceof Int32Array && isRowMajorContiguous(t)) return t.data.subarray(t.offset, t.offset + n);
+    return ops.gather(t, kind, this.temp(owner, kind, n, slot));
+  }
+
+  // ---- views ----------------------------------------------------------------------------------
+
+  private baseTensor(v: IR.TensorVar, frame: Frame, span: IR.View["span"]): TensorView {
+    if (v.role === "session") {
+      const t = this.session.get(v);
+      if (!t) throw new RuntimeFault(span, `session tensor '${v.name}' has no value`);
+      return t;
+    }
+    return frame.tensors[v.slot];
+  }
+
+  resolveIn(view: IR.View, frame: Frame): TensorView {
+    return this.resolve(view, frame);
+  }
+
+  private resolve(view: IR.View, frame: Frame): TensorView {
+    const base = this.baseTensor(view.base, frame, view.span);
+    if (view.steps.length === 0) return base;
+    let offset = base.offset;
+    let shape = base.shape, strides = base.strides;
+    for (const step of view.steps) {
+      const nShape: number[] = [], nStrides: number[] = [];
+      for (let axis = 0; axis < shape.length; axis++) {
+        const sel = step[axis];
+        if (!sel || sel.kind === "all") { nShape.push(shape[axis]); nStrides.push(strides[axis]); continue; }
+        if (sel.kind === "at") {
+          const i = this.evalIndex(sel.index, frame);
+          if (i < 0 || i >= shape[axis]) throw new RuntimeFault(sel.index.span, `index ${i} is out of range for axis ${axis} of '${view.base.name}' (size ${shape[axis]})`);
+          offset += i * strides[axis];
+        } else {
+          const s = this.evalIndex(sel.start, frame);
+          if (s < 0 || s + sel.length > shape[axis]) throw new RuntimeFault(sel.start.span, `window ${s} +: ${sel.length} is out of range for axis ${axis} of '${view.base.name}' (size ${shape[axis]})`);
+          offset += s * strides[axis];
+          nShape.push(sel.length);
+          nStrides.push(strides[axis]);
+        }
+      }
+      shape = nShape;
+      strides = nStrides;
+    }
+    return { precision: base.precision, data: base.data, offset, shape, strides };
+  }
+
+  // ---- expressions ------------------------------------------------------------------------------
+
+  /** An integer scalar (an index, a loop bound): evaluated without temps. */
+  private evalIndex(e: IR.Expr, frame: Frame): number {
+    switch (e.kind) {
+      case "const": return e.value;
+      case "loopvar": return frame.loops[e.v.slot];
+      case "neg": return -this.evalIndex(e.operand, frame) | 0;
+      case "binary": {
+        const a = this.evalIndex(e.left, frame), b = this.evalIndex(e.right, frame);
+        switch (e.op) {
+          case "+": return (a + b) | 0;
+          case "-": return (a - b) | 0;
+          case "*": return Math.imul(a, b);
+          case "/": if (b === 0) throw new RuntimeFault(e.span, "integer division by zero"); return Math.trunc(a / b) | 0;
+          case "%": if (b === 0) throw new RuntimeFault(e.span, "integer division by zero"); return a % b | 0;
+        }
+      }
+      // falls through (unreachable)
+      case "view": {
+        if (e.kind === "view") {
+          const t = this.resolve(e.view, frame);
+          return t.data[t.offset] as number;
+        }
+      }
+      // falls through
+      default:
+        return this.eval(e, frame)[0] | 0;
+    }
+  }
+
+  /** Evaluate an expression into its node's temp array (row-major, length = product of its shape). */
+  private eval(e: IR.Expr, frame: Frame): ComputeArray {
+    switch (e.kind) {
+      case "const": {
+        const t = this.temp(e, e.compute, 1, 0);
+        t[0] = e.value;
+        return t;
+      }
+      case "loopvar": {
+        const t = this.temp(e, e.compute, 1, 0);
+        t[0] = frame.loops[e.v.slot];
+        return t;
+      }
+      case "view":
+        return this.readView(e.view, frame, e.compute, e, 0);
+      case "neg": {
+        const a = this.eval(e.operand, frame);
+        const out = this.temp(e, e.compute, a.length, 0);
+        ops.negate(e.compute, a, out);
+        return out;
+      }
+      case "binary": {
+        let a = this.eval(e.left, frame), b = this.eval(e.right, frame);
+        if (e.compute === "f32") { a = this.asF32(a, e.left, frame); b = this.asF32(b, e.right, frame); }
+        const out = this.temp(e, e.compute, elementCount(e.shape), 0);
+        ops.binary(e.op, e.compute, a, e.left.shape, b, e.right.shape, out, e.shape, e.span);
+        return out;
+      }
+      case "call": {
+        const x = e.args[0];
+        let a = this.eval(x, frame);
+        const n = elementCount(e.shape);
+        switch (e.fn) {
+          case "EXP": case "LOG": case "SQRT": case "TANH": case "ABS": case "ACT": {
+            if (e.compute === "f32") a = this.asF32(a, x, frame);
+            const out = this.temp(e, e.compute, n, 0);
+            ops.unary(e.fn, e.compute, a, out, e.act);
+            return out;
+          }
+          case "MAXIMUM": case "MINIMUM": {
+            let b = this.eval(e.args[1], frame);
+            if (e.compute === "f32") { a = this.asF32(a, x, frame); b = this.asF32(b, e.args[1], frame); }
+            const out = this.temp(e, e.compute, n, 0);
+            ops.minmax(e.fn, a, x.shape, b, e.args[1].shape, out, e.shape);
+            return out;
+          }
+          case "SUM": case "MAX": case "MEAN": {
+            if (e.compute === "f32") a = this.asF32(a, x, frame);
+            const out = this.temp(e, e.compute, n, 0);
+            ops.reduceLast(e.fn, e.compute, a, x.shape, out);
+            return out;
+          }
+          case "SUMALL": {
+            const out = this.temp(e, e.compute, 1, 0);
+            const s = ops.sumAll(a);
+            out[0] = e.compute === "i32" ? s | 0 : s;
+            return out;
+          }
+          case "SOFTMAX": {
+            a = this.asF32(a, x, frame);
+            const out = this.temp(e, "f32", n, 0) as Float32Array;
+            ops.softmaxLast(a, x.shape, out);
+            return out;
+          }
+          case "TRANSPOSE": {
+            const out = this.temp(e, e.compute, n, 0);
+            ops.transpose2d(a, x.shape, out);
+            return out;
+          }
+        }
+      }
+    }
+  }
+
+  /** Integer values used in float arithmetic are converted (as C converts int to float). */
+  private asF32(a: ComputeArray, owner: IR.Expr, _frame: Frame): ComputeArray {
+    if (a instanceof Float32Array) return a;
+    const t = this.temp(owner, "f32", a.length, 7) as Float32Array;
+    t.set(a);
+    return t;
+  }
+}
+
+function isRowMajorContiguous(t: TensorView): boolean {
+  let expect = 1;
+  for (let i = t.shape.length - 1; i >= 0; i--) {
+    if (t.shape[i] !== 1 && t.strides[i] !== expect) return false;
+    expect *= t.shape[i];
+  }
+  return true;
+}
