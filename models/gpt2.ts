@@ -1,0 +1,210 @@
+// Host side of GPT-2 in the DSL: loads a model folder, instantiates the kernel library
+// (models/gpt2/gpt2.ta) for prefill and for decode, binds weights and state tensors, and runs
+// the entry kernel on the chosen back end. Every tensor operation happens in DSL kernels; the host
+// only moves token ids in and reads logits out.
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DiagnosticError } from "../compiler/diagnostics.js";
+import * as IR from "../compiler/ir.js";
+import { SourceFile } from "../compiler/source.js";
+import { Session } from "../interpreter/session.js";
+import { allocTensor, TensorView } from "../interpreter/tensor.js";
+import { bindParam, ManifestSource } from "../interpreter/weights.js";
+import { Interpreter } from "../interpreter/interpreter.js";
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+export const LIBRARY_PATH = join(REPO_ROOT, "models", "gpt2", "gpt2.ta");
+export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
+
+/** Rows per chunk: prefill processes the prompt 16 positions at a time, decode one. */
+export const PREFILL_ROWS = 16;
+export const DECODE_ROWS = 1;
+
+export type BackendName = "interp" | "eigen";
+
+/** Runs one entry kernel of a checked program with bound tensors. */
+export interface KernelExecutor {
+  run(kernel: IR.Kernel, args: TensorView[]): void;
+}
+
+export class ModelError extends Error {}
+
+export interface ModelConfig {
+  architecture: string;
+  consts: Map<string, number>;
+  raw: Record<string, unknown>;
+}
+
+/** The model's generated model.ta plus the library, with ROWS fixed for one instantiation. */
+export function librarySources(modelDir: string, rows: number): SourceFile[] {
+  const modelTa = join(modelDir, "model.ta");
+  if (!existsSync(modelTa)) throw new ModelError(`${modelDir}: not a model folder (no model.ta); create one with \`tensorcore hf convert\``);
+  return [
+    new SourceFile(modelTa, readFileSync(modelTa, "utf8")),
+    new SourceFile(`<${rows === 1 ? "decode" : "prefill"} instantiation>`, `const ROWS = ${rows};\n`),
+    new SourceFile(LIBRARY_PATH, readFileSync(LIBRARY_PATH, "utf8")),
+  ];
+}
+
+export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void): Promise<KernelExecutor> {
+  const io = { print: (line: string) => log(line) };
+  if (backend === "interp") {
+    const interp = new Interpreter({ io });
+    return { run: (k, args) => interp.runKernel(k, args) };
+  }
+  const { EigenBackend } = await import(new URL("../compiler/eigen/backend.js", import.meta.url).href);
+  const eigen = await EigenBackend.forProgram(program, { log });
+  return { run: (k: IR.Kernel, args: TensorView[]) => eigen.runKernel(k, args, io) };
+}
+
+/** A loaded GPT-2-family model, ready to prefill and decode on one back end. */
+export class Gpt2Model {
+  readonly vocab: number;
+  readonly nCtx: number;
+  readonly nLayer: number;
+  readonly nHead: number;
+  readonly dModel: number;
+  /** State shared by the prefill and decode instantiations (KV cache, traces, logits). */
+  readonly state = new Map<string, TensorView>();
+  private readonly weights = new Map<string, TensorView>();
+  private prefillArgs: TensorView[] = [];
+  private decodeArgs: TensorView[] = [];
+  /** Number of positions whose keys and values are in the cache. */
+  length = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly backend: BackendName,
+    readonly prefillProgram: IR.Program,
+    readonly decodeProgram: IR.Program,
+    private readonly prefillExec: KernelExecutor,
+    private readonly decodeExec: KernelExecutor,
+  ) {
+    const c = prefillProgram.consts;
+    this.vocab = c.get("VOCAB")!;
+    this.nCtx = c.get("N_CTX")!;
+    this.nLayer = c.get("N_LAYER")!;
+    this.nHead = c.get("N_HEAD")!;
+    this.dModel = c.get("D_MODEL")!;
+  }
+
+  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<Gpt2Model> {
+    const log = opts.log ?? (() => {});
+    if (!existsSync(dir)) throw new ModelError(`model folder '${dir}' does not exist`);
+    const manifestPath = join(dir, "manifest.json");
+    if (!existsSync(manifestPath)) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
+    const check = (rows: number) => {
+      const s = new Session();
+      return s.check(librarySources(dir, rows));
+    };
+    const prefill = check(PREFILL_ROWS);
+    const decode = check(DECODE_ROWS);
+    const backend = opts.backend ?? "interp";
+    const prefillExec = await makeExecutor(prefill, backend, log);
+    const decodeExec = await makeExecutor(decode, backend, log);
+    const m = new Gpt2Model(dir, backend, prefill, decode, prefillExec, decodeExec);
+    m.bind(new ManifestSource(dir, opts.verifyWeights ?? false));
+    return m;
+  }
+
+  private entry(program: IR.Program): IR.Kernel {
+    const k = program.kernelByName.get("forward");
+    if (!k) throw new ModelError("the model library has no kernel 'forward'");
+    return k;
+  }
+
+  /** Bind every parameter of `forward` (and `attention_probs`): weights by name, the rest is state. */
+  private bind(source: ManifestSource): void {
+    const stateNames = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
+    const bindAll = (k: IR.Kernel): TensorView[] =>
+      k.params.map((p) => {
+        if (stateNames.has(p.name)) {
+          let t = this.state.get(p.name);
+          if (!t) { t = allocTensor(p.type); this.state.set(p.name, t); }
+          return t;
+        }
+        let w = this.weights.get(p.name);
+        if (!w) {
+          w = bindParam(p.name, p.type, source, undefined, p.span);
+          this.weights.set(p.name, w);
+        }
+        return w;
+      });
+    this.prefillArgs = bindAll(this.entry(this.prefillProgram));
+    this.decodeArgs = bindAll(this.entry(this.decodeProgram));
+  }
+
+  private setInt(name: string, v: number): void {
+    (this.state.get(name)!.data as Int32Array)[0] = v;
+  }
+
+  /** Run positions [start, start + ids.length) and return the logits of the last one. */
+  private step(ids: number[], exec: KernelExecutor, program: IR.Program, args: TensorView[]): Float32Array {
+    const start = this.length;
+    if (start + ids.length > this.nCtx) throw new ModelError(`the context is full: ${start + ids.length} positions, the model has ${this.nCtx}`);
+    const tokens = this.state.get("tokens")!.data as Int32Array;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocab) throw new ModelError(`token id ${id} is outside the vocabulary (0..${this.vocab - 1})`);
+      tokens[start + i] = id;
+    }
+    this.setInt("start", start);
+    this.setInt("n", start + ids.length);
+    exec.run(this.entry(program), args);
+    this.length = start + ids.length;
+    return this.state.get("logits")!.data as Float32Array;
+  }
+
+  /** Prefill a prompt from an empty cache; returns the logits of its last position. */
+  prefill(ids: number[]): Float32Array {
+    if (ids.length === 0) throw new ModelError("the prompt has no tokens");
+    this.length = 0;
+    // A prompt that does not fill its last chunk still writes whole chunks: keep them inside N_CTX.
+    const padded = Math.ceil(ids.length / PREFILL_ROWS) * PREFILL_ROWS;
+    if (padded > this.nCtx) {
+      if (ids.length > this.nCtx) throw new ModelError(`the prompt has ${ids.length} tokens, more than the model's context of ${this.nCtx}`);
+      const head = Math.floor(ids.length / PREFILL_ROWS) * PREFILL_ROWS;
+      if (head > 0) this.step(ids.slice(0, head), this.prefillExec, this.prefillProgram, this.prefillArgs);
+      let logits!: Float32Array;
+      for (const id of ids.slice(head)) logits = this.decode(id);
+      return logits;
+    }
+    return this.step(ids, this.prefillExec, this.prefillProgram, this.prefillArgs);
+  }
+
+  /** One decode step: the token at position `length`; returns the logits for the next one. */
+  decode(id: number): Float32Array {
+    return this.step([id], this.decodeExec, this.decodeProgram, this.decodeArgs);
+  }
+
+  /** A copy of a state tensor (trace, final, probs, ...) for verification. */
+  stateTensor(name: string): TensorView | undefined {
+    return this.state.get(name);
+  }
+
+  /** Attention probabilities of the first PROBE positions, for every layer and head (verification). */
+  async attentionProbs(): Promise<TensorView> {
+    const k = this.prefillProgram.kernelByName.get("attention_probs")!;
+    const args = k.params.map((p) => this.state.get(p.name) ?? this.weights.get(p.name) ?? (() => {
+      const t = allocTensor(p.type);
+      this.state.set(p.name, t);
+      return t;
+    })());
+    this.prefillExec.run(k, args);
+    return this.state.get("probs")!;
+  }
+
+  get probeRows(): number {
+    return this.prefillProgram.consts.get("PROBE")!;
+  }
+}
+
+export function readConfig(dir: string): Record<string, unknown> {
+  const p = join(dir, "config.json");
+  if (!existsSync(p)) throw new ModelError(`${dir}: no config.json`);
+  return JSON.parse(readFileSync(p, "utf8"));
+}
+
+export { DiagnosticError };
