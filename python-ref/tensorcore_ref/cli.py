@@ -1,0 +1,85 @@
+"""python -m tensorcore_ref <command> ...  (also `tensorcore hf <command> ...`)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import TCError
+
+
+def _env():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m tensorcore_ref",
+                                 description="TensorCore HF reference tools (conversion, reference activations, models)")
+    sub = ap.add_subparsers(dest="cmd", required=True, metavar="command")
+
+    c = sub.add_parser("convert", help="HF GPT-2/Llama model -> DSL model folder")
+    c.add_argument("source", help="hub id or save_pretrained folder")
+    c.add_argument("--out", required=True, type=Path, help="output model folder (replaced atomically)")
+    c.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "int8"])
+    c.add_argument("--max-ctx", type=int, default=None, help="cap N_CTX (position table rows)")
+    c.add_argument("--ignore-unknown-config", action="store_true",
+                   help="convert even if config.json has fields the generator does not know")
+
+    e = sub.add_parser("export", help="reference activations for prompts (HF eager, fp32)")
+    e.add_argument("source", help="hub id, save_pretrained folder or DSL model folder")
+    e.add_argument("--prompts", required=True, type=Path, help="one prompt per line, or a JSON list of strings")
+    e.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
+    e.add_argument("--new-tokens", type=int, default=8, help="greedy tokens to generate (default 8)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--archive", action="store_true", help="also pack OUT into OUT.tar.gz")
+
+    m = sub.add_parser("make-model", help="build one of the project's HF models with save_pretrained")
+    m.add_argument("name", choices=["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded"])
+    m.add_argument("--out", type=Path, default=None, help="default: ~/.cache/tensorcore/models/<name>")
+    m.add_argument("--layers", type=int, default=3)
+    m.add_argument("--heads", type=int, default=6)
+    m.add_argument("--width", type=int, default=192)
+    m.add_argument("--ctx", type=int, default=128)
+    m.add_argument("--seed", type=int, default=0)
+
+    v = sub.add_parser("verify", help="check a DSL model folder's manifest and sha256s")
+    v.add_argument("folder", type=Path)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    _env()
+    args = build_parser().parse_args(argv)
+    try:
+        if args.cmd == "convert":
+            from .convert import convert
+            convert(args.source, args.out, dtype=args.dtype, max_ctx=args.max_ctx,
+                    ignore_unknown=args.ignore_unknown_config)
+        elif args.cmd == "export":
+            from .export import export
+            export(args.source, args.prompts, args.out, new_tokens=args.new_tokens, seed=args.seed,
+                   archive=args.archive)
+        elif args.cmd == "make-model":
+            from .make_models import make_model
+            kw = {}
+            if args.name == "gpt2-tiny-custom":
+                kw = dict(layers=args.layers, heads=args.heads, width=args.width, ctx=args.ctx, seed=args.seed)
+            elif args.name == "tiny-llama-random":
+                kw = dict(seed=args.seed)
+            out = make_model(args.name, args.out, **kw)
+            print(out)
+        elif args.cmd == "verify":
+            from .convert import verify_folder
+            m = verify_folder(args.folder)
+            print(f"ok: {args.folder} ({m['architecture']}, {m['dtype']}, {len(m['tensors'])} tensors)")
+    except TCError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0

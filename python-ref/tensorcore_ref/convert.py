@@ -1,0 +1,559 @@
+"""HF model (GPT-2 or Llama) -> TensorCore DSL model folder.
+
+See docs/model-folder.md for the folder contract.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import TCError
+from .fsutil import atomic_dir
+from . import st_io
+
+FORMAT = "tensorcore-model/1"
+WEIGHTS_FILE = "weights.safetensors"
+DTYPES = ("f32", "f16", "bf16", "int8")
+# tokenizer.json is left out on purpose: it repeats vocab.json + merges.txt (3.5 MB for GPT-2)
+TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
+                   "added_tokens.json", "generation_config.json")
+
+SUPPORTED = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}
+
+# ---------------------------------------------------------------------------
+# source loading
+
+
+def _is_local(source: str) -> bool:
+    return (os.path.isabs(source) or source.startswith((".", "~")) or os.path.exists(source)
+            or source.count("/") > 1 or os.sep in source and not re.fullmatch(r"[\w.-]+/[\w.-]+", source))
+
+
+def source_file(source: str, name: str, required: bool = True) -> Path | None:
+    """Path of ``name`` from a local save_pretrained folder or a hub id (HF cache; offline OK)."""
+    p = Path(source).expanduser()
+    if p.is_dir():
+        f = p / name
+        if f.is_file():
+            return f
+        if required:
+            raise TCError(f"{source}: no {name} in this folder (expected a save_pretrained folder)")
+        return None
+    if _is_local(source):
+        raise TCError(f"{source}: model folder not found")
+    from transformers.utils import cached_file
+
+    try:
+        f = cached_file(source, name, _raise_exceptions_for_missing_entries=False)
+    except Exception as e:  # offline, unknown repo, ...
+        if required:
+            raise TCError(f"{source}: cannot fetch {name} from the Hugging Face hub "
+                          f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                          "pass a local save_pretrained folder instead") from None
+        return None
+    if f is None and required:
+        raise TCError(f"{source}: {name} not found on the hub or in the HF cache")
+    return Path(f) if f else None
+
+
+def read_config(source: str) -> tuple[dict, bytes]:
+    path = source_file(source, "config.json")
+    raw = path.read_bytes()
+    try:
+        cfg = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise TCError(f"{path}: invalid JSON ({e})") from None
+    if not isinstance(cfg, dict):
+        raise TCError(f"{path}: expected a JSON object")
+    return cfg, raw
+
+
+def architecture_of(cfg: dict) -> str:
+    mt = cfg.get("model_type")
+    archs = cfg.get("architectures") or []
+    if mt not in SUPPORTED:
+        raise TCError(f"unsupported architecture: model_type {mt!r} (architectures {archs}); "
+                      f"supported: " + ", ".join(f"{k} ({v})" for k, v in SUPPORTED.items()))
+    bad = [a for a in archs if a != SUPPORTED[mt]]
+    if bad:
+        raise TCError(f"unsupported architecture {bad[0]!r}: only {SUPPORTED[mt]} is supported for model_type {mt!r}")
+    return mt
+
+
+# ---------------------------------------------------------------------------
+# config validation
+
+
+def _generic_fields() -> set[str]:
+    from transformers import PretrainedConfig
+
+    return set(PretrainedConfig().to_dict()) | {
+        "architectures", "model_type", "transformers_version", "_name_or_path", "torch_dtype", "dtype",
+        "use_cache", "task_specific_params", "pad_token_id", "bos_token_id", "eos_token_id",
+        "output_attentions", "output_hidden_states", "return_dict", "chunk_size_feed_forward",
+        "is_encoder_decoder", "is_decoder", "add_cross_attention", "tie_word_embeddings",
+        "id2label", "label2id", "problem_type", "tokenizer_class", "prefix", "sep_token_id",
+        "decoder_start_token_id", "finetuning_task", "cross_attention_hidden_size", "tf_legacy_loss",
+        "pruned_heads", "torchscript", "use_bfloat16", "initializer_range", "layer_types",
+        "_attn_implementation_autoset", "attn_implementation",
+    }
+
+
+def _known_fields(arch: str) -> set[str]:
+    if arch == "gpt2":
+        from transformers import GPT2Config as C
+        extra = {"n_ctx"}
+    else:
+        from transformers import LlamaConfig as C
+        extra = {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "pretraining_tp"}
+    return _generic_fields() | set(C().to_dict()) | extra
+
+
+def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> None:
+    """Reject config fields the generator cannot honour (one clear message)."""
+    if not ignore_unknown:
+        unknown = sorted(set(raw) - _known_fields(arch))
+        if unknown:
+            raise TCError(f"config.json: unknown {arch} config field(s) {', '.join(unknown)}: the {arch} "
+                          "generator does not know how to honour them (use --ignore-unknown-config to convert anyway)")
+    g = lambda k, d=None: getattr(config, k, d)  # noqa: E731
+    problems = []
+    if g("add_cross_attention"):
+        problems.append("add_cross_attention=true (cross-attention) is not supported")
+    if arch == "gpt2":
+        if g("activation_function") not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
+            problems.append(f"activation_function={g('activation_function')!r} is not supported (gelu_new or gelu)")
+        if g("scale_attn_by_inverse_layer_idx"):
+            problems.append("scale_attn_by_inverse_layer_idx=true is not supported")
+        if g("scale_attn_weights") is False:
+            problems.append("scale_attn_weights=false is not supported")
+        if config.n_embd % config.n_head:
+            problems.append(f"n_embd={config.n_embd} is not divisible by n_head={config.n_head}")
+        if raw.get("tie_word_embeddings") is False:
+            problems.append("tie_word_embeddings=false: the GPT-2 DSL model uses wte as its LM head")
+    else:
+        if g("hidden_act") != "silu":
+            problems.append(f"hidden_act={g('hidden_act')!r} is not supported (silu)")
+        if g("attention_bias"):
+            problems.append("attention_bias=true: q/k/v/o biases are not mapped by the Llama generator")
+        if g("mlp_bias"):
+            problems.append("mlp_bias=true: MLP biases are not mapped by the Llama generator")
+        if (g("pretraining_tp") or 1) != 1:
+            problems.append(f"pretraining_tp={g('pretraining_tp')} is not supported")
+        rt = rope_type(config)
+        if rt not in ("default", "linear", "llama3"):
+            problems.append(f"rope type {rt!r} is not supported (default, linear, llama3)")
+        nh, nkv = config.num_attention_heads, (g("num_key_value_heads") or config.num_attention_heads)
+        if nh % nkv:
+            problems.append(f"num_attention_heads={nh} is not a multiple of num_key_value_heads={nkv}")
+    if problems:
+        raise TCError("config.json: " + "; ".join(problems))
+
+
+def rope_type(config) -> str:
+    rp = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    if isinstance(rp, dict):
+        return rp.get("rope_type", rp.get("type", "default")) or "default"
+    return "default"
+
+
+def rope_theta(config) -> float:
+    rp = getattr(config, "rope_parameters", None) or {}
+    if isinstance(rp, dict) and "rope_theta" in rp:
+        return float(rp["rope_theta"])
+    return float(getattr(config, "rope_theta", 10000.0))
+
+
+# ---------------------------------------------------------------------------
+# model.ta generation
+
+
+def fmt_num(x) -> str:
+    if isinstance(x, bool):
+        return str(int(x))
+    if isinstance(x, int):
+        return str(x)
+    x = float(x)
+    if x == int(x) and abs(x) < 1e15:
+        return f"{int(x)}.0"
+    s = repr(x)
+    if "e" in s:
+        m, e = s.split("e")
+        return f"{m}e{int(e)}"
+    return s
+
+
+def eval_dims(expr: str, consts: dict) -> int:
+    """Evaluate a shape expression of consts, integers and + - * / ( )."""
+    if not re.fullmatch(r"[A-Z0-9_ +\-*/()]+", expr):
+        raise ValueError(expr)
+    tokens = re.sub(r"[A-Z_][A-Z0-9_]*", lambda m: str(consts[m.group()]), expr).replace("/", "//")
+    return int(eval(tokens, {"__builtins__": {}}))  # noqa: S307 - digits and operators only
+
+
+@dataclass
+class Weight:
+    name: str
+    tensor: object  # torch tensor, float32, final layout
+    type_name: str
+    dims: list[str]  # const expressions
+    space: str  # TileReg | Global
+    hf_names: list[str]
+    transform: str
+    quantize: bool = False  # int8 candidate (matrices)
+    note: str = ""
+
+
+@dataclass
+class Plan:
+    arch: str
+    consts: dict  # name -> number (ordered)
+    weights: list[Weight] = field(default_factory=list)
+    info: dict = field(default_factory=dict)
+
+
+def gen_model_ta(plan: Plan, dtypes: dict[str, str], extra_types: list[tuple[str, str, list[str], str]]) -> str:
+    lines = [f"// Generated by tensorcore hf convert from config.json ({plan.arch}). Do not edit."]
+    for k, v in plan.info.get("comments", []):
+        lines.append(f"// {k}: {v}")
+    for k, v in plan.consts.items():
+        lines.append(f"const {k} = {fmt_num(v)};")
+    seen: dict[str, str] = {}
+    users: dict[str, list[str]] = {}
+    decls: list[tuple[str, str]] = []
+    items = [(w.type_name, dtypes[w.name], w.dims, w.space, w.name) for w in plan.weights]
+    items += [(t, p, d, s, n) for (t, p, d, s, n) in extra_types]
+    for tname, prec, dims, space, wname in items:
+        decl = f"type {tname} = Tensor<{prec}, {{{', '.join(dims)}}}, {space}, RowMajor>;"
+        if tname in seen:
+            if seen[tname] != decl:
+                raise AssertionError(f"type {tname} declared twice differently: {seen[tname]} / {decl}")
+            users[tname].append(wname)
+            continue
+        seen[tname] = decl
+        users[tname] = [wname]
+        decls.append((tname, decl))
+    for tname, decl in decls:
+        lines.append(f"// {', '.join(users[tname])}")
+        lines.append(decl)
+    return "\n".join(lines) + "\n"
+
+
+# ---------------------------------------------------------------------------
+# per-architecture plans
+
+
+def plan_gpt2(config, sd, max_ctx: int | None) -> Plan:
+    import torch
+
+    L, D, H = config.n_layer, config.n_embd, config.n_head
+    n_ctx = config.n_positions if not max_ctx else min(max_ctx, config.n_positions)
+    d_ff = config.n_inner or 4 * D
+    act = config.activation_function
+    consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "HEAD_DIM": D // H,
+              "N_LAYER": L, "D_FF": d_ff, "LN_EPS": float(config.layer_norm_epsilon),
+              "GELU_TANH": 0 if act == "gelu" else 1}
+    p = Plan("gpt2", consts, info={"activation": act, "comments": [
+        ("activation", f"{act} (GELU_TANH = 1: tanh approximation, 0: exact erf)"),
+        ("attention", "causal, scores scaled by 1/sqrt(HEAD_DIM); LayerNorm before attention and MLP"),
+        ("lm head", "logits = lnf(x) @ wte^T (tied)")]})
+    if "lm_head.weight" in sd and not torch.equal(sd["lm_head.weight"], sd["transformer.wte.weight"]):
+        raise TCError("lm_head.weight differs from transformer.wte.weight: the GPT-2 DSL model needs tied embeddings")
+
+    def stack(fmt):
+        names = [fmt.format(i) for i in range(L)]
+        missing = [n for n in names if n not in sd]
+        if missing:
+            raise TCError(f"weights: missing tensor {missing[0]}")
+        return torch.stack([sd[n] for n in names]).float(), names
+
+    def add(name, hf, tname, dims, space, transform="stack", quant=False):
+        t, names = stack(hf)
+        p.weights.append(Weight(name, t, tname, dims, space, names, transform, quant))
+
+    wte = sd["transformer.wte.weight"].float()
+    p.weights.append(Weight("wte", wte, "TokEmb", ["VOCAB", "D_MODEL"], "TileReg",
+                            ["transformer.wte.weight", "lm_head.weight"], "copy", True, "also the tied LM head"))
+    wpe = sd["transformer.wpe.weight"].float()[:n_ctx]
+    p.weights.append(Weight("wpe", wpe, "PosEmb", ["N_CTX", "D_MODEL"], "Global", ["transformer.wpe.weight"],
+                            "copy" if n_ctx == config.n_positions else f"rows [0, {n_ctx})"))
+    h = "transformer.h.{}."
+    vec = ["N_LAYER", "D_MODEL"]
+    add("ln1_g", h + "ln_1.weight", "LayerVec", vec, "Global")
+    add("ln1_b", h + "ln_1.bias", "LayerVec", vec, "Global")
+    add("w_qkv", h + "attn.c_attn.weight", "QKVWeight", ["N_LAYER", "D_MODEL", "3 * D_MODEL"], "TileReg", quant=True)
+    add("b_qkv", h + "attn.c_attn.bias", "QKVBias", ["N_LAYER", "3 * D_MODEL"], "Global")
+    add("w_attn_out", h + "attn.c_proj.weight", "AttnOutWeight", ["N_LAYER", "D_MODEL", "D_MODEL"], "TileReg", quant=True)
+    add("b_attn_out", h + "attn.c_proj.bias", "LayerVec", vec, "Global")
+    add("ln2_g", h + "ln_2.weight", "LayerVec", vec, "Global")
+    add("ln2_b", h + "ln_2.bias", "LayerVec", vec, "Global")
+    add("w_fc", h + "mlp.c_fc.weight", "FcWeight", ["N_LAYER", "D_MODEL", "D_FF"], "TileReg", quant=True)
+    add("b_fc", h + "mlp.c_fc.bias", "FcBias", ["N_LAYER", "D_FF"], "Global")
+    add("w_proj", h + "mlp.c_proj.weight", "ProjWeight", ["N_LAYER", "D_FF", "D_MODEL"], "TileReg", quant=True)
+    add("b_proj", h + "mlp.c_proj.bias", "LayerVec", vec, "Global")
+    p.weights.append(Weight("lnf_g", sd["transformer.ln_f.weight"].float(), "ModelVec", ["D_MODEL"], "Global",
+                            ["transformer.ln_f.weight"], "copy"))
+    p.weights.append(Weight("lnf_b", sd["transformer.ln_f.bias"].float(), "ModelVec", ["D_MODEL"], "Global",
+                            ["transformer.ln_f.bias"], "copy"))
+    return p
+
+
+def llama_rope_tables(model, n_ctx: int):
+    """cos/sin {n_ctx, HEAD_DIM/2} exactly as HF's LlamaRotaryEmbedding computes them."""
+    import torch
+
+    rot = model.model.rotary_emb
+    hd = rot.inv_freq.shape[0] * 2
+    x = torch.zeros(1, n_ctx, hd, dtype=torch.float32)
+    pos = torch.arange(n_ctx).unsqueeze(0)
+    with torch.no_grad():
+        cos, sin = rot(x, pos)
+    cos, sin = cos[0].float(), sin[0].float()
+    half = hd // 2
+    assert torch.equal(cos[:, :half], cos[:, half:]) and torch.equal(sin[:, :half], sin[:, half:])
+    return cos[:, :half].contiguous(), sin[:, :half].contiguous()
+
+
+def plan_llama(config, sd, model, max_ctx: int | None) -> Plan:
+    import torch
+
+    L, D, H = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+    KV = config.num_key_value_heads or H
+    hd = getattr(config, "head_dim", None) or D // H
+    n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
+    consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "N_KV_HEAD": KV,
+              "HEAD_DIM": hd, "N_LAYER": L, "D_FF": config.intermediate_size, "RMS_EPS": float(config.rms_norm_eps)}
+    tied = "lm_head.weight" not in sd or torch.equal(sd["lm_head.weight"], sd["model.embed_tokens.weight"])
+    p = Plan("llama", consts, info={"activation": "silu", "rope_type": rope_type(config),
+                                    "rope_theta": rope_theta(config), "tied_embeddings": bool(tied), "comments": [
+        ("attention", f"causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(HEAD_DIM)"),
+        ("rope", f"{rope_type(config)}, theta {rope_theta(config):g}; rotate_half convention: "
+                 "x[:HEAD_DIM/2] and x[HEAD_DIM/2:] of each head rotate together with rope_cos/rope_sin[pos]"),
+        ("mlp", "w_down(silu(x @ w_gate) * (x @ w_up)); RMSNorm before attention and MLP")]})
+
+    def stack(fmt, transpose):
+        names = [fmt.format(i) for i in range(L)]
+        missing = [n for n in names if n not in sd]
+        if missing:
+            raise TCError(f"weights: missing tensor {missing[0]}")
+        ts = [sd[n].float() for n in names]
+        if transpose:
+            ts = [t.t() for t in ts]
+        return torch.stack(ts).contiguous(), names
+
+    def add(name, hf, tname, dims, space, transpose=False):
+        t, names = stack(hf, transpose)
+        p.weights.append(Weight(name, t, tname, dims, space, names,
+                                "stack+transpose (HF Linear (out,in) -> (in,out))" if transpose else "stack",
+                                quantize=transpose))
+
+    emb = sd["model.embed_tokens.weight"].float()
+    p.weights.append(Weight("tok_emb", emb, "TokEmb", ["VOCAB", "D_MODEL"], "TileReg",
+                            ["model.embed_tokens.weight"], "copy", True))
+    m = "model.layers.{}."
+    vec = ["N_LAYER", "D_MODEL"]
+    add("rms1_g", m + "input_layernorm.weight", "LayerVec", vec, "Global")
+    add("w_q", m + "self_attn.q_proj.weight", "QWeight", ["N_LAYER", "D_MODEL", "N_HEAD * HEAD_DIM"], "TileReg", True)
+    add("w_k", m + "self_attn.k_proj.weight", "KVWeight", ["N_LAYER", "D_MODEL", "N_KV_HEAD * HEAD_DIM"], "TileReg", True)
+    add("w_v", m + "self_attn.v_proj.weight", "KVWeight", ["N_LAYER", "D_MODEL", "N_KV_HEAD * HEAD_DIM"], "TileReg", True)
+    add("w_o", m + "self_attn.o_proj.weight", "OWeight", ["N_LAYER", "N_HEAD * HEAD_DIM", "D_MODEL"], "TileReg", True)
+    add("rms2_g", m + "post_attention_layernorm.weight", "LayerVec", vec, "Global")
+    add("w_gate", m + "mlp.gate_proj.weight", "GateWeight", ["N_LAYER", "D_MODEL", "D_FF"], "TileReg", True)
+    add("w_up", m + "mlp.up_proj.weight", "GateWeight", ["N_LAYER", "D_MODEL", "D_FF"], "TileReg", True)
+    add("w_down", m + "mlp.down_proj.weight", "DownWeight", ["N_LAYER", "D_FF", "D_MODEL"], "TileReg", True)
+    p.weights.append(Weight("rmsf_g", sd["model.norm.weight"].float(), "ModelVec", ["D_MODEL"], "Global",
+                            ["model.norm.weight"], "copy"))
+    head = emb if tied else sd["lm_head.weight"].float()
+    p.weights.append(Weight("lm_head", head.clone(), "LmHead", ["VOCAB", "D_MODEL"], "TileReg",
+                            ["model.embed_tokens.weight" if tied else "lm_head.weight"],
+                            "copy of tok_emb (tied)" if tied else "copy", True))
+    cos, sin = llama_rope_tables(model, n_ctx)
+    for n, t in (("rope_cos", cos), ("rope_sin", sin)):
+        p.weights.append(Weight(n, t, "RopeTable", ["N_CTX", "HEAD_DIM / 2"], "Global", [],
+                                "computed by HF LlamaRotaryEmbedding: %s(pos * inv_freq) * attention_scaling, first half" % n[5:]))
+    return p
+
+
+# ---------------------------------------------------------------------------
+# quantization
+
+
+def quantize_int8(w):
+    """Symmetric per-output-channel int8.
+
+    ``w`` is (..., in, out) for layer matrices (scale over the `in` axis, one per
+    output column) or (rows, D) for embeddings/LM heads (one scale per row, the
+    LM head's output channel). scale = max|w| / 127 (1.0 for an all-zero
+    channel); q = clamp(round(w / scale), -127, 127); w ~= q * scale with
+    |w - q * scale| <= scale / 2.
+    """
+    import torch
+
+    return _quant(w, reduce_dim=-2 if w.dim() == 3 else -1)
+
+
+def _quant(w, reduce_dim):
+    import torch
+
+    amax = w.abs().amax(dim=reduce_dim, keepdim=True)
+    scale = torch.where(amax > 0, amax / 127.0, torch.ones_like(amax)).float()
+    q = torch.clamp(torch.round(w / scale), -127, 127).to(torch.int8)
+    return q, scale.squeeze(reduce_dim).contiguous()
+
+
+# ---------------------------------------------------------------------------
+# main entry
+
+
+def load_hf_model(source: str, arch: str):
+    import torch
+    from transformers import GPT2LMHeadModel, LlamaForCausalLM
+
+    cls = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM}[arch]
+    try:
+        model = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager")
+    except TCError:
+        raise
+    except Exception as e:
+        msg = str(e).strip().splitlines()
+        raise TCError(f"{source}: cannot load {cls.__name__} weights ({type(e).__name__}: {msg[0] if msg else ''})") from None
+    return model.eval()
+
+
+def state_dict_sha256(model) -> str:
+    """sha256 over the model's state dict: for each name in sorted order, name bytes + f32 LE bytes."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(st_io.tensor_bytes(t.float()))
+    return h.hexdigest()
+
+
+def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = None,
+            ignore_unknown: bool = False, quiet: bool = False) -> dict:
+    if dtype not in DTYPES:
+        raise TCError(f"--dtype {dtype!r}: expected one of {', '.join(DTYPES)}")
+    if max_ctx is not None and max_ctx < 1:
+        raise TCError("--max-ctx must be a positive integer")
+    out = Path(out)
+    raw_cfg, raw_bytes = read_config(source)
+    arch = architecture_of(raw_cfg)
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(source)
+    except Exception as e:
+        raise TCError(f"{source}: cannot parse config.json ({type(e).__name__}: {e})") from None
+    check_config(arch, raw_cfg, config, ignore_unknown)
+    model = load_hf_model(source, arch)
+    sd = model.state_dict()
+    plan = plan_gpt2(config, sd, max_ctx) if arch == "gpt2" else plan_llama(config, sd, model, max_ctx)
+
+    import torch
+
+    tensors: dict = {}
+    extra_types = []
+    meta: dict = {}
+    tdtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+    for w in plan.weights:
+        shape = [eval_dims(d, plan.consts) for d in w.dims]
+        if list(w.tensor.shape) != shape:
+            raise AssertionError(f"{w.name}: tensor shape {list(w.tensor.shape)} != type shape {shape}")
+        entry = {"hf_names": w.hf_names, "transform": w.transform, "type": w.type_name, "space": w.space}
+        if w.note:
+            entry["note"] = w.note
+        if dtype == "int8" and w.quantize:
+            q, s = quantize_int8(w.tensor)
+            tensors[w.name] = q
+            sname = f"{w.name}_scale"
+            stype = w.type_name.replace("Weight", "Scale") if w.type_name.endswith("Weight") else w.type_name + "Scale"
+            sdims = [w.dims[0], w.dims[2]] if len(w.dims) == 3 else [w.dims[0]]
+            tensors[sname] = s
+            extra_types.append((stype, "f32", sdims, "Global", sname))
+            meta[w.name] = dict(entry, quantization={"scheme": "symmetric-per-output-channel", "scale": sname})
+            meta[sname] = {"hf_names": w.hf_names, "transform": f"int8 scale of {w.name}", "type": stype,
+                           "space": "Global", "scale_of": w.name}
+        else:
+            tensors[w.name] = w.tensor.to(tdtype.get(dtype, torch.float32)).contiguous()
+            meta[w.name] = entry
+    wdtypes = {n: st_io.dsl_dtype(t) for n, t in tensors.items()}
+    model_ta = gen_model_ta(plan, wdtypes, extra_types)
+
+    with atomic_dir(out) as tmp:
+        (tmp / "config.json").write_bytes(raw_bytes)
+        info = st_io.write_aligned(tmp / WEIGHTS_FILE, tensors, metadata={"format": "pt", "tensorcore": FORMAT})
+        (tmp / "model.ta").write_text(model_ta)
+        tok_files = []
+        for name in TOKENIZER_FILES:
+            f = source_file(source, name, required=False)
+            if f is not None:
+                shutil.copyfile(f, tmp / name)
+                tok_files.append(name)
+        if not {"vocab.json", "merges.txt"} <= set(tok_files):
+            print(f"warning: {source} has no vocab.json/merges.txt; copied {tok_files or 'no tokenizer files'}",
+                  file=sys.stderr)
+        manifest = {
+            "format": FORMAT,
+            "architecture": arch,
+            "source": source,
+            "dtype": dtype,
+            "config_sha256": hashlib.sha256(raw_bytes).hexdigest(),
+            "weights_sha256": st_io.sha256_file(tmp / WEIGHTS_FILE),
+            "hf_state_dict_sha256": state_dict_sha256(model),
+            "alignment": st_io.ALIGN,
+            "consts": plan.consts,
+            "model": {k: v for k, v in plan.info.items() if k != "comments"},
+            "n_params": int(sum(p.numel() for p in model.parameters())),
+            "tokenizer_files": tok_files,
+            "tensors": {n: {"file": WEIGHTS_FILE, **info[n], **meta[n]} for n in tensors},
+        }
+        if dtype == "int8":
+            manifest["quantization"] = {
+                "scheme": "symmetric per-output-channel int8",
+                "formula": "w = q * scale; scale = max|w| / 127 over the input axis (1.0 if all zero); q = clamp(round(w/scale), -127, 127)",
+                "unquantized": "vectors, biases, norms, position tables stay f32",
+            }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        verify_folder(tmp)
+    if not quiet:
+        print(f"converted {source} ({arch}, {dtype}) -> {out}: {len(tensors)} tensors, "
+              f"{(out / WEIGHTS_FILE).stat().st_size} bytes", file=sys.stderr)
+    return manifest
+
+
+def verify_folder(folder: Path) -> dict:
+    """Check a DSL model folder: manifest format, config sha, each tensor's bytes/sha/alignment."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise TCError(f"{folder}: model folder not found")
+    mpath = folder / "manifest.json"
+    if not mpath.is_file():
+        raise TCError(f"{folder}: no manifest.json (not a TensorCore model folder)")
+    try:
+        manifest = json.loads(mpath.read_text())
+    except json.JSONDecodeError as e:
+        raise TCError(f"{mpath}: invalid JSON ({e})") from None
+    if manifest.get("format") != FORMAT:
+        raise TCError(f"{mpath}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    cfg = folder / "config.json"
+    if not cfg.is_file() or hashlib.sha256(cfg.read_bytes()).hexdigest() != manifest.get("config_sha256"):
+        raise TCError(f"{cfg}: missing or sha256 mismatch with manifest.json config_sha256")
+    sizes = {}
+    for name, t in manifest["tensors"].items():
+        f = folder / t["file"]
+        if f not in sizes:
+            if not f.is_file():
+                raise TCError(f"{f}: weight file missing")
+            sizes[f] = f.stat().st_size
+        if t["offset"] + t["nbytes"] > sizes[f]:
+            raise TCError(f"{f}: tensor {name!r} extends past the end of the file (truncated?)")
+        raw = st_io.read_raw(f, t["offset"], t["nbytes"])
+        if hashlib.sha256(raw).hexdigest() != t["sha256"]:
+            raise TCError(f"{f}: sha256 mismatch for tensor {name!r} (weight file corrupted or modified)")
+    return manifest

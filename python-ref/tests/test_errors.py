@@ -1,0 +1,161 @@
+"""Bad input: one clear `error:` line, exit status 2, and no half-written output folder."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tensorcore_ref.cli import main
+from conftest import leftovers
+
+
+def run_cli(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    return rc, err
+
+
+def config_only_copy(src: Path, dst: Path, **changes) -> Path:
+    """A copy of an HF folder with some config.json fields changed (None deletes)."""
+    shutil.copytree(src, dst)
+    cfg = json.loads((dst / "config.json").read_text())
+    for k, v in changes.items():
+        if v is None:
+            cfg.pop(k, None)
+        else:
+            cfg[k] = v
+    (dst / "config.json").write_text(json.dumps(cfg, indent=2))
+    return dst
+
+
+def assert_clean_failure(rc, err, out: Path, *needles):
+    assert rc == 2, err
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert lines and lines[-1].startswith("error: "), err
+    for n in needles:
+        assert n in err, (n, err)
+    assert not out.exists(), f"{out} was created"
+    assert leftovers(out.parent, out.name) == []
+
+
+def test_missing_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", tmp_path / "no-such-model", "--out", out)
+    assert_clean_failure(rc, err, out, "model folder not found")
+
+
+def test_folder_without_config(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", tmp_path / "empty", "--out", out)
+    assert_clean_failure(rc, err, out, "no config.json")
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"model_type": "bert", "architectures": ["BertForMaskedLM"]}, "unsupported architecture"),
+    ({"architectures": ["GPT2ForSequenceClassification"]}, "unsupported architecture 'GPT2ForSequenceClassification'"),
+    ({"rotary_dim": 16}, "unknown gpt2 config field(s) rotary_dim"),
+    ({"activation_function": "relu"}, "activation_function='relu' is not supported"),
+    ({"scale_attn_by_inverse_layer_idx": True}, "scale_attn_by_inverse_layer_idx"),
+    ({"tie_word_embeddings": False}, "tie_word_embeddings=false"),
+])
+def test_gpt2_config_rejected(tiny_gpt2, tmp_path, capsys, changes, needle):
+    src = config_only_copy(tiny_gpt2, tmp_path / "src", **changes)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, needle)
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"attention_bias": True}, "attention_bias=true"),
+    ({"rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 2.0,
+                          "original_max_position_embeddings": 64}}, "rope type 'yarn' is not supported"),
+    ({"hidden_act": "gelu"}, "hidden_act='gelu'"),
+])
+def test_llama_config_rejected(tiny_llama, tmp_path, capsys, changes, needle):
+    src = config_only_copy(tiny_llama, tmp_path / "src", **changes)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, needle)
+
+
+def test_failed_convert_keeps_existing_output(tiny_gpt2, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("old")
+    src = config_only_copy(tiny_gpt2, tmp_path / "src", activation_function="relu")
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert rc == 2 and (out / "keep.txt").read_text() == "old"
+    assert leftovers(tmp_path, "out") == []
+
+
+def corrupt_copy(folder: Path, dst: Path, tensor="w_fc") -> Path:
+    shutil.copytree(folder, dst)
+    m = json.loads((dst / "manifest.json").read_text())
+    off = m["tensors"][tensor]["offset"] + 10
+    with open(dst / "weights.safetensors", "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 0xFF]))
+    return dst
+
+
+def test_corrupted_weights_sha_mismatch(converted, tmp_path, capsys):
+    bad = corrupt_copy(converted("gpt2", "f32"), tmp_path / "bad")
+    rc, err = run_cli(capsys, "verify", bad)
+    assert rc == 2 and "sha256 mismatch for tensor 'w_fc'" in err
+    # exporting from the corrupted DSL folder refuses before writing anything
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Hello world\n")
+    out = tmp_path / "ref"
+    rc, err = run_cli(capsys, "export", bad, "--prompts", prompts, "--out", out)
+    assert_clean_failure(rc, err, out, "sha256 mismatch for tensor 'w_fc'")
+
+
+def test_truncated_weights(converted, tmp_path, capsys):
+    bad = tmp_path / "trunc"
+    shutil.copytree(converted("gpt2", "f32"), bad)
+    with open(bad / "weights.safetensors", "r+b") as f:
+        f.truncate(1000)
+    rc, err = run_cli(capsys, "verify", bad)
+    assert rc == 2 and "truncated" in err
+
+
+def test_verify_ok(converted, capsys):
+    rc, _ = run_cli(capsys, "verify", converted("gpt2", "f32"))
+    assert rc == 0
+
+
+def test_prompt_too_long(tiny_gpt2, tmp_path, capsys):
+    prompts = tmp_path / "p.json"
+    prompts.write_text(json.dumps(["short prompt", "word " * 70]))  # tiny_gpt2 has 64 positions
+    out = tmp_path / "ref"
+    rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 2)
+    assert_clean_failure(rc, err, out, "prompt 1 is too long", "context 64")
+
+
+def test_prompt_plus_new_tokens_too_long(tiny_gpt2, tmp_path, capsys):
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("word " * 60 + "\n")
+    out = tmp_path / "ref"
+    rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 10)
+    assert_clean_failure(rc, err, out, "too long")
+
+
+def test_missing_prompts_file(tiny_gpt2, tmp_path, capsys):
+    out = tmp_path / "ref"
+    rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", tmp_path / "nope.txt", "--out", out)
+    assert_clean_failure(rc, err, out, "prompts file not found")
+
+
+def test_real_process_exit_code(tmp_path):
+    """The module entry point really exits non-zero with a one-line message."""
+    out = tmp_path / "out"
+    p = subprocess.run([sys.executable, "-m", "tensorcore_ref", "convert", str(tmp_path / "missing"), "--out", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines()[-1].startswith("error: ") and "model folder not found" in p.stderr
+    assert not out.exists()
