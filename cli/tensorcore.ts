@@ -1,16 +1,17 @@
 // The `tensorcore` command line. Each subcommand is a small function; user errors print
 // diagnostics and exit 1, never a stack trace (set TENSORCORE_DEBUG=1 to see internal ones).
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DiagnosticError, formatDiagnostics, Interrupted } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
-import { SourceFile } from "../compiler/source.js";
 import { Session } from "../interpreter/session.js";
 import { TensorView, toNumbers } from "../interpreter/tensor.js";
 import { bindParam, defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../interpreter/weights.js";
+import { parseArgs, readSources, UsageError } from "./args.js";
 
-export class UsageError extends Error {}
+export { parseArgs, readSources, UsageError };
+
 
 const HELP = `tensorcore — the TensorCore DSL toolchain
 
@@ -27,41 +28,6 @@ usage:
   tensorcore hf convert|export|make-model ...     Hugging Face models and reference activations (python-ref)
   tensorcore kernel install [--user|--sys-prefix|--prefix P]   install the Jupyter kernelspec
 `;
-
-/** Parse `--flag value` and `--switch` options; positional arguments are returned in order. */
-export function parseArgs(argv: string[], spec: Record<string, "value" | "switch">): { positional: string[]; opts: Record<string, string | boolean> } {
-  const positional: string[] = [];
-  const opts: Record<string, string | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith("-") && a.length > 1 && !/^-\d/.test(a)) {
-      const [flag, inline] = a.split("=", 2);
-      const kind = spec[flag];
-      if (!kind) throw new UsageError(`unknown option '${flag}'`);
-      if (kind === "switch") opts[flag] = true;
-      else {
-        const v = inline ?? argv[++i];
-        if (v === undefined) throw new UsageError(`option '${flag}' needs a value`);
-        opts[flag] = v;
-      }
-    } else positional.push(a);
-  }
-  return { positional, opts };
-}
-
-export function readSources(paths: string[]): SourceFile[] {
-  if (paths.length === 0) throw new UsageError("no input file");
-  return paths.map((p) => {
-    if (!existsSync(p)) throw new UsageError(`${p}: no such file`);
-    let text: string;
-    try {
-      text = readFileSync(p, "utf8");
-    } catch (e) {
-      throw new UsageError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-    return new SourceFile(p, text);
-  });
-}
 
 function cmdCheck(argv: string[]): number {
   const { positional } = parseArgs(argv, {});

@@ -2,7 +2,7 @@
 
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { parseArgs, UsageError } from "../cli/tensorcore.js";
+import { parseArgs, UsageError } from "../cli/args.js";
 import { BackendName, EMBEDDED_MODEL, Gpt2Model, ModelError } from "./gpt2.js";
 import { generate } from "./generate.js";
 import { GREEDY, SamplingOptions } from "./sampling.js";

@@ -1,0 +1,218 @@
+// `tensorcore verify`: runs the DSL model and HF transformers on the same prompts and compares
+// every layer's residual stream, the attention probabilities, the logits and greedy continuations.
+// HF's side comes from python-ref's `export` (npy files); this file only reads and compares.
+
+import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs, UsageError } from "../cli/args.js";
+import { parseNpy } from "../interpreter/weights.js";
+import { BackendName, EMBEDDED_MODEL, Gpt2Model, ModelError, REPO_ROOT } from "./gpt2.js";
+import { argmax } from "./sampling.js";
+
+export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
+
+export interface LayerRow { name: string; maxAbs: number; cosine: number }
+export interface PromptReport {
+  prompt: string;
+  tokens: number;
+  layers: LayerRow[];
+  attention: { layer: number; maxAbs: number }[];
+  logitsMaxAbs: number;
+  greedy: { hf: number[]; dsl: number[]; matched: number; tieSteps: number; ok: boolean };
+  /** First layers' attention maps of head 0: DSL and HF, for the report's heatmaps. */
+  maps: { layer: number; dsl: number[][]; hf: number[][] }[];
+}
+
+export interface VerifyReport {
+  model: string;
+  modelSha256: string;
+  backend: BackendName;
+  versions: Record<string, string>;
+  seed: number;
+  tolerance: typeof TOLERANCE;
+  prompts: PromptReport[];
+  ok: boolean;
+  failures: string[];
+}
+
+function npy(path: string): { shape: number[]; data: Float32Array | Int32Array } {
+  const r = parseNpy(readFileSync(path), path);
+  const b = r.bytes;
+  const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
+  return { shape: r.shape ?? [], data: r.precision === "int32" ? new Int32Array(copy) : new Float32Array(copy) };
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (d > m || Number.isNaN(d)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0, aa = 0, bb = 0;
+  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  return aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
+}
+
+/** Export HF references for the prompts (cached by model hash, prompts and token count). */
+export function exportReferences(modelDir: string, prompts: string[], newTokens: number, log: (m: string) => void): string {
+  const manifest = readFileSync(join(modelDir, "manifest.json"));
+  const key = createHash("sha256").update(manifest).update(JSON.stringify(prompts)).update(String(newTokens)).digest("hex").slice(0, 16);
+  const cache = join(process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore"), "references", key);
+  if (existsSync(join(cache, "index.json"))) return cache;
+  const python = join(REPO_ROOT, ".venv", "bin", "python");
+  if (!existsSync(python)) throw new UsageError("the Python environment is missing; run `npm run setup`");
+  mkdirSync(join(cache, ".."), { recursive: true });
+  const promptFile = `${cache}.prompts.json`;
+  writeFileSync(promptFile, JSON.stringify(prompts));
+  log(`exporting HF references for ${prompts.length} prompt(s) …`);
+  const r = spawnSync(python, ["-m", "tensorcore_ref", "export", resolve(modelDir), "--prompts", promptFile, "--out", cache, "--new-tokens", String(newTokens)], {
+    encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" },
+  });
+  if (r.status !== 0) throw new UsageError(`python-ref export failed:\n${(r.stderr || r.stdout).trim()}`);
+  return cache;
+}
+
+export function readPrompts(file: string | undefined): string[] {
+  if (!file) return ["The meaning of life is", "Hello, my dog is cute and", "In the beginning there was"];
+  if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
+  const text = readFileSync(file, "utf8");
+  if (text.trim().startsWith("[")) {
+    const list = JSON.parse(text);
+    if (!Array.isArray(list) || !list.every((p) => typeof p === "string")) throw new UsageError(`${file}: expected a JSON list of strings`);
+    return list;
+  }
+  return text.split("\n").filter((l) => l.trim().length > 0);
+}
+
+export async function verifyModel(modelDir: string, prompts: string[], backend: BackendName, opts: { newTokens?: number; log?: (m: string) => void } = {}): Promise<VerifyReport> {
+  const log = opts.log ?? (() => {});
+  const newTokens = opts.newTokens ?? 32;
+  const refDir = exportReferences(modelDir, prompts, newTokens, log);
+  const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
+  const model = await Gpt2Model.load(modelDir, { backend, log, verifyWeights: true });
+  const failures: string[] = [];
+  const reports: PromptReport[] = [];
+  const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
+  const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
+  for (let p = 0; p < prompts.length; p++) {
+    const dir = join(refDir, promptDirs[p]);
+    const tokens = Array.from(npy(join(dir, "tokens.npy")).data);
+    const T = tokens.length;
+    const logits = Float32Array.from(model.prefill(tokens));
+    const trace = model.stateTensor("trace")!.data as Float32Array;
+    const rows = (l: number) => trace.subarray(l * model.nCtx * D, l * model.nCtx * D + T * D);
+    const layers: LayerRow[] = [];
+    for (let l = 0; l <= L; l++) {
+      const ref = npy(join(dir, l < L ? `layer${l}.input.npy` : `layer${L - 1}.resid.npy`)).data;
+      layers.push({ name: l < L ? `layer ${l} input` : `layer ${L - 1} output`, maxAbs: maxAbsDiff(rows(l), ref), cosine: cosine(rows(l), ref) });
+    }
+    const finalRef = npy(join(dir, "final_norm.npy")).data;
+    const fin = (model.stateTensor("final")!.data as Float32Array).subarray(0, T * D);
+    layers.push({ name: "final norm", maxAbs: maxAbsDiff(fin, finalRef), cosine: cosine(fin, finalRef) });
+    const refLogits = npy(join(dir, "logits.npy")).data.subarray((T - 1) * V, T * V);
+    const logitsMaxAbs = maxAbsDiff(logits, refLogits);
+    layers.push({ name: "logits (last position)", maxAbs: logitsMaxAbs, cosine: cosine(logits, refLogits) });
+
+    // Attention probabilities of the first min(T, PROBE) positions.
+    const probs = (await model.attentionProbs()).data as Float32Array;
+    const P = model.probeRows, n = Math.min(T, P);
+    const attention: PromptReport["attention"] = [];
+    const maps: PromptReport["maps"] = [];
+    for (let l = 0; l < L; l++) {
+      const ref = npy(join(dir, `layer${l}.attn_probs.npy`)).data; // {H, T, T}
+      let m = 0;
+      for (let h = 0; h < H; h++)
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j <= i; j++) m = Math.max(m, Math.abs(probs[((l * H + h) * P + i) * P + j] - ref[(h * T + i) * T + j]));
+      attention.push({ layer: l, maxAbs: m });
+      if (maps.length < 2 && (l === 0 || l === L - 1)) {
+        const grid = (f: (i: number, j: number) => number) => Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => f(i, j)));
+        maps.push({ layer: l, dsl: grid((i, j) => probs[(l * H * P + i) * P + j]), hf: grid((i, j) => ref[i * T + j]) });
+      }
+    }
+
+    // Greedy continuation, token by token; the prefill above left the cache at T positions.
+    model.prefill(tokens);
+    const hf = Array.from(npy(join(dir, "greedy.npy")).data);
+    const gaps = Array.from(npy(join(dir, "greedy_gap.npy")).data);
+    const dsl: number[] = [];
+    let cur = Float32Array.from(logits);
+    let matched = 0, tieSteps = 0, ok = true;
+    for (let i = 0; i < hf.length; i++) {
+      const id = argmax(cur);
+      dsl.push(id);
+      if (id !== hf[i]) {
+        if (gaps[i] < TOLERANCE.greedyGap) tieSteps++;
+        else ok = false;
+        break; // the sequences differ from here on
+      }
+      matched++;
+      if (i + 1 < hf.length && model.length < model.nCtx) cur = Float32Array.from(model.decode(id));
+    }
+    const rep: PromptReport = { prompt: prompts[p], tokens: T, layers, attention, logitsMaxAbs, greedy: { hf, dsl, matched, tieSteps, ok }, maps };
+    reports.push(rep);
+    const tag = `prompt ${p} (${JSON.stringify(prompts[p].slice(0, 30))})`;
+    if (!(logitsMaxAbs <= TOLERANCE.logitsMaxAbs)) failures.push(`${tag}: logits max-abs-diff ${logitsMaxAbs.toExponential(2)} > ${TOLERANCE.logitsMaxAbs}`);
+    for (const r of layers) if (!(r.cosine >= TOLERANCE.layerCosine)) failures.push(`${tag}: ${r.name} cosine ${r.cosine.toFixed(7)} < ${TOLERANCE.layerCosine}`);
+    for (const a of attention) if (!(a.maxAbs <= 1e-4)) failures.push(`${tag}: layer ${a.layer} attention max-abs-diff ${a.maxAbs.toExponential(2)} > 1e-4`);
+    if (!ok) failures.push(`${tag}: greedy continuation diverges at step ${matched} (HF ${hf[matched]}, DSL ${dsl[matched]}, HF top-2 gap ${gaps[matched]?.toExponential(2)})`);
+  }
+  return {
+    model: resolve(modelDir),
+    modelSha256: index.model_sha256 ?? "",
+    backend,
+    versions: { node: process.version, transformers: index.versions?.transformers ?? index.transformers_version ?? "?", torch: index.versions?.torch ?? index.torch_version ?? "?" },
+    seed: index.seed ?? 0,
+    tolerance: TOLERANCE,
+    prompts: reports,
+    ok: failures.length === 0,
+    failures,
+  };
+}
+
+export function formatTable(r: VerifyReport): string {
+  const out: string[] = [];
+  for (const p of r.prompts) {
+    out.push(`prompt ${JSON.stringify(p.prompt)} (${p.tokens} tokens)`);
+    out.push(`  ${"tensor".padEnd(26)} ${"max-abs-diff".padStart(12)} ${"cosine".padStart(12)}`);
+    for (const l of p.layers) out.push(`  ${l.name.padEnd(26)} ${l.maxAbs.toExponential(3).padStart(12)} ${l.cosine.toFixed(8).padStart(12)}`);
+    const worstAttn = Math.max(...p.attention.map((a) => a.maxAbs));
+    out.push(`  ${"attention probs (all)".padEnd(26)} ${worstAttn.toExponential(3).padStart(12)}`);
+    out.push(`  greedy: ${p.greedy.matched}/${p.greedy.hf.length} tokens identical to HF generate${p.greedy.tieSteps ? `, ${p.greedy.tieSteps} step(s) at a near-tie` : ""}`);
+  }
+  out.push(r.ok ? `verify: OK (${r.backend}; logits ≤ ${r.tolerance.logitsMaxAbs}, cosine ≥ ${r.tolerance.layerCosine})` : `verify: FAILED\n  ${r.failures.join("\n  ")}`);
+  return out.join("\n");
+}
+
+export async function verifyCommand(argv: string[]): Promise<number> {
+  const { positional, opts } = parseArgs(argv, { "--model": "value", "--prompts": "value", "--backend": "value", "--report": "value", "--new-tokens": "value", "--json": "switch" });
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
+  const backend = ((opts["--backend"] as string) ?? "interp") as BackendName;
+  if (backend !== "interp" && backend !== "eigen") throw new UsageError(`unknown backend '${backend}' (interp or eigen)`);
+  if (!existsSync(join(dir, "manifest.json"))) throw new UsageError(`${dir}: not a model folder (no manifest.json)`);
+  const newTokens = opts["--new-tokens"] ? Number(opts["--new-tokens"]) : 32;
+  if (!Number.isInteger(newTokens) || newTokens < 1) throw new UsageError("--new-tokens needs a positive integer");
+  let report: VerifyReport;
+  try {
+    report = await verifyModel(dir, readPrompts(opts["--prompts"] as string | undefined), backend, { newTokens, log: (m) => console.error(m) });
+  } catch (e) {
+    if (e instanceof ModelError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (opts["--json"]) console.log(JSON.stringify(report));
+  else console.log(formatTable(report));
+  if (opts["--report"]) {
+    const { renderReport } = await import("./report.js");
+    writeFileSync(opts["--report"] as string, renderReport(report));
+    console.error(`report written to ${opts["--report"]}`);
+  }
+  return report.ok ? 0 : 1;
+}
