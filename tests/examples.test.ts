@@ -1,0 +1,94 @@
+// The example programs (examples/**) against expectations derived independently: numpy
+// re-implementations (python-ref/tools/expected_examples.py → tests/fixtures/examples) for the
+// runnable ones, and the `// expect:` diagnostics written in each examples/errors/*.ta.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { INTRINSICS } from "../compiler/intrinsics.js";
+import {
+  compareError, compareResult, examplePath, ExpectedError, ExpectedRun, expectedFor, fixturePath, fixturesDir, listExamples, runCli, runExample,
+} from "./helpers/examples.js";
+
+const runnable = listExamples("run");
+const errors = listExamples("error");
+
+test("there are 20-40 examples in groups, each with an expectation", () => {
+  const all = listExamples();
+  assert.ok(all.length >= 20 && all.length <= 40, `${all.length} examples`);
+  for (const g of ["prototype", "basics", "precision", "nn", "errors"]) assert.ok(all.some((n) => n.startsWith(g + "/")), `group ${g}`);
+  for (const n of runnable) assert.ok(existsSync(fixturePath(n)), `no fixture for ${n}; run python-ref/tools/expected_examples.py`);
+  for (const f of readdirSync(fixturesDir()).filter((f) => f.endsWith(".expected.json"))) {
+    assert.ok(runnable.includes(f.replace(".expected.json", "").replace(/__/g, "/")), `fixture ${f} has no example`);
+  }
+  for (const n of errors) assert.ok((expectedFor(n) as ExpectedError).diagnostics.length > 0, `${n} has no // expect: line`);
+});
+
+for (const name of runnable) {
+  test(`example ${name} matches numpy`, () => {
+    const out = runExample(name, "interp");
+    if (!out.ok) return assert.unreachable(`${name} failed:\n${out.error}`);
+    const problems = compareResult(out.result, expectedFor(name) as ExpectedRun);
+    assert.equal(problems, [], problems.join("\n"));
+  });
+}
+
+for (const name of errors) {
+  test(`example ${name} reports its errors`, () => {
+    const expected = expectedFor(name) as ExpectedError;
+    const out = runExample(name, "interp");
+    assert.equal(compareError(name, out, expected), []);
+    // Static errors are found by `check`; run-time faults only when the program runs.
+    const check = runCli(["check", examplePath(name)]);
+    assert.is(check.status, expected.phase === "check" ? 1 : 0, check.stderr);
+  });
+}
+
+test("the CLI prints what the library computes (spawned for a few examples)", () => {
+  for (const name of ["prototype/bmm", "precision/int8_mmul", "nn/attention", "basics/top_level"]) {
+    const cli = runCli(["run", examplePath(name), "--json"]);
+    if (!cli.ok) return assert.unreachable(cli.error);
+    const lib = runExample(name, "interp");
+    if (!lib.ok) return assert.unreachable(lib.error);
+    assert.equal(cli.result, lib.result, name);
+    assert.equal(compareResult(cli.result, expectedFor(name) as ExpectedRun), []);
+  }
+});
+
+test("the prototype's bmm prints 6", () => {
+  const cli = runCli(["run", examplePath("prototype/bmm")]);
+  assert.is(cli.status, 0);
+  assert.is(cli.stdout, "6\n");
+});
+
+test("runtime error examples name the failing line and print no stack trace", () => {
+  for (const name of errors.filter((n) => n.startsWith("errors/runtime_"))) {
+    const r = runCli(["run", examplePath(name)]);
+    assert.is(r.status, 1);
+    assert.not.match(r.stderr, /\bat .*\.js:\d+/);
+    assert.match(r.stderr, /:\d+:\d+: error: /);
+    assert.match(r.stderr, /\n\s+\^/); // the caret line
+  }
+});
+
+test("every weights file is bound by an example of its group", () => {
+  const used = new Set<string>();
+  for (const name of runnable) for (const p of Object.keys((expectedFor(name) as ExpectedRun).params)) used.add(`${dirname(name)}/${p}`);
+  for (const g of ["prototype", "basics", "precision", "nn"]) {
+    const dir = join(dirname(examplePath(`${g}/x`)), "weights");
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir)) assert.ok(used.has(`${g}/${f.replace(/\.(bin|npy)$/, "")}`), `${g}/weights/${f} is not a parameter of any example`);
+  }
+});
+
+test("the examples cover every intrinsic, every precision, space and layout", () => {
+  const text = listExamples("run").map((n) => readFileSync(examplePath(n), "utf8").replace(/\/\/.*$/gm, "")).join("\n");
+  for (const i of INTRINSICS) assert.ok(new RegExp(`\\b${i.name}\\(`).test(text), `no example uses ${i.name}`);
+  for (const p of ["f32", "f16", "bf16", "int8", "int32"]) assert.ok(new RegExp(`Tensor<${p},`).test(text), `no ${p} tensor`);
+  for (const s of ["Global", "L1", "Shared", "TileReg"]) assert.ok(text.includes(s), `no ${s} tensor`);
+  for (const l of ["RowMajor", "ColMajor", "Tiled("]) assert.ok(text.includes(l), `no ${l} layout`);
+  for (const k of ["GELU", "SILU", "GELU_ERF", "RELU"]) assert.ok(new RegExp(`ACT\\([^)]*\\b${k}\\)`).test(text) || k === "RELU", `ACT by name ${k}`);
+  assert.ok(/\+: /.test(text) && /batch\(/.test(text) && /CAUSAL_MASK/.test(text));
+});
+
+test.run();
