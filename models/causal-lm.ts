@@ -1,5 +1,5 @@
-// Host side of GPT-2 in the DSL: loads a model folder, instantiates the kernel library
-// (models/gpt2/gpt2.ta) for prefill and for decode, binds weights and state tensors, and runs
+// Host side of a causal language model in the DSL: loads a model folder, instantiates its
+// architecture's kernel library (models/gpt2/gpt2.ta or models/llama/llama.ta) for prefill and for decode, binds weights and state tensors, and runs
 // the entry kernel on the chosen back end. Every tensor operation happens in DSL kernels; the host
 // only moves token ids in and reads logits out.
 
@@ -15,7 +15,11 @@ import { bindParam, ManifestSource } from "../interpreter/weights.js";
 import { Interpreter } from "../interpreter/interpreter.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-export const LIBRARY_PATH = join(REPO_ROOT, "models", "gpt2", "gpt2.ta");
+/** The kernel library of each supported architecture (manifest.json's "architecture"). */
+export const LIBRARIES: Record<string, string> = {
+  gpt2: join(REPO_ROOT, "models", "gpt2", "gpt2.ta"),
+  llama: join(REPO_ROOT, "models", "llama", "llama.ta"),
+};
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
 
 /** Rows per chunk: prefill processes the prompt 16 positions at a time, decode one. */
@@ -38,13 +42,15 @@ export interface ModelConfig {
 }
 
 /** The model's generated model.ta plus the library, with ROWS fixed for one instantiation. */
-export function librarySources(modelDir: string, rows: number): SourceFile[] {
+export function librarySources(modelDir: string, rows: number, architecture = "gpt2"): SourceFile[] {
+  const library = LIBRARIES[architecture];
+  if (!library) throw new ModelError(`${modelDir}: unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
   const modelTa = join(modelDir, "model.ta");
   if (!existsSync(modelTa)) throw new ModelError(`${modelDir}: not a model folder (no model.ta); create one with \`tensorcore hf convert\``);
   return [
     new SourceFile(modelTa, readFileSync(modelTa, "utf8")),
     new SourceFile(`<${rows === 1 ? "decode" : "prefill"} instantiation>`, `const ROWS = ${rows};\n`),
-    new SourceFile(LIBRARY_PATH, readFileSync(LIBRARY_PATH, "utf8")),
+    new SourceFile(library, readFileSync(library, "utf8")),
   ];
 }
 
@@ -59,8 +65,8 @@ export async function makeExecutor(program: IR.Program, backend: BackendName, lo
   return { run: (k: IR.Kernel, args: TensorView[]) => eigen.runKernel(k, args, io) };
 }
 
-/** A loaded GPT-2-family model, ready to prefill and decode on one back end. */
-export class Gpt2Model {
+/** A loaded model (GPT-2 family or Llama-style), ready to prefill and decode on one back end. */
+export class CausalLM {
   readonly vocab: number;
   readonly nCtx: number;
   readonly nLayer: number;
@@ -90,21 +96,24 @@ export class Gpt2Model {
     this.dModel = c.get("D_MODEL")!;
   }
 
-  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<Gpt2Model> {
+  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<CausalLM> {
     const log = opts.log ?? (() => {});
     if (!existsSync(dir)) throw new ModelError(`model folder '${dir}' does not exist`);
     const manifestPath = join(dir, "manifest.json");
     if (!existsSync(manifestPath)) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
-    const check = (rows: number) => {
-      const s = new Session();
-      return s.check(librarySources(dir, rows));
-    };
+    let architecture: string;
+    try {
+      architecture = JSON.parse(readFileSync(manifestPath, "utf8")).architecture ?? "gpt2";
+    } catch (e) {
+      throw new ModelError(`${manifestPath}: invalid JSON (${(e as Error).message})`);
+    }
+    const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture));
     const prefill = check(PREFILL_ROWS);
     const decode = check(DECODE_ROWS);
     const backend = opts.backend ?? "interp";
     const prefillExec = await makeExecutor(prefill, backend, log);
     const decodeExec = await makeExecutor(decode, backend, log);
-    const m = new Gpt2Model(dir, backend, prefill, decode, prefillExec, decodeExec);
+    const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec);
     m.bind(new ManifestSource(dir, opts.verifyWeights ?? false));
     return m;
   }

@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parseArgs, UsageError } from "../cli/args.js";
-import { BackendName, EMBEDDED_MODEL, Gpt2Model, ModelError } from "./gpt2.js";
+import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
 import { GREEDY, SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer } from "./tokenizer.js";
@@ -52,7 +52,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   if (!existsSync(dir)) throw new UsageError(`model folder '${dir}' does not exist`);
   void GREEDY;
   try {
-    const model = await Gpt2Model.load(dir, { backend, log: (m) => console.error(m) });
+    const model = await CausalLM.load(dir, { backend, log: (m) => console.error(m) });
     const tokenizer = Gpt2Tokenizer.fromFolder(dir);
     if (!json) process.stdout.write(prompt);
     const result = generate(model, tokenizer, prompt, {

@@ -1,6 +1,6 @@
 // The decoding loop: prefill the prompt, then decode one token at a time, streaming text.
 
-import { Gpt2Model } from "./gpt2.js";
+import { CausalLM } from "./causal-lm.js";
 import { pickToken, SamplingOptions, seededRandom } from "./sampling.js";
 import { Gpt2Tokenizer } from "./tokenizer.js";
 
@@ -19,7 +19,7 @@ export interface GenerateResult {
   timing: { prefill_ms: number; decode_ms_per_token: number };
 }
 
-export function generate(model: Gpt2Model, tokenizer: Gpt2Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
+export function generate(model: CausalLM, tokenizer: Gpt2Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
   const promptIds = tokenizer.encode(prompt);
   if (promptIds.length === 0) promptIds.push(tokenizer.eosId);
   const random = seededRandom(opts.sampling.seed);

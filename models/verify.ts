@@ -9,7 +9,7 @@ import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs, UsageError } from "../cli/args.js";
 import { parseNpy } from "../interpreter/weights.js";
-import { BackendName, EMBEDDED_MODEL, Gpt2Model, ModelError, REPO_ROOT } from "./gpt2.js";
+import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
@@ -96,7 +96,7 @@ export async function verifyModel(modelDir: string, prompts: string[], backend: 
   const newTokens = opts.newTokens ?? 32;
   const refDir = exportReferences(modelDir, prompts, newTokens, log);
   const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
-  const model = await Gpt2Model.load(modelDir, { backend, log, verifyWeights: true });
+  const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: true });
   const failures: string[] = [];
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
