@@ -33,6 +33,11 @@ export interface InterpreterOptions {
    * uses this to run kernels it has compiled). Arguments are the resolved views of the call.
    */
   callHook?: (kernel: IR.Kernel, args: TensorView[]) => boolean;
+  /**
+   * An execution budget: the run stops with a RuntimeFault after this many steps (one per statement
+   * executed and per loop iteration). For hosts that run untrusted or generated programs (fuzzing).
+   */
+  maxSteps?: number;
 }
 
 interface Frame {
@@ -44,6 +49,7 @@ export class Interpreter {
   private readonly temps = new WeakMap<IR.Expr | IR.Stmt, ComputeArray>();
   private readonly kernelLocals = new WeakMap<IR.Kernel, TensorView[]>();
   private readonly session: SessionTensors;
+  private steps = 0;
 
   constructor(private readonly opts: InterpreterOptions) {
     const store = new Map<IR.TensorVar, TensorView>();
@@ -89,7 +95,14 @@ export class Interpreter {
     for (const s of stmts) this.exec(s, frame);
   }
 
+  private tick(span: IR.Stmt["span"]): void {
+    if (this.opts.maxSteps !== undefined && ++this.steps > this.opts.maxSteps) {
+      throw new RuntimeFault(span, `the run exceeded its budget of ${this.opts.maxSteps} steps`);
+    }
+  }
+
   private exec(s: IR.Stmt, frame: Frame): void {
+    this.tick(s.span);
     switch (s.kind) {
       case "assign": {
         const dst = this.resolve(s.dst, frame);
@@ -138,6 +151,7 @@ export class Interpreter {
         if (step <= 0) throw new RuntimeFault(s.step.span, `the loop step must be positive, got ${step}`);
         for (let i = start; i < end; i += step) {
           this.checkInterrupt();
+          this.tick(s.span);
           frame.loops[s.v.slot] = i;
           this.execBlock(s.body, frame);
         }

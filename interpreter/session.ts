@@ -11,6 +11,7 @@ import { TensorView } from "./tensor.js";
 export interface RunOptions {
   interrupt?: Int32Array;
   callHook?: InterpreterOptions["callHook"];
+  maxSteps?: number;
 }
 
 export class Session {
@@ -51,6 +52,7 @@ export class Session {
       session: { get: (v) => this.tensors.get(v), set: (v, t) => void this.tensors.set(v, t) },
       interrupt: opts.interrupt,
       callHook: opts.callHook,
+      maxSteps: opts.maxSteps,
       sharedMemory: this.sharedMemory,
     });
   }

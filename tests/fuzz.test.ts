@@ -1,0 +1,152 @@
+// Fuzzing the front end and the interpreter with a fixed seed: random and mutated programs
+// (the examples' text with tokens deleted, duplicated, swapped or replaced, random bytes, huge
+// numbers, deep nesting, unbalanced braces). Every failure must be a DiagnosticError (which
+// includes RuntimeFault); anything else — a TypeError, a RangeError, a stack overflow — is a bug.
+// Runs are bounded: programs with large tensors are only checked, and runs get a step budget.
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readFileSync } from "node:fs";
+import { checkSources } from "../compiler/checker.js";
+import { DiagnosticError } from "../compiler/diagnostics.js";
+import * as IR from "../compiler/ir.js";
+import { tokenize } from "../compiler/lexer.js";
+import { DiagnosticBag } from "../compiler/diagnostics.js";
+import { SourceFile } from "../compiler/source.js";
+import { elementCount } from "../compiler/types.js";
+import { Session } from "../interpreter/session.js";
+import { bindParam } from "../interpreter/weights.js";
+import { examplePath, lastKernel, listExamples } from "./helpers/examples.js";
+
+const SEED = 0x7e45c0de;
+const MAX_ELEMENTS = 4096; // per tensor, for programs that are run
+const MAX_STEPS = 5000;
+const TIME_BUDGET_MS = 7000;
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const corpus = listExamples().map((n) => readFileSync(examplePath(n), "utf8"));
+const VOCAB = ["{", "}", "(", ")", "[", "]", ";", ",", "=", "+", "-", "*", "/", "%", ":", "+:", "..", "<", ">", "0", "1", "-1", "2", "4",
+  "1e30", "2147483647", "2147483648", "-2147483648", "1e-40", "0.5", "65536", "INF", "x", "i", "N", "T", "kernel", "type", "const",
+  "batch", "step", "Tensor", "f32", "f16", "bf16", "int8", "int32", "TileReg", "Global", "MMUL", "LOAD", "STORE", "SOFTMAX", "REDUCE",
+  "SUM", "MAX", "MEAN", "EXP", "LOG", "SQRT", "ACT", "GELU", "LOOKUP", "TRANSPOSE", "CAUSAL_MASK", "MAXIMUM", "/*", "*/", "//", "\"", "\n"];
+
+interface Failure { what: string; program: string; error: string }
+
+function tokensOf(text: string): string[] {
+  const toks = tokenize(new SourceFile("m.ta", text), new DiagnosticBag());
+  return toks.filter((t) => t.kind !== "eof").map((t) => (t.kind === "string" ? `"${t.text}"` : t.text));
+}
+
+function mutate(text: string, r: () => number): string {
+  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
+  const kind = Math.floor(r() * 9);
+  if (kind === 0) { // random bytes spliced in
+    const at = Math.floor(r() * text.length);
+    let junk = "";
+    for (let i = 0, n = 1 + Math.floor(r() * 8); i < n; i++) junk += String.fromCharCode(Math.floor(r() * 0x3000));
+    return text.slice(0, at) + junk + text.slice(at);
+  }
+  if (kind === 1) { // deep nesting
+    const depth = 50 + Math.floor(r() * 400);
+    return text + `\ntype Zq = Tensor<f32, {2}>;\nkernel zz(Zq z) { z = ${"(".repeat(depth)}z + 1${")".repeat(depth)}; batch(i = 0..2) { ${"batch(j = 0..1) { ".repeat(depth % 60)}z[i] = 1; ${"} ".repeat(depth % 60)}} }`;
+  }
+  if (kind === 2) return text.slice(0, Math.floor(r() * text.length)); // truncated
+  const toks = tokensOf(text);
+  if (toks.length === 0) return text;
+  const n = 1 + Math.floor(r() * 4);
+  for (let m = 0; m < n; m++) {
+    const i = Math.floor(r() * toks.length), j = Math.floor(r() * toks.length);
+    switch (Math.floor(r() * 6)) {
+      case 0: toks.splice(i, 1); break; // delete
+      case 1: toks.splice(i, 0, toks[i]); break; // duplicate
+      case 2: [toks[i], toks[j]] = [toks[j], toks[i]]; break; // swap
+      case 3: toks.splice(i, 0, pick(VOCAB)); break; // insert
+      case 4: if (/^\d/.test(toks[i])) toks[i] = pick(["0", "-1", "1e300", "2147483648", "99999999999", "3.5", "65537", "0x10"]); else toks[i] = pick(VOCAB); break;
+      case 5: toks.splice(i, 0, pick(["{", "}", "(", ")", "[", "]"])); break; // unbalanced
+    }
+  }
+  return toks.join(r() < 0.5 ? " " : "\n");
+}
+
+function randomProgram(r: () => number): string {
+  const n = 1 + Math.floor(r() * 60);
+  let s = "";
+  for (let i = 0; i < n; i++) s += VOCAB[Math.floor(r() * VOCAB.length)] + (r() < 0.2 ? "\n" : " ");
+  return s;
+}
+
+/** Static estimate: every tensor the program declares is small enough to run. */
+function smallEnough(p: IR.Program): boolean {
+  const vars = [...p.sessionVars, ...p.kernels.flatMap((k) => [...k.params, ...k.locals])];
+  return vars.every((v) => elementCount(v.type.shape) <= MAX_ELEMENTS) && [...p.types.values()].every((t) => elementCount(t.shape) <= MAX_ELEMENTS);
+}
+
+function tryProgram(text: string, failures: Failure[], stats: { checked: number; ran: number; faults: number }): void {
+  const file = new SourceFile("fuzz.ta", text);
+  let program: IR.Program;
+  try {
+    const { program: p, diagnostics } = checkSources([file]);
+    stats.checked++;
+    if (diagnostics.hasErrors) {
+      // formatting every diagnostic must work too (positions, carets)
+      new DiagnosticError(diagnostics.items).message.length;
+      return;
+    }
+    program = p;
+  } catch (e) {
+    failures.push({ what: "check", program: text, error: (e as Error).stack ?? String(e) });
+    return;
+  }
+  if (!smallEnough(program)) return;
+  try {
+    stats.ran++;
+    const session = new Session();
+    session.define(program);
+    const interp = session.interpreter({ print: () => {} }, { maxSteps: MAX_STEPS });
+    interp.runTopLevel(program);
+    const k = lastKernel(program);
+    if (k) interp.runKernel(k, k.params.map((p) => bindParam(p.name, p.type, undefined, 0.5, p.span)));
+  } catch (e) {
+    if (e instanceof DiagnosticError) { stats.faults++; new DiagnosticError(e.diagnostics).message.length; return; }
+    failures.push({ what: "run", program: text, error: (e as Error).stack ?? String(e) });
+  }
+}
+
+test("the step budget stops a long run with a RuntimeFault", () => {
+  const text = "type V = Tensor<f32, {2}>;\nV x;\nbatch(i = 0..2000000000) { x = x + 1; }";
+  const session = new Session();
+  const program = session.check([new SourceFile("budget.ta", text)]);
+  session.define(program);
+  assert.throws(() => session.interpreter({ print: () => {} }, { maxSteps: 1000 }).runTopLevel(program),
+    (e: Error) => e instanceof DiagnosticError && /budget\.ta:3:1: error: the run exceeded its budget of 1000 steps/.test(e.message));
+});
+
+test("random and mutated programs fail only with diagnostics", () => {
+  const r = rng(SEED);
+  const failures: Failure[] = [];
+  const stats = { checked: 0, ran: 0, faults: 0 };
+  const start = Date.now();
+  // every example runs as is (the baseline), then mutations
+  for (const text of corpus) tryProgram(text, failures, stats);
+  let i = 0;
+  for (; i < 20000 && Date.now() - start < TIME_BUDGET_MS; i++) {
+    const text = r() < 0.15 ? randomProgram(r) : mutate(corpus[Math.floor(r() * corpus.length)], r);
+    tryProgram(text, failures, stats);
+  }
+  if (process.env.FUZZ_STATS) console.log(`fuzz: ${i} programs, ${stats.checked} checked, ${stats.ran} ran, ${stats.faults} run-time faults`);
+  const report = failures.slice(0, 3).map((f) => `${f.what} failed on:\n${f.program}\n---\n${f.error}`).join("\n=====\n");
+  assert.ok(stats.checked >= 2000, `only ${stats.checked} programs in the time budget`);
+  assert.ok(stats.ran > 100, `only ${stats.ran} programs ran`);
+  assert.is(failures.length, 0, `${failures.length} of ${i} programs crashed:\n${report}`);
+});
+
+test.run();
