@@ -68,9 +68,6 @@ def _reusable(out: Path, rec: dict) -> bool:
 
 
 def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) -> Path:
-    import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
-
     rec = recipe(name, **kw)
     out = Path(out) if out else default_out(name, **kw)
     if name == "embedded":
@@ -81,6 +78,9 @@ def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) ->
         if not quiet:
             print(f"reusing {out}", file=sys.stderr)
         return out
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+
     with atomic_dir(out) as tmp:
         if name == "embedded":
             from .dsl_to_hf import load_dsl_as_hf

@@ -1,6 +1,6 @@
 """Train the project's embedded default model: a small GPT-2 on the fortunes corpus.
 
-Run (about 12 minutes on one CPU thread):
+Run (about 13-15 minutes on one CPU thread):
 
     python -m tensorcore_ref.train_embedded            # train + convert + samples
     python -m tensorcore_ref.train_embedded --finish   # only re-convert + samples
@@ -38,16 +38,16 @@ HPARAMS = {
     "n_embd": 64,
     "n_positions": 128,
     "seq_len": 128,
-    "batch_size": 8,
-    "steps": 520,
-    "lr": 3e-3,
+    "batch_size": 4,
+    "steps": 1100,
+    "lr": 4e-3,
     "min_lr_ratio": 0.1,
-    "warmup_steps": 30,
+    "warmup_steps": 40,
     "weight_decay": 0.01,
     "betas": [0.9, 0.98],
     "grad_clip": 1.0,
     "val_fraction": 0.02,
-    "val_every": 65,
+    "val_every": 100,
     "val_batches": 4,
     "threads": 1,
 }
@@ -239,11 +239,44 @@ def finish(hf_dir: Path, dsl_dir: Path) -> None:
     from .convert import convert
 
     keep = {n: (dsl_dir / n).read_bytes() for n in ("training-log.json", "loss.png") if (dsl_dir / n).exists()}
+    if "training-log.json" not in keep:
+        raise SystemExit(f"{dsl_dir}/training-log.json missing: train first")
     convert(str(hf_dir), dsl_dir, dtype="f16")
     for n, b in keep.items():
         (dsl_dir / n).write_bytes(b)
     write_samples(hf_dir, dsl_dir / "samples.txt")
+    write_readme(dsl_dir)
     print(f"wrote {dsl_dir}", flush=True)
+
+
+def write_readme(dsl_dir: Path) -> None:
+    log = json.loads((dsl_dir / "training-log.json").read_text())
+    manifest = json.loads((dsl_dir / "manifest.json").read_text())
+    hp = log["hparams"]
+    size = sum(f.stat().st_size for f in dsl_dir.iterdir() if f.is_file() and f.name != "README.md")
+    c = manifest["consts"]
+    (dsl_dir / "README.md").write_text(f"""# Embedded default model
+
+A small GPT-2 (GPT2LMHeadModel architecture) trained by this project on the Debian `fortunes`
+corpus with the real GPT-2 tokenizer, converted to a TensorCore model folder in f16
+(`docs/model-folder.md`). Regenerate with `python -m tensorcore_ref.train_embedded`
+(python-ref/tensorcore_ref/train_embedded.py holds the seed, corpus and hyperparameters).
+
+| | |
+|---|---|
+| layers / heads / width / context | {c['N_LAYER']} / {c['N_HEAD']} / {c['D_MODEL']} / {c['N_CTX']} |
+| vocab | {c['VOCAB']} (GPT-2 BPE), tied embeddings |
+| parameters | {log['n_params']:,} |
+| folder size | {size / 1e6:.1f} MB (weights f16) |
+| corpus | {log['records']:,} fortunes, {log['train_tokens']:,} train / {log['val_tokens']:,} validation tokens |
+| training | {hp['steps']} steps x {hp['batch_size']} x {hp['seq_len']} tokens, AdamW lr {hp['lr']} (warmup {hp['warmup_steps']}, cosine to {hp['min_lr_ratio']}x), seed {hp['seed']}, {hp['threads']} CPU thread, {log['wall_seconds'] / 60:.1f} min |
+| final loss | train {log['final_train_loss_avg50']} (mean of last 50 steps), validation {log['final_val_loss']} nats/token |
+
+Files: `config.json`, `model.ta`, `manifest.json`, `weights.safetensors`, `vocab.json`, `merges.txt`,
+`tokenizer_config.json`, `generation_config.json` (from `convert --dtype f16`), `training-log.json`,
+`loss.png`, `samples.txt` (greedy and sampled continuations from HF generate).
+The HF checkpoint is not committed; `tensorcore hf make-model embedded` rebuilds it from this folder.
+""")
 
 
 def main(argv=None) -> int:
