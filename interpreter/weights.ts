@@ -12,14 +12,14 @@ import { allocTensor, TensorView } from "./tensor.js";
 
 /** A tensor read from a file, before it is bound to a parameter of a given type. */
 export interface RawTensor {
-  precision: Precision | "f64" | "int64";
+  precision: Precision | "f64" | "int64" | "uint8";
   shape: number[] | undefined; // undefined for raw .bin (shape comes from the parameter)
   bytes: Uint8Array;
   source: string;
 }
 
 const NPY_DTYPES: Record<string, RawTensor["precision"]> = {
-  "<f4": "f32", "<f2": "f16", "<i4": "int32", "|i1": "int8", "<i1": "int8", "<f8": "f64", "<i8": "int64", "|u1": "int8",
+  "<f4": "f32", "<f2": "f16", "<i4": "int32", "|i1": "int8", "<i1": "int8", "<f8": "f64", "<i8": "int64", "|u1": "uint8",
 };
 
 export function parseNpy(buf: Uint8Array, source: string): RawTensor {
@@ -47,7 +47,7 @@ export function bindRaw(raw: RawTensor, type: TensorType, name: string, span?: S
     // A flat file of the right size also binds: the prototype's .bin files had no shape.
     if (elementCount(raw.shape) !== count) throw new RuntimeFault(span, `${raw.source}: '${name}' has shape ${shapeToString(raw.shape)}, but the parameter is ${shapeToString(type.shape)}`);
   }
-  const elemBytes = raw.precision === "f64" || raw.precision === "int64" ? 8 : bytesPerElement(raw.precision);
+  const elemBytes = raw.precision === "f64" || raw.precision === "int64" ? 8 : raw.precision === "uint8" ? 1 : bytesPerElement(raw.precision);
   if (raw.bytes.byteLength !== count * elemBytes) {
     throw new RuntimeFault(span, `${raw.source}: '${name}' holds ${raw.bytes.byteLength} bytes, but a ${type.precision} tensor of shape ${shapeToString(type.shape)} needs ${count * bytesPerElement(type.precision)} bytes`);
   }
@@ -80,6 +80,7 @@ function rawReader(raw: RawTensor): (i: number) => number {
     case "f16": return (i) => f16BitsToF32(dv.getUint16(i * 2, true));
     case "bf16": return (i) => bf16BitsToF32(dv.getUint16(i * 2, true));
     case "int8": return (i) => dv.getInt8(i);
+    case "uint8": return (i) => dv.getUint8(i);
     case "int32": return (i) => dv.getInt32(i * 4, true);
     case "int64": return (i) => Number(dv.getBigInt64(i * 8, true));
   }

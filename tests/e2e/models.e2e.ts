@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EMBEDDED_MODEL, REPO_ROOT } from "../../models/causal-lm.js";
 import { formatTable, verifyModel } from "../../models/verify.js";
-import { ensureTestModel } from "../helpers/models.js";
+import { ensureModel } from "../../models/zoo.js";
 
 const PROMPTS = [
   "The meaning of life is",
@@ -17,9 +17,9 @@ const PROMPTS = [
 ];
 const backends = ["interp", "eigen"] as const;
 
-const tinyGpt2 = () => ensureTestModel("gpt2-tiny-custom", ["--layers", "3", "--heads", "6", "--width", "192"], "gpt2-3x6x192");
-const tinyLlama = () => ensureTestModel("tiny-llama-random");
-const gpt2Full = () => ensureTestModel("gpt2-124m-random");
+const tinyGpt2 = () => ensureModel("gpt2-tiny-custom", ["--layers", "3", "--heads", "6", "--width", "192"], "gpt2-3x6x192");
+const tinyLlama = () => ensureModel("tiny-llama-random");
+const gpt2Full = () => ensureModel("gpt2-124m-random");
 
 for (const backend of backends) {
   test(`verify: GPT-2 3 layers, 6 heads, width 192 on ${backend}`, async () => {
