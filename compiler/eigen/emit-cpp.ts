@@ -1,0 +1,891 @@
+// The C++ emitter: typed IR (compiler/ir.ts) → one C++17 translation unit over the runtime in
+// runtime.ts. What every statement computes is defined by interpreter/ops.ts; this file only
+// decides how to compute the same values in C++:
+//   - shapes and strides are compile-time constants; only view offsets are computed at run time;
+//   - elementwise expressions become one loop nest per statement (no temporaries), evaluated in
+//     f32 with the same operation order (the unit is compiled with -ffp-contract=off);
+//   - SUM/MAX/MEAN/SUMALL/SOFTMAX are materialized into temps first; sums accumulate in f64 in
+//     row-major order, as the interpreter does;
+//   - MMUL/MADD go to Eigen (f32 accumulation) or, with `exactMmul`, to f64 sums in k order;
+//   - locals and temps live in thread_local static storage (never on the stack, never on the heap);
+//   - every run-time check (index, window, integer division, LOOKUP, loop step) reports a fault id
+//     that backend.ts maps back to the statement's span and the interpreter's message;
+//   - batch loops whose iterations provably write disjoint slices run across OpenMP threads.
+// Nothing from the .ta source text reaches the output except mangled identifiers ([A-Za-z0-9_]).
+
+import * as IR from "../ir.js";
+import { Span } from "../source.js";
+import { bytesPerElement, elementCount, Precision, rowMajorStrides, storageStrides } from "../types.js";
+import { RUNTIME_HEADER, RUNTIME_IMPL } from "./runtime.js";
+
+export interface EmitOptions {
+  /** MMUL sums in f64 in k order (the interpreter's order): bitwise results, slower. For differential tests. */
+  exactMmul?: boolean;
+  /** Inline the runtime so the file compiles on its own (tensorcore compile). */
+  selfContained?: boolean;
+  /** Add a main() that runs this kernel on weights/<param>.bin (missing: 0.5) and prints REDUCE output. */
+  main?: IR.Kernel;
+  /** Estimated element operations a batch loop needs before it is split across threads (default 16384). */
+  parallelThreshold?: number;
+  /** Optimization level for this unit's own code (a pragma; the runtime stays -O3). Tests use 1 for big batches. */
+  optLevel?: 1 | 2 | 3;
+  /** Test hook: the statement with this emission index gets C++ that does not compile. */
+  injectErrorAt?: number;
+}
+
+export interface FaultInfo {
+  span: Span;
+  message: (v0: number, v1: number) => string;
+}
+
+export interface EntryInfo {
+  kernel: IR.Kernel;
+  symbol: string;
+  /** Element strides the entry expects for each parameter (the type's storage strides). */
+  strides: number[][];
+}
+
+export interface EmittedUnit {
+  code: string;
+  entries: EntryInfo[];
+  /** fault id - 1 → where and what */
+  faults: FaultInfo[];
+  /** C++ line ranges (1-based, inclusive) of each statement's code, innermost last. */
+  stmtLines: { span: Span; first: number; last: number }[];
+}
+
+const CT: Record<Precision, string> = { f32: "float", f16: "uint16_t", bf16: "uint16_t", int8: "int8_t", int32: "int32_t" };
+const ctype = (k: "f32" | "i32"): string => (k === "f32" ? "float" : "int32_t");
+
+/** An identifier from the source, reduced to [A-Za-z0-9] runs joined by '_' (for names and comments). */
+export function sanitize(name: string): string {
+  return name.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_+|_+$/g, "").slice(0, 40) || "x";
+}
+
+/** An f32 value as an exact C++ literal (hexfloat), inf/nan via numeric_limits. */
+export function f32Literal(x: number): string {
+  const f = Math.fround(x);
+  if (Number.isNaN(f)) return "std::numeric_limits<float>::quiet_NaN()";
+  if (!Number.isFinite(f)) return f > 0 ? "std::numeric_limits<float>::infinity()" : "(-std::numeric_limits<float>::infinity())";
+  const buf = new DataView(new ArrayBuffer(4));
+  buf.setFloat32(0, f);
+  const bits = buf.getUint32(0);
+  const sign = bits >>> 31 ? "-" : "";
+  const exp = (bits >>> 23) & 0xff, mant = bits & 0x7fffff;
+  const hex = (mant << 1).toString(16).padStart(6, "0");
+  if (exp === 0) return `(${sign}0x0.${hex}p-126f)`;
+  return `(${sign}0x1.${hex}p${exp - 127}f)`;
+}
+
+export function i32Literal(x: number): string {
+  const v = x | 0;
+  return v === -2147483648 ? "(-2147483647 - 1)" : v < 0 ? `(${v})` : `${v}`;
+}
+
+interface VInfo {
+  ptr: string; // C++ expression: pointer to the view's element 0
+  strides: number[];
+  shape: number[];
+  precision: Precision;
+  base: IR.TensorVar | undefined; // undefined for temps
+  key: string; // equal keys ⇒ same address
+}
+
+interface Spec {
+  kernel: IR.Kernel;
+  strides: number[][];
+  name: string;
+}
+
+interface Ctx {
+  spec: Spec;
+  kid: number;
+  lines: string[];
+  depth: number;
+  inParallel: boolean;
+  divFault: boolean;
+}
+
+const load = (p: Precision, x: string): string =>
+  p === "f16" ? `tcrt::h2f(${x})` : p === "bf16" ? `tcrt::b2f(${x})` : p === "int8" ? `(int32_t)${x}` : x;
+
+function store(p: Precision, k: "f32" | "i32", v: string): string {
+  const f = k === "f32" ? v : `(float)(${v})`;
+  switch (p) {
+    case "f32": return f;
+    case "f16": return `tcrt::f2h(${f})`;
+    case "bf16": return `tcrt::f2b(${f})`;
+    case "int32": return k === "f32" ? `tcrt::f2i(${v})` : v;
+    case "int8": return k === "f32" ? `tcrt::f2i8(${v})` : `tcrt::i2i8(${v})`;
+  }
+}
+
+function sameArr(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Strides with those of length-1 axes normalized (they never move). */
+const normStrides = (shape: number[], strides: number[]): number[] => strides.map((s, i) => (shape[i] === 1 ? 1 : s));
+
+export class Emitter {
+  private readonly globals: string[] = [];
+  private readonly fns: string[] = [];
+  private readonly entryCode: string[] = [];
+  private readonly decls: string[] = [];
+  private readonly faults: FaultInfo[] = [];
+  private readonly specs = new Map<string, Spec>();
+  private readonly kernelIds = new Map<IR.Kernel, number>();
+  private readonly pending: Spec[] = [];
+  private readonly writes = new Map<IR.Kernel, Set<number>>();
+  private readonly workMemo = new Map<IR.Kernel, number>();
+  private n = 0;
+  private stmtIndex = 0;
+
+  constructor(private readonly opts: EmitOptions = {}) {}
+
+  private fresh(p: string): string {
+    return `${p}${this.n++}`;
+  }
+
+  private kid(k: IR.Kernel): number {
+    let id = this.kernelIds.get(k);
+    if (id === undefined) {
+      id = this.kernelIds.size;
+      this.kernelIds.set(k, id);
+      // kernel locals: thread_local static storage, one set per kernel (the interpreter also keeps one)
+      for (const v of k.locals) {
+        this.globals.push(`alignas(64) static thread_local ${CT[v.type.precision]} tl_k${id}_L${v.slot}[${elementCount(v.type.shape)}]; // ${sanitize(k.name)}.${sanitize(v.name)}`);
+      }
+    }
+    return id;
+  }
+
+  private fault(span: Span, message: FaultInfo["message"]): number {
+    this.faults.push({ span, message });
+    return this.faults.length;
+  }
+
+  /** Emit the kernels (and every kernel they call) with one C entry point each. */
+  emit(kernels: IR.Kernel[]): EmittedUnit {
+    const entries: EntryInfo[] = [];
+    for (const k of closure(kernels)) {
+      const strides = k.params.map((p) => storageStrides(p.type));
+      const spec = this.specialize(k, strides);
+      const id = this.kid(k);
+      const sym = `tc_entry_${id}`;
+      const args = k.params.map((_, i) => `void* a${i}`);
+      const call = k.params.map((p, i) => `(${CT[p.type.precision]}*)a${i} + offs[${i}]`);
+      this.entryCode.push([
+        `// entry: kernel ${sanitize(k.name)}`,
+        `TC_EXPORT int32_t ${sym}(${[...args, "const int32_t* offs", "const int32_t* intr", "tcrt::print_fn print", "int32_t* fault"].join(", ")}) {`,
+        `  (void)offs; tcrt::Rt rt{intr, print}; tcrt::Fault F{0, 0, 0};`,
+        `  const int rc = ${spec.name}(${[...call, "&rt", "&F"].join(", ")});`,
+        `  if (fault) { fault[0] = F.id; fault[1] = F.v0; fault[2] = F.v1; }`,
+        `  return rc;`,
+        `}`,
+      ].join("\n"));
+      entries.push({ kernel: k, symbol: sym, strides });
+    }
+    while (this.pending.length) this.emitSpec(this.pending.shift()!);
+    const parts: string[] = [];
+    parts.push("// Generated by tensorcore (C++/Eigen back end). Do not edit.");
+    if (this.opts.selfContained) {
+      parts.push(RUNTIME_HEADER.replace("#pragma once", ""), RUNTIME_IMPL);
+      if (this.opts.main) parts.push("#include <cstdio>\n#include <vector>");
+    } else parts.push("// compiled with -include tc_runtime.h (the runtime header, precompiled)");
+    if (this.opts.optLevel) parts.push(`#pragma GCC optimize ("O${this.opts.optLevel}")`);
+    parts.push("namespace {", ...this.globals, ...this.decls, ...this.fns, "} // namespace", ...this.entryCode, ...(this.opts.main ? [this.emitMain(this.opts.main)] : []));
+    const code = parts.join("\n") + "\n";
+    return { code, entries, faults: this.faults, stmtLines: lineMap(code, this.stmtSpans) };
+  }
+
+  private readonly stmtSpans: Span[] = [];
+
+  private specialize(k: IR.Kernel, strides: number[][]): Spec {
+    const kid = this.kid(k);
+    const norm = strides.map((s, i) => normStrides(k.params[i].type.shape, s));
+    const key = `${kid}:${JSON.stringify(norm)}`;
+    let spec = this.specs.get(key);
+    if (!spec) {
+      spec = { kernel: k, strides: norm, name: `k${kid}s${this.specs.size}_${sanitize(k.name)}` };
+      this.specs.set(key, spec);
+      const params = k.params.map((p) => `${CT[p.type.precision]}* p${p.slot}`);
+      this.decls.push(`static int ${spec.name}(${[...params, "const tcrt::Rt* rt", "tcrt::Fault* F"].join(", ")});`);
+      this.pending.push(spec);
+    }
+    return spec;
+  }
+
+  private emitSpec(spec: Spec): void {
+    const k = spec.kernel;
+    const kid = this.kid(k);
+    const c: Ctx = { spec, kid, lines: [], depth: 1, inParallel: false, divFault: false };
+    const params = k.params.map((p) => `${CT[p.type.precision]}* p${p.slot}`);
+    c.lines.push(`// kernel ${sanitize(k.name)}, parameter strides ${JSON.stringify(spec.strides)}`);
+    c.lines.push(`static int ${spec.name}(${[...params, "const tcrt::Rt* rt", "tcrt::Fault* F"].join(", ")}) {`);
+    c.lines.push("  (void)rt; (void)F;");
+    for (const v of k.locals) c.lines.push(`  ${CT[v.type.precision]}* const L${v.slot} = tl_k${kid}_L${v.slot}; (void)L${v.slot};`);
+    this.block(k.body, c);
+    c.lines.push("  return 0;", "}");
+    this.fns.push(c.lines.join("\n"));
+  }
+
+  private line(c: Ctx, s: string): void {
+    c.lines.push("  ".repeat(c.depth) + s);
+  }
+
+  private block(stmts: IR.Stmt[], c: Ctx): void {
+    for (const s of stmts) this.stmt(s, c);
+  }
+
+  private stmt(s: IR.Stmt, c: Ctx): void {
+    const id = this.stmtSpans.length;
+    this.stmtSpans.push(s.span);
+    this.line(c, `{ // @stmt ${id}`);
+    c.depth++;
+    if (this.opts.injectErrorAt === this.stmtIndex++) this.line(c, "tc_injected_error_for_tests = 1;");
+    c.divFault = false;
+    switch (s.kind) {
+      case "assign": this.assign(s, c); break;
+      case "zero": {
+        if (s.target.role === "session") throw new Error("internal: session tensor inside a compiled kernel");
+        this.line(c, `std::memset(L${s.target.slot}, 0, ${elementCount(s.target.type.shape) * bytesPerElement(s.target.type.precision)});`);
+        break;
+      }
+      case "mmul": this.mmul(s, c); break;
+      case "lookup": this.lookup(s, c); break;
+      case "causal_mask": this.causalMask(s, c); break;
+      case "print": this.print(s, c); break;
+      case "loop": this.loop(s, c); break;
+      case "call": this.call(s, c); break;
+      case "show": throw new Error("internal: a show statement inside a compiled kernel");
+    }
+    if (c.divFault) this.line(c, "if (F->id) return 1;");
+    c.depth--;
+    this.line(c, `} // @end ${id}`);
+  }
+
+  // ---- views ------------------------------------------------------------------------------------
+
+  private baseInfo(v: IR.TensorVar, c: Ctx): VInfo {
+    if (v.role === "param") {
+      return { ptr: `p${v.slot}`, strides: c.spec.strides[v.slot], shape: v.type.shape, precision: v.type.precision, base: v, key: `p${v.slot}` };
+    }
+    if (v.role === "local") {
+      return { ptr: `L${v.slot}`, strides: storageStrides(v.type), shape: v.type.shape, precision: v.type.precision, base: v, key: `L${v.slot}` };
+    }
+    throw new Error("internal: session tensor inside a compiled kernel");
+  }
+
+  /** Resolve a view: emits the offset computation and its bounds checks, in the interpreter's order. */
+  private view(view: IR.View, c: Ctx): VInfo {
+    const b = this.baseInfo(view.base, c);
+    if (view.steps.length === 0) return b;
+    let shape = b.shape, strides = b.strides;
+    let offConst = 0;
+    const dyn: string[] = [];
+    const keyParts: string[] = [b.key];
+    for (const step of view.steps) {
+      const nShape: number[] = [], nStrides: number[] = [];
+      const kp: string[] = [];
+      for (let axis = 0; axis < shape.length; axis++) {
+        const sel = step[axis];
+        if (!sel || sel.kind === "all") { nShape.push(shape[axis]); nStrides.push(strides[axis]); kp.push(":"); continue; }
+        const e = sel.kind === "at" ? sel.index : sel.start;
+        kp.push(`${sel.kind === "at" ? "@" : "w"}${exprKey(e)}${sel.kind === "window" ? `+${sel.length}` : ""}`);
+        if (e.kind === "const") {
+          offConst += e.value * strides[axis];
+        } else {
+          const x = this.scalarInt(e, c);
+          const dim = shape[axis], name = view.base.name;
+          if (sel.kind === "at") {
+            const fid = this.fault(e.span, (i) => `index ${i} is out of range for axis ${axis} of '${name}' (size ${dim})`);
+            this.line(c, `if (${x} < 0 || ${x} >= ${dim}) return tcrt::fault(F, ${fid}, ${x});`);
+          } else {
+            const len = sel.length;
+            const fid = this.fault(e.span, (s) => `window ${s} +: ${len} is out of range for axis ${axis} of '${name}' (size ${dim})`);
+            this.line(c, `if (${x} < 0 || (int64_t)${x} + ${len} > ${dim}) return tcrt::fault(F, ${fid}, ${x});`);
+          }
+          dyn.push(`(int64_t)${x} * ${strides[axis]}`);
+        }
+        if (sel.kind === "window") { nShape.push(sel.length); nStrides.push(strides[axis]); }
+      }
+      keyParts.push(kp.join(","));
+      shape = nShape;
+      strides = nStrides;
+    }
+    const ptr = this.fresh("v");
+    this.line(c, `${CT[b.precision]}* const ${ptr} = ${b.ptr} + ${[String(offConst), ...dyn].join(" + ")};`);
+    return { ptr, strides, shape, precision: b.precision, base: view.base, key: keyParts.join("|") };
+  }
+
+  /** A scalar integer expression (an index, a bound): emitted into a const variable. */
+  private scalarInt(e: IR.Expr, c: Ctx): string {
+    if (e.kind === "const") return i32Literal(e.value);
+    if (e.kind === "loopvar") return `lv${e.v.slot}`;
+    const m = new Map<IR.Expr, VInfo>();
+    this.prepare(e, c, m);
+    const saved = c.divFault;
+    c.divFault = false;
+    const v = this.elem(e, [], m, c);
+    const name = this.fresh("x");
+    this.line(c, `const int32_t ${name} = ${e.compute === "i32" ? v : `(int32_t)(${v})`};`);
+    if (c.divFault) this.line(c, "if (F->id) return 1;");
+    c.divFault = saved;
+    return name;
+  }
+
+  // ---- expressions --------------------------------------------------------------------------------
+
+  /** Resolve views and materialize non-elementwise nodes, children first (the interpreter's order). */
+  private prepare(e: IR.Expr, c: Ctx, m: Map<IR.Expr, VInfo>): void {
+    switch (e.kind) {
+      case "const": case "loopvar": return;
+      case "view": m.set(e, this.view(e.view, c)); return;
+      case "neg": this.prepare(e.operand, c, m); return;
+      case "binary": this.prepare(e.left, c, m); this.prepare(e.right, c, m); return;
+      case "call": {
+        for (const a of e.args) this.prepare(a, c, m);
+        if (e.fn === "SUM" || e.fn === "MAX" || e.fn === "MEAN" || e.fn === "SUMALL" || e.fn === "SOFTMAX") m.set(e, this.materialize(e, c, m));
+        return;
+      }
+    }
+  }
+
+  private temp(c: Ctx, type: string, n: number): string {
+    const name = this.fresh("T");
+    if (n * 8 <= 2048) this.line(c, `alignas(64) ${type} ${name}[${n}];`);
+    else {
+      this.globals.push(`alignas(64) static thread_local ${type} tl_${name}[${n}];`);
+      this.line(c, `${type}* const ${name} = tl_${name};`);
+    }
+    return name;
+  }
+
+  private loops(c: Ctx, shape: number[], body: (idx: string[]) => void): void {
+    const idx = shape.map((d) => (d === 1 ? "0" : this.fresh("i")));
+    let opened = 0;
+    shape.forEach((d, a) => {
+      if (d === 1) return;
+      this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${d}; ++${idx[a]}) {`);
+      c.depth++;
+      opened++;
+    });
+    body(idx);
+    for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
+  }
+
+  private materialize(e: IR.Expr & { kind: "call" }, c: Ctx, m: Map<IR.Expr, VInfo>): VInfo {
+    const x = e.args[0];
+    const n = elementCount(e.shape);
+    const T = this.temp(c, ctype(e.compute), n);
+    const info: VInfo = { ptr: T, strides: rowMajorStrides(e.shape), shape: e.shape, precision: e.compute === "f32" ? "f32" : "int32", base: undefined, key: T };
+    const asF = (s: string) => (x.compute === "i32" ? `(float)(${s})` : s);
+    if (e.fn === "SUMALL") {
+      const s = this.fresh("s");
+      this.line(c, e.compute === "f32" ? `double ${s} = 0;` : `uint32_t ${s} = 0;`);
+      this.loops(c, x.shape, (idx) => this.line(c, `${s} += ${e.compute === "f32" ? `(double)${asF(this.elem(x, idx, m, c))}` : `(uint32_t)${this.elem(x, idx, m, c)}`};`));
+      this.line(c, `${T}[0] = ${e.compute === "f32" ? `(float)${s}` : `(int32_t)${s}`};`);
+      return info;
+    }
+    const D = x.shape[x.shape.length - 1];
+    const outer = x.shape.slice(0, -1);
+    this.loops(c, outer, (oidx) => {
+      const rowOff = rmIndex([...oidx, "0"], x.shape);
+      const j = this.fresh("j");
+      const at = (jj: string) => this.elem(x, [...oidx, jj], m, c);
+      if (e.fn === "SUM" || e.fn === "MEAN") {
+        const s = this.fresh("s");
+        const int = e.fn === "SUM" && e.compute === "i32";
+        this.line(c, int ? `uint32_t ${s} = 0;` : `double ${s} = 0;`);
+        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) ${s} += ${int ? `(uint32_t)${at(j)}` : `(double)${asF(at(j))}`};`);
+        const r = rmIndex(oidx, outer);
+        this.line(c, `${T}[${r}] = ${int ? `(int32_t)${s}` : e.fn === "MEAN" ? `(float)(${s} / ${D})` : `(float)${s}`};`);
+      } else if (e.fn === "MAX") {
+        const mm = this.fresh("m"), t = this.fresh("t");
+        const ty = ctype(e.compute);
+        this.line(c, `${ty} ${mm} = ${at("0")};`);
+        this.line(c, `for (int ${j} = 1; ${j} < ${D}; ++${j}) { const ${ty} ${t} = ${at(j)}; if (${t} > ${mm} || ${t} != ${t}) ${mm} = ${t}; }`);
+        this.line(c, `${T}[${rmIndex(oidx, outer)}] = ${mm};`);
+      } else {
+        // SOFTMAX: m = max (NaN ignored), e = f32(exp(f32(x - m))), out = e / sum(e) with the sum in f64
+        const mm = this.fresh("m"), s = this.fresh("s"), row = this.fresh("r");
+        this.line(c, `float* const ${row} = ${T} + ${rowOff};`);
+        this.line(c, `float ${mm} = -std::numeric_limits<float>::infinity();`);
+        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) { ${row}[${j}] = ${asF(at(j))}; if (${row}[${j}] > ${mm}) ${mm} = ${row}[${j}]; }`);
+        this.line(c, `double ${s} = 0;`);
+        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) { ${row}[${j}] = tcrt::fexp(${row}[${j}] - ${mm}); ${s} += ${row}[${j}]; }`);
+        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) ${row}[${j}] = (float)((double)${row}[${j}] / ${s});`);
+      }
+    });
+    return info;
+  }
+
+  /**
+   * The C++ expression for element `idx` of e (idx has one entry per axis of e.shape; "0" for length-1
+   * axes). `reads` collects the views read directly (not through a materialized temp).
+   */
+  private elem(e: IR.Expr, idx: string[], m: Map<IR.Expr, VInfo>, c: Ctx, reads?: { v: VInfo; idx: string[] }[]): string {
+    const sub = (x: IR.Expr, i: string[] = bcast(x.shape, idx)) => this.elem(x, i, m, c, reads);
+    const asF = (x: IR.Expr, s: string) => (x.compute === "i32" ? `(float)(${s})` : s);
+    const pre = m.get(e);
+    if (pre) {
+      if (e.kind === "view") reads?.push({ v: pre, idx });
+      return load(pre.precision, `${pre.ptr}[${addr(idx, pre.strides)}]`);
+    }
+    switch (e.kind) {
+      case "const": return e.compute === "f32" ? f32Literal(e.value) : i32Literal(e.value);
+      case "loopvar": return `lv${e.v.slot}`;
+      case "view": throw new Error("internal: unresolved view");
+      case "neg": return e.compute === "f32" ? `(-${sub(e.operand)})` : `tcrt::ineg(${sub(e.operand)})`;
+      case "binary": {
+        const l = sub(e.left), r = sub(e.right);
+        if (e.compute === "f32") {
+          const a = asF(e.left, l), b = asF(e.right, r);
+          return e.op === "%" ? `std::fmod(${a}, ${b})` : `(${a} ${e.op} ${b})`;
+        }
+        switch (e.op) {
+          case "+": return `tcrt::iadd(${l}, ${r})`;
+          case "-": return `tcrt::isub(${l}, ${r})`;
+          case "*": return `tcrt::imul(${l}, ${r})`;
+          case "/": case "%": {
+            const fid = this.fault(e.span, () => "integer division by zero");
+            c.divFault = true;
+            return `tcrt::${e.op === "/" ? "idiv" : "imod"}(${l}, ${r}, F, ${fid})`;
+          }
+        }
+        throw new Error("unreachable");
+      }
+      case "call": {
+        const x = e.args[0];
+        switch (e.fn) {
+          case "EXP": return `tcrt::fexp(${asF(x, sub(x))})`;
+          case "LOG": return `tcrt::flog(${asF(x, sub(x))})`;
+          case "SQRT": return `tcrt::fsqrt(${asF(x, sub(x))})`;
+          case "TANH": return `tcrt::ftanh(${asF(x, sub(x))})`;
+          case "ABS": return e.compute === "i32" ? `tcrt::iabs(${sub(x)})` : `std::fabs(${sub(x)})`;
+          case "ACT": return `tcrt::act_${e.act}(${asF(x, sub(x))})`;
+          case "MAXIMUM": case "MINIMUM": {
+            const y = e.args[1];
+            if (e.compute === "i32") return `tcrt::${e.fn === "MAXIMUM" ? "imax" : "imin"}(${sub(x)}, ${sub(y)})`;
+            return `tcrt::${e.fn === "MAXIMUM" ? "fmaxn" : "fminn"}(${asF(x, sub(x))}, ${asF(y, sub(y))})`;
+          }
+          case "TRANSPOSE": return sub(x, [idx[1], idx[0]]);
+          default: throw new Error(`internal: ${e.fn} was not materialized`);
+        }
+      }
+    }
+  }
+
+  // ---- statements -----------------------------------------------------------------------------------
+
+  private assign(s: IR.Stmt & { kind: "assign" }, c: Ctx): void {
+    const d = this.view(s.dst, c);
+    const m = new Map<IR.Expr, VInfo>();
+    this.prepare(s.src, c, m);
+    const idx = d.shape.map((n) => (n === 1 ? "0" : this.fresh("i")));
+    const srcIdx = s.squeeze ? [...idx, "0"] : bcast(s.src.shape, idx);
+    const reads: { v: VInfo; idx: string[] }[] = [];
+    const value = this.elem(s.src, srcIdx, m, c, reads);
+    const unsafe = reads.some((r) => mayAlias(d, r.v) && !(r.v.key === d.key && sameArr(r.idx, srcIdx) && sameArr(srcIdx, idx) && sameArr(r.v.strides, d.strides)));
+    const loopsWith = (body: (i: string[]) => string) => {
+      let opened = 0;
+      d.shape.forEach((n, a) => {
+        if (n === 1) return;
+        this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${n}; ++${idx[a]}) {`);
+        c.depth++;
+        opened++;
+      });
+      this.line(c, body(idx));
+      for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
+    };
+    if (!unsafe) {
+      loopsWith(() => `${d.ptr}[${addr(idx, d.strides)}] = ${store(d.precision, s.src.compute, value)};`);
+      return;
+    }
+    // The source reads what the store overwrites: evaluate it completely first (as the interpreter does).
+    const T = this.temp(c, ctype(s.src.compute), elementCount(d.shape));
+    const rm = rmIndex(idx, d.shape);
+    loopsWith(() => `${T}[${rm}] = ${value};`);
+    loopsWith(() => `${d.ptr}[${addr(idx, d.strides)}] = ${store(d.precision, s.src.compute, `${T}[${rm}]`)};`);
+  }
+
+  /** A float operand for the product helpers: f32 with a unit stride on some axis, else copied to a temp. */
+  private productOperand(v: VInfo, c: Ctx, needUnit: boolean): VInfo {
+    const st = normStrides(v.shape, v.strides);
+    const ok = v.precision === "f32" && (!needUnit || (v.shape.length === 1 ? st[0] === 1 : st[1] === 1 || st[0] === 1));
+    if (ok) return { ...v, strides: st };
+    const T = this.temp(c, "float", elementCount(v.shape));
+    this.loops(c, v.shape, (idx) => this.line(c, `${T}[${rmIndex(idx, v.shape)}] = ${load(v.precision, `${v.ptr}[${addr(idx, v.strides)}]`)};`));
+    return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined, key: T };
+  }
+
+  private mmul(s: IR.Stmt & { kind: "mmul" }, c: Ctx): void {
+    const acc = this.view(s.acc, c);
+    let a = this.view(s.a, c), b = this.view(s.b, c);
+    const cc = s.c ? this.view(s.c, c) : undefined;
+    const integer = acc.precision === "int32";
+    const kind = a.shape.length === 2 && b.shape.length === 2 ? 0 : b.shape.length === 1 ? 1 : 2;
+    const M = kind === 2 ? 1 : a.shape[0], K = kind === 2 ? a.shape[0] : a.shape[1], N = kind === 1 ? 1 : b.shape[1];
+    if (!integer) {
+      const exact = !!this.opts.exactMmul;
+      a = this.productOperand(a, c, !exact);
+      b = this.productOperand(b, c, !exact);
+    }
+    const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
+    const [bs0, bs1] = kind === 1 ? [b.strides[0], 0] : b.strides;
+    const args = `${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${bs0}, ${bs1}`;
+    const P = this.temp(c, integer ? "int32_t" : this.opts.exactMmul ? "double" : "float", M * N);
+    if (integer) this.line(c, `tcrt::mm_int(${args}, ${P});`);
+    else if (this.opts.exactMmul) this.line(c, `tcrt::mm_exact(${args}, ${P});`);
+    else this.line(c, `tcrt::mm_f32(${kind}, ${args}, ${P});`);
+    // out = acc + product (+ C), in acc's arithmetic, then stored in acc's precision
+    const twoPass = cc !== undefined && mayAlias(acc, cc);
+    const Q = twoPass ? this.temp(c, integer ? "int32_t" : "float", M * N) : undefined;
+    const cIdx = (idx: string[]) => (cc ? bcast(cc.shape, idx) : []);
+    this.loops(c, acc.shape, (idx) => {
+      const k = rmIndex(idx, acc.shape);
+      const av = load(acc.precision, `${acc.ptr}[${addr(idx, acc.strides)}]`);
+      let o = integer ? `tcrt::iadd(${av}, ${P}[${k}])` : this.opts.exactMmul ? `(float)((double)${av} + ${P}[${k}])` : `(${av} + ${P}[${k}])`;
+      if (cc) {
+        const cv = load(cc.precision, `${cc.ptr}[${addr(cIdx(idx), cc.strides)}]`);
+        o = integer ? `tcrt::iadd(${o}, ${cv})` : `(${o} + ${cv})`;
+      }
+      if (Q) this.line(c, `${Q}[${k}] = ${o};`);
+      else this.line(c, `${acc.ptr}[${addr(idx, acc.strides)}] = ${store(acc.precision, integer ? "i32" : "f32", o)};`);
+    });
+    if (Q) this.loops(c, acc.shape, (idx) => this.line(c, `${acc.ptr}[${addr(idx, acc.strides)}] = ${store(acc.precision, integer ? "i32" : "f32", `${Q}[${rmIndex(idx, acc.shape)}]`)};`));
+  }
+
+  private lookup(s: IR.Stmt & { kind: "lookup" }, c: Ctx): void {
+    const dst = this.view(s.dst, c), table = this.view(s.table, c), idx = this.view(s.idx, c);
+    const [V, D] = table.shape;
+    const n = idx.shape.length === 0 ? 1 : idx.shape[0];
+    const kind = table.precision === "int8" || table.precision === "int32" ? "i32" : "f32";
+    const fid = this.fault(s.span, (t) => `LOOKUP index ${t} is out of range for a table of ${V} rows`);
+    const r = this.fresh("r"), t = this.fresh("t"), j = this.fresh("j");
+    this.line(c, `for (int ${r} = 0; ${r} < ${n}; ++${r}) {`);
+    this.line(c, `  const int32_t ${t} = ${idx.ptr}[${idx.shape.length ? `${r} * ${idx.strides[0]}` : "0"}];`);
+    this.line(c, `  if (!(${t} >= 0 && ${t} < ${V})) return tcrt::fault(F, ${fid}, ${t});`);
+    this.line(c, `}`);
+    const dRow = dst.shape.length === 2 ? `${r} * ${dst.strides[0]} + ` : "";
+    const dCol = dst.strides[dst.shape.length - 1];
+    this.line(c, `for (int ${r} = 0; ${r} < ${n}; ++${r}) {`);
+    this.line(c, `  const int32_t ${t} = ${idx.ptr}[${idx.shape.length ? `${r} * ${idx.strides[0]}` : "0"}];`);
+    this.line(c, `  for (int ${j} = 0; ${j} < ${D}; ++${j}) ${dst.ptr}[${dRow}${j} * ${dCol}] = ${store(dst.precision, kind, load(table.precision, `${table.ptr}[(int64_t)${t} * ${table.strides[0]} + ${j} * ${table.strides[1]}]`))};`);
+    this.line(c, `}`);
+  }
+
+  private causalMask(s: IR.Stmt & { kind: "causal_mask" }, c: Ctx): void {
+    const x = this.view(s.target, c);
+    const off = this.scalarInt(s.offset, c);
+    const rank = x.shape.length;
+    const C = x.shape[rank - 1], R = rank >= 2 ? x.shape[rank - 2] : 1;
+    const neg = x.precision === "f32" ? "(-std::numeric_limits<float>::infinity())" : x.precision === "f16" ? "(uint16_t)0xfc00u" : "(uint16_t)0xff80u";
+    const outer = x.shape.slice(0, Math.max(0, rank - 2));
+    const cs = x.strides[rank - 1], rs = rank >= 2 ? x.strides[rank - 2] : 0;
+    this.loops(c, outer, (oidx) => {
+      const base = addr(oidx, x.strides);
+      const i = this.fresh("i"), j = this.fresh("j");
+      this.line(c, `for (int ${i} = 0; ${i} < ${R}; ++${i}) {`);
+      this.line(c, `  const int64_t f = std::max<int64_t>(0, (int64_t)${i} + ${off} + 1);`);
+      this.line(c, `  for (int64_t ${j} = f; ${j} < ${C}; ++${j}) ${x.ptr}[${base} + ${i} * ${rs} + ${j} * ${cs}] = ${neg};`);
+      this.line(c, `}`);
+    });
+  }
+
+  private print(s: IR.Stmt & { kind: "print" }, c: Ctx): void {
+    const v = this.view(s.src, c);
+    const sum = this.fresh("s");
+    this.line(c, `double ${sum} = 0;`);
+    this.loops(c, v.shape, (idx) => this.line(c, `${sum} += (double)${load(v.precision, `${v.ptr}[${addr(idx, v.strides)}]`)};`));
+    this.line(c, `if (rt->print) rt->print(${sum});`);
+  }
+
+  private call(s: IR.Stmt & { kind: "call" }, c: Ctx): void {
+    const args = s.args.map((a) => this.view(a, c));
+    const spec = this.specialize(s.kernel, args.map((a) => a.strides));
+    this.line(c, "if (tcrt::interrupted(rt)) return tcrt::interrupt(F);");
+    this.line(c, `if (const int rc = ${spec.name}(${[...args.map((a) => a.ptr), "rt", "F"].join(", ")})) return rc;`);
+  }
+
+  private loop(s: IR.Stmt & { kind: "loop" }, c: Ctx): void {
+    const start = this.scalarInt(s.start, c), end = this.scalarInt(s.end, c), step = this.scalarInt(s.step, c);
+    const fid = this.fault(s.step.span, (v) => `the loop step must be positive, got ${v}`);
+    if (!(s.step.kind === "const" && s.step.value > 0)) this.line(c, `if (${step} <= 0) return tcrt::fault(F, ${fid}, ${step});`);
+    const it = this.fresh("it");
+    const par = c.inParallel ? undefined : this.parallelPlan(s, c);
+    if (!par) {
+      this.line(c, `for (int64_t ${it} = ${start}; ${it} < ${end}; ${it} += ${step}) {`);
+      c.depth++;
+      this.line(c, "if (tcrt::interrupted(rt)) return tcrt::interrupt(F);");
+      this.line(c, `const int32_t lv${s.v.slot} = (int32_t)${it}; (void)lv${s.v.slot};`);
+      this.block(s.body, c);
+      c.depth--;
+      this.line(c, "}");
+      return;
+    }
+    // Iterations write disjoint slices: one lambda per iteration, run across threads when it pays.
+    const body = this.fresh("body");
+    this.line(c, `auto ${body} = [&](int64_t ${it}, tcrt::Fault* F) -> int {`);
+    c.depth++;
+    const saved = c.inParallel;
+    c.inParallel = true;
+    this.line(c, `const int32_t lv${s.v.slot} = (int32_t)${it}; (void)lv${s.v.slot};`);
+    for (const v of par.privateLocals) this.line(c, `${CT[v.type.precision]}* const L${v.slot} = tl_k${c.kid}_L${v.slot}; (void)L${v.slot};`);
+    this.block(s.body, c);
+    this.line(c, "return 0;");
+    c.inParallel = saved;
+    c.depth--;
+    this.line(c, "};");
+    const cnt = this.fresh("n");
+    this.line(c, `const int64_t ${cnt} = ${end} > ${start} ? ((int64_t)${end} - ${start} + ${step} - 1) / ${step} : 0;`);
+    const checks = par.aliasChecks.map(([x, y]) => `tcrt::disjoint(${x.ptr}, ${x.bytes}, ${y.ptr}, ${y.bytes})`);
+    this.line(c, `if (${[`${cnt} >= 2`, "tcrt::can_parallel()", ...checks].join(" && ")}) {`);
+    this.line(c, `  if (const int rc = tcrt::par_for(${cnt}, [&](int64_t k, tcrt::Fault* f) { return ${body}((int64_t)${start} + k * ${step}, f); }, rt, F)) return rc;`);
+    this.line(c, "} else {");
+    this.line(c, `  for (int64_t ${it} = ${start}; ${it} < ${end}; ${it} += ${step}) {`);
+    this.line(c, "    if (tcrt::interrupted(rt)) return tcrt::interrupt(F);");
+    this.line(c, `    if (const int rc = ${body}(${it}, F)) return rc;`);
+    this.line(c, "  }");
+    this.line(c, "}");
+  }
+
+  // ---- parallel loops -------------------------------------------------------------------------------
+
+  /** Params a kernel writes (directly or through the kernels it calls). */
+  private written(k: IR.Kernel): Set<number> {
+    let w = this.writes.get(k);
+    if (w) return w;
+    w = new Set();
+    this.writes.set(k, w);
+    const visit = (stmts: IR.Stmt[]) => {
+      for (const s of stmts) {
+        const mark = (v: IR.View) => { if (v.base.role === "param") w!.add(v.base.slot); };
+        if (s.kind === "assign") mark(s.dst);
+        else if (s.kind === "mmul") mark(s.acc);
+        else if (s.kind === "lookup") mark(s.dst);
+        else if (s.kind === "causal_mask") mark(s.target);
+        else if (s.kind === "loop") visit(s.body);
+        else if (s.kind === "call") { const cw = this.written(s.kernel); s.args.forEach((a, i) => { if (cw.has(i)) mark(a); }); }
+      }
+    };
+    visit(k.body);
+    return w;
+  }
+
+  /** Does a kernel print (directly or through its callees)? Prints must stay on the calling thread, in order. */
+  private prints(k: IR.Kernel): boolean {
+    const visit = (stmts: IR.Stmt[]): boolean => stmts.some((s) => s.kind === "print" || (s.kind === "loop" && visit(s.body)) || (s.kind === "call" && this.prints(s.kernel)));
+    return visit(k.body);
+  }
+
+  private work(stmts: IR.Stmt[]): number {
+    let w = 0;
+    for (const s of stmts) {
+      switch (s.kind) {
+        case "assign": w += elementCount(s.dst.shape) * (1 + exprSize(s.src)); break;
+        case "mmul": w += elementCount(s.acc.shape) * (s.a.shape.length === 2 ? s.a.shape[s.a.shape.length - 1] : s.a.shape[0]); break;
+        case "lookup": w += elementCount(s.dst.shape); break;
+        case "causal_mask": case "print": w += elementCount(s.kind === "print" ? s.src.shape : s.target.shape); break;
+        case "zero": w += elementCount(s.target.type.shape) / 16; break;
+        case "loop": {
+          const trips = s.start.kind === "const" && s.end.kind === "const" && s.step.kind === "const" && s.step.value > 0
+            ? Math.max(0, Math.ceil((s.end.value - s.start.value) / s.step.value)) : 16;
+          w += trips * this.work(s.body);
+          break;
+        }
+        case "call": {
+          let kw = this.workMemo.get(s.kernel);
+          if (kw === undefined) { kw = this.work(s.kernel.body); this.workMemo.set(s.kernel, kw); }
+          w += kw;
+          break;
+        }
+      }
+    }
+    return w;
+  }
+
+  /**
+   * When may iterations of this loop run at once? Conservatively: no print; every tensor the body
+   * writes (other than locals it declares itself) is only ever touched through x[i]... with i this
+   * loop's variable on the leading axis; written params get run-time overlap checks against the
+   * other params of their precision (a caller may pass views of one tensor).
+   */
+  private parallelPlan(s: IR.Stmt & { kind: "loop" }, c: Ctx): { privateLocals: IR.TensorVar[]; aliasChecks: [{ ptr: string; bytes: number }, { ptr: string; bytes: number }][] } | undefined {
+    const trips = s.start.kind === "const" && s.end.kind === "const" && s.step.kind === "const" ? Math.ceil((s.end.value - s.start.value) / s.step.value) : Infinity;
+    if (trips < 2) return undefined;
+    const threshold = this.opts.parallelThreshold ?? 16384;
+    if (this.work([s]) < threshold) return undefined;
+    const declared = new Set<IR.TensorVar>();
+    const writes: IR.View[] = [], reads: IR.View[] = [];
+    let ok = true;
+    const exprViews = (e: IR.Expr) => walkExpr(e, (x) => { if (x.kind === "view") { reads.push(x.view); viewIndexViews(x.view, reads); } });
+    const stepViews = (v: IR.View) => viewIndexViews(v, reads);
+    const visit = (stmts: IR.Stmt[]) => {
+      for (const t of stmts) {
+        switch (t.kind) {
+          case "zero": declared.add(t.target); break;
+          case "print": ok = false; break;
+          case "show": ok = false; break;
+          case "assign": writes.push(t.dst); stepViews(t.dst); exprViews(t.src); break;
+          case "mmul": writes.push(t.acc); stepViews(t.acc); for (const v of [t.a, t.b, ...(t.c ? [t.c] : [])]) { reads.push(v); stepViews(v); } break;
+          case "lookup": writes.push(t.dst); stepViews(t.dst); for (const v of [t.table, t.idx]) { reads.push(v); stepViews(v); } break;
+          case "causal_mask": writes.push(t.target); stepViews(t.target); exprViews(t.offset); break;
+          case "loop": exprViews(t.start); exprViews(t.end); exprViews(t.step); visit(t.body); break;
+          case "call": {
+            if (this.prints(t.kernel)) { ok = false; break; }
+            const cw = this.written(t.kernel);
+            t.args.forEach((a, i) => { (cw.has(i) ? writes : reads).push(a); if (cw.has(i)) reads.push(a); stepViews(a); });
+            break;
+          }
+        }
+      }
+    };
+    visit(s.body);
+    if (!ok) return undefined;
+    const led = (v: IR.View) => {
+      const first = v.steps[0]?.[0];
+      return first?.kind === "at" && first.index.kind === "loopvar" && first.index.v === s.v;
+    };
+    const shared = new Set<IR.TensorVar>();
+    for (const w of writes) {
+      if (declared.has(w.base)) continue;
+      if (!led(w)) return undefined;
+      shared.add(w.base);
+    }
+    for (const r of [...reads, ...writes]) if (shared.has(r.base) && !declared.has(r.base) && !led(r)) return undefined;
+    // params that may alias a written param at run time
+    const params = c.spec.kernel.params;
+    const extent = (p: IR.TensorVar) => {
+      const st = c.spec.strides[p.slot];
+      const span = p.type.shape.reduce((acc, d, i) => acc + (d - 1) * st[i], 0) + 1;
+      return { ptr: `p${p.slot}`, bytes: span * bytesPerElement(p.type.precision) };
+    };
+    const touched = new Set([...reads, ...writes].map((v) => v.base));
+    const checks: [{ ptr: string; bytes: number }, { ptr: string; bytes: number }][] = [];
+    for (const w of shared) {
+      if (w.role !== "param") continue;
+      for (const p of params) {
+        if (p === w || !touched.has(p) || p.type.precision !== w.type.precision) continue;
+        if (shared.has(p) && p.slot < w.slot) continue; // pair already checked
+        checks.push([extent(w), extent(p)]);
+      }
+    }
+    return { privateLocals: [...declared], aliasChecks: checks };
+  }
+
+  // ---- main() for `tensorcore compile --main` ------------------------------------------------------------
+
+  private emitMain(k: IR.Kernel): string {
+    const id = this.kid(k);
+    const lines: string[] = ["", "// main: parameters from weights/<name>.bin (raw little-endian, row-major; missing: 0.5)"];
+    lines.push("static void tc_print_line(double s) { std::printf(\"%.6g\\n\", s); }");
+    lines.push("int main() {");
+    const half: Record<Precision, string> = { f32: "0.5f", f16: "(uint16_t)0x3800u", bf16: "(uint16_t)0x3f00u", int8: "(int8_t)0", int32: "0" };
+    k.params.forEach((p, i) => {
+      const n = elementCount(p.type.shape), t = CT[p.type.precision], bytes = n * bytesPerElement(p.type.precision);
+      const name = sanitize(p.name); // identifiers are [A-Za-z_][A-Za-z0-9_]*; sanitize() keeps only [A-Za-z0-9_]
+      lines.push(`  std::vector<${t}> b${i}(${n}, ${half[p.type.precision]});`);
+      lines.push(`  if (std::FILE* f = std::fopen("weights/${name}.bin", "rb")) {`);
+      lines.push(`    const size_t got = std::fread(b${i}.data(), 1, ${bytes}, f); std::fclose(f);`);
+      lines.push(`    if (got != ${bytes}) { std::fprintf(stderr, "weights/${name}.bin: expected ${bytes} bytes\\n"); return 1; }`);
+      lines.push("  }");
+    });
+    const offs = `  const int32_t offs[${Math.max(1, k.params.length)}] = {0};`;
+    lines.push(offs, "  int32_t fault[3] = {0, 0, 0};");
+    lines.push(`  const int rc = tc_entry_${id}(${[...k.params.map((_, i) => `b${i}.data()`), "offs", "nullptr", "tc_print_line", "fault"].join(", ")});`);
+    const table = this.faults.map((f) => {
+      const p = f.span.file.position(f.span.start);
+      return `{${p.line}, ${p.col}}`;
+    });
+    lines.push(`  static const int where[][2] = {{0, 0}${table.length ? ", " + table.join(", ") : ""}};`);
+    lines.push("  if (rc == 2) { std::fprintf(stderr, \"interrupted\\n\"); return 1; }");
+    lines.push("  if (rc) { std::fprintf(stderr, \"runtime error at line %d, column %d (fault %d, value %d)\\n\", where[fault[0]][0], where[fault[0]][1], fault[0], fault[1]); return 1; }");
+    lines.push("  return 0;", "}");
+    return lines.join("\n");
+  }
+}
+
+/** Every kernel reachable from these (callees first). */
+export function closure(kernels: IR.Kernel[]): IR.Kernel[] {
+  const out: IR.Kernel[] = [];
+  const seen = new Set<IR.Kernel>();
+  const visit = (k: IR.Kernel) => {
+    if (seen.has(k)) return;
+    seen.add(k);
+    for (const c of k.callees) visit(c);
+    out.push(k);
+  };
+  kernels.forEach(visit);
+  return out;
+}
+
+function walkExpr(e: IR.Expr, f: (e: IR.Expr) => void): void {
+  f(e);
+  if (e.kind === "neg") walkExpr(e.operand, f);
+  else if (e.kind === "binary") { walkExpr(e.left, f); walkExpr(e.right, f); }
+  else if (e.kind === "call") e.args.forEach((a) => walkExpr(a, f));
+}
+
+function viewIndexViews(v: IR.View, out: IR.View[]): void {
+  for (const step of v.steps) for (const sel of step) {
+    const e = sel?.kind === "at" ? sel.index : sel?.kind === "window" ? sel.start : undefined;
+    if (e) walkExpr(e, (x) => { if (x.kind === "view") { out.push(x.view); viewIndexViews(x.view, out); } });
+  }
+}
+
+function exprSize(e: IR.Expr): number {
+  let n = 0;
+  walkExpr(e, () => n++);
+  return n;
+}
+
+function exprKey(e: IR.Expr): string {
+  switch (e.kind) {
+    case "const": return `c${e.compute}${e.value}`;
+    case "loopvar": return `l${e.v.slot}`;
+    case "view": return `v(${e.view.base.role}${e.view.base.slot}${JSON.stringify(e.view.steps.map((st) => st.map((s) => (s?.kind === "at" ? exprKey(s.index) : s?.kind === "window" ? `${exprKey(s.start)}+${s.length}` : ":"))))})`;
+    case "neg": return `-(${exprKey(e.operand)})`;
+    case "binary": return `(${exprKey(e.left)}${e.op}${exprKey(e.right)})`;
+    case "call": return `${e.fn}${e.act ?? ""}(${e.args.map(exprKey).join(",")})`;
+  }
+}
+
+function mayAlias(d: VInfo, v: VInfo): boolean {
+  if (!d.base || !v.base) return false;
+  if (d.base === v.base) return true;
+  return d.base.role === "param" && v.base.role === "param" && d.precision === v.precision;
+}
+
+/** Broadcast parent indices to an operand of shape `shape` (numpy rules). */
+function bcast(shape: number[], idx: string[]): string[] {
+  const r = shape.length, n = idx.length;
+  return shape.map((d, a) => (d === 1 ? "0" : idx[n - r + a]));
+}
+
+function addr(idx: string[], strides: number[]): string {
+  const t = idx.map((x, a) => (x === "0" ? "" : strides[a] === 1 ? x : `${x} * ${strides[a]}`)).filter((s) => s);
+  return t.length ? t.join(" + ") : "0";
+}
+
+function rmIndex(idx: string[], shape: number[]): string {
+  return addr(idx, rowMajorStrides(shape));
+}
+
+function lineMap(code: string, spans: Span[]): EmittedUnit["stmtLines"] {
+  const out: EmittedUnit["stmtLines"] = [];
+  const open = new Map<number, number>();
+  code.split("\n").forEach((l, i) => {
+    let m = /\/\/ @stmt (\d+)$/.exec(l);
+    if (m) open.set(+m[1], i + 1);
+    m = /\/\/ @end (\d+)$/.exec(l);
+    if (m) out.push({ span: spans[+m[1]], first: open.get(+m[1])!, last: i + 1 });
+  });
+  return out;
+}
+
+/** Emit one translation unit for these kernels. */
+export function emitCpp(kernels: IR.Kernel[], opts: EmitOptions = {}): EmittedUnit {
+  return new Emitter(opts).emit(kernels);
+}
