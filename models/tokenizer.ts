@@ -231,7 +231,7 @@ export class Gpt2Tokenizer {
         else flat[k++] = b;
       }
       // Special tokens, and any token outside the byte alphabet, decode as their UTF-8 text (as HF).
-      if (!ok) k = used + textEnc.encodeInto(tok, flat.subarray(used)).written;
+      if (!ok) k = used + (textEnc.encodeInto(tok, flat.subarray(used)).written ?? 0);
       len[id] = k - used;
       used = k;
     }
