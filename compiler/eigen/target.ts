@@ -28,9 +28,16 @@ export function targetConfig(target: IR.Target | undefined): TargetConfig {
     const v = String(value);
     switch (key) {
       case "march": case "arch": case "cpu":
+        // the prototype's `arch = x86_64` names the host: code is built for it (-march=native) anyway
+        if (typeof value === "string" && (v === "x86_64" || v === "host")) break;
         if (typeof value === "string" && MARCH.includes(v)) cfg.flags.push(`-march=${v}`);
-        else bad(key, `must be one of ${MARCH.join(", ")}`);
+        else bad(key, `must be x86_64, host or one of ${MARCH.join(", ")}`);
         break;
+      case "vector": case "vector_width": {
+        // a hint only (Eigen and -march=native choose vector widths); validated, adds no flag
+        if (!(typeof value === "number" && [4, 8, 16].includes(value))) bad(key, "must be 4, 8 or 16 (f32 lanes)");
+        break;
+      }
       case "simd": case "isa":
         if (typeof value === "string" && SIMD[v]) cfg.flags.push(...SIMD[v]);
         else bad(key, `must be one of ${Object.keys(SIMD).join(", ")}`);
@@ -55,7 +62,7 @@ export function targetConfig(target: IR.Target | undefined): TargetConfig {
         break;
       }
       default:
-        cfg.warnings.push({ severity: "warning", span: target.span, message: `unknown target setting '${key}' is ignored by the eigen back end (known: march, simd, opt, unroll, threads, flags)` });
+        cfg.warnings.push({ severity: "warning", span: target.span, message: `unknown target setting '${key}' is ignored by the eigen back end (known: arch/march, vector, simd, opt, unroll, threads, flags)` });
     }
   }
   if (errors.length) throw new DiagnosticError(errors);
