@@ -263,6 +263,9 @@ template <class MA, class MB> static void gemm(int M, int K, int N, const float*
 
 void mm_f32(int kind, int M, int K, int N, const float* A, int64_t as0, int64_t as1, const float* B, int64_t bs0, int64_t bs1, float* P) {
   const bool aRow = as1 == 1 || K == 1, bRow = bs1 == 1 || N == 1;
+  // a one-row or one-column product is a GEMV: use the thread-split paths
+  if (kind == 0 && M == 1 && aRow) kind = 2;
+  else if (kind == 0 && N == 1 && (bs0 == 1 || K == 1)) kind = 1;
   if (kind == 1) {
     if (aRow) gemv<RowM>(M, K, A, M == 1 ? K : as0, B, P); else gemv<ColM>(M, K, A, K == 1 ? M : as1, B, P);
   } else if (kind == 2) {
