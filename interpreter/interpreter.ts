@@ -38,6 +38,11 @@ export interface InterpreterOptions {
    * executed and per loop iteration). For hosts that run untrusted or generated programs (fuzzing).
    */
   maxSteps?: number;
+  /**
+   * Runs large f32 matrix products on several threads (interpreter/parallel.ts). Operands must be
+   * in shared memory to be split, so it goes with `sharedMemory: true` and shared weights.
+   */
+  parallelMatmul?: ops.ParallelMatmul;
 }
 
 interface Frame {
@@ -128,7 +133,7 @@ export class Interpreter {
         const a = this.readView(s.a, frame, kind, s, 1);
         const b = this.readView(s.b, frame, kind, s, 2);
         const c = s.c ? this.readView(s.c, frame, kind, s, 3) : undefined;
-        ops.matmulAccumulate(acc, a, s.a.shape, b, s.b.shape, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0));
+        ops.matmulAccumulate(acc, a, s.a.shape, b, s.b.shape, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0), this.opts.parallelMatmul);
         return;
       }
       case "lookup": {
@@ -181,7 +186,7 @@ export class Interpreter {
     const key = slot === 0 ? owner : (this.slotKey(owner, slot) as IR.Expr);
     let t = this.temps.get(key);
     if (!t || t.length !== n || (kind === "f32") !== t instanceof Float32Array) {
-      t = allocCompute(kind, n);
+      t = allocCompute(kind, n, this.opts.sharedMemory);
       this.temps.set(key, t);
     }
     return t;

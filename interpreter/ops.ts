@@ -252,12 +252,14 @@ export function transpose2d(a: ComputeArray, shape: readonly number[], out: Comp
 // ---- matrix products -------------------------------------------------------------------------------
 
 /**
- * acc += A·B (+ C). Each output element is the f64 sum over k of A[i,k]·B[k,j] in k order, plus C,
+ * acc += A·B (+ C). Each output element is the f64 sum over k of A[i,k]·B[k,j] (its order of
+ * addition unspecified, but the same for every output element and every thread count), plus C,
  * added to acc's value and stored in acc's precision. Integer operands use wrapping int32 arithmetic.
  * Shapes: {M,K}·{K,N} → {M,N}; {M,K}·{K} → {M}; {K}·{K,N} → {N}.
+ * `parallel`, when given, may run a large f32 product on several threads (interpreter/parallel.ts).
  */
 export function matmulAccumulate(acc: TensorView, A: ComputeArray, aShape: readonly number[], B: ComputeArray, bShape: readonly number[],
-  C: ComputeArray | undefined, cShape: readonly number[] | undefined, integer: boolean, scratch: ComputeArray): void {
+  C: ComputeArray | undefined, cShape: readonly number[] | undefined, integer: boolean, scratch: ComputeArray, parallel?: ParallelMatmul): void {
   const M = aShape.length === 2 ? aShape[0] : 1;
   const K = aShape.length === 2 ? aShape[1] : aShape[0];
   const N = bShape.length === 2 ? bShape[1] : 1;
@@ -271,16 +273,9 @@ export function matmulAccumulate(acc: TensorView, A: ComputeArray, aShape: reado
         for (let k = 0; k < K; k++) s = (s + Math.imul(A[i * K + k], bIsVector ? B[k] : B[k * N + j])) | 0;
         out[i * N + j] = (out[i * N + j] + s) | 0;
       }
-  } else if (bIsVector) {
-    // matrix × vector: one dot product per row of A.
-    for (let i = 0; i < M; i++) {
-      let s = 0;
-      const base = i * K;
-      for (let k = 0; k < K; k++) s += A[base + k] * B[k];
-      out[i] += s;
-    }
-  } else {
-    matmulF64Rows(A, B, M, K, N, out as Float32Array);
+  } else if (!parallel?.(bIsVector ? "vec" : "rows", A as Float32Array, B as Float32Array, M, K, N, out as Float32Array)) {
+    if (bIsVector) matvecF32(A as Float32Array, B as Float32Array, M, K, out as Float32Array, 0, M);
+    else matmulF64Rows(A as Float32Array, B as Float32Array, M, K, N, out as Float32Array, 0, N);
   }
   if (C) {
     const ic = broadcastIndex(cShape!, acc.shape);
@@ -290,11 +285,39 @@ export function matmulAccumulate(acc: TensorView, A: ComputeArray, aShape: reado
   scatter(out, acc.shape, acc);
 }
 
-// Rows of A in blocks of 4 share each loaded row of B; sums stay in f64 (Float64Array) until stored.
+/** Runs a large f32 product on several threads; returns false to let the caller run it alone. */
+export type ParallelMatmul = (kind: "vec" | "rows", A: Float32Array, B: Float32Array, M: number, K: number, N: number, out: Float32Array) => boolean;
+
+// Monomorphic Float32Array kernels: V8 keeps element access fast only when each call site sees
+// one array type, so the f32 paths never take the ComputeArray union. Both take a range of the
+// output (rows i0..i1 of a matrix×vector product, columns j0..j1 of a matrix product) so threads
+// can share one product; every output element is summed the same way whatever the split.
+
+/** out[i] += Σ_k A[i,k]·b[k] for rows i0..i1, the sum in f64 (four partial sums, combined in a fixed order). */
+export function matvecF32(A: Float32Array, b: Float32Array, M: number, K: number, out: Float32Array, i0: number, i1: number): void {
+  const K4 = K - (K % 4);
+  for (let i = i0; i < i1; i++) {
+    const base = i * K;
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    let k = 0;
+    for (; k < K4; k += 4) {
+      s0 += A[base + k] * b[k];
+      s1 += A[base + k + 1] * b[k + 1];
+      s2 += A[base + k + 2] * b[k + 2];
+      s3 += A[base + k + 3] * b[k + 3];
+    }
+    for (; k < K; k++) s0 += A[base + k] * b[k];
+    out[i] += (s0 + s1) + (s2 + s3);
+  }
+}
+
+// Rows of A in blocks of 4 share each loaded row of B; pairs of k share each accumulator update;
+// sums stay in f64 (Float64Array) until stored.
 const rowAcc = { buf: new Float64Array(0) };
-function matmulF64Rows(A: ComputeArray, B: ComputeArray, M: number, K: number, N: number, out: Float32Array): void {
+export function matmulF64Rows(A: Float32Array, B: Float32Array, M: number, K: number, N: number, out: Float32Array, j0: number, j1: number): void {
   if (rowAcc.buf.length < 4 * N) rowAcc.buf = new Float64Array(4 * N);
   const t = rowAcc.buf;
+  const K2 = K - (K % 2);
   for (let i0 = 0; i0 < M; i0 += 4) {
     const rows = Math.min(4, M - i0);
     t.fill(0, 0, 4 * N);
@@ -304,7 +327,7 @@ function matmulF64Rows(A: ComputeArray, B: ComputeArray, M: number, K: number, N
       for (let k = 0; k < K; k++) {
         const x0 = A[a0 + k], x1 = A[a1 + k], x2 = A[a2 + k], x3 = A[a3 + k];
         const bo = k * N;
-        for (let j = 0; j < N; j++) {
+        for (let j = j0; j < j1; j++) {
           const b = B[bo + j];
           t[j] += x0 * b; t[t1 + j] += x1 * b; t[t2 + j] += x2 * b; t[t3 + j] += x3 * b;
         }
@@ -312,15 +335,20 @@ function matmulF64Rows(A: ComputeArray, B: ComputeArray, M: number, K: number, N
     } else {
       for (let r = 0; r < rows; r++) {
         const ao = (i0 + r) * K, to = r * N;
-        for (let k = 0; k < K; k++) {
+        let k = 0;
+        for (; k < K2; k += 2) {
+          const x = A[ao + k], y = A[ao + k + 1], bo = k * N, bo2 = bo + N;
+          for (let j = j0; j < j1; j++) t[to + j] += x * B[bo + j] + y * B[bo2 + j];
+        }
+        for (; k < K; k++) {
           const x = A[ao + k], bo = k * N;
-          for (let j = 0; j < N; j++) t[to + j] += x * B[bo + j];
+          for (let j = j0; j < j1; j++) t[to + j] += x * B[bo + j];
         }
       }
     }
     for (let r = 0; r < rows; r++) {
       const oo = (i0 + r) * N, to = r * N;
-      for (let j = 0; j < N; j++) out[oo + j] += t[to + j];
+      for (let j = j0; j < j1; j++) out[oo + j] += t[to + j];
     }
   }
 }

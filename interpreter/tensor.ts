@@ -68,6 +68,16 @@ export function computeKindOfView(v: TensorView): ComputeKind {
   return v.precision === "int8" || v.precision === "int32" ? "i32" : "f32";
 }
 
-export function allocCompute(kind: ComputeKind, n: number): ComputeArray {
-  return kind === "f32" ? new Float32Array(n) : new Int32Array(n);
+export function allocCompute(kind: ComputeKind, n: number, shared = false): ComputeArray {
+  const buf = shared ? new SharedArrayBuffer(4 * n) : new ArrayBuffer(4 * n);
+  return kind === "f32" ? new Float32Array(buf) : new Int32Array(buf);
+}
+
+/** The same tensor with its storage copied into shared memory (for worker threads and FFI). */
+export function toShared(t: TensorView): TensorView {
+  if (t.data.buffer instanceof SharedArrayBuffer) return t;
+  const Ctor = t.data.constructor as { new (b: SharedArrayBuffer): StorageArray; BYTES_PER_ELEMENT: number };
+  const data = new Ctor(new SharedArrayBuffer(t.data.length * Ctor.BYTES_PER_ELEMENT));
+  (data as Float32Array).set(t.data as Float32Array);
+  return { ...t, data };
 }

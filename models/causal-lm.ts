@@ -13,6 +13,8 @@ import { Session } from "../interpreter/session.js";
 import { allocTensor, TensorView } from "../interpreter/tensor.js";
 import { bindParam, ManifestSource } from "../interpreter/weights.js";
 import { Interpreter } from "../interpreter/interpreter.js";
+import { matmulPool } from "../interpreter/parallel.js";
+import { toShared } from "../interpreter/tensor.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The kernel library of each supported architecture (manifest.json's "architecture"). */
@@ -57,7 +59,8 @@ export function librarySources(modelDir: string, rows: number, architecture = "g
 export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void): Promise<KernelExecutor> {
   const io = { print: (line: string) => log(line) };
   if (backend === "interp") {
-    const interp = new Interpreter({ io });
+    // Two threads share the large products; tensors live in shared memory so they can.
+    const interp = new Interpreter({ io, sharedMemory: true, parallelMatmul: matmulPool().hook });
     return { run: (k, args) => interp.runKernel(k, args) };
   }
   const { EigenBackend } = await import(new URL("../compiler/eigen/backend.js", import.meta.url).href);
@@ -131,12 +134,13 @@ export class CausalLM {
       k.params.map((p) => {
         if (stateNames.has(p.name)) {
           let t = this.state.get(p.name);
-          if (!t) { t = allocTensor(p.type); this.state.set(p.name, t); }
+          if (!t) { t = allocTensor(p.type, this.backend === "interp"); this.state.set(p.name, t); }
           return t;
         }
         let w = this.weights.get(p.name);
         if (!w) {
           w = bindParam(p.name, p.type, source, undefined, p.span);
+          if (this.backend === "interp") w = toShared(w);
           this.weights.set(p.name, w);
         }
         return w;
