@@ -1,0 +1,244 @@
+// Magics: a few, each discoverable with %help. A line magic is a line starting with `%`;
+// a cell magic (`%%eigen`, `%%time`) is a first line starting with `%%` and applies to the cell.
+
+import { readdirSync, statSync, existsSync } from "node:fs";
+import { join, basename, extname, resolve } from "node:path";
+import * as IR from "../compiler/ir.js";
+import { SourceFile } from "../compiler/source.js";
+import { bytesPerElement, elementCount, Precision, shapeToString, TensorType, typeToString } from "../compiler/types.js";
+import { Session } from "../interpreter/session.js";
+import { TensorView } from "../interpreter/tensor.js";
+import { bindRaw, DirectorySource, ManifestSource, parseNpy, RawTensor } from "../interpreter/weights.js";
+import { readFileSync } from "node:fs";
+import { FigureMaker, heatmapFigure, lineFigure, Progress, tensorBundle, textPlain } from "./display.js";
+import { OutputEvent } from "./protocol.js";
+import { KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
+
+export type Backend = "interp" | "eigen";
+
+export interface MagicInfo { name: string; usage: string; summary: string; cell?: boolean }
+
+export const MAGICS: MagicInfo[] = [
+  { name: "backend", usage: "%backend [interp|eigen]", summary: "Show or switch the session's back end: the reference interpreter (default) or compiled C++/Eigen." },
+  { name: "eigen", usage: "%%eigen", summary: "Run this cell compiled with C++/Eigen (progress is shown while g++ builds).", cell: true },
+  { name: "time", usage: "%time CODE  |  %%time", summary: "Run a line (or, as %%time, the whole cell) and print the wall time." },
+  { name: "who", usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; then kernels, types and consts." },
+  { name: "reset", usage: "%reset", summary: "Forget every definition and tensor of the session." },
+  { name: "load", usage: "%load DIR [PREFIX]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended." },
+  { name: "display", usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean." },
+  { name: "heatmap", usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys)." },
+  { name: "plot", usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row)." },
+  { name: "help", usage: "%help [NAME]", summary: "This list; %help NAME for one magic or intrinsic." },
+];
+
+export const MAGIC_NAMES = MAGICS.map((m) => m.name);
+
+/** A cell cut into line magics and code chunks. Code chunks keep their line numbers in the cell. */
+export type Segment = { kind: "code"; text: string; line: number } | { kind: "magic"; name: string; args: string; line: number };
+
+export interface ParsedCell { cellMagics: { name: string; args: string }[]; segments: Segment[] }
+
+export function parseCell(code: string): ParsedCell {
+  const lines = code.split("\n");
+  const cellMagics: { name: string; args: string }[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    const m = /^\s*%%([A-Za-z_]\w*)\s*(.*)$/.exec(lines[i]);
+    if (!m) break;
+    cellMagics.push({ name: m[1], args: m[2].trim() });
+    i++;
+  }
+  const segments: Segment[] = [];
+  let chunk: string[] = [], chunkLine = i;
+  const flush = () => {
+    if (chunk.some((l) => l.trim() !== "")) segments.push({ kind: "code", text: chunk.join("\n"), line: chunkLine });
+    chunk = [];
+  };
+  let depth = 0; // a '%' inside braces is the modulo operator continuing an expression, not a magic
+  for (; i < lines.length; i++) {
+    const m = depth === 0 ? /^\s*%([A-Za-z_]\w*)\s*(.*)$/.exec(lines[i]) : null;
+    if (m) {
+      flush();
+      segments.push({ kind: "magic", name: m[1], args: m[2].trim(), line: i });
+      chunkLine = i + 1;
+    } else {
+      if (chunk.length === 0) chunkLine = i;
+      chunk.push(lines[i]);
+      for (const ch of lines[i].replace(/\/\/.*$/, "")) { if (ch === "{") depth++; else if (ch === "}") depth = Math.max(0, depth - 1); }
+    }
+  }
+  flush();
+  return { cellMagics, segments };
+}
+
+/** What a magic can reach of the engine. */
+export interface MagicContext {
+  session: Session;
+  emit(e: OutputEvent): void;
+  print(text: string): void;
+  figures: FigureMaker;
+  /** Evaluate a .ta expression to a tensor (throws DiagnosticError). */
+  evaluate(expr: string, line: number): TensorView;
+  getBackend(): Backend;
+  setBackend(b: Backend): Promise<void>;
+  /** Run code (the rest of a %time line) as part of the cell. */
+  runCode(code: string, line: number): Promise<void>;
+}
+
+export class MagicError extends Error {}
+
+export async function runLineMagic(ctx: MagicContext, name: string, args: string, line: number): Promise<void> {
+  switch (name) {
+    case "backend": {
+      if (!args) { ctx.print(`backend: ${ctx.getBackend()} (switch with %backend interp or %backend eigen)\n`); return; }
+      if (args !== "interp" && args !== "eigen") throw new MagicError(`unknown backend '${args}': use interp or eigen`);
+      await ctx.setBackend(args);
+      ctx.print(`backend: ${args}\n`);
+      return;
+    }
+    case "time": {
+      if (!args) throw new MagicError("usage: %time CODE (or %%time as the first line of a cell)");
+      const t0 = performance.now();
+      await ctx.runCode(args, line);
+      ctx.print(`Wall time: ${formatMs(performance.now() - t0)}\n`);
+      return;
+    }
+    case "who": return who(ctx);
+    case "reset":
+      ctx.session.reset();
+      ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
+      return;
+    case "load": return load(ctx, args);
+    case "display": case "heatmap": case "plot": {
+      if (!args) throw new MagicError(`usage: %${name} EXPR`);
+      const v = ctx.evaluate(args, line);
+      if (name === "display") ctx.emit({ kind: "display", data: tensorBundle(v, args), metadata: {} });
+      else {
+        const fig = name === "heatmap" ? heatmapFigure(v, args) : lineFigure(v, args);
+        ctx.emit({ kind: "display", data: ctx.figures.bundle(fig, `${name} of ${args}\n${textPlain(v)}`), metadata: {} });
+      }
+      return;
+    }
+    case "help": return help(ctx, args);
+    default:
+      throw new MagicError(`unknown magic '%${name}' (magics: ${MAGICS.map((m) => (m.cell ? "%%" : "%") + m.name).join(", ")}; %help explains them)`);
+  }
+}
+
+export function formatMs(ms: number): string {
+  return ms < 1 ? `${(ms * 1000).toFixed(0)} µs` : ms < 1000 ? `${ms.toFixed(2)} ms` : `${(ms / 1000).toFixed(3)} s`;
+}
+
+export function formatBytes(n: number): string {
+  return n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} KiB` : n < 1 << 30 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${(n / (1 << 30)).toFixed(2)} GiB`;
+}
+
+function who(ctx: MagicContext): void {
+  const env = ctx.session.env;
+  const rows: string[][] = [["name", "shape", "precision", "space", "bytes"]];
+  let total = 0;
+  for (const [name, v] of env.tensors) {
+    const bytes = elementCount(v.type.shape) * bytesPerElement(v.type.precision);
+    total += bytes;
+    rows.push([name, shapeToString(v.type.shape), v.type.precision, v.type.space, formatBytes(bytes)]);
+  }
+  let out = "";
+  if (rows.length === 1) out += "no session tensors\n";
+  else {
+    const w = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+    out += rows.map((r) => r.map((x, c) => (c === 4 ? x.padStart(w[c]) : x.padEnd(w[c]))).join("  ").trimEnd()).join("\n") + "\n";
+    out += `${env.tensors.size} tensor${env.tensors.size === 1 ? "" : "s"}, ${formatBytes(total)}\n`;
+  }
+  if (env.kernels.size) out += `kernels: ${[...env.kernels.keys()].join(", ")}\n`;
+  if (env.types.size) out += `types: ${[...env.types.keys()].join(", ")}\n`;
+  if (env.consts.size) out += `consts: ${[...env.consts].map(([k, v]) => `${k} = ${v}`).join(", ")}\n`;
+  ctx.print(out);
+}
+
+function help(ctx: MagicContext, args: string): void {
+  const name = args.replace(/^%+/, "");
+  if (name) {
+    const m = MAGICS.find((x) => x.name === name);
+    if (m) { ctx.print(`${m.usage}\n    ${m.summary}\n`); return; }
+    throw new MagicError(`no magic named '${name}' (for an intrinsic, put the cursor on it and press Shift+Tab)`);
+  }
+  const w = Math.max(...MAGICS.map((m) => m.usage.length));
+  ctx.print(
+    "TensorCore magics:\n" + MAGICS.map((m) => `  ${m.usage.padEnd(w)}  ${m.summary}`).join("\n") +
+    "\n\nA cell is a .ta program: types, consts, kernels and top-level statements. Definitions and session\n" +
+    "tensors persist across cells; a trailing bare expression (x, x * 2, SOFTMAX(s)) is the cell's value.\n" +
+    "Tab completes names; Shift+Tab on a name shows an intrinsic's documentation or a tensor's summary.\n",
+  );
+}
+
+const VALID_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A weight name as a .ta identifier: h.0.attn.w → h_0_attn_w. */
+export function identifierFor(name: string, prefix = ""): string {
+  let id = prefix + name.replace(/[^A-Za-z0-9_]/g, "_");
+  if (!/^[A-Za-z_]/.test(id)) id = "_" + id;
+  if (KEYWORDS.includes(id) || INTRINSIC_NAMES.has(id)) id += "_";
+  return id;
+}
+
+const loadFile = new SourceFile("%load", "");
+
+function storable(p: RawTensor["precision"]): Precision {
+  return p === "f64" ? "f32" : p === "int64" || p === "uint8" ? "int32" : p;
+}
+
+function load(ctx: MagicContext, args: string): void {
+  const [dirArg, prefix = ""] = args.split(/\s+/).filter(Boolean);
+  if (!dirArg) throw new MagicError("usage: %load DIR [PREFIX]");
+  if (prefix && !VALID_NAME.test(prefix)) throw new MagicError(`the prefix '${prefix}' is not an identifier`);
+  const dir = resolve(dirArg);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MagicError(`${dirArg}: no such directory`);
+  const session = ctx.session;
+  const entries: { name: string; read: () => RawTensor; shape?: number[]; precision?: RawTensor["precision"] }[] = [];
+  if (existsSync(join(dir, "manifest.json"))) {
+    const src = new ManifestSource(dir);
+    for (const [name, e] of Object.entries(src.manifest.tensors)) entries.push({ name, read: () => src.find(name)!, shape: e.shape, precision: e.dtype });
+  } else {
+    const dsrc = new DirectorySource(dir);
+    for (const f of readdirSync(dir).sort()) {
+      const ext = extname(f);
+      if (ext !== ".npy" && ext !== ".bin") continue;
+      const name = basename(f, ext);
+      if (ext === ".bin" && entries.some((x) => x.name === name)) continue;
+      entries.push({ name, read: () => (ext === ".npy" ? parseNpy(readFileSync(join(dir, f)), join(dir, f)) : dsrc.find(name)!) });
+    }
+  }
+  if (entries.length === 0) throw new MagicError(`${dirArg}: no manifest.json and no .npy or .bin files`);
+  const progress = new Progress(ctx.emit, `loading ${basename(dir)}`);
+  progress.update(0, `0 / ${entries.length} tensors`, true);
+  const loaded: string[] = [], skipped: string[] = [];
+  let bytes = 0;
+  entries.forEach((e, i) => {
+    const id = identifierFor(e.name, prefix);
+    const raw = e.read();
+    const declared = session.env.tensors.get(id);
+    let type: TensorType;
+    if (raw.shape === undefined) {
+      // A raw .bin has no shape: it binds only to a tensor declared earlier in the session.
+      if (!declared) { skipped.push(`${e.name}.bin (declare '${id}' first: a .bin file has no shape)`); return; }
+      type = declared.type;
+      raw.precision = type.precision;
+    } else if (declared && elementCount(declared.type.shape) === elementCount(raw.shape)) {
+      type = declared.type;
+    } else {
+      type = { name: "", precision: storable(raw.precision), shape: raw.shape, space: "Global", layout: { kind: "RowMajor" } };
+    }
+    const view = bindRaw(raw, type, e.name);
+    const v: IR.TensorVar = declared && declared.type === type ? declared : { slot: -1, name: id, type, role: "session", span: { file: loadFile, start: 0, end: 0 } };
+    session.env.tensors.set(id, v);
+    session.tensors.set(v, view);
+    bytes += elementCount(type.shape) * bytesPerElement(type.precision);
+    loaded.push(id === e.name ? `${id} ${shapeToString(type.shape)} ${type.precision}` : `${id} (${e.name}) ${shapeToString(type.shape)} ${type.precision}`);
+    progress.update((i + 1) / entries.length, `${i + 1} / ${entries.length} tensors`);
+  });
+  progress.done(`${loaded.length} tensors, ${formatBytes(bytes)}`);
+  const show = loaded.length > 12 ? [...loaded.slice(0, 10), `... and ${loaded.length - 10} more (%who lists them)`] : loaded;
+  ctx.print(`loaded ${loaded.length} tensor${loaded.length === 1 ? "" : "s"} (${formatBytes(bytes)}) from ${dirArg}:\n  ${show.join("\n  ")}\n` + (skipped.length ? `skipped:\n  ${skipped.join("\n  ")}\n` : ""));
+}
+
+export { typeToString };

@@ -1,0 +1,149 @@
+// The Engine the handlers use in the kernel process: a proxy for the LanguageEngine running in
+// a worker thread (worker.ts). It interrupts through a shared flag, and it replaces the worker
+// when the worker dies (out of memory, a crash) or when compiled code ignores an interrupt:
+// that cell fails with a message saying the session state was lost; the kernel lives on.
+
+import { Worker } from "node:worker_threads";
+import { Engine } from "./handlers.js";
+import { CompleteResult, ExecuteOutcome, ExecuteRequest, InspectResult, IsCompleteResult, KernelInfo, OutputEvent } from "./protocol.js";
+import { isComplete, kernelInfo } from "./syntax.js";
+import type { WorkerReply, WorkerRequest } from "./worker.js";
+
+export interface WorkerEngineOptions {
+  log?(line: string): void;
+  inlinePlotly?: boolean;
+  /** How long an interrupted cell may take to stop before its worker is replaced. */
+  interruptGraceMs?: number;
+  /** V8 heap limit of the worker (typed-array data is outside it). */
+  maxHeapMb?: number;
+}
+
+interface Pending {
+  op: WorkerRequest["op"];
+  resolve(v: unknown): void;
+  emit?(e: OutputEvent): void;
+}
+
+type Omit2<T, K extends keyof never> = T extends unknown ? Omit<T, K> : never;
+
+export class WorkerEngine implements Engine {
+  private worker!: Worker;
+  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private executing: number | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private killedFor: string | undefined;
+  private closed = false;
+  /** How many workers have been started (1 + replacements), for tests and logs. */
+  generation = 0;
+
+  constructor(private readonly opts: WorkerEngineOptions = {}) {
+    this.spawn();
+  }
+
+  private spawn(): void {
+    this.generation++;
+    Atomics.store(this.flag, 0, 0);
+    const w = new Worker(new URL("./worker.js", import.meta.url), {
+      workerData: { interrupt: this.flag.buffer, inlinePlotly: this.opts.inlinePlotly ?? true },
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 4096 },
+      stdout: false,
+      stderr: false,
+    });
+    this.worker = w;
+    let lastError: string | undefined;
+    w.on("message", (m: WorkerReply) => {
+      if ("ready" in m) return;
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      if ("event" in m) { p.emit?.(m.event as OutputEvent); return; }
+      this.pending.delete(m.id);
+      if (m.id === this.executing) this.cellDone();
+      p.resolve(m.result);
+    });
+    w.on("error", (e) => { lastError = (e as NodeJS.ErrnoException).code === "ERR_WORKER_OUT_OF_MEMORY" ? "it ran out of memory" : `it crashed: ${e.message}`; });
+    w.on("exit", (code) => {
+      if (w !== this.worker) return;
+      const why = this.killedFor ?? lastError ?? `it exited with code ${code}`;
+      this.killedFor = undefined;
+      if (!this.closed) this.opts.log?.(`worker ${this.generation} stopped: ${why}`);
+      this.cellDone();
+      for (const [id, p] of this.pending) {
+        this.pending.delete(id);
+        p.resolve(this.failed(p.op, why));
+      }
+      if (!this.closed) this.spawn();
+    });
+  }
+
+  private failed(op: Pending["op"], why: string): unknown {
+    if (op === "execute") {
+      const interrupted = why.startsWith("interrupted");
+      const outcome: ExecuteOutcome = {
+        status: "error",
+        error: {
+          ename: interrupted ? "Interrupted" : "WorkerDied",
+          evalue: why,
+          traceback: [
+            interrupted
+              ? `Interrupted: the cell did not stop within ${this.opts.interruptGraceMs ?? 800} ms, so its worker was replaced.`
+              : `WorkerDied: the cell was lost because ${why}.`,
+            "The session state was lost: definitions and tensors of earlier cells must be run again.",
+          ],
+        },
+      };
+      return outcome;
+    }
+    if (op === "complete") return { matches: [], cursor_start: 0, cursor_end: 0, metadata: {} } satisfies CompleteResult;
+    return { found: false, data: {}, metadata: {} } satisfies InspectResult;
+  }
+
+  private cellDone(): void {
+    this.executing = undefined;
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = undefined;
+  }
+
+  private call<T>(req: Omit2<WorkerRequest, "id">, emit?: (e: OutputEvent) => void): Promise<T> {
+    const id = this.nextId++;
+    return new Promise<T>((resolve) => {
+      this.pending.set(id, { op: req.op, resolve: resolve as (v: unknown) => void, emit });
+      if (req.op === "execute") this.executing = id;
+      this.worker.postMessage({ ...req, id });
+    });
+  }
+
+  kernelInfo(): KernelInfo { return kernelInfo(); }
+  isComplete(code: string): IsCompleteResult { return isComplete(code); }
+
+  execute(req: ExecuteRequest, emit: (e: OutputEvent) => void): Promise<ExecuteOutcome> {
+    return this.call<ExecuteOutcome>({ op: "execute", req: { code: req.code, user_expressions: req.user_expressions, execution_count: req.execution_count, silent: req.silent } }, emit);
+  }
+  complete(code: string, cursor: number): Promise<CompleteResult> {
+    return this.call<CompleteResult>({ op: "complete", code, cursor });
+  }
+  inspect(code: string, cursor: number, detail: number): Promise<InspectResult> {
+    return this.call<InspectResult>({ op: "inspect", code, cursor, detail });
+  }
+
+  interrupt(): void {
+    if (this.executing === undefined) return;
+    Atomics.store(this.flag, 0, 1);
+    if (this.watchdog) return;
+    // The interpreter sees the flag at its next loop iteration or call; native code may not.
+    const target = this.worker;
+    this.watchdog = setTimeout(() => {
+      this.watchdog = undefined;
+      if (this.executing === undefined || target !== this.worker) return;
+      this.killedFor = "interrupted: the running code did not check the interrupt flag";
+      void target.terminate();
+    }, this.opts.interruptGraceMs ?? 800);
+  }
+
+  async shutdown(): Promise<void> {
+    this.closed = true;
+    this.cellDone();
+    await this.worker.terminate();
+  }
+}

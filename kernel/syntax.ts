@@ -1,0 +1,102 @@
+// Pure text helpers shared by the main thread and the worker: is_complete, the word at the
+// cursor, and kernel_info (so the message loop never waits for the worker to answer these).
+
+import { readFileSync } from "node:fs";
+import { KernelInfo } from "./protocol.js";
+import { IsCompleteResult } from "./protocol.js";
+
+export const LANGUAGE = "tensorcore";
+
+function packageVersion(): string {
+  try {
+    return JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")).version ?? "0.0.0";
+  } catch {
+    return "0.0.0";
+  }
+}
+
+export const VERSION = packageVersion();
+
+export const LANGUAGE_INFO = {
+  name: LANGUAGE,
+  version: VERSION,
+  mimetype: "text/x-tensorcore",
+  file_extension: ".ta",
+  pygments_lexer: "c",
+  codemirror_mode: { name: "clike", mime: "text/x-csrc" },
+  nbconvert_exporter: "script",
+};
+
+export function kernelInfo(): KernelInfo {
+  return {
+    implementation: "tensorcore",
+    implementation_version: VERSION,
+    language_info: LANGUAGE_INFO,
+    banner: `TensorCore ${VERSION}: tensor kernels in the notebook. %help lists the magics.`,
+    help_links: [{ text: "TensorCore kernel", url: "https://github.com/tensorcore/tensorcore/blob/main/docs/kernel.md" }],
+  };
+}
+
+/**
+ * For the console: "incomplete" while a brace, bracket or parenthesis (or a block comment) is
+ * open, "invalid" for a closer without an opener, otherwise "complete". Magic lines are complete.
+ */
+export function isComplete(code: string): IsCompleteResult {
+  let depth = 0;
+  let i = 0;
+  const n = code.length;
+  let lineStart = true;
+  while (i < n) {
+    const c = code[i];
+    if (lineStart) {
+      let j = i;
+      while (j < n && (code[j] === " " || code[j] === "\t")) j++;
+      if (code[j] === "%" && depth === 0) { // a magic line: skip it
+        while (j < n && code[j] !== "\n") j++;
+        i = j;
+        continue;
+      }
+      lineStart = false;
+    }
+    if (c === "\n") { lineStart = true; i++; continue; }
+    if (c === "/" && code[i + 1] === "/") { while (i < n && code[i] !== "\n") i++; continue; }
+    if (c === "/" && code[i + 1] === "*") {
+      const end = code.indexOf("*/", i + 2);
+      if (end < 0) return { status: "incomplete", indent: "" };
+      i = end + 2;
+      continue;
+    }
+    if (c === '"') {
+      const end = code.indexOf('"', i + 1), nl = code.indexOf("\n", i + 1);
+      if (end < 0 || (nl >= 0 && nl < end)) return { status: "invalid" };
+      i = end + 1;
+      continue;
+    }
+    if (c === "{" || c === "(" || c === "[") depth++;
+    else if (c === "}" || c === ")" || c === "]") { depth--; if (depth < 0) return { status: "invalid" }; }
+    i++;
+  }
+  if (depth > 0) return { status: "incomplete", indent: "    ".repeat(depth) };
+  return { status: "complete" };
+}
+
+const IDENT = /[A-Za-z_][A-Za-z0-9_]*/y;
+
+/** The identifier around the cursor: [start, end) and its text ("" when there is none). */
+export function wordAt(code: string, cursor: number): { start: number; end: number; text: string } {
+  let start = cursor;
+  while (start > 0 && /[A-Za-z0-9_]/.test(code[start - 1])) start--;
+  let end = cursor;
+  while (end < code.length && /[A-Za-z0-9_]/.test(code[end])) end++;
+  IDENT.lastIndex = start;
+  if (!IDENT.test(code) && start < end) start = end; // starts with a digit: not a name
+  return { start, end, text: code.slice(start, end) };
+}
+
+/** The line the cursor is on, and the cursor's column in it. */
+export function lineAt(code: string, cursor: number): { text: string; start: number; col: number } {
+  const start = code.lastIndexOf("\n", cursor - 1) + 1;
+  let end = code.indexOf("\n", cursor);
+  if (end < 0) end = code.length;
+  return { text: code.slice(start, end), start, col: cursor - start };
+}

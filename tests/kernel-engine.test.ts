@@ -1,0 +1,230 @@
+// The language side in-process (no worker, no sockets): cells, errors, displays, magics,
+// completion and inspection.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { LanguageEngine } from "../kernel/engine.js";
+import { parseCell, identifierFor } from "../kernel/magics.js";
+import { textPlain, formatNumber, PLOTLY_MIME } from "../kernel/display.js";
+import { OutputEvent } from "../kernel/protocol.js";
+import { allocTensor } from "../interpreter/tensor.js";
+
+function engine() { return new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)), inlinePlotly: false }); }
+
+async function run(e: LanguageEngine, code: string, count = 1) {
+  const events: OutputEvent[] = [];
+  const outcome = await e.execute({ code, user_expressions: {}, execution_count: count }, (ev) => events.push(ev));
+  const stdout = events.filter((x) => x.kind === "stream").map((x) => (x as { text: string }).text).join("");
+  const displays = events.filter((x) => x.kind === "display") as Extract<OutputEvent, { kind: "display" }>[];
+  return { outcome, events, stdout, displays };
+}
+
+test("cells share definitions; a cell may redefine a name; REDUCE prints", async () => {
+  const e = engine();
+  const a = await run(e, "type V = Tensor<f32, {4}>;\nconst N = 4;\nkernel inc(V v) { v = v + 1; }\nV x;\nx = 1.25;");
+  assert.is(a.outcome.status, "ok");
+  const b = await run(e, "inc(x);\nREDUCE(x);\nx");
+  assert.is(b.stdout, "9\n");
+  assert.match(b.outcome.result!.data["text/plain"] as string, "[2.25, 2.25, 2.25, 2.25]");
+  const c = await run(e, "type V = Tensor<f32, {2}>;\nV x;\nx = 3;\nx * 2");
+  assert.match(c.outcome.result!.data["text/plain"] as string, "Tensor<f32, {2}>\n[6., 6.]");
+  const d = await run(e, "1 + 1");
+  assert.is(d.outcome.result!.data["text/plain"], "2");
+});
+
+test("errors show the cell's line and a caret; line numbers count magic lines", async () => {
+  const e = engine();
+  const r = await run(e, "%who\ntype V = Tensor<f32, {2}>;\nV y;\ny = q;", 7);
+  assert.is(r.outcome.status, "error");
+  assert.is(r.outcome.error!.ename, "CompileError");
+  assert.match(r.outcome.error!.traceback[0], /^cell\[7\]:4:5: error: undefined name 'q'/);
+  assert.equal(r.outcome.error!.traceback.slice(1), ["  y = q;", "      ^"]);
+  const f = await run(e, "type V = Tensor<f32, {2}>;\nV z;\nconst i = 2;\nz[i] = 1;");
+  assert.is(f.outcome.error!.ename, "CompileError");
+  const rt = await run(e, "type V = Tensor<f32, {2}>;\nV z;\nbatch(i = 0..3 step 1) { z[i] = 1; }");
+  assert.is(rt.outcome.error!.ename, "RuntimeFault");
+  assert.match(rt.outcome.error!.traceback[0], "out of range");
+});
+
+test("only a trailing expression is the result; earlier ones are display_data", async () => {
+  const e = engine();
+  const r = await run(e, "type V = Tensor<f32, {2}>;\nV x;\nx = 1;\nx;\nREDUCE(x);\nx + 1");
+  assert.is(r.displays.length, 1);
+  assert.match(r.displays[0].data["text/plain"] as string, "[1., 1.]");
+  assert.match(r.outcome.result!.data["text/plain"] as string, "[2., 2.]");
+  const order = r.events.map((x) => x.kind);
+  assert.equal(order, ["display", "stream"]);
+});
+
+test("text/plain is numpy-like and elided when large; html has labels and stats", async () => {
+  assert.is(formatNumber(1, "f32"), "1.");
+  assert.is(formatNumber(0.25, "f32"), "0.25");
+  assert.is(formatNumber(-Infinity, "f32"), "-inf");
+  assert.is(formatNumber(1.5e-5, "f32"), "1.5e-05");
+  assert.is(formatNumber(3, "int32"), "3");
+  const t = allocTensor({ precision: "f32", shape: [40, 50], layout: { kind: "RowMajor" } });
+  for (let i = 0; i < 2000; i++) t.data[i] = i;
+  const text = textPlain(t);
+  assert.match(text, "Tensor<f32, {40, 50}>");
+  assert.match(text, "...");
+  assert.ok(text.split("\n").length < 12, text);
+  const e = engine();
+  const r = await run(e, "type M = Tensor<f32, {40, 50}>;\nM m;\nm = 2;\nm[0][1] = -1;\nm");
+  const html = r.outcome.result!.data["text/html"] as string;
+  assert.match(html, "<table");
+  assert.match(html, "shape {40, 50} · f32");
+  assert.match(html, "min -1. · max 2.");
+  assert.match(html, "⋮");
+  assert.match(html, "<th");
+  assert.ok((html.match(/<tr>/g) ?? []).length <= 2 * 8 + 3, "elided rows");
+});
+
+test("%heatmap and %plot: plotly JSON with an HTML fallback; plotly.js shipped once", async () => {
+  const e = new LanguageEngine({ inlinePlotly: true });
+  await run(e, "type S = Tensor<f32, {4, 4}>;\nS s;\ns = 1;\nCAUSAL_MASK(s, 0);");
+  const h = await run(e, "%heatmap SOFTMAX(s)");
+  assert.is(h.outcome.status, "ok");
+  const fig = h.displays[0].data[PLOTLY_MIME] as { data: { type: string; z: (number | null)[][] }[] };
+  assert.is(fig.data[0].type, "heatmap");
+  assert.equal(fig.data[0].z[0], [1, 0, 0, 0]);
+  assert.ok((h.displays[0].data["text/html"] as string).length > 1_000_000, "first figure carries plotly.js");
+  const p = await run(e, "type L = Tensor<f32, {8}>;\nL l;\nl = 1;\n%plot l");
+  assert.is((p.displays[0].data[PLOTLY_MIME] as { data: { type: string }[] }).data[0].type, "scatter");
+  assert.ok((p.displays[0].data["text/html"] as string).length < 10_000, "later figures do not");
+  const bad = await run(e, "%heatmap l[0]");
+  assert.is(bad.outcome.error!.ename, "MagicError");
+});
+
+test("magics: %who, %display, %time, %%time, %help, %reset, %backend, unknown", async () => {
+  const e = engine();
+  await run(e, "type V = Tensor<f32, {3}>;\nV x;\nx = 2;");
+  const w = await run(e, "%who");
+  assert.match(w.stdout, /x\s+\{3\}\s+f32\s+Global\s+12 B/);
+  const d = await run(e, "%display x");
+  assert.match(d.displays[0].data["text/html"] as string, "x: Tensor&lt;f32, {3}&gt;");
+  const t = await run(e, "%time REDUCE(x);");
+  assert.match(t.stdout, /^6\nWall time: /);
+  const tt = await run(e, "%%time\nx");
+  assert.match(tt.stdout, "Wall time");
+  assert.ok(tt.outcome.result);
+  const h = await run(e, "%help");
+  for (const m of ["%backend", "%time", "%who", "%reset", "%load", "%help", "%%eigen", "%heatmap"]) assert.match(h.stdout, m);
+  const b = await run(e, "%backend");
+  assert.match(b.stdout, "backend: interp");
+  const u = await run(e, "%frob");
+  assert.is(u.outcome.error!.ename, "MagicError");
+  const r = await run(e, "%reset\n%who");
+  assert.match(r.stdout, "no session tensors");
+});
+
+test("%backend eigen / %%eigen: compiled when available, a clear message when not", async () => {
+  const e = engine();
+  let available = true;
+  try { await e.eigenBackend(); } catch { available = false; }
+  const r = await run(e, "%%eigen\ntype V = Tensor<f32, {2}>;\nV x;\nx = 1;\nREDUCE(x);");
+  if (available) {
+    assert.is(r.outcome.status, "ok", JSON.stringify(r.outcome.error));
+    assert.match(r.stdout, "2");
+    assert.ok(r.displays.some((x) => String(x.data["text/plain"]).includes("compil")), "progress display");
+  } else {
+    assert.is(r.outcome.error!.ename, "MagicError");
+    assert.match(r.outcome.error!.evalue, "Eigen back end is not available");
+    const b = await run(e, "%backend eigen");
+    assert.match(b.outcome.error!.evalue, "not available");
+    assert.match((await run(e, "%backend")).stdout, "interp");
+  }
+});
+
+test("%load binds a folder's .npy files and a manifest's tensors as session tensors, with progress", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "tc-load-"));
+  try {
+    const npy = (shape: number[], values: number[]) => {
+      let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(", ")}${shape.length === 1 ? "," : ""}), }`;
+      header = header.padEnd(118 - 1 - 10 + 10, " ") + "\n";
+      const h = Buffer.alloc(10);
+      Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(h);
+      h.writeUInt16LE(header.length, 8);
+      return Buffer.concat([h, Buffer.from(header, "latin1"), Buffer.from(new Float32Array(values).buffer)]);
+    };
+    writeFileSync(join(dir, "w.npy"), npy([2, 2], [1, 2, 3, 4]));
+    const e = engine();
+    const r = await run(e, `%load ${dir}\nREDUCE(w);\nw`);
+    assert.is(r.outcome.status, "ok", JSON.stringify(r.outcome.error));
+    assert.match(r.stdout, "loaded 1 tensor");
+    assert.match(r.stdout, "10\n");
+    assert.ok(r.displays.some((d) => d.displayId && d.update), "the progress bar updates in place");
+    const m = join(dir, "model");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(m);
+    writeFileSync(join(m, "weights.bin"), Buffer.from(new Float32Array([1, 1, 1, 5, 5, 5]).buffer));
+    writeFileSync(join(m, "manifest.json"), JSON.stringify({ tensors: {
+      "h.0.b": { file: "weights.bin", dtype: "f32", shape: [3], offset: 0, nbytes: 12 },
+      "wte": { file: "weights.bin", dtype: "f32", shape: [3], offset: 12, nbytes: 12 },
+    } }));
+    const r2 = await run(e, `%load ${m}\nREDUCE(h_0_b);\nREDUCE(wte);`);
+    assert.is(r2.stdout.split("\n").slice(-3).join(","), "3,15,");
+    assert.match((await run(e, "%who")).stdout, /h_0_b\s+\{3\}/);
+    assert.is(identifierFor("h.0.attn.c_attn.w"), "h_0_attn_c_attn_w");
+    assert.is(identifierFor("0x"), "_0x");
+    const missing = await run(e, "%load /no/such/dir");
+    assert.is(missing.outcome.error!.ename, "MagicError");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("completion: keywords, intrinsics, precisions, spaces, session names, magics", async () => {
+  const e = engine();
+  await run(e, "type Vec = Tensor<f32, {2}>;\nVec values;\nkernel vscale(Vec v) { v = v * 2; }\nconst VLEN = 2;");
+  const names = (code: string, cursor = code.length) => e.complete(code, cursor).matches;
+  assert.equal(names("v"), ["values", "vscale"]);
+  assert.ok(names("V").includes("Vec") && names("V").includes("VLEN"));
+  assert.ok(names("SOFT").includes("SOFTMAX"));
+  assert.ok(names("type T = Tensor<f1").includes("f16"));
+  assert.ok(names("type T = Tensor<f32, {2}, Tile").includes("TileReg"));
+  assert.ok(names("ker").includes("kernel"));
+  assert.equal(names("%wh"), ["%who"]);
+  assert.ok(names("%%ei").includes("%%eigen"));
+  const mid = e.complete("REDU(x);", 4);
+  assert.equal([mid.cursor_start, mid.cursor_end], [0, 4]);
+  assert.ok(mid.matches.includes("REDUCE"));
+});
+
+test("inspection: intrinsic docs, tensor summary, kernels, types, magics", async () => {
+  const e = engine();
+  await run(e, "type M = Tensor<f32, {2, 3}, Global>;\nM scores;\nscores = 0.5;\nkernel k(M a) { a = a + 1; }");
+  const text = (code: string, cursor = code.length) => String(e.inspect(code, cursor).data["text/plain"] ?? "");
+  assert.match(text("SOFTMAX", 2), "Softmax along the last axis");
+  const t = text("scores");
+  assert.match(t, "Tensor<f32, {2, 3}, Global, RowMajor>");
+  assert.match(t, "precision f32 · space Global");
+  assert.match(t, "min 0.5 · max 0.5 · mean 0.5");
+  assert.match(text("REDUCE(scores)", 3), "REDUCE");
+  assert.match(text("REDUCE(scores)", 7), "scores: Tensor");
+  assert.match(text("k"), "kernel k(M a)");
+  assert.match(text("M"), "type M = Tensor<f32, {2, 3}, Global, RowMajor>");
+  assert.match(text("%load x", 3), "%load DIR");
+  assert.is(e.inspect("nothing_here", 3).found, false);
+});
+
+test("user_expressions and parseCell", async () => {
+  const e = engine();
+  await run(e, "type V = Tensor<f32, {2}>;\nV x;\nx = 1;");
+  const r = await e.execute({ code: "x = 2;", user_expressions: { a: "x + 1", b: "nope" } }, () => undefined);
+  const ue = r.user_expressions as Record<string, { status: string; data?: Record<string, string> }>;
+  assert.is(ue.a.status, "ok");
+  assert.match(ue.a.data!["text/plain"], "[3., 3.]");
+  assert.is(ue.b.status, "error");
+  const p = parseCell("%%time\nx = 1;\n%who\nkernel k() {\n  a = b\n  % c;\n}\ny");
+  assert.equal(p.cellMagics, [{ name: "time", args: "" }]);
+  assert.equal(p.segments.map((s) => [s.kind, s.line]), [["code", 1], ["magic", 2], ["code", 3]]);
+});
+
+test("out-of-memory allocations become MemoryError, not a crash", () => {
+  assert.is(engine().errorInfo(new RangeError("Array buffer allocation failed")).ename, "MemoryError");
+});
+
+test.run();

@@ -1,0 +1,198 @@
+// The real kernel process over real sockets: a zeromq Dealer/Subscriber/Request client
+// (kernel/client.ts) sends signed and mis-signed messages and every request type.
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { KernelClient } from "../kernel/client.js";
+import { Message } from "../kernel/protocol.js";
+import { DELIMITER, encode, Signer } from "../kernel/wire.js";
+
+let k: KernelClient;
+
+const types = (iopub: Message[]) => iopub.map((m) => m.header.msg_type);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test.before(async () => { k = await KernelClient.start(); });
+test.after(async () => { await k.close(); });
+
+test("kernel_info on shell and control, wrapped in busy/idle", async () => {
+  for (const ch of ["shell", "control"] as const) {
+    const { reply, iopub } = await k.request(ch, "kernel_info_request", {});
+    assert.is(reply.header.msg_type, "kernel_info_reply");
+    assert.is(reply.content.protocol_version, "5.3");
+    assert.is((reply.content.language_info as { name: string }).name, "tensorcore");
+    assert.is((reply.content.language_info as { file_extension: string }).file_extension, ".ta");
+    assert.equal(iopub.filter((m) => m.header.msg_type === "status").map((m) => m.content.execution_state), ["busy", "idle"]);
+    assert.is(reply.parent_header.msg_id, iopub[0].parent_header.msg_id);
+  }
+});
+
+test("execute: ordering, stream, result, persistent definitions, counter", async () => {
+  const a = await k.execute("type V = Tensor<f32, {4}>;\nV x;\nx = 1.25;\nREDUCE(x);\nx");
+  assert.is(a.reply.content.status, "ok");
+  assert.equal(types(a.iopub), ["status", "execute_input", "stream", "execute_result", "status"]);
+  assert.is(a.iopub[2].content.text, "5\n");
+  const data = a.iopub[3].content.data as Record<string, string>;
+  assert.match(data["text/plain"], "Tensor<f32, {4}>");
+  assert.match(data["text/html"], "<table");
+  const n = a.reply.content.execution_count as number;
+  const b = await k.execute("x * 2");
+  assert.is(b.reply.content.execution_count, n + 1);
+  assert.match((b.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data as Record<string, string>)["text/plain"], "2.5");
+  // redefinition in a later cell
+  const c = await k.execute("type V = Tensor<int32, {2}>;\nV x;\nx = 7;\nx");
+  assert.match((c.iopub.find((m) => m.header.msg_type === "execute_result")!.content.data as Record<string, string>)["text/plain"], "[7, 7]");
+});
+
+test("errors: traceback with the cell's line and a caret, no TypeScript stack", async () => {
+  const r = await k.execute("type W = Tensor<f32, {2}>;\nW w;\nw = nope + 1;");
+  assert.is(r.reply.content.status, "error");
+  const err = r.iopub.find((m) => m.header.msg_type === "error")!;
+  const tb = (err.content.traceback as string[]).join("\n");
+  assert.match(tb, /cell\[\d+\]:3:5: error: undefined name 'nope'/);
+  assert.match(tb, "w = nope + 1;");
+  assert.match(tb, "    ^");
+  assert.not.match(tb, /\bat .*\.js:\d+/);
+  // run-time faults too
+  const f = await k.execute("type I = Tensor<f32, {2}>;\nI t;\nconst j = 5;\nt[j] = 1;");
+  assert.is(f.reply.content.status, "error");
+});
+
+test("silent, store_history, user_expressions", async () => {
+  const before = (await k.execute("1 + 1")).reply.content.execution_count as number;
+  const s = await k.execute("x", { silent: true });
+  assert.equal(types(s.iopub), ["status", "status"]);
+  assert.is(s.reply.content.execution_count, before);
+  const nh = await k.execute("x", { store_history: false });
+  assert.is(nh.reply.content.execution_count, before);
+  const u = await k.execute("REDUCE(x);", { user_expressions: { twice: "x * 2", bad: "zzz" } });
+  const ue = u.reply.content.user_expressions as Record<string, { status: string; data?: Record<string, string> }>;
+  assert.is(ue.twice.status, "ok");
+  assert.match(ue.twice.data!["text/plain"], "14");
+  assert.is(ue.bad.status, "error");
+});
+
+test("stop_on_error aborts the queued cells behind a failing one", async () => {
+  const bad = k.message("execute_request", { code: "nope", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  const next = k.message("execute_request", { code: "1 + 2", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  const r1 = k.waitReply(bad.header.msg_id), r2 = k.waitReply(next.header.msg_id);
+  await k.sendMessage("shell", bad);
+  await k.sendMessage("shell", next);
+  assert.is((await r1).content.status, "error");
+  assert.is((await r2).content.status, "aborted");
+  // later requests run again
+  assert.is((await k.execute("1 + 2")).reply.content.status, "ok");
+  // stop_on_error: false does not abort
+  const bad2 = k.message("execute_request", { code: "nope", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
+  const next2 = k.message("execute_request", { code: "1 + 2", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  const q1 = k.waitReply(bad2.header.msg_id), q2 = k.waitReply(next2.header.msg_id);
+  await k.sendMessage("shell", bad2);
+  await k.sendMessage("shell", next2);
+  assert.is((await q1).content.status, "error");
+  assert.is((await q2).content.status, "ok");
+});
+
+test("complete, inspect, is_complete, history, comm_info", async () => {
+  const c = await k.request("shell", "complete_request", { code: "REDUCE(x); SOFT", cursor_pos: 15 });
+  assert.ok((c.reply.content.matches as string[]).includes("SOFTMAX"));
+  assert.is(c.reply.content.cursor_start, 11);
+  assert.is(c.reply.content.cursor_end, 15);
+  const c2 = await k.request("shell", "complete_request", { code: "x", cursor_pos: 1 });
+  assert.ok((c2.reply.content.matches as string[]).includes("x"));
+  const i = await k.request("shell", "inspect_request", { code: "SOFTMAX(x)", cursor_pos: 3, detail_level: 0 });
+  assert.is(i.reply.content.found, true);
+  assert.match((i.reply.content.data as Record<string, string>)["text/plain"], "Softmax along the last axis");
+  const it = await k.request("shell", "inspect_request", { code: "x", cursor_pos: 1, detail_level: 0 });
+  assert.match((it.reply.content.data as Record<string, string>)["text/plain"], "int32");
+  const ic = await k.request("shell", "is_complete_request", { code: "kernel k(V a) {\n" });
+  assert.is(ic.reply.content.status, "incomplete");
+  const ok = await k.request("shell", "is_complete_request", { code: "x = 1;" });
+  assert.is(ok.reply.content.status, "complete");
+  const h = await k.request("shell", "history_request", { output: false, raw: true, hist_access_type: "tail", n: 3 });
+  assert.is((h.reply.content.history as unknown[]).length, 3);
+  const ci = await k.request("shell", "comm_info_request", {});
+  assert.equal(ci.reply.content.comms, {});
+});
+
+test("mis-signed, unsigned and malformed messages are dropped; the kernel stays alive", async () => {
+  const bad = k.message("kernel_info_request", {});
+  const r = k.waitReply(bad.header.msg_id, 700).then(() => "answered", () => "dropped");
+  await k.sendMessage("shell", bad, new Signer("wrong-key"));
+  assert.is(await r, "dropped");
+  const unsigned = k.message("execute_request", { code: "REDUCE(x);" });
+  const r2 = k.waitReply(unsigned.header.msg_id, 700).then(() => "answered", () => "dropped");
+  await k.sendMessage("shell", unsigned, new Signer(""));
+  assert.is(await r2, "dropped");
+  // Signed but malformed: bad JSON, invalid UTF-8, missing frames, no delimiter, unknown type, a huge cell.
+  const sign = (parts: Buffer[]) => [DELIMITER, Buffer.from(k.signer.sign(parts)), ...parts];
+  const h = Buffer.from(JSON.stringify(k.message("execute_request", {}).header));
+  await k.sendFrames("shell", sign([h, Buffer.from("{}"), Buffer.from("{}"), Buffer.from("{not json")]));
+  await k.sendFrames("shell", sign([h, Buffer.from("{}"), Buffer.from("{}"), Buffer.from([0x7b, 0x22, 0x63, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d])]));
+  await k.sendFrames("shell", [DELIMITER, Buffer.from("x")]);
+  await k.sendFrames("shell", [Buffer.from("no delimiter")]);
+  await k.sendFrames("control", sign([Buffer.from("[]"), Buffer.from("{}"), Buffer.from("{}"), Buffer.from("{}")]));
+  const unknown = await Promise.race([k.request("shell", "frobnicate_request", {}).then(() => "answered"), sleep(700).then(() => "dropped")]);
+  assert.is(unknown, "dropped");
+  const huge = "// filler\n".repeat(200_000) + "REDUCE(x);"; // 2 MB
+  const hr = await k.execute(huge, {}, 60000);
+  assert.is(hr.reply.content.status, "ok");
+  const bin = encode(k.message("execute_request", { code: "\ud800 REDUCE(x);", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false }), k.signer);
+  await k.sendFrames("shell", bin); // a lone surrogate encodes as U+FFFD: a compile error, not a crash
+  const alive = await k.request("shell", "kernel_info_request", {});
+  assert.is(alive.reply.content.status, "ok");
+  assert.match(k.stderr, "bad signature");
+  assert.match(k.stderr, "missing signature");
+  assert.match(k.stderr, "not valid JSON");
+  assert.match(k.stderr, "not valid UTF-8");
+  assert.match(k.stderr, "unknown type 'frobnicate_request'");
+});
+
+const LOOP = "type C = Tensor<f32, {1}>;\nC n;\nbatch(i = 0..100000000 step 1) { n = n + 1; }";
+
+test("interrupt on control stops a long loop within a second; heartbeat answers while busy", async () => {
+  await k.execute("type K = Tensor<f32, {2}>;\nK keep;\nkeep = 3;");
+  const m = k.message("execute_request", { code: LOOP, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: true });
+  const reply = k.waitReply(m.header.msg_id, 20000);
+  await k.sendMessage("shell", m);
+  await sleep(400);
+  const beats = [await k.ping(), await k.ping(), await k.ping()];
+  assert.ok(beats.every((b) => b < 200), `heartbeat while busy: ${beats}`);
+  const t0 = Date.now();
+  const ir = await k.request("control", "interrupt_request", {});
+  assert.is(ir.reply.content.status, "ok");
+  const r = await reply;
+  assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
+  assert.is(r.content.status, "error");
+  assert.is(r.content.ename, "Interrupted");
+  const after = await k.execute("keep");
+  assert.match((after.iopub.find((x) => x.header.msg_type === "execute_result")!.content.data as Record<string, string>)["text/plain"], "[3., 3.]");
+});
+
+test("SIGINT interrupts too", async () => {
+  const m = k.message("execute_request", { code: LOOP, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
+  const reply = k.waitReply(m.header.msg_id, 20000);
+  await k.sendMessage("shell", m);
+  await sleep(300);
+  k.proc.kill("SIGINT");
+  assert.is((await reply).content.ename, "Interrupted");
+  assert.is((await k.execute("keep")).reply.content.status, "ok");
+});
+
+test("a crashed worker loses the cell, not the kernel", async () => {
+  const r = await k.execute("%_crash");
+  assert.is(r.reply.content.status, "error");
+  assert.is(r.reply.content.ename, "WorkerDied");
+  assert.match((r.reply.content.traceback as string[]).join("\n"), "session state was lost");
+  const after = await k.execute("1 + 1");
+  assert.is(after.reply.content.status, "ok");
+});
+
+test("shutdown with restart: replies, publishes, exits cleanly", async () => {
+  const { reply, iopub } = await k.request("control", "shutdown_request", { restart: true });
+  assert.equal(reply.content, { status: "ok", restart: true });
+  assert.ok(types(iopub).includes("shutdown_reply"));
+  const code = await Promise.race([k.exited, sleep(5000).then(() => "timeout")]);
+  assert.is(code, 0);
+});
+
+test.run();
