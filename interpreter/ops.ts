@@ -311,13 +311,13 @@ export function matvecF32(A: Float32Array, b: Float32Array, M: number, K: number
   }
 }
 
-// Rows of A in blocks of 4 share each loaded row of B; pairs of k share each accumulator update;
+// Rows of A in blocks of 4 share each loaded row of B; fewer rows take four k per accumulator update;
 // sums stay in f64 (Float64Array) until stored.
 const rowAcc = { buf: new Float64Array(0) };
 export function matmulF64Rows(A: Float32Array, B: Float32Array, M: number, K: number, N: number, out: Float32Array, j0: number, j1: number): void {
   if (rowAcc.buf.length < 4 * N) rowAcc.buf = new Float64Array(4 * N);
   const t = rowAcc.buf;
-  const K2 = K - (K % 2);
+  const K4 = K - (K % 4);
   for (let i0 = 0; i0 < M; i0 += 4) {
     const rows = Math.min(4, M - i0);
     t.fill(0, 0, 4 * N);
@@ -336,9 +336,10 @@ export function matmulF64Rows(A: Float32Array, B: Float32Array, M: number, K: nu
       for (let r = 0; r < rows; r++) {
         const ao = (i0 + r) * K, to = r * N;
         let k = 0;
-        for (; k < K2; k += 2) {
-          const x = A[ao + k], y = A[ao + k + 1], bo = k * N, bo2 = bo + N;
-          for (let j = j0; j < j1; j++) t[to + j] += x * B[bo + j] + y * B[bo2 + j];
+        for (; k < K4; k += 4) {
+          const x0 = A[ao + k], x1 = A[ao + k + 1], x2 = A[ao + k + 2], x3 = A[ao + k + 3];
+          const b0 = k * N, b1 = b0 + N, b2 = b1 + N, b3 = b2 + N;
+          for (let j = j0; j < j1; j++) t[to + j] += (x0 * B[b0 + j] + x1 * B[b1 + j]) + (x2 * B[b2 + j] + x3 * B[b3 + j]);
         }
         for (; k < K; k++) {
           const x = A[ao + k], bo = k * N;
