@@ -527,18 +527,35 @@ export class Emitter {
     const integer = acc.precision === "int32";
     const kind = a.shape.length === 2 && b.shape.length === 2 ? 0 : b.shape.length === 1 ? 1 : 2;
     const M = kind === 2 ? 1 : a.shape[0], K = kind === 2 ? a.shape[0] : a.shape[1], N = kind === 1 ? 1 : b.shape[1];
-    if (!integer) {
-      const exact = !!this.opts.exactMmul;
-      a = this.productOperand(a, c, !exact);
-      b = this.productOperand(b, c, !exact);
-    }
-    const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
-    const [bs0, bs1] = kind === 1 ? [b.strides[0], 0] : b.strides;
-    const args = `${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${bs0}, ${bs1}`;
     const P = this.temp(c, integer ? "int32_t" : this.opts.exactMmul ? "double" : "float", M * N);
-    if (integer) this.line(c, `tcrt::mm_int(${args}, ${P});`);
-    else if (this.opts.exactMmul) this.line(c, `tcrt::mm_exact(${args}, ${P});`);
-    else this.line(c, `tcrt::mm_f32(${kind}, ${args}, ${P});`);
+    const wcode: Partial<Record<Precision, number>> = { f32: 0, bf16: 1, f16: 2 };
+    const unitCols = (v: VInfo) => v.shape.length === 1 ? normStrides(v.shape, v.strides)[0] === 1 : normStrides(v.shape, v.strides)[1] === 1;
+    if (!integer && !this.opts.exactMmul && kind !== 1 && wcode[b.precision] !== undefined && unitCols(b) && !(M > 64 && b.precision === "f32")) {
+      // weights {K,N} (or a {K,N} window) with contiguous columns: hand-written SIMD tiles read them in
+      // place, in their own precision (no f32 copy of a bf16/f16 weight matrix); A (activations) as f32
+      a = this.productOperand(a, c, false);
+      const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
+      this.line(c, `tcrt::mm_rowB(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[0]}, ${P});`);
+    } else if (!integer && !this.opts.exactMmul && kind === 1 && wcode[a.precision] !== undefined && unitCols(a)) {
+      // {M,K}·{K} with contiguous rows (the LM head): dot products over A in its own precision
+      b = this.productOperand(b, c, true);
+      this.line(c, `tcrt::mv_rowA(${M}, ${K}, ${a.ptr}, ${wcode[a.precision]}, ${M === 1 ? K : a.strides[0]}, ${b.ptr}, ${P});`);
+    } else if (integer && a.precision === "int8" && b.precision === "int8" && kind !== 1 && unitCols(b)) {
+      const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
+      this.line(c, `tcrt::mm_i8(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${b.strides[0]}, ${P});`);
+    } else {
+      if (!integer) {
+        const exact = !!this.opts.exactMmul;
+        a = this.productOperand(a, c, !exact);
+        b = this.productOperand(b, c, !exact);
+      }
+      const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
+      const [bs0, bs1] = kind === 1 ? [b.strides[0], 0] : b.strides;
+      const args = `${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${bs0}, ${bs1}`;
+      if (integer) this.line(c, `tcrt::mm_int(${args}, ${P});`);
+      else if (this.opts.exactMmul) this.line(c, `tcrt::mm_exact(${args}, ${P});`);
+      else this.line(c, `tcrt::mm_f32(${kind}, ${args}, ${P});`);
+    }
     // out = acc + product (+ C), in acc's arithmetic, then stored in acc's precision
     const twoPass = cc !== undefined && mayAlias(acc, cc);
     const Q = twoPass ? this.temp(c, integer ? "int32_t" : "float", M * N) : undefined;

@@ -48,6 +48,11 @@ export class NativeLibrary {
     (this.lib.func("tc_set_threads", "void", ["int"]) as Fn)(n);
   }
 
+  /** The product path this library was built with: "avx512", "avx2" or "portable". */
+  simdPath(): string {
+    return (this.lib.func("tc_simd_path", "const char *", []) as unknown as () => string)();
+  }
+
   getThreads(): number {
     return (this.lib.func("tc_get_threads", "int", []) as Fn)();
   }

@@ -13,6 +13,9 @@ export const RUNTIME_HEADER = String.raw`
 #include <cmath>
 #include <limits>
 #include <atomic>
+#include <algorithm>
+#include <vector>
+#include <immintrin.h>
 #include <Eigen/Core>
 #ifdef _OPENMP
 #include <omp.h>
@@ -166,6 +169,16 @@ template <class Fn> int par_for(int64_t n, Fn&& fn, const Rt* rt, Fault* F) {
 void mm_f32(int kind, int M, int K, int N, const float* A, int64_t as0, int64_t as1, const float* B, int64_t bs0, int64_t bs1, float* P);
 void set_threads(int n);
 int get_threads();
+// Hand-written SIMD products (AVX-512 or AVX2+FMA, chosen at build time from the flags; plain loops or
+// Eigen otherwise). bp/ap: precision of the weight operand, 0 f32, 1 bf16, 2 f16 (widened in registers).
+// P{M,N} = A·B, A f32 with element (i,k) at A[i*as0 + k*as1], B {K,N} with unit column stride, row stride ldb.
+void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp, int64_t ldb, float* P);
+// P{M} = A·x, A {M,K} with unit column stride (row stride lda), x f32 contiguous.
+void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, float* P);
+// P{M,N} = A·B in int32 (wrapping), A int8 any strides, B int8 {K,N} with unit column stride.
+void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P);
+/** Which product paths this build has: "avx512", "avx2" or "portable" (tests and the bench print it). */
+const char* simd_path();
 
 /** The interpreter's order: per output, an f64 sum over k in order (bitwise the reference). */
 template <class TA, class TB> inline void mm_exact(int M, int K, int N, const TA* A, int64_t as0, int64_t as1, const TB* B, int64_t bs0, int64_t bs1, double* P) {
@@ -279,6 +292,340 @@ void mm_f32(int kind, int M, int K, int N, const float* A, int64_t as0, int64_t 
   }
 }
 
+// ---- fast products (hand-written SIMD; chosen at build time from the target flags) ----
+// P = A·B with B's columns contiguous (row-major weights {K,N}, any row stride): register tiles of
+// R rows × NV vectors, B read in k-blocks of KC rows (the panel stays in L1/L2 while every row group
+// of A passes over it); 16-bit B (bf16/f16) is widened in registers, never copied to f32.
+// A·x with A's rows contiguous (the LM head {V,D}·{D}): four rows at a time, dot products.
+// Both split their output across OpenMP threads (columns / rows) when not already in a parallel region.
+#if defined(__AVX512F__)
+#define TC_VW 16
+typedef __m512 tc_vf;
+static inline tc_vf vzero() { return _mm512_setzero_ps(); }
+static inline tc_vf vset1(float x) { return _mm512_set1_ps(x); }
+static inline tc_vf vfma(tc_vf a, tc_vf b, tc_vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline tc_vf vldu(const float* p) { return _mm512_loadu_ps(p); }
+static inline void vstu(float* p, tc_vf v) { _mm512_storeu_ps(p, v); }
+static inline float vsum(tc_vf v) { return _mm512_reduce_add_ps(v); }
+template <int BP> static inline tc_vf vldB(const void* B, int64_t i) {
+  if (BP == 0) return _mm512_loadu_ps((const float*)B + i);
+  const __m256i h = _mm256_loadu_si256((const __m256i*)((const uint16_t*)B + i));
+  if (BP == 1) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_cvtph_ps(h);
+}
+#define TC_FAST_F32 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#define TC_VW 8
+typedef __m256 tc_vf;
+static inline tc_vf vzero() { return _mm256_setzero_ps(); }
+static inline tc_vf vset1(float x) { return _mm256_set1_ps(x); }
+static inline tc_vf vfma(tc_vf a, tc_vf b, tc_vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline tc_vf vldu(const float* p) { return _mm256_loadu_ps(p); }
+static inline void vstu(float* p, tc_vf v) { _mm256_storeu_ps(p, v); }
+static inline float vsum(tc_vf v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+template <int BP> static inline tc_vf vldB(const void* B, int64_t i) {
+  if (BP == 0) return _mm256_loadu_ps((const float*)B + i);
+  const uint16_t* q = (const uint16_t*)B + i;
+  if (BP == 1) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)q)), 16));
+#if defined(__F16C__)
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)q));
+#else
+  alignas(32) float t[8];
+  for (int j = 0; j < 8; ++j) t[j] = h2f(q[j]);
+  return _mm256_load_ps(t);
+#endif
+}
+#define TC_FAST_F32 1
+#else
+#define TC_VW 1
+#define TC_FAST_F32 0
+#endif
+
+template <int BP> static inline float ldB1(const void* B, int64_t i) {
+  return BP == 0 ? ((const float*)B)[i] : BP == 1 ? b2f(((const uint16_t*)B)[i]) : h2f(((const uint16_t*)B)[i]);
+}
+
+static int fast_threads(double work, int64_t units) {
+#ifdef _OPENMP
+  if (omp_in_parallel() || work < 65536.0 || units < 2) return 1;
+  return (int)std::min<int64_t>(omp_get_max_threads(), units);
+#else
+  (void)work; (void)units; return 1;
+#endif
+}
+
+#if TC_FAST_F32
+/** P[0..R)[n .. n+NV*VW) (+)= A[0..R)[k0..k0+kc) · B[k0..)[n..]; R, NV compile-time: the tile lives in registers. */
+template <int BP, int R, int NV>
+static inline void tile(int kc, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, int64_t n, float* P, int64_t ldp, bool first) {
+  tc_vf acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = first ? vzero() : vldu(P + r * ldp + n + v * TC_VW);
+  for (int k = 0; k < kc; ++k) {
+    tc_vf b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = vldB<BP>(B, (int64_t)k * ldb + n + v * TC_VW);
+    for (int r = 0; r < R; ++r) {
+      const tc_vf a = vset1(A[r * as0 + k * as1]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) vstu(P + r * ldp + n + v * TC_VW, acc[r][v]);
+}
+
+template <int BP, int NV>
+static inline void tile_rows(int R, int kc, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, int64_t n, float* P, int64_t ldp, bool first) {
+  switch (R) {
+    case 1: tile<BP, 1, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+    case 2: tile<BP, 2, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+    case 3: tile<BP, 3, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+    default: tile<BP, 4, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+  }
+}
+
+/** Columns [c0, c1) of P = A·B (P row-major M×N, leading dimension ldp). */
+template <int BP>
+static void rowB_cols(int M, int K, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, int64_t ldp, int64_t c0, int64_t c1) {
+  // one or two rows: wide tiles (more independent loads per B row); more rows: 4-row tiles over a k-block panel
+  const int KC = M <= 2 ? K : 256;
+  constexpr int NVW = TC_VW == 16 ? 8 : 4, NVN = TC_VW == 16 ? 4 : 2;
+  const int RT = M <= 2 ? M : 4;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    const bool first = k0 == 0;
+    const float* Ak = A + (int64_t)k0 * as1;
+    const void* Bk = BP == 0 ? (const void*)((const float*)B + (int64_t)k0 * ldb) : (const void*)((const uint16_t*)B + (int64_t)k0 * ldb);
+    int64_t n = c0;
+    if (BP != 0 && M > 4) {
+      // 16-bit weights, many rows: widen each kc × NB panel once into an f32 buffer in L1/L2, then every
+      // row group runs the f32 tile on it (the widening is paid once per panel, not once per row group)
+      constexpr int NB = NVN * TC_VW;
+      alignas(64) static thread_local float pan[256 * NB];
+      for (; n + NB <= c1; n += NB) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < NVN; ++v) vstu(pan + k * NB + v * TC_VW, vldB<BP>(Bk, (int64_t)k * ldb + n + v * TC_VW));
+        for (int i = 0; i < M; i += RT) tile_rows<0, NVN>(std::min(RT, M - i), kc, Ak + i * as0, as0, as1, pan, NB, 0, P + i * ldp + n, ldp, first);
+      }
+    }
+    if (M <= 2) for (; n + NVW * TC_VW <= c1; n += NVW * TC_VW) tile_rows<BP, NVW>(M, kc, Ak, as0, as1, Bk, ldb, n, P, ldp, first);
+    for (; n + NVN * TC_VW <= c1; n += NVN * TC_VW)
+      for (int i = 0; i < M; i += RT) tile_rows<BP, NVN>(std::min(RT, M - i), kc, Ak + i * as0, as0, as1, Bk, ldb, n, P + i * ldp, ldp, first);
+    for (; n + TC_VW <= c1; n += TC_VW)
+      for (int i = 0; i < M; i += 4) tile_rows<BP, 1>(std::min(4, M - i), kc, Ak + i * as0, as0, as1, Bk, ldb, n, P + i * ldp, ldp, first);
+    for (; n < c1; ++n)
+      for (int i = 0; i < M; ++i) {
+        float s = first ? 0.0f : P[i * ldp + n];
+        for (int k = 0; k < kc; ++k) s += Ak[i * as0 + k * as1] * ldB1<BP>(Bk, (int64_t)k * ldb + n);
+        P[i * ldp + n] = s;
+      }
+  }
+}
+
+template <int BP>
+static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
+  if (K == 0) { std::memset(P, 0, sizeof(float) * (size_t)M * N); return; }
+  const int64_t blk = 16 * TC_VW / 4 * 4; // 64 (AVX-512) / 32 (AVX2) columns: whole tiles per thread
+  const int64_t nblk = (N + blk - 1) / blk;
+  const int nt = fast_threads((double)M * K * N, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      const int64_t c0 = std::min<int64_t>(N, nblk * t / T * blk), c1 = std::min<int64_t>(N, nblk * (t + 1) / T * blk);
+      if (c1 > c0) rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, c0, c1);
+    }
+#endif
+  } else rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+}
+
+/** P[i] = Σ_k A[i,k]·x[k] for rows [r0, r1), A rows contiguous (leading dimension lda). */
+template <int AP>
+static void rowA_rows(int K, const void* A, int64_t lda, const float* x, float* P, int64_t r0, int64_t r1) {
+  int64_t i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    tc_vf s0 = vzero(), s1 = vzero(), s2 = vzero(), s3 = vzero();
+    int k = 0;
+    for (; k + TC_VW <= K; k += TC_VW) {
+      const tc_vf xv = vldu(x + k);
+      s0 = vfma(vldB<AP>(A, i * lda + k), xv, s0);
+      s1 = vfma(vldB<AP>(A, (i + 1) * lda + k), xv, s1);
+      s2 = vfma(vldB<AP>(A, (i + 2) * lda + k), xv, s2);
+      s3 = vfma(vldB<AP>(A, (i + 3) * lda + k), xv, s3);
+    }
+    float t0 = vsum(s0), t1 = vsum(s1), t2 = vsum(s2), t3 = vsum(s3);
+    for (; k < K; ++k) {
+      t0 += ldB1<AP>(A, i * lda + k) * x[k]; t1 += ldB1<AP>(A, (i + 1) * lda + k) * x[k];
+      t2 += ldB1<AP>(A, (i + 2) * lda + k) * x[k]; t3 += ldB1<AP>(A, (i + 3) * lda + k) * x[k];
+    }
+    P[i] = t0; P[i + 1] = t1; P[i + 2] = t2; P[i + 3] = t3;
+  }
+  for (; i < r1; ++i) {
+    tc_vf s0 = vzero();
+    int k = 0;
+    for (; k + TC_VW <= K; k += TC_VW) s0 = vfma(vldB<AP>(A, i * lda + k), vldu(x + k), s0);
+    float t0 = vsum(s0);
+    for (; k < K; ++k) t0 += ldB1<AP>(A, i * lda + k) * x[k];
+    P[i] = t0;
+  }
+}
+
+template <int AP>
+static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float* P) {
+  const int nt = fast_threads((double)M * K, M / 64);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      rowA_rows<AP>(K, A, lda, x, P, (int64_t)M * t / T / 4 * 4, t == T - 1 ? M : (int64_t)M * (t + 1) / T / 4 * 4);
+    }
+#endif
+  } else rowA_rows<AP>(K, A, lda, x, P, 0, M);
+}
+#else
+// portable: plain loops (the compiler vectorizes the inner column loop for the host's SSE)
+template <int BP>
+static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
+  std::memset(P, 0, sizeof(float) * (size_t)M * N);
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; ++k) {
+      const float a = A[i * as0 + k * as1];
+      float* p = P + (int64_t)i * N;
+      for (int n = 0; n < N; ++n) p[n] += a * ldB1<BP>(B, (int64_t)k * ldb + n);
+    }
+}
+template <int AP>
+static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float* P) {
+  for (int i = 0; i < M; ++i) {
+    float s = 0;
+    for (int k = 0; k < K; ++k) s += ldB1<AP>(A, i * lda + k) * x[k];
+    P[i] = s;
+  }
+}
+#endif
+
+void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp, int64_t ldb, float* P) {
+#if !TC_FAST_F32
+  if (bp == 0) { mm_f32(M == 1 ? 2 : 0, M, K, N, A, as0, as1, (const float*)B, ldb, 1, P); return; } // Eigen
+#endif
+  if (bp == 0) rowB<0>(M, K, N, A, as0, as1, B, ldb, P);
+  else if (bp == 1) rowB<1>(M, K, N, A, as0, as1, B, ldb, P);
+  else rowB<2>(M, K, N, A, as0, as1, B, ldb, P);
+}
+
+void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, float* P) {
+#if !TC_FAST_F32
+  if (ap == 0) { mm_f32(1, M, K, 1, (const float*)A, lda, 1, x, 1, 0, P); return; } // Eigen
+#endif
+  if (ap == 0) rowA<0>(M, K, A, lda, x, P);
+  else if (ap == 1) rowA<1>(M, K, A, lda, x, P);
+  else rowA<2>(M, K, A, lda, x, P);
+}
+
+// ---- int8 · int8 → int32 (wrapping, as the interpreter's sums) with B's columns contiguous ----
+// AVX-512BW: pairs of B rows are sign-extended to int16 and interleaved, so one vpmaddwd multiplies
+// 16 columns × 2 k by a broadcast pair of A values; int32 lanes add modulo 2^32 (bitwise the reference).
+// (No VNNI on the dev host; vpmaddwd is the pre-VNNI form of the same k-pair dot product.)
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+template <int R>
+static void i8_tile(int K, const int32_t* Ap, int64_t apld, const int8_t* B, int64_t ldb, int64_t n, int ncols, int32_t* P, int64_t ldp) {
+  // 32 columns n .. n+ncols (ncols <= 32); Ap[r*apld + k/2] = A pair (k, k+1) as two int16 in an int32
+  __m512i lo[R], hi[R];
+  for (int r = 0; r < R; ++r) { lo[r] = _mm512_setzero_si512(); hi[r] = _mm512_setzero_si512(); }
+  const __mmask32 m = ncols >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << ncols) - 1u);
+  const __m256i z = _mm256_setzero_si256();
+  for (int k = 0; k < K; k += 2) {
+    const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, B + (int64_t)k * ldb + n));
+    const __m512i w1 = k + 1 < K ? _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, B + (int64_t)(k + 1) * ldb + n)) : _mm512_cvtepi8_epi16(z);
+    const __m512i wl = _mm512_unpacklo_epi16(w0, w1), wh = _mm512_unpackhi_epi16(w0, w1);
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(Ap[r * apld + k / 2]);
+      lo[r] = _mm512_add_epi32(lo[r], _mm512_madd_epi16(wl, a));
+      hi[r] = _mm512_add_epi32(hi[r], _mm512_madd_epi16(wh, a));
+    }
+  }
+  // lane j of lo holds column 8*(j/4) + j%4, of hi column 8*(j/4) + 4 + j%4
+  alignas(64) int32_t t[32];
+  for (int r = 0; r < R; ++r) {
+    _mm512_store_si512((__m512i*)t, lo[r]);
+    _mm512_store_si512((__m512i*)(t + 16), hi[r]);
+    int32_t* p = P + r * ldp + n;
+    for (int j = 0; j < 16; ++j) {
+      const int c0 = 8 * (j / 4) + j % 4, c1 = c0 + 4;
+      if (c0 < ncols) p[c0] = t[j];
+      if (c1 < ncols) p[c1] = t[16 + j];
+    }
+  }
+}
+
+static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
+  const int KP = (K + 1) / 2;
+  static thread_local std::vector<int32_t> pairs;
+  if ((int64_t)pairs.size() < (int64_t)M * KP) pairs.resize((size_t)M * KP);
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; k += 2) {
+      const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1], a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
+      pairs[(size_t)i * KP + k / 2] = (int32_t)(a0 | (a1 << 16));
+    }
+  const int32_t* ap = pairs.data();
+  for (int64_t n = c0; n < c1; n += 32) {
+    const int nc = (int)std::min<int64_t>(32, c1 - n);
+    int i = 0;
+    for (; i + 4 <= M; i += 4) i8_tile<4>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp);
+    switch (M - i) {
+      case 3: i8_tile<3>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      case 2: i8_tile<2>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      case 1: i8_tile<1>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      default: break;
+    }
+  }
+}
+#else
+static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
+  // portable: row-streaming loops with wrapping uint32 sums (vectorized by the compiler)
+  for (int i = 0; i < M; ++i) {
+    uint32_t* p = (uint32_t*)(P + (int64_t)i * ldp);
+    for (int64_t n = c0; n < c1; ++n) p[n] = 0;
+    for (int k = 0; k < K; ++k) {
+      const uint32_t a = (uint32_t)(int32_t)A[i * as0 + k * as1];
+      const int8_t* b = B + (int64_t)k * ldb;
+      for (int64_t n = c0; n < c1; ++n) p[n] += a * (uint32_t)(int32_t)b[n];
+    }
+  }
+}
+#endif
+
+void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
+  const int64_t nblk = (N + 31) / 32;
+  const int nt = fast_threads((double)M * K * N, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), T = omp_get_num_threads();
+      const int64_t c0 = std::min<int64_t>(N, nblk * t / T * 32), c1 = std::min<int64_t>(N, nblk * (t + 1) / T * 32);
+      if (c1 > c0) i8_cols(M, K, A, as0, as1, B, ldb, P, N, c0, c1);
+    }
+#endif
+  } else i8_cols(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+}
+
+const char* simd_path() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "avx2";
+#else
+  return "portable";
+#endif
+}
+
 void set_threads(int n) {
 #ifdef _OPENMP
   if (n > 0) omp_set_num_threads(n);
@@ -295,4 +642,5 @@ int get_threads() {
 } // namespace tcrt
 TC_EXPORT void tc_set_threads(int n) { tcrt::set_threads(n); }
 TC_EXPORT int tc_get_threads() { return tcrt::get_threads(); }
+TC_EXPORT const char* tc_simd_path() { return tcrt::simd_path(); }
 `;

@@ -1,0 +1,72 @@
+// The hand-written product paths (runtime.ts: mm_rowB, mv_rowA, mm_i8) against the interpreter, on
+// small shapes that hit every tile size and tail (rows 1..17, columns around the 16/32/64/128-column
+// tiles, k around the 256-row panel, windows with row strides, 16-bit weights), built three ways:
+// the host's flags (AVX-512 here), `march = x86-64-v3` (AVX2 + FMA) and `simd = sse` (portable
+// loops / Eigen). Floats: within (K+2)·2^-24·Σ|terms| of the interpreter's double sums (the fast
+// MMUL bound of docs/compiler.md); int8 products: bitwise (wrapping int32 sums).
+
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { checkSource } from "../compiler/checker.js";
+import { EigenBackend } from "../compiler/eigen/backend.js";
+import { toNumbers } from "../interpreter/tensor.js";
+import { cloneViews, makeInputs, runEigen, runInterp } from "./gen/compare.js";
+
+interface Case { name: string; K: number; src: string; int?: boolean }
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  let n = 0;
+  const add = (K: number, types: string, body: string, int = false) => {
+    const name = `c${n++}`;
+    out.push({ name, K, int, src: `${types}\nkernel ${name}${body}` });
+  };
+  // {M,K}·{K,N} and {K}·{K,N} with weights in each float precision (B read in place)
+  const shapes: [number, number, number][] = [[1, 7, 1], [1, 300, 200], [2, 33, 130], [3, 64, 17], [4, 256, 64], [5, 257, 100], [16, 300, 129], [17, 40, 48], [1, 1, 33], [16, 64, 16]];
+  for (const [M, K, N] of shapes) for (const p of ["f32", "bf16", "f16"]) {
+    const t = (nm: string, pr: string, sh: string) => `type ${nm}${n} = Tensor<${pr}, {${sh}}, TileReg>;`;
+    add(K, [t("A", "f32", `${M}, ${K}`), t("B", p, `${K}, ${N}`), t("P", "f32", `${M}, ${N}`)].join("\n"), `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`);
+    if (M === 1) add(K, [t("V", "f32", `${K}`), t("B", p, `${K}, ${N}`), t("Z", "f32", `${N}`)].join("\n"), `(Z${n} z, V${n} v, B${n} b) { MMUL(z, v, b); }`);
+    // {M,K}·{K}: the LM head form (A's rows contiguous, in each precision)
+    add(K, [t("A", p, `${M * 7 + 1}, ${K}`), t("V", "f32", `${K}`), t("Y", "f32", `${M * 7 + 1}`)].join("\n"), `(Y${n} y, A${n} a, V${n} v) { MMUL(y, a, v); }`);
+  }
+  // windows: B with a row stride wider than N, A a strided (column-major) view, accumulate into a window
+  add(100, `type W${n} = Tensor<bf16, {3, 120, 90}, TileReg>;\ntype X${n} = Tensor<f32, {6, 100}, TileReg, ColMajor>;\ntype Q${n} = Tensor<f32, {6, 80}, TileReg>;`,
+    `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc[:, 10 +: 70], x, w[1][5 +: 100, 3 +: 70]); }`);
+  // int8 · int8 → int32 (exact): every tile height and column tail, odd K
+  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100]] as [number, number, number][]) {
+    add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype B${n} = Tensor<int8, {${K}, ${N}}, TileReg>;\ntype P${n} = Tensor<int32, {${M}, ${N}}, TileReg>;`,
+      `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`, true);
+  }
+  return out;
+}
+
+const targets: [string, string, string][] = [["host", "", "avx512"], ["avx2", `target cpu { march = "x86-64-v3"; }`, "avx2"], ["portable", `target cpu { simd = sse; }`, "portable"]];
+
+for (const [label, targetSrc, path] of targets) {
+  test(`fast products on the ${label} path: every tile and tail against the interpreter`, async () => {
+    const cs = cases();
+    const { program, diagnostics } = checkSource("fast.ta", `${targetSrc}\n${cs.map((c) => c.src).join("\n")}`);
+    assert.not.ok(diagnostics.hasErrors, diagnostics.items.map((d) => d.message).join("; "));
+    const be = await EigenBackend.forKernels(program.kernels, {}, program.target);
+    const got = be.library!.simdPath();
+    if (label === "host") assert.ok(["avx512", "avx2", "portable"].includes(got));
+    else assert.is(got, path);
+    for (const c of cs) {
+      const k = program.kernelByName.get(c.name)!;
+      const init = c.int ? Object.fromEntries(k.params.map((p) => [p.name, { kind: "int" as const, lo: -128, hi: 127 }])) : undefined;
+      const inputs = makeInputs(k, init, 11);
+      const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));
+      assert.is(b.error, a.error);
+      const ref = toNumbers(a.params[0]), out = toNumbers(b.params[0]);
+      // inputs in [-1, 1]: Σ|terms| ≤ K + |acc|
+      const bound = (c.K + 2) * 2 ** -24 * (c.K + 2);
+      ref.forEach((r, i) => {
+        if (c.int) assert.is(out[i], r, `${c.name}[${i}] (${got})`);
+        else assert.ok(Math.abs(out[i] - r) <= bound, `${c.name}[${i}] (${got}): ${r} vs ${out[i]} (bound ${bound})`);
+      });
+    }
+  });
+}
+
+test.run();
