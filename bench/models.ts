@@ -1,9 +1,12 @@
 // GPT-2 124M (seeded random weights) in DSL kernels against HF transformers, side by side in one
 // run, with the memory-bandwidth bound measured in the same run. Prints ratios, never pass/fail.
-//   node dist/bench/models.js [--interp-tokens N] [--skip-interp]
+// Rows: HF f32, DSL eigen f32 and bf16 weights (converted by python-ref on first use), the
+// interpreter (unless --skip-interp); each decode figure also against its own weight-bytes bound.
+//   node dist/bench/models.js [--interp-tokens N] [--skip-interp] [--skip-bf16]
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CausalLM, REPO_ROOT } from "../models/causal-lm.js";
 import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
@@ -13,10 +16,11 @@ const args = process.argv.slice(2);
 const interpTokens = Number(args[args.indexOf("--interp-tokens") + 1]) || 8;
 
 function streamBandwidth(): number {
-  const exe = join(CACHE, "bench", "stream");
+  const src = join(REPO_ROOT, "bench", "stream.cpp");
+  const exe = join(CACHE, "bench", `stream-${createHash("sha256").update(readFileSync(src)).digest("hex").slice(0, 12)}`);
   if (!existsSync(exe)) {
     mkdirSync(join(CACHE, "bench"), { recursive: true });
-    const r = spawnSync("g++", ["-O3", "-march=native", "-fopenmp", join(REPO_ROOT, "bench", "stream.cpp"), "-o", exe], { encoding: "utf8" });
+    const r = spawnSync("g++", ["-O3", "-march=native", "-fopenmp", src, "-o", exe], { encoding: "utf8" });
     if (r.status !== 0) throw new Error(r.stderr);
   }
   const r = spawnSync(exe, ["1024"], { encoding: "utf8", env: { ...process.env, OMP_NUM_THREADS: String(THREADS) } });
@@ -29,8 +33,10 @@ function hfTiming(hfDir: string) {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
+let simdPath = "?";
 async function dslTiming(dir: string, backend: "interp" | "eigen", newTokens: number) {
   const m = await CausalLM.load(dir, { backend, log: () => {} });
+  if (backend === "eigen") simdPath = m.productPath() ?? "?";
   const prompt = Array.from({ length: PROMPT }, (_, i) => 100 + i);
   m.prefill(prompt); // warm-up (and the compile, for eigen)
   m.prefill(prompt);
@@ -51,19 +57,38 @@ async function dslTiming(dir: string, backend: "interp" | "eigen", newTokens: nu
   return { decode_ms_per_token: steps.reduce((a, b) => a + b, 0) / steps.length, prefill_ms: times[Math.floor(times.length / 2)] };
 }
 
+/** The same HF model converted to another dtype by python-ref (cached next to the f32 folder). */
+function converted(hf: string, dsl: string, dtype: string): string {
+  const out = `${dsl}-${dtype}`;
+  if (!existsSync(join(out, "manifest.json"))) {
+    const r = spawnSync(PYTHON, ["-m", "tensorcore_ref", "convert", hf, "--out", out, "--dtype", dtype], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });
+    if (r.status !== 0) throw new Error(r.stderr);
+  }
+  return out;
+}
+
 const model = ensureModel("gpt2-124m-random");
-const weightBytes = 124_439_808 * 4; // GPT-2 124M parameters in f32 (wte read once, as the LM head)
+const PARAMS = 124_439_808; // GPT-2 124M parameters (wte read once per token, as the LM head; wpe is one row)
 const bw = streamBandwidth();
-const bound = (weightBytes / 1e9 / bw) * 1000;
-console.log(`machine: ${THREADS} threads; streaming read ${bw.toFixed(1)} GB/s → f32 decode bound ${bound.toFixed(1)} ms/token`);
+const boundMs = (bytesPerParam: number) => ((PARAMS * bytesPerParam) / 1e9 / bw) * 1000;
+const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+console.log(`machine: ${THREADS} threads, load average ${load}; streaming read ${bw.toFixed(1)} GB/s → decode bound f32 ${boundMs(4).toFixed(1)} ms/token, bf16 ${boundMs(2).toFixed(1)}`);
 const hf = hfTiming(model.hf);
 const eigen = await dslTiming(model.dsl, "eigen", NEW);
-const rows: [string, number, number][] = [["HF transformers (torch " + hf.torch + ")", hf.decode_ms_per_token, hf.prefill_ms], ["DSL eigen f32", eigen.decode_ms_per_token, eigen.prefill_ms]];
+const rows: [string, number, number, number][] = [
+  ["HF transformers f32 (torch " + hf.torch + ")", hf.decode_ms_per_token, hf.prefill_ms, boundMs(4)],
+  ["DSL eigen f32", eigen.decode_ms_per_token, eigen.prefill_ms, boundMs(4)],
+];
+if (!args.includes("--skip-bf16")) {
+  const bf16 = await dslTiming(converted(model.hf, model.dsl, "bf16"), "eigen", NEW);
+  rows.push(["DSL eigen bf16 weights", bf16.decode_ms_per_token, bf16.prefill_ms, boundMs(2)]);
+}
 if (!args.includes("--skip-interp")) {
   const interp = await dslTiming(model.dsl, "interp", interpTokens);
-  rows.push(["DSL interpreter f32", interp.decode_ms_per_token, interp.prefill_ms]);
+  rows.push(["DSL interpreter f32", interp.decode_ms_per_token, interp.prefill_ms, boundMs(4)]);
 }
-console.log(`\n${"".padEnd(34)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)}`);
-for (const [name, dec, pre] of rows) {
-  console.log(`${name.padEnd(34)} ${dec.toFixed(1).padStart(13)} ${(dec / hf.decode_ms_per_token).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hf.prefill_ms).toFixed(2).padStart(7)}`);
+console.log(`eigen product path: ${simdPath}; int8: no DSL formulation yet (see docs/performance.md)`);
+console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)}`);
+for (const [name, dec, pre, bound] of rows) {
+  console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hf.decode_ms_per_token).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hf.prefill_ms).toFixed(2).padStart(7)}`);
 }

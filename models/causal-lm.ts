@@ -33,6 +33,8 @@ export type BackendName = "interp" | "eigen";
 /** Runs one entry kernel of a checked program with bound tensors. */
 export interface KernelExecutor {
   run(kernel: IR.Kernel, args: TensorView[]): void;
+  /** eigen: the product path the library was built with ("avx512", "avx2", "portable"). */
+  productPath?: string;
 }
 
 export class ModelError extends Error {}
@@ -65,7 +67,7 @@ export async function makeExecutor(program: IR.Program, backend: BackendName, lo
   }
   const { EigenBackend } = await import(new URL("../compiler/eigen/backend.js", import.meta.url).href);
   const eigen = await EigenBackend.forProgram(program, { log });
-  return { run: (k: IR.Kernel, args: TensorView[]) => eigen.runKernel(k, args, io) };
+  return { run: (k: IR.Kernel, args: TensorView[]) => eigen.runKernel(k, args, io), productPath: eigen.library?.simdPath() };
 }
 
 /** A loaded model (GPT-2 family or Llama-style), ready to prefill and decode on one back end. */
@@ -190,6 +192,11 @@ export class CausalLM {
   /** One decode step: the token at position `length`; returns the logits for the next one. */
   decode(id: number): Float32Array {
     return this.step([id], this.decodeExec, this.decodeProgram, this.decodeArgs);
+  }
+
+  /** eigen: the SIMD product path of the compiled kernels; undefined on the interpreter. */
+  productPath(): string | undefined {
+    return this.decodeExec.productPath;
   }
 
   /** A copy of a state tensor (trace, final, probs, ...) for verification. */
