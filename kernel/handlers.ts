@@ -34,6 +34,7 @@ export interface HandlerOptions {
 }
 
 type Channel = "shell" | "control";
+const STOP_ON_ERROR_WAIT_MS = 5;
 interface Queued { channel: Channel; msg: Message }
 
 export class KernelHandlers {
@@ -42,7 +43,8 @@ export class KernelHandlers {
   readonly history: [number, number, string][] = [];
   private readonly queue: Queued[] = [];
   private running = false;
-  private aborting = false;
+  /** Requests queued behind a cell that failed with stop_on_error: they are answered "aborted". */
+  private readonly aborted = new WeakSet<Message>();
   private drained: (() => void)[] = [];
   private shuttingDown = false;
 
@@ -72,7 +74,6 @@ export class KernelHandlers {
       await this.dispatch(q.channel, q.msg);
     }
     this.running = false;
-    this.aborting = false; // stop_on_error aborts what was queued behind the failed cell, nothing later
     for (const r of this.drained.splice(0)) r();
   }
 
@@ -171,7 +172,7 @@ export class KernelHandlers {
       allow_stdin: c.allow_stdin === true,
       stop_on_error: c.stop_on_error !== false,
     };
-    if (this.aborting) {
+    if (this.aborted.has(msg)) {
       this.reply(channel, msg, { status: "aborted", execution_count: this.executionCount });
       return;
     }
@@ -204,8 +205,13 @@ export class KernelHandlers {
     }
     const err = outcome.error ?? { ename: "Error", evalue: "", traceback: [] };
     if (!req.silent) this.publish("error", { ename: err.ename, evalue: err.evalue, traceback: err.traceback }, msg);
+    if (req.stop_on_error) {
+      // Abort the cells already sent behind this one (let the sockets deliver what has arrived),
+      // before the reply goes out, so nothing sent after the client saw the error is aborted.
+      await new Promise((r) => setTimeout(r, STOP_ON_ERROR_WAIT_MS));
+      for (const q of this.queue) if (q.msg.header.msg_type === "execute_request") this.aborted.add(q.msg);
+    }
     this.reply(channel, msg, { status: "error", execution_count: count, ename: err.ename, evalue: err.evalue, traceback: err.traceback, user_expressions: {}, payload: [] }, { status: "error" });
-    if (req.stop_on_error) this.aborting = true;
   }
 
   private historyFor(c: Record<string, unknown>): [number, number, string][] {

@@ -124,10 +124,11 @@ test("%backend eigen / %%eigen: compiled when available, a clear message when no
   const e = engine();
   let available = true;
   try { await e.eigenBackend(); } catch { available = false; }
-  const r = await run(e, "%%eigen\ntype V = Tensor<f32, {2}>;\nV x;\nx = 1;\nREDUCE(x);");
+  const r = await run(e, "%%eigen\ntype V = Tensor<f32, {2}>;\nkernel twice(V v) { v = v * 2; }\nV x;\nx = 1.5;\ntwice(x);\nREDUCE(x);");
   if (available) {
     assert.is(r.outcome.status, "ok", JSON.stringify(r.outcome.error));
-    assert.match(r.stdout, "2");
+    assert.match(r.stdout, "6\n");
+    assert.ok(r.displays.some((x) => x.update && String(x.data["text/plain"]).includes("compiled")), "the progress bar ends in place");
     assert.ok(r.displays.some((x) => String(x.data["text/plain"]).includes("compil")), "progress display");
   } else {
     assert.is(r.outcome.error!.ename, "MagicError");

@@ -168,6 +168,26 @@ test("interrupt on control stops a long loop within a second; heartbeat answers 
   assert.match((after.iopub.find((x) => x.header.msg_type === "execute_result")!.content.data as Record<string, string>)["text/plain"], "[3., 3.]");
 });
 
+test("interrupt stops a compiled (%%eigen) cell within a second", async () => {
+  const code = "%%eigen\ntype C1 = Tensor<f32, {1}>;\nkernel spin(C1 n) { batch(i = 0..2000000000 step 1) { n = n + 1; } }\nC1 m;\nspin(m);";
+  const m = k.message("execute_request", { code, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
+  const reply = k.waitReply(m.header.msg_id, 120000);
+  await k.sendMessage("shell", m);
+  const compiled = () => (k as unknown as { iopubByParent: Map<string, Message[]> }).iopubByParent.get(m.header.msg_id)?.some((x) => x.header.msg_type === "update_display_data" && String((x.content.data as Record<string, string>)["text/plain"]).includes("compiled"));
+  const t1 = Date.now();
+  let early: Message | undefined;
+  void reply.then((r) => { early = r; });
+  while (!compiled() && !early && Date.now() - t1 < 110000) await sleep(50);
+  if (early) { assert.unreachable(`the cell ended before it could be interrupted: ${JSON.stringify(early.content).slice(0, 400)}`); }
+  await sleep(300);
+  const t0 = Date.now();
+  await k.request("control", "interrupt_request", {});
+  const r = await reply;
+  assert.ok(Date.now() - t0 < 1000, `stopped after ${Date.now() - t0} ms`);
+  assert.is(r.content.ename, "Interrupted");
+  assert.is((await k.execute("1 + 1")).reply.content.status, "ok");
+});
+
 test("SIGINT interrupts too", async () => {
   const m = k.message("execute_request", { code: LOOP, silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
   const reply = k.waitReply(m.header.msg_id, 20000);
