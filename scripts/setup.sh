@@ -22,3 +22,6 @@ bash scripts/ensure-eigen.sh
 
 # 4. The Python environment for python-ref (HF transformers, torch, jupyter).
 bash scripts/ensure-python.sh
+
+# 5. Headless Chromium for the JupyterLab browser test (Debian's chromium; skipped loudly without it).
+bash scripts/ensure-browser.sh
