@@ -21,7 +21,9 @@ from .st_io import sha256_file
 
 FORMAT = "tensorcore-reference/1"
 DATASET_FORMAT = "tensorcore-dataset/1"
-SOFTMAX_TOL = 1e-5
+# torch's f32 softmax normalises by an f32 sum over the whole vocabulary (50257 terms for GPT-2),
+# whose rounding error reaches ~1e-5 relative: a broken softmax is off by far more than 1e-4.
+SOFTMAX_TOL = 1e-4
 DEFAULT_SEED = 0
 
 
