@@ -429,17 +429,15 @@ static void rowB_cols(int M, int K, const float* A, int64_t as0, int64_t as1, co
 template <int BP>
 static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
   if (K == 0) { std::memset(P, 0, sizeof(float) * (size_t)M * N); return; }
-  const int64_t blk = 16 * TC_VW / 4 * 4; // 64 (AVX-512) / 32 (AVX2) columns: whole tiles per thread
+  // column chunks claimed dynamically: a thread that the scheduler starts late finds the work done
+  // instead of starting its whole static half then (the machine is often shared)
+  const int64_t blk = (M <= 2 ? 8 : 4) * TC_VW;
   const int64_t nblk = (N + blk - 1) / blk;
   const int nt = fast_threads((double)M * K * N, nblk);
   if (nt > 1) {
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      const int64_t c0 = std::min<int64_t>(N, nblk * t / T * blk), c1 = std::min<int64_t>(N, nblk * (t + 1) / T * blk);
-      if (c1 > c0) rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, c0, c1);
-    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, b * blk, std::min<int64_t>(N, (b + 1) * blk));
 #endif
   } else rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, 0, N);
 }
@@ -477,14 +475,13 @@ static void rowA_rows(int K, const void* A, int64_t lda, const float* x, float* 
 
 template <int AP>
 static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float* P) {
-  const int nt = fast_threads((double)M * K, M / 64);
+  const int64_t blk = 256;
+  const int64_t nblk = (M + blk - 1) / blk;
+  const int nt = fast_threads((double)M * K, nblk);
   if (nt > 1) {
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      rowA_rows<AP>(K, A, lda, x, P, (int64_t)M * t / T / 4 * 4, t == T - 1 ? M : (int64_t)M * (t + 1) / T / 4 * 4);
-    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) rowA_rows<AP>(K, A, lda, x, P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
 #endif
   } else rowA_rows<AP>(K, A, lda, x, P, 0, M);
 }
@@ -602,16 +599,12 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 #endif
 
 void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
-  const int64_t nblk = (N + 31) / 32;
+  const int64_t nblk = (N + 63) / 64;
   const int nt = fast_threads((double)M * K * N, nblk);
   if (nt > 1) {
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num(), T = omp_get_num_threads();
-      const int64_t c0 = std::min<int64_t>(N, nblk * t / T * 32), c1 = std::min<int64_t>(N, nblk * (t + 1) / T * 32);
-      if (c1 > c0) i8_cols(M, K, A, as0, as1, B, ldb, P, N, c0, c1);
-    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) i8_cols(M, K, A, as0, as1, B, ldb, P, N, b * 64, std::min<int64_t>(N, (b + 1) * 64));
 #endif
   } else i8_cols(M, K, A, as0, as1, B, ldb, P, N, 0, N);
 }
