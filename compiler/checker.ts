@@ -375,6 +375,8 @@ class Checker {
         return;
       }
       case "callstmt":
+        // `MAX(x)` or `EXP(x - m)` on its own line is a value (shown at top level), not a statement.
+        if (isValueOnlyCall(s.call)) return this.lowerStmt({ kind: "exprstmt", expr: s.call, span: s.span }, scope, frame, out);
         this.lowerCallStmt(s.call, scope, frame, out, s.span);
         return;
       case "exprstmt": {
@@ -728,6 +730,18 @@ class Checker {
       return { base: inner.base, steps: [...inner.steps, step], shape, precision: inner.precision, space: inner.space, isStatic, span: e.span };
     }
     return this.fail(e.span, `${role} must be a tensor or a part of one (x, x[i], x[i +: N])`);
+  }
+}
+
+/** Calls that only have an expression form as written: SUM(x), MAXIMUM(a, b), EXP(x - 1). */
+function isValueOnlyCall(c: A.CallExpr): boolean {
+  const isView = (e: A.Expr | undefined) => e !== undefined && (e.kind === "name" || e.kind === "index");
+  switch (c.callee) {
+    case "SUM": case "MAX": case "MEAN": case "TRANSPOSE": return c.args.length === 1;
+    case "MAXIMUM": case "MINIMUM": return true;
+    case "EXP": case "LOG": case "SQRT": case "TANH": case "ABS": case "SOFTMAX": return c.args.length === 1 && !isView(c.args[0]);
+    case "ACT": return c.args.length === 2 && !isView(c.args[0]);
+    default: return false;
   }
 }
 

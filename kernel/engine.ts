@@ -76,6 +76,7 @@ export class LanguageEngine {
       getBackend: () => this.backend,
       setBackend: async (b) => { if (b === "eigen") await this.eigenBackend(); this.backend = b; backend = b; },
       runCode: (code, line) => this.runCode(code, line, name, backend, io, emitNow),
+      runFile: (file) => this.runFile(file, backend, io, emitNow),
     };
     try {
       if (this.interrupt) Atomics.store(this.interrupt, 0, 0);
@@ -107,7 +108,10 @@ export class LanguageEngine {
   }
 
   private async runCode(text: string, line: number, name: string, backend: Backend, io: { print(l: string): void; show(v: TensorView): void }, emit: (e: OutputEvent) => void): Promise<void> {
-    const file = new SourceFile(name, "\n".repeat(line) + text);
+    return this.runFile(new SourceFile(name, "\n".repeat(line) + text), backend, io, emit);
+  }
+
+  private async runFile(file: SourceFile, backend: Backend, io: { print(l: string): void; show(v: TensorView): void }, emit: (e: OutputEvent) => void): Promise<void> {
     if (backend === "interp") {
       this.session.run(file, io, { interrupt: this.interrupt });
       return;

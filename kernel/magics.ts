@@ -2,6 +2,7 @@
 // a cell magic (`%%eigen`, `%%time`) is a first line starting with `%%` and applies to the cell.
 
 import { readdirSync, statSync, existsSync } from "node:fs";
+import { homedir } from "node:os";
 import { join, basename, extname, resolve } from "node:path";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
@@ -28,6 +29,8 @@ export const MAGICS: MagicInfo[] = [
   { name: "display", usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean." },
   { name: "heatmap", usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys)." },
   { name: "plot", usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row)." },
+  { name: "run", usage: "%run FILE.ta [MORE.ta ...]", summary: "Run .ta files in the session: their consts, types and kernels become defined (e.g. a model folder's model.ta), and their top-level statements run." },
+  { name: "generate", usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come." },
   { name: "help", usage: "%help [NAME]", summary: "This list; %help NAME for one magic or intrinsic." },
 ];
 
@@ -83,6 +86,8 @@ export interface MagicContext {
   setBackend(b: Backend): Promise<void>;
   /** Run code (the rest of a %time line) as part of the cell. */
   runCode(code: string, line: number): Promise<void>;
+  /** Run a .ta file in the session (its diagnostics name the file). */
+  runFile(file: SourceFile): Promise<void>;
 }
 
 export class MagicError extends Error {}
@@ -119,6 +124,17 @@ export async function runLineMagic(ctx: MagicContext, name: string, args: string
       }
       return;
     }
+    case "run": {
+      const paths = splitArgs(args);
+      if (paths.length === 0) throw new MagicError("usage: %run FILE.ta [MORE.ta ...]");
+      for (const p of paths) {
+        const path = resolve(expandHome(p));
+        if (!existsSync(path) || !statSync(path).isFile()) throw new MagicError(`${p}: no such file`);
+        await ctx.runFile(new SourceFile(path, readFileSync(path, "utf8")));
+      }
+      return;
+    }
+    case "generate": return generateMagic(ctx, args);
     case "help": return help(ctx, args);
     default:
       throw new MagicError(`unknown magic '%${name}' (magics: ${MAGICS.map((m) => (m.cell ? "%%" : "%") + m.name).join(", ")}; %help explains them)`);
@@ -191,7 +207,7 @@ function load(ctx: MagicContext, args: string): void {
   const [dirArg, prefix = ""] = args.split(/\s+/).filter(Boolean);
   if (!dirArg) throw new MagicError("usage: %load DIR [PREFIX]");
   if (prefix && !VALID_NAME.test(prefix)) throw new MagicError(`the prefix '${prefix}' is not an identifier`);
-  const dir = resolve(dirArg);
+  const dir = resolve(expandHome(dirArg));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MagicError(`${dirArg}: no such directory`);
   const session = ctx.session;
   const entries: { name: string; read: () => RawTensor; shape?: number[]; precision?: RawTensor["precision"] }[] = [];
@@ -242,3 +258,61 @@ function load(ctx: MagicContext, args: string): void {
 }
 
 export { typeToString };
+
+/** Split magic arguments on spaces, keeping "quoted strings" (with \" escapes) together. */
+export function splitArgs(args: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(args); m; m = re.exec(args)) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : m[2] ?? m[3]);
+  return out;
+}
+
+const loadedModels = new Map<string, Promise<import("../models/causal-lm.js").CausalLM>>();
+
+async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
+  const words = splitArgs(args);
+  const opts: Record<string, string> = {};
+  const prompt: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    if (/^--(model|max-new-tokens|temperature|top-k|top-p|seed)$/.test(w)) {
+      if (words[i + 1] === undefined) throw new MagicError(`${w} needs a value`);
+      opts[w] = words[++i];
+    } else if (w.startsWith("--")) throw new MagicError(`unknown option '${w}' (see %help generate)`);
+    else prompt.push(w);
+  }
+  if (prompt.length === 0) throw new MagicError('usage: %generate [options] "PROMPT"');
+  const num = (k: string, d: number) => {
+    if (opts[k] === undefined) return d;
+    const x = Number(opts[k]);
+    if (!Number.isFinite(x)) throw new MagicError(`${k} needs a number, got '${opts[k]}'`);
+    return x;
+  };
+  const { CausalLM, EMBEDDED_MODEL } = await import("../models/causal-lm.js");
+  const { generate } = await import("../models/generate.js");
+  const { Gpt2Tokenizer } = await import("../models/tokenizer.js");
+  const dir = resolve(expandHome(opts["--model"] ?? EMBEDDED_MODEL));
+  if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${dir}: not a model folder (no manifest.json)`);
+  const backend = ctx.getBackend();
+  const key = `${dir}|${backend}`;
+  if (!loadedModels.has(key)) {
+    const p = CausalLM.load(dir, { backend });
+    p.catch(() => loadedModels.delete(key));
+    loadedModels.set(key, p);
+  }
+  const model = await loadedModels.get(key)!;
+  const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+  const text = prompt.join(" ");
+  ctx.print(text);
+  const r = generate(model, tokenizer, text, {
+    maxNewTokens: num("--max-new-tokens", 40),
+    sampling: { greedy: opts["--temperature"] === undefined, temperature: num("--temperature", 1), topK: num("--top-k", 0), topP: num("--top-p", 1), seed: num("--seed", 0) },
+    onText: (t) => ctx.print(t),
+  });
+  ctx.print(`\n[${backend}] ${r.generated_ids.length} tokens; prefill ${r.timing.prefill_ms} ms, ${r.timing.decode_ms_per_token} ms/token\n`);
+}
+
+/** `~/x` in magic paths means the home folder, as in a shell. */
+function expandHome(p: string): string {
+  return p === "~" || p.startsWith("~/") ? join(homedir(), p.slice(1)) : p;
+}
