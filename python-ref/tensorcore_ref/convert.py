@@ -58,7 +58,10 @@ def source_file(source: str, name: str, required: bool = True) -> Path | None:
                           "pass a local save_pretrained folder instead") from None
         return None
     if f is None and required:
-        raise TCError(f"{source}: {name} not found on the hub or in the HF cache")
+        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0")
+        raise TCError(f"{source}: not a local folder, and {name} is not in the HF cache"
+                      + (" (HF_HUB_OFFLINE=1: the hub is not contacted)" if offline else " or on the hub")
+                      + "; pass a save_pretrained folder (e.g. from `make-model`)")
     return Path(f) if f else None
 
 
