@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { DiagnosticError } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
+import { elementCount } from "../compiler/types.js";
 import { Session } from "../interpreter/session.js";
 import { allocTensor, TensorView } from "../interpreter/tensor.js";
 import { bindParam, ManifestSource } from "../interpreter/weights.js";
@@ -21,6 +22,13 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", 
 export const LIBRARIES: Record<string, string> = {
   gpt2: join(REPO_ROOT, "models", "gpt2", "gpt2.ta"),
   llama: join(REPO_ROOT, "models", "llama", "llama.ta"),
+};
+/**
+ * Kernels that depend on the weights' precision, added to the library from manifest.json's dtype
+ * ("int8" or a float dtype). An architecture without an entry has float weights only.
+ */
+export const PRECISION_KERNELS: Record<string, { float: string; int8: string }> = {
+  gpt2: { float: join(REPO_ROOT, "models", "gpt2", "linear-float.ta"), int8: join(REPO_ROOT, "models", "gpt2", "linear-int8.ta") },
 };
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
 
@@ -45,16 +53,22 @@ export interface ModelConfig {
   raw: Record<string, unknown>;
 }
 
-/** The model's generated model.ta plus the library, with ROWS fixed for one instantiation. */
-export function librarySources(modelDir: string, rows: number, architecture = "gpt2"): SourceFile[] {
+/**
+ * The model's generated model.ta plus the library, with ROWS fixed for one instantiation, and the
+ * precision kernels for the folder's dtype (manifest.json "dtype": f32, f16, bf16 or int8).
+ */
+export function librarySources(modelDir: string, rows: number, architecture = "gpt2", dtype = "f32"): SourceFile[] {
   const library = LIBRARIES[architecture];
   if (!library) throw new ModelError(`${modelDir}: unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
   const modelTa = join(modelDir, "model.ta");
   if (!existsSync(modelTa)) throw new ModelError(`${modelDir}: not a model folder (no model.ta); create one with \`tensorcore hf convert\``);
+  const precision = PRECISION_KERNELS[architecture];
+  if (dtype === "int8" && !precision) throw new ModelError(`${modelDir}: int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
+  const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
   return [
     new SourceFile(modelTa, readFileSync(modelTa, "utf8")),
     new SourceFile(`<${rows === 1 ? "decode" : "prefill"} instantiation>`, `const ROWS = ${rows};\n`),
-    new SourceFile(library, readFileSync(library, "utf8")),
+    ...[library, ...extra].map((f) => new SourceFile(f, readFileSync(f, "utf8"))),
   ];
 }
 
@@ -106,13 +120,15 @@ export class CausalLM {
     if (!existsSync(dir)) throw new ModelError(`model folder '${dir}' does not exist`);
     const manifestPath = join(dir, "manifest.json");
     if (!existsSync(manifestPath)) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
-    let architecture: string;
+    let architecture: string, dtype: string;
     try {
-      architecture = JSON.parse(readFileSync(manifestPath, "utf8")).architecture ?? "gpt2";
+      const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
+      architecture = manifest.architecture ?? "gpt2";
+      dtype = manifest.dtype ?? "f32";
     } catch (e) {
       throw new ModelError(`${manifestPath}: invalid JSON (${(e as Error).message})`);
     }
-    const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture));
+    const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
     const prefill = check(PREFILL_ROWS);
     const decode = check(DECODE_ROWS);
     const backend = opts.backend ?? "interp";
@@ -141,7 +157,10 @@ export class CausalLM {
         }
         let w = this.weights.get(p.name);
         if (!w) {
-          w = bindParam(p.name, p.type, source, undefined, p.span);
+          // a float folder has no `<name>_scale` tensors: the precision kernels declare them as
+          // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
+          const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
+          w = placeholder ? allocTensor(p.type, this.backend === "interp") : bindParam(p.name, p.type, source, undefined, p.span);
           if (this.backend === "interp") w = toShared(w);
           this.weights.set(p.name, w);
         }
