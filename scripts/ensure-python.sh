@@ -9,6 +9,11 @@ want=$(cat "$req" "$root/python-ref/pyproject.toml" 2>/dev/null | sha256sum | cu
 if [ -f "$venv/.tc-req-hash" ] && [ "$(cat "$venv/.tc-req-hash")" = "$want" ]; then exit 0; fi
 echo "[setup] preparing the Python environment in .venv (first run takes a few minutes)" >&2
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install -q -r "$req" >&2
-"$venv/bin/pip" install -q --no-deps -e "$root/python-ref" >&2
+# pip's output goes to a log (the local indexes make it chatty); it is shown only if pip fails.
+log="$venv/pip-install.log"
+if ! { "$venv/bin/pip" install -q -r "$req" && "$venv/bin/pip" install -q --no-deps -e "$root/python-ref"; } >"$log" 2>&1; then
+  grep -v "is ignored: it is neither a file nor a directory" "$log" >&2
+  echo "[setup] pip failed; see $log" >&2
+  exit 1
+fi
 echo "$want" > "$venv/.tc-req-hash"
