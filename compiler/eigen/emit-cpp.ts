@@ -540,6 +540,9 @@ export class Emitter {
       // {M,K}·{K} with contiguous rows (the LM head): dot products over A in its own precision
       b = this.productOperand(b, c, true);
       this.line(c, `tcrt::mv_rowA(${M}, ${K}, ${a.ptr}, ${wcode[a.precision]}, ${M === 1 ? K : a.strides[0]}, ${b.ptr}, ${P});`);
+    } else if (integer && a.precision === "int8" && b.precision === "int8" && kind === 1 && unitCols(a)) {
+      // int8 {M,K}·{K} with contiguous rows (the int8 LM head): vpmaddwd dot products, rows split across threads
+      this.line(c, `tcrt::mv_i8(${M}, ${K}, ${a.ptr}, ${M === 1 ? K : a.strides[0]}, ${b.ptr}, ${normStrides(b.shape, b.strides)[0]}, ${P});`);
     } else if (integer && a.precision === "int8" && b.precision === "int8" && kind !== 1 && unitCols(b)) {
       const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
       this.line(c, `tcrt::mm_i8(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${b.strides[0]}, ${P});`);

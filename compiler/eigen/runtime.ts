@@ -177,6 +177,9 @@ void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, cons
 void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, float* P);
 // P{M,N} = A·B in int32 (wrapping), A int8 any strides, B int8 {K,N} with unit column stride.
 void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P);
+// P{M} = A·x in int32 (wrapping), A int8 {M,K} with unit column stride (row stride lda), x int8 with stride xs
+// (the int8 LM head: wte_int8 · quantized hidden state).
+void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t xs, int32_t* P);
 /** Which product paths this build has: "avx512", "avx2" or "portable" (tests and the bench print it). */
 const char* simd_path();
 
@@ -561,6 +564,67 @@ static void i8_tile(int K, const int32_t* Ap, int64_t apld, const int8_t* B, int
   }
 }
 
+// One row of A (decode): P{N} = a·B. Walking B column tile by column tile over all K rows (i8_cols)
+// reads 32 bytes per row at a stride of N bytes, a new page every row or two, which the hardware
+// prefetcher does not follow (2.7 GB/s measured). Instead B is streamed row pair by row pair, whole
+// rows, into an int32 accumulator row in L1 kept in vpunpck order; threads take 64-row chunks and
+// keep their own accumulators, summed at the end (int32 adds wrap, so any split is bitwise the same).
+static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0, int k1) {
+  const int NF = N & ~31;
+  const __mmask32 tm = (N & 31) ? (__mmask32)((1u << (N & 31)) - 1u) : (__mmask32)0;
+  const __m256i z = _mm256_setzero_si256();
+  for (int k = k0; k < k1; k += 2) {
+    const __m512i a = _mm512_set1_epi32(ap[k / 2]);
+    const int8_t* b0 = B + (int64_t)k * ldb;
+    const int8_t* b1 = b0 + ldb;
+    const bool two = k + 1 < K;
+    int n = 0;
+    for (; n < NF; n += 32) {
+      const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(b0 + n)));
+      const __m512i w1 = _mm512_cvtepi8_epi16(two ? _mm256_loadu_si256((const __m256i*)(b1 + n)) : z);
+      __m512i* q = (__m512i*)(acc + n);
+      q[0] = _mm512_add_epi32(q[0], _mm512_madd_epi16(_mm512_unpacklo_epi16(w0, w1), a));
+      q[1] = _mm512_add_epi32(q[1], _mm512_madd_epi16(_mm512_unpackhi_epi16(w0, w1), a));
+    }
+    if (tm) {
+      const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, b0 + n));
+      const __m512i w1 = _mm512_cvtepi8_epi16(two ? _mm256_maskz_loadu_epi8(tm, b1 + n) : z);
+      __m512i* q = (__m512i*)(acc + n);
+      q[0] = _mm512_add_epi32(q[0], _mm512_madd_epi16(_mm512_unpacklo_epi16(w0, w1), a));
+      q[1] = _mm512_add_epi32(q[1], _mm512_madd_epi16(_mm512_unpackhi_epi16(w0, w1), a));
+    }
+  }
+}
+
+static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
+  const int KP = (K + 1) / 2, NP = (N + 31) / 32 * 32;
+  std::vector<int32_t> pairs((size_t)KP);
+  for (int k = 0; k < K; k += 2) {
+    const uint32_t a0 = (uint16_t)(int16_t)A[k * as1], a1 = k + 1 < K ? (uint16_t)(int16_t)A[(k + 1) * as1] : 0u;
+    pairs[(size_t)(k / 2)] = (int32_t)(a0 | (a1 << 16));
+  }
+  const int KC = 64;
+  const int64_t nblk = (K + KC - 1) / KC;
+  const int nt = fast_threads((double)K * N, nblk);
+  // one zeroed, 64-byte aligned accumulator row per thread
+  std::vector<__m512i> buf((size_t)nt * NP / 16, _mm512_setzero_si512());
+  int32_t* accs = (int32_t*)buf.data();
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)omp_get_thread_num() * NP, (int)(b * KC), (int)std::min<int64_t>(K, (b + 1) * KC));
+#endif
+  } else i8_vec_rows(K, pairs.data(), B, ldb, N, accs, 0, K);
+  for (int n = 0; n < N; ++n) {
+    // column n sits in its 32-column tile at lane j of lo (n%8 < 4) or hi: n%32 = 8*(j/4) + j%4 (+4)
+    const int t = n & ~31, c = n & 31, j = 4 * (c / 8) + c % 4 + (c % 8 >= 4 ? 16 : 0);
+    uint32_t s = 0;
+    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + t + j];
+    P[n] = (int32_t)s;
+  }
+}
+
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
   const int KP = (K + 1) / 2;
   static thread_local std::vector<int32_t> pairs;
@@ -599,6 +663,9 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 #endif
 
 void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  if (M == 1 && K > 0) { i8_vec(K, A, as1, B, ldb, N, P); return; }
+#endif
   const int64_t nblk = (N + 63) / 64;
   const int nt = fast_threads((double)M * K * N, nblk);
   if (nt > 1) {
@@ -607,6 +674,70 @@ void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const
     for (int64_t b = 0; b < nblk; ++b) i8_cols(M, K, A, as0, as1, B, ldb, P, N, b * 64, std::min<int64_t>(N, (b + 1) * 64));
 #endif
   } else i8_cols(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+}
+
+// ---- int8 {M,K} · int8 {K} → int32 with A's rows contiguous (the int8 LM head) ----
+// AVX-512BW: x widened once to int16 (zero-padded to 32), each 32-byte piece of a row sign-extended
+// to int16 and multiplied by vpmaddwd (pairs of products into int32, which cannot overflow for int8),
+// four rows at a time; int32 lanes add modulo 2^32, so any order is bitwise the interpreter's sum.
+static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, int32_t* P, int64_t r0, int64_t r1) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  const int KF = K & ~31;
+  const __mmask32 tm = (K & 31) ? (__mmask32)((1u << (K & 31)) - 1u) : (__mmask32)0;
+  int64_t i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    const int8_t* a0 = A + i * lda; const int8_t* a1 = a0 + lda; const int8_t* a2 = a1 + lda; const int8_t* a3 = a2 + lda;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    int k = 0;
+    for (; k < KF; k += 32) {
+      const __m512i xv = _mm512_loadu_si512((const void*)(xw + k));
+      s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a0 + k))), xv));
+      s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a1 + k))), xv));
+      s2 = _mm512_add_epi32(s2, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a2 + k))), xv));
+      s3 = _mm512_add_epi32(s3, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a3 + k))), xv));
+    }
+    if (tm) {
+      const __m512i xv = _mm512_loadu_si512((const void*)(xw + k));
+      s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)), xv));
+      s1 = _mm512_add_epi32(s1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a1 + k)), xv));
+      s2 = _mm512_add_epi32(s2, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a2 + k)), xv));
+      s3 = _mm512_add_epi32(s3, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a3 + k)), xv));
+    }
+    P[i] = _mm512_reduce_add_epi32(s0); P[i + 1] = _mm512_reduce_add_epi32(s1);
+    P[i + 2] = _mm512_reduce_add_epi32(s2); P[i + 3] = _mm512_reduce_add_epi32(s3);
+  }
+  for (; i < r1; ++i) {
+    const int8_t* a0 = A + i * lda;
+    __m512i s0 = _mm512_setzero_si512();
+    int k = 0;
+    for (; k < KF; k += 32)
+      s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a0 + k))), _mm512_loadu_si512((const void*)(xw + k))));
+    if (tm) s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)), _mm512_loadu_si512((const void*)(xw + k))));
+    P[i] = _mm512_reduce_add_epi32(s0);
+  }
+#else
+  // portable: wrapping uint32 dot products (vectorized by the compiler)
+  for (int64_t i = r0; i < r1; ++i) {
+    const int8_t* a = A + i * lda;
+    uint32_t s = 0;
+    for (int k = 0; k < K; ++k) s += (uint32_t)(int32_t)a[k] * (uint32_t)(int32_t)xw[k];
+    P[i] = (int32_t)s;
+  }
+#endif
+}
+
+void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t xs, int32_t* P) {
+  std::vector<int16_t> xw((size_t)((K + 31) / 32 * 32 + 32), 0);
+  for (int k = 0; k < K; ++k) xw[(size_t)k] = x[k * xs];
+  const int64_t blk = 256;
+  const int64_t nblk = (M + blk - 1) / blk;
+  const int nt = fast_threads((double)M * K, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) mv_i8_rows(K, A, lda, xw.data(), P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
+#endif
+  } else mv_i8_rows(K, A, lda, xw.data(), P, 0, M);
 }
 
 const char* simd_path() {
