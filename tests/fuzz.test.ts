@@ -16,22 +16,13 @@ import { elementCount } from "../compiler/types.js";
 import { Session } from "../interpreter/session.js";
 import { bindParam } from "../interpreter/weights.js";
 import { examplePath, lastKernel, listExamples } from "./helpers/examples.js";
+import { seededRandom as rng } from "../models/sampling.js";
 
 const SEED = 0x7e45c0de;
 const MAX_ELEMENTS = 4096; // per tensor, for programs that are run
 const MAX_STEPS = 5000;
 const TIME_BUDGET_MS = 7000;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const corpus = listExamples().map((n) => readFileSync(examplePath(n), "utf8"));
 const VOCAB = ["{", "}", "(", ")", "[", "]", ";", ",", "=", "+", "-", "*", "/", "%", ":", "+:", "..", "<", ">", "0", "1", "-1", "2", "4",

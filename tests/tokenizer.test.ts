@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Gpt2Tokenizer, GPT2_PATTERN, bytesToUnicode } from "../models/tokenizer.js";
+import { seededRandom as rng } from "../models/sampling.js";
 
 interface EncodeCase {
   text: string;
@@ -39,17 +40,6 @@ function findFixture(): string {
 const fx = JSON.parse(readFileSync(findFixture(), "utf8")) as Fixture;
 const tok = Gpt2Tokenizer.default();
 
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function streamDecode(ids: number[], opts?: { skipSpecialTokens?: boolean }): { text: string; parts: string[] } {
   const sd = tok.createStreamDecoder(opts);
