@@ -31,10 +31,12 @@ const uvu = (out) => {
   return { passed: +p[1], failed: +t[1] - +p[1] };
 };
 const pytest = (out) => {
-  const m = /=+ (.*) in [\d.]+s/.exec(out.split("\n").filter((l) => / in [\d.]+s/.test(l)).pop() || "");
-  if (!m) return null;
-  const num = (w) => +((new RegExp(`(\\d+) ${w}`).exec(m[1]) || [0, 0])[1]);
-  return { passed: num("passed"), failed: num("failed") + num("error") };
+  // the summary line: "46 passed in 63.05s", "1 failed, 45 passed, 2 errors in 70.1s" (with or without ===)
+  const line = out.split("\n").filter((l) => /\d+ (passed|failed|errors?)\b.* in [\d.]+s/.test(l)).pop();
+  if (!line) return null;
+  const num = (w) => +((new RegExp(`(\\d+) ${w}`).exec(line) || [0, 0])[1]);
+  return { passed: num("passed"), failed: num("failed") + num("errors?") };
+};
 };
 
 // Unit and differential suites: every dist/tests/*.test.js file (uvu).
