@@ -1,8 +1,8 @@
 // GPT-2 124M (seeded random weights) in DSL kernels against HF transformers, side by side in one
 // run, with the memory-bandwidth bound measured in the same run. Prints ratios, never pass/fail.
-// Rows: HF f32, DSL eigen f32 and bf16 weights (converted by python-ref on first use), the
+// Rows: HF f32, DSL eigen f32, bf16 and int8 weights (converted by python-ref on first use), the
 // interpreter (unless --skip-interp); each decode figure also against its own weight-bytes bound.
-//   node dist/bench/models.js [--interp-tokens N] [--skip-interp] [--skip-bf16]
+//   node dist/bench/models.js [--interp-tokens N] [--skip-interp] [--skip-bf16] [--skip-int8]
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -72,7 +72,7 @@ const PARAMS = 124_439_808; // GPT-2 124M parameters (wte read once per token, a
 const bw = streamBandwidth();
 const boundMs = (bytesPerParam: number) => ((PARAMS * bytesPerParam) / 1e9 / bw) * 1000;
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-console.log(`machine: ${THREADS} threads, load average ${load}; streaming read ${bw.toFixed(1)} GB/s → decode bound f32 ${boundMs(4).toFixed(1)} ms/token, bf16 ${boundMs(2).toFixed(1)}`);
+console.log(`machine: ${THREADS} threads, load average ${load}; streaming read ${bw.toFixed(1)} GB/s → decode bound f32 ${boundMs(4).toFixed(1)} ms/token, bf16 ${boundMs(2).toFixed(1)}, int8 ${boundMs(1).toFixed(1)}`);
 const hf = hfTiming(model.hf);
 const eigen = await dslTiming(model.dsl, "eigen", NEW);
 const rows: [string, number, number, number][] = [
@@ -83,11 +83,16 @@ if (!args.includes("--skip-bf16")) {
   const bf16 = await dslTiming(converted(model.hf, model.dsl, "bf16"), "eigen", NEW);
   rows.push(["DSL eigen bf16 weights", bf16.decode_ms_per_token, bf16.prefill_ms, boundMs(2)]);
 }
+if (!args.includes("--skip-int8")) {
+  // int8 weights + f32 per-channel scales (the scales and biases are < 0.1% of the bytes)
+  const int8 = await dslTiming(converted(model.hf, model.dsl, "int8"), "eigen", NEW);
+  rows.push(["DSL eigen int8 weights", int8.decode_ms_per_token, int8.prefill_ms, boundMs(1)]);
+}
 if (!args.includes("--skip-interp")) {
   const interp = await dslTiming(model.dsl, "interp", interpTokens);
   rows.push(["DSL interpreter f32", interp.decode_ms_per_token, interp.prefill_ms, boundMs(4)]);
 }
-console.log(`eigen product path: ${simdPath}; int8: no DSL formulation yet (see docs/performance.md)`);
+console.log(`eigen product path: ${simdPath}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)}`);
 for (const [name, dec, pre, bound] of rows) {
   console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hf.decode_ms_per_token).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hf.prefill_ms).toFixed(2).padStart(7)}`);
