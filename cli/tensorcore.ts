@@ -46,18 +46,15 @@ export function tensorJson(t: TensorView): { dtype: string; shape: number[]; dat
   return { dtype: t.precision, shape: t.shape, data: toNumbers(t).map(jsonNumber) };
 }
 
-/** Pick the entry kernel: the one named, or the last one defined in the files. */
+/** Pick the entry kernel: the one named, or the last one defined (in the last file that defines one). */
 export function entryKernel(program: IR.Program, name: string | undefined): IR.Kernel | undefined {
   if (name) {
     const k = program.kernelByName.get(name);
     if (!k) throw new UsageError(`no kernel named '${name}' (kernels: ${[...program.kernelByName.keys()].join(", ") || "none"})`);
     return k;
   }
-  // "last in the file" is definition order, not the callee-first order of program.kernels
-  let last: IR.Kernel | undefined;
-  for (const k of program.kernels) if (!last || k.span.start > last.span.start || k.span.file !== last.span.file) last = k;
-  const inLastFile = program.kernels.filter((k) => k.span.file === program.kernels[program.kernels.length - 1]?.span.file);
-  return inLastFile.sort((a, b) => a.span.start - b.span.start).pop() ?? last;
+  // program.kernels is in callee-first order; kernelByName keeps source order (files in order).
+  return [...program.kernelByName.values()].filter((k) => program.kernels.includes(k)).pop();
 }
 
 export function weightSourceFor(dir: string): WeightSource {
