@@ -1,14 +1,33 @@
-// A helper thread of interpreter/parallel.ts: computes its share of a product and raises the flag.
+// A helper thread of interpreter/parallel.ts: sleeps on its control block, computes its share of
+// each product, and stores the job's sequence number when done.
 
-import { parentPort } from "node:worker_threads";
-import { MatmulJob, runShare } from "./parallel.js";
+import { MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
+import { CTRL, runShare } from "./parallel.js";
 
-parentPort!.on("message", (job: MatmulJob) => {
+const ctrl = workerData.ctrl as Int32Array;
+const port = workerData.port as MessagePort;
+const buffers: SharedArrayBuffer[] = [];
+
+function view(at: number): Float32Array {
+  return new Float32Array(buffers[ctrl[at]], ctrl[at + 1] * 4, ctrl[at + 2]);
+}
+
+let seen = 0;
+for (;;) {
+  Atomics.wait(ctrl, CTRL.SEQ, seen);
+  const seq = Atomics.load(ctrl, CTRL.SEQ);
+  if (seq === seen) continue;
+  seen = seq;
   try {
-    runShare(job);
-    Atomics.store(job.done, 0, 1);
+    while (buffers.length < ctrl[CTRL.BUFFERS]) {
+      const m = receiveMessageOnPort(port);
+      if (!m) continue; // posted before the job; it is on its way
+      buffers[m.message.id] = m.message.buffer;
+    }
+    runShare(ctrl[CTRL.KIND], view(CTRL.A), view(CTRL.B), view(CTRL.OUT), ctrl[CTRL.M], ctrl[CTRL.K], ctrl[CTRL.N], ctrl[CTRL.LO], ctrl[CTRL.HI]);
+    Atomics.store(ctrl, CTRL.DONE, seq);
   } catch {
-    Atomics.store(job.done, 0, 2);
+    Atomics.store(ctrl, CTRL.DONE, -seq);
   }
-  Atomics.notify(job.done, 0);
-});
+  Atomics.notify(ctrl, CTRL.DONE);
+}
