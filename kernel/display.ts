@@ -153,10 +153,11 @@ export function heatmapFigure(view: TensorView, title: string): JsonObject {
   return {
     data: [{ type: "heatmap", z, x: xs, y: ys, colorscale: "Viridis", hovertemplate: "query %{y}, key %{x}: %{z}<extra></extra>" }],
     layout: {
-      title: { text: `${title} ${describeType(view)}${strided}` },
+      // The key axis sits on top (as an attention map is read), so the title goes below the plot.
+      title: { text: `${title} ${describeType(view)}${strided}`, y: 0.02, yanchor: "bottom" },
       xaxis: { title: { text: "key" }, side: "top" },
       yaxis: { title: { text: "query" }, autorange: "reversed" },
-      width: 520, height: 460, margin: { t: 80 },
+      width: 520, height: 480, margin: { t: 70, b: 60 },
     },
   };
 }
