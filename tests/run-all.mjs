@@ -37,7 +37,6 @@ const pytest = (out) => {
   const num = (w) => +((new RegExp(`(\\d+) ${w}`).exec(line) || [0, 0])[1]);
   return { passed: num("passed"), failed: num("failed") + num("errors?") };
 };
-};
 
 // Unit and differential suites: every dist/tests/*.test.js file (uvu).
 run("unit", process.execPath, [join(root, "node_modules/uvu/bin.js"), "dist/tests", "\\.test\\.js$"], uvu);
