@@ -40,7 +40,7 @@ HPARAMS = {
     "n_positions": 128,
     "seq_len": 128,
     "batch_size": 8,
-    "steps": 560,
+    "steps": 1600,
     "lr": 3e-3,
     "min_lr_ratio": 0.1,
     "warmup_steps": 30,
@@ -50,7 +50,7 @@ HPARAMS = {
     "val_fraction": 0.02,
     "val_every": 70,
     "val_batches": 4,
-    "threads": 1,
+    "threads": 2,
 }
 
 SAMPLE_PROMPTS = [
