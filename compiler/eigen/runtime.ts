@@ -429,9 +429,65 @@ static void rowB_cols(int M, int K, const float* A, int64_t as0, int64_t as1, co
   }
 }
 
+/** acc[0..N) += Σ_{k in [k0,k1)} a[k]·B[k][0..N): whole weight rows, read sequentially, four at a time. */
+template <int BP>
+static void rowB_vec_rows(const float* A, int64_t as1, const void* B, int64_t ldb, int N, float* acc, int k0, int k1) {
+  int k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + 1) * as1]), a2 = vset1(A[(k + 2) * as1]), a3 = vset1(A[(k + 3) * as1]);
+    const int64_t r0 = (int64_t)k * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+    int n = 0;
+    for (; n + TC_VW <= N; n += TC_VW) {
+      tc_vf t = vfma(a0, vldB<BP>(B, r0 + n), vldu(acc + n));
+      t = vfma(a1, vldB<BP>(B, r1 + n), t);
+      t = vfma(a2, vldB<BP>(B, r2 + n), t);
+      vstu(acc + n, vfma(a3, vldB<BP>(B, r3 + n), t));
+    }
+    for (; n < N; ++n)
+      acc[n] += A[k * as1] * ldB1<BP>(B, r0 + n) + A[(k + 1) * as1] * ldB1<BP>(B, r1 + n) + A[(k + 2) * as1] * ldB1<BP>(B, r2 + n) + A[(k + 3) * as1] * ldB1<BP>(B, r3 + n);
+  }
+  for (; k < k1; ++k) {
+    const tc_vf a = vset1(A[k * as1]);
+    const int64_t r = (int64_t)k * ldb;
+    int n = 0;
+    for (; n + TC_VW <= N; n += TC_VW) vstu(acc + n, vfma(a, vldB<BP>(B, r + n), vldu(acc + n)));
+    for (; n < N; ++n) acc[n] += A[k * as1] * ldB1<BP>(B, r + n);
+  }
+}
+
+/**
+ * One row times a matrix (a decode step's projections): the threads split the weight's ROWS, so each
+ * streams a contiguous block of memory (column chunks would read it with a stride), into private
+ * accumulators summed at the end. The split is static, so a thread count always gives the same sums.
+ */
+template <int BP>
+static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, int64_t ldb, float* P) {
+  const int nt = fast_threads((double)K * N, K / 64);
+  static thread_local std::vector<float> buf;
+  const int64_t NP = (N + 15) / 16 * 16;
+  if ((int64_t)buf.size() < nt * NP) buf.resize((size_t)(nt * NP));
+  float* accs = buf.data();
+  std::memset(accs, 0, sizeof(float) * (size_t)(nt * NP));
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num();
+      rowB_vec_rows<BP>(A, as1, B, ldb, N, accs + t * NP, (int)((int64_t)K * t / nt), (int)((int64_t)K * (t + 1) / nt));
+    }
+#endif
+  } else rowB_vec_rows<BP>(A, as1, B, ldb, N, accs, 0, K);
+  for (int n = 0; n < N; ++n) {
+    float s = accs[n];
+    for (int t = 1; t < nt; ++t) s += accs[t * NP + n];
+    P[n] = s;
+  }
+}
+
 template <int BP>
 static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
   if (K == 0) { std::memset(P, 0, sizeof(float) * (size_t)M * N); return; }
+  if (M == 1 && K >= 64) { rowB_vec<BP>(K, N, A, as1, B, ldb, P); return; }
   // column chunks claimed dynamically: a thread that the scheduler starts late finds the work done
   // instead of starting its whole static half then (the machine is often shared)
   const int64_t blk = (M <= 2 ? 8 : 4) * TC_VW;
