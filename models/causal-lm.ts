@@ -32,8 +32,12 @@ export const PRECISION_KERNELS: Record<string, { float: string; int8: string }> 
 };
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
 
-/** Rows per chunk: prefill processes the prompt 16 positions at a time, decode one. */
-export const PREFILL_ROWS = 16;
+/**
+ * Rows per chunk: prefill processes the prompt 32 positions at a time on the compiled back end
+ * (fewer passes over the weights) and 16 on the interpreter (less padding work for short prompts);
+ * decode one. Any multiple of 16 up to the library's PROBE (32) instantiates the same library.
+ */
+export const PREFILL_ROWS: Record<BackendName, number> = { eigen: 32, interp: 16 };
 export const DECODE_ROWS = 1;
 
 export type BackendName = "interp" | "eigen";
@@ -129,9 +133,9 @@ export class CausalLM {
       throw new ModelError(`${manifestPath}: invalid JSON (${(e as Error).message})`);
     }
     const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
-    const prefill = check(PREFILL_ROWS);
-    const decode = check(DECODE_ROWS);
     const backend = opts.backend ?? "interp";
+    const prefill = check(PREFILL_ROWS[backend]);
+    const decode = check(DECODE_ROWS);
     const prefillExec = await makeExecutor(prefill, backend, log);
     const decodeExec = await makeExecutor(decode, backend, log);
     const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec);
@@ -196,10 +200,11 @@ export class CausalLM {
     if (ids.length === 0) throw new ModelError("the prompt has no tokens");
     this.length = 0;
     // A prompt that does not fill its last chunk still writes whole chunks: keep them inside N_CTX.
-    const padded = Math.ceil(ids.length / PREFILL_ROWS) * PREFILL_ROWS;
+    const rows = this.prefillProgram.consts.get("ROWS")!;
+    const padded = Math.ceil(ids.length / rows) * rows;
     if (padded > this.nCtx) {
       if (ids.length > this.nCtx) throw new ModelError(`the prompt has ${ids.length} tokens, more than the model's context of ${this.nCtx}`);
-      const head = Math.floor(ids.length / PREFILL_ROWS) * PREFILL_ROWS;
+      const head = Math.floor(ids.length / rows) * rows;
       if (head > 0) this.step(ids.slice(0, head), this.prefillExec, this.prefillProgram, this.prefillArgs);
       let logits!: Float32Array;
       for (const id of ids.slice(head)) logits = this.decode(id);
