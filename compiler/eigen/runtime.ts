@@ -222,23 +222,28 @@ static int threads_for(double work) {
 #endif
 }
 
+/** Runs fn(t, T) on nt OpenMP threads, t = 0 .. T-1 (once, as fn(0, 1), without OpenMP or for nt = 1). */
+template <class Fn> static void on_threads(int nt, Fn&& fn) {
+#ifdef _OPENMP
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    fn(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  (void)nt;
+  fn(0, 1);
+}
+
 template <class MA> static void gemv(int M, int K, const float* A, int64_t lda, const float* x, float* P) {
   CMap<MA> a(A, M, K, Eigen::OuterStride<>(lda));
   VecMap v(x, K);
   const int nt = threads_for((double)M * K);
   if (nt > 1 && M >= 2 * nt) {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-#ifdef _OPENMP
-      const int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-      const int t = 0, T = 1;
-#endif
+    on_threads(nt, [&](int t, int T) {
       const int r0 = (int)((int64_t)M * t / T), r1 = (int)((int64_t)M * (t + 1) / T);
       if (r1 > r0) { Eigen::Map<Eigen::VectorXf> p(P + r0, r1 - r0); p.noalias() = a.middleRows(r0, r1 - r0) * v; }
-    }
+    });
   } else {
     Eigen::Map<Eigen::VectorXf> p(P, M);
     p.noalias() = a * v;
@@ -250,20 +255,12 @@ template <class MB> static void gevm(int K, int N, const float* x, const float* 
   RowVecMap v(x, K);
   const int nt = threads_for((double)K * N);
   if (nt > 1 && N >= 32 * nt) {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-#endif
-    {
-#ifdef _OPENMP
-      const int t = omp_get_thread_num(), T = omp_get_num_threads();
-#else
-      const int t = 0, T = 1;
-#endif
+    on_threads(nt, [&](int t, int T) {
       // column chunks on 16-float (cache line) boundaries
       const int64_t blocks = (N + 15) / 16;
       const int c0 = (int)std::min<int64_t>(N, blocks * t / T * 16), c1 = (int)std::min<int64_t>(N, blocks * (t + 1) / T * 16);
       if (c1 > c0) { Eigen::Map<Eigen::RowVectorXf> p(P + c0, c1 - c0); p.noalias() = v * b.middleCols(c0, c1 - c0); }
-    }
+    });
   } else {
     Eigen::Map<Eigen::RowVectorXf> p(P, N);
     p.noalias() = v * b;
@@ -468,15 +465,9 @@ static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, i
   if ((int64_t)buf.size() < nt * NP) buf.resize((size_t)(nt * NP));
   float* accs = buf.data();
   std::memset(accs, 0, sizeof(float) * (size_t)(nt * NP));
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel num_threads(nt)
-    {
-      const int t = omp_get_thread_num();
-      rowB_vec_rows<BP>(A, as1, B, ldb, N, accs + t * NP, (int)((int64_t)K * t / nt), (int)((int64_t)K * (t + 1) / nt));
-    }
-#endif
-  } else rowB_vec_rows<BP>(A, as1, B, ldb, N, accs, 0, K);
+  on_threads(nt, [&](int t, int T) {
+    rowB_vec_rows<BP>(A, as1, B, ldb, N, accs + t * NP, (int)((int64_t)K * t / T), (int)((int64_t)K * (t + 1) / T));
+  });
   for (int n = 0; n < N; ++n) {
     float s = accs[n];
     for (int t = 1; t < nt; ++t) s += accs[t * NP + n];
