@@ -1,5 +1,5 @@
 // Building generated C++ into a shared object, with a per-user content-addressed cache:
-//   $TENSORCORE_CACHE or ~/.cache/tensorcore/eigen/
+//   $TENSORCORE_CACHE/eigen/ (default ~/.cache/tensorcore/eigen/; models and references sit beside it)
 //     pch-<hash>/tc_runtime.h(.gch)   the runtime header (includes Eigen/Core), precompiled per flag set
 //     rt-<hash>.o                      the runtime's product helpers (Eigen GEMM/GEMV), compiled once
 //     <hash>.so, <hash>.cpp            one per translation unit; hash = source + flags + compiler version
@@ -56,7 +56,7 @@ export function toolchain(): Toolchain {
 }
 
 export function cacheDir(): string {
-  const d = process.env.TENSORCORE_CACHE || join(homedir(), ".cache/tensorcore/eigen");
+  const d = join(process.env.TENSORCORE_CACHE || join(homedir(), ".cache/tensorcore"), "eigen");
   mkdirSync(d, { recursive: true });
   return d;
 }
