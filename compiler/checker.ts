@@ -311,13 +311,9 @@ class Checker {
     }
   }
 
-  private declare(scope: Scope, frame: Frame, name: string, span: Span, b: Binding): void {
+  /** A name in this scope. (A session tensor from an earlier cell is not in scope, so a cell may redeclare it.) */
+  private declare(scope: Scope, name: string, span: Span, b: Binding): void {
     if (scope.names.has(name)) this.fail(span, `duplicate definition of '${name}' in this scope`);
-    if (frame.kernel === undefined && b.kind === "tensor") {
-      // Top level: a session tensor; redeclaring one from an earlier cell replaces it.
-      scope.names.set(name, b);
-      return;
-    }
     scope.names.set(name, b);
   }
 
@@ -325,7 +321,7 @@ class Checker {
     switch (s.kind) {
       case "const": {
         const c = this.evalConst(s.value, scope);
-        this.declare(scope, frame, s.name, s.nameSpan, { kind: "const", c });
+        this.declare(scope, s.name, s.nameSpan, { kind: "const", c });
         if (frame.kernel === undefined) this.consts.set(s.name, c); // a top-level const persists
         return;
       }
@@ -345,7 +341,7 @@ class Checker {
         }
         // Check the initializer before the name is visible: `T x = x + 1;` refers to an older x.
         const init = s.init ? this.lowerExpr(s.init, scope, frame) : undefined;
-        this.declare(scope, frame, s.name, s.nameSpan, { kind: "tensor", v });
+        this.declare(scope, s.name, s.nameSpan, { kind: "tensor", v });
         out.push({ kind: "zero", target: v, span: s.span });
         if (init && s.init) {
           const dst = this.wholeView(v, s.nameSpan);

@@ -218,10 +218,6 @@ export class Interpreter {
     return frame.tensors[v.slot];
   }
 
-  resolveIn(view: IR.View, frame: Frame): TensorView {
-    return this.resolve(view, frame);
-  }
-
   private resolve(view: IR.View, frame: Frame): TensorView {
     const base = this.baseTensor(view.base, frame, view.span);
     if (view.steps.length === 0) return base;
@@ -267,15 +263,12 @@ export class Interpreter {
           case "/": if (b === 0) throw new RuntimeFault(e.span, "integer division by zero"); return Math.trunc(a / b) | 0;
           case "%": if (b === 0) throw new RuntimeFault(e.span, "integer division by zero"); return a % b | 0;
         }
+        return 0; // unreachable: the switch covers every operator
       }
-      // falls through (unreachable)
       case "view": {
-        if (e.kind === "view") {
-          const t = this.resolve(e.view, frame);
-          return t.data[t.offset] as number;
-        }
+        const t = this.resolve(e.view, frame);
+        return t.data[t.offset] as number;
       }
-      // falls through
       default:
         return this.eval(e, frame)[0] | 0;
     }
@@ -304,7 +297,7 @@ export class Interpreter {
       }
       case "binary": {
         let a = this.eval(e.left, frame), b = this.eval(e.right, frame);
-        if (e.compute === "f32") { a = this.asF32(a, e.left, frame); b = this.asF32(b, e.right, frame); }
+        if (e.compute === "f32") { a = this.asF32(a, e.left); b = this.asF32(b, e.right); }
         const out = this.temp(e, e.compute, elementCount(e.shape), 0);
         ops.binary(e.op, e.compute, a, e.left.shape, b, e.right.shape, out, e.shape, e.span);
         return out;
@@ -315,20 +308,20 @@ export class Interpreter {
         const n = elementCount(e.shape);
         switch (e.fn) {
           case "EXP": case "LOG": case "SQRT": case "TANH": case "ABS": case "ACT": {
-            if (e.compute === "f32") a = this.asF32(a, x, frame);
+            if (e.compute === "f32") a = this.asF32(a, x);
             const out = this.temp(e, e.compute, n, 0);
             ops.unary(e.fn, e.compute, a, out, e.act);
             return out;
           }
           case "MAXIMUM": case "MINIMUM": {
             let b = this.eval(e.args[1], frame);
-            if (e.compute === "f32") { a = this.asF32(a, x, frame); b = this.asF32(b, e.args[1], frame); }
+            if (e.compute === "f32") { a = this.asF32(a, x); b = this.asF32(b, e.args[1]); }
             const out = this.temp(e, e.compute, n, 0);
             ops.minmax(e.fn, a, x.shape, b, e.args[1].shape, out, e.shape);
             return out;
           }
           case "SUM": case "MAX": case "MEAN": {
-            if (e.compute === "f32") a = this.asF32(a, x, frame);
+            if (e.compute === "f32") a = this.asF32(a, x);
             const out = this.temp(e, e.compute, n, 0);
             ops.reduceLast(e.fn, e.compute, a, x.shape, out);
             return out;
@@ -340,7 +333,7 @@ export class Interpreter {
             return out;
           }
           case "SOFTMAX": {
-            a = this.asF32(a, x, frame);
+            a = this.asF32(a, x);
             const out = this.temp(e, "f32", n, 0) as Float32Array;
             ops.softmaxLast(a, x.shape, out);
             return out;
@@ -356,7 +349,7 @@ export class Interpreter {
   }
 
   /** Integer values used in float arithmetic are converted (as C converts int to float). */
-  private asF32(a: ComputeArray, owner: IR.Expr, _frame: Frame): ComputeArray {
+  private asF32(a: ComputeArray, owner: IR.Expr): ComputeArray {
     if (a instanceof Float32Array) return a;
     const t = this.temp(owner, "f32", a.length, 7) as Float32Array;
     t.set(a);
