@@ -5,6 +5,7 @@
 // loops / Eigen). Floats: within (K+2)·2^-24·Σ|terms| of the interpreter's double sums (the fast
 // MMUL bound of docs/compiler.md); int8 products: bitwise (wrapping int32 sums).
 
+import { spawnSync } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
@@ -68,5 +69,19 @@ for (const [label, targetSrc, path] of targets) {
     }
   });
 }
+
+// OpenMP workers spin in libgomp after a parallel product; the process (or a kernel worker thread)
+// that ends then must not unload the library under them (it did: SIGSEGV at exit, 5 runs in 6).
+test("a process that ends right after parallel products exits cleanly", () => {
+  const lm = new URL("../models/causal-lm.js", import.meta.url).href;
+  const script = `import { CausalLM, EMBEDDED_MODEL } from ${JSON.stringify(lm)};
+const m = await CausalLM.load(EMBEDDED_MODEL, { backend: "eigen", log: () => {} });
+m.prefill(Array.from({ length: 64 }, (_, i) => 100 + i));`;
+  for (let i = 0; i < 4; i++) {
+    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.is(r.signal, null, `run ${i}: killed by ${r.signal}`);
+    assert.is(r.status, 0, `run ${i}: ${r.stderr}`);
+  }
+});
 
 test.run();

@@ -130,20 +130,25 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
   return { header, obj };
 }
 
+// A loaded program is never unloaded: OpenMP's worker threads spin in libgomp for a while after each
+// parallel region, and when koffi dlcloses the library at exit (the last reference to libgomp) a
+// still-spinning worker executes unmapped code (SIGSEGV after a run that ended in a parallel product).
+const LINK_FLAGS = ["-Wl,-z,nodelete"];
+
 /** Compile a translation unit into a cached shared object (or find it in the cache). */
 export async function buildSharedObject(code: string, extraFlags: string[], log?: (m: string) => void): Promise<BuildResult> {
   const t0 = performance.now();
   const tc = toolchain();
   const flags = [...BASE_FLAGS, ...extraFlags, `-I${tc.eigenDir}`];
   const dir = cacheDir();
-  const key = hash(code, tc.version, tc.eigenDir, RUNTIME_HEADER, RUNTIME_IMPL, ...flags);
+  const key = hash(code, tc.version, tc.eigenDir, RUNTIME_HEADER, RUNTIME_IMPL, ...flags, ...LINK_FLAGS);
   const so = join(dir, `${key}.so`);
   if (existsSync(so)) return { so, cached: true, seconds: (performance.now() - t0) / 1000 };
   const { header, obj } = await runtimeArtifacts(tc, flags, log);
   const cpp = join(dir, `${key}.cpp`);
   const tmpCpp = tmpName(cpp) + ".cpp", tmpSo = tmpName(so);
   writeFileSync(tmpCpp, code);
-  const r = await run(tc.cxx, [...flags, "-include", header, "-shared", tmpCpp, obj, "-o", tmpSo]);
+  const r = await run(tc.cxx, [...flags, "-include", header, "-shared", ...LINK_FLAGS, tmpCpp, obj, "-o", tmpSo]);
   if (r.code !== 0) {
     rmSync(tmpSo, { force: true });
     rmSync(tmpCpp, { force: true });
