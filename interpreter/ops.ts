@@ -170,7 +170,9 @@ export function erf(x: number): number {
 
 export function activation(kind: ActKind, x: number): number {
   switch (kind) {
-    case "gelu_tanh": return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+    // 0.5·x·(1 + tanh(y)) written as x / (1 + e^(−2y)): the same function without the cancellation
+    // of 1 + tanh(y) for negative x (the tanh form returns 0 below x ≈ −7, this one the tiny value)
+    case "gelu_tanh": return x / (1 + Math.exp(-2 * (SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))));
     case "gelu_erf": return 0.5 * x * (1 + erf(x * Math.SQRT1_2));
     case "silu": return x / (1 + Math.exp(-x));
     case "relu": return x > 0 ? x : 0;
