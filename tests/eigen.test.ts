@@ -183,6 +183,36 @@ test("run-time faults name the .ta line, as the interpreter's do; prints arrive 
   assert.throws(() => be.tryRun(spin, makeInputs(spin, undefined, 1), { print: () => {} }, { interrupt: flag }), (e: Error) => e instanceof Interrupted);
 });
 
+// Parallel batch loops: iterations may run at once only when each writes its own slab of a tensor,
+// x[i] or a column window x[:, i*W +: L] with L <= W, the same way at every access.
+const slabSource = `
+type M = Tensor<f32, {4, 64}>;
+type H = Tensor<f32, {4, 16}>;
+kernel heads(M x, M y) { batch(h = 0..4) { H t; t = x[:, h * 16 +: 16] * 2.0; y[:, h * 16 +: 16] = t + 1.0; } }
+kernel rows(M x, M y) { batch(i = 0..4) { y[i] = x[i] * 3.0; } }
+kernel overlap(M x, M y) { batch(h = 0..4) { y[:, h * 8 +: 16] = x[:, h * 8 +: 16] + 1.0; } }
+kernel mixed(M x, M y) { batch(h = 0..4) { y[:, h * 16 +: 16] = 1.0; y[h] = y[h] + x[h]; } }
+kernel reread(M x, M y) { batch(h = 0..4) { y[:, h * 16 +: 16] = x[:, 0 +: 16] + y[:, 0 +: 16]; } }
+`;
+
+test("batch loops writing disjoint column windows run in parallel; overlapping ones do not", async () => {
+  const { program } = checkSource("slabs.ta", slabSource);
+  const unit = emitCpp(program.kernels, { parallelThreshold: 0 });
+  const body = (name: string) => {
+    const from = unit.code.indexOf(`// kernel ${name},`);
+    assert.ok(from >= 0, name);
+    return unit.code.slice(from, unit.code.indexOf("\n}\n", from));
+  };
+  for (const name of ["heads", "rows"]) assert.ok(body(name).includes("par_for"), `${name} should be parallel`);
+  for (const name of ["overlap", "mixed", "reread"]) assert.not.ok(body(name).includes("par_for"), `${name} must stay sequential`);
+  const be = await EigenBackend.forKernels(program.kernels, { emit: { parallelThreshold: 0 } });
+  for (const k of program.kernels) {
+    const inputs = makeInputs(k, undefined, 5);
+    const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));
+    assert.equal(toNumbers(b.params[1]), toNumbers(a.params[1]), k.name);
+  }
+});
+
 // ---- set-up problems and failed builds -----------------------------------------------------------------
 
 test("a missing C++ compiler is one clear sentence", async () => {

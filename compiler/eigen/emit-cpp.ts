@@ -728,9 +728,10 @@ export class Emitter {
 
   /**
    * When may iterations of this loop run at once? Conservatively: no print; every tensor the body
-   * writes (other than locals it declares itself) is only ever touched through x[i]... with i this
-   * loop's variable on the leading axis; written params get run-time overlap checks against the
-   * other params of their precision (a caller may pass views of one tensor).
+   * writes (other than locals it declares itself) is only ever touched in the iteration's own slab,
+   * `x[i]...` or a window `x[:, i*W +: L]` (L ≤ W) on one axis, the same for every access; written
+   * params get run-time overlap checks against the other params of their precision (a caller may
+   * pass views of one tensor).
    */
   private parallelPlan(s: IR.Stmt & { kind: "loop" }, c: Ctx): { privateLocals: IR.TensorVar[]; aliasChecks: [{ ptr: string; bytes: number }, { ptr: string; bytes: number }][] } | undefined {
     const trips = s.start.kind === "const" && s.end.kind === "const" && s.step.kind === "const" ? Math.ceil((s.end.value - s.start.value) / s.step.value) : Infinity;
@@ -764,17 +765,32 @@ export class Emitter {
     };
     visit(s.body);
     if (!ok) return undefined;
-    const led = (v: IR.View) => {
-      const first = v.steps[0]?.[0];
-      return first?.kind === "at" && first.index.kind === "loopvar" && first.index.v === s.v;
+    // The slab of the base tensor one iteration may touch: along `axis`, elements [i·mult, i·mult + len)
+    // with len ≤ mult (i = the loop variable), from `x[i]` (mult 1) or a window `x[:, i*W +: L]`. Two
+    // iterations' slabs are disjoint when every access to the tensor has the same axis and mult.
+    const isLoopVar = (e: IR.Expr) => e.kind === "loopvar" && e.v === s.v;
+    const slab = (v: IR.View): string | undefined => {
+      const group = v.steps[0] ?? [];
+      for (let axis = 0; axis < group.length; axis++) {
+        const sel = group[axis];
+        if (sel.kind === "at" && isLoopVar(sel.index)) return `${axis}:1`;
+        if (sel.kind === "window" && sel.start.kind === "binary" && sel.start.op === "*") {
+          const { left, right } = sel.start;
+          const mult = isLoopVar(left) && right.kind === "const" ? right.value : isLoopVar(right) && left.kind === "const" ? left.value : undefined;
+          if (mult !== undefined && Number.isInteger(mult) && sel.length <= mult) return `${axis}:${mult}`;
+        }
+      }
+      return undefined;
     };
-    const shared = new Set<IR.TensorVar>();
-    for (const w of writes) {
-      if (declared.has(w.base)) continue;
-      if (!led(w)) return undefined;
-      shared.add(w.base);
+    const shared = new Map<IR.TensorVar, string>();
+    for (const v of [...writes, ...reads]) {
+      if (declared.has(v.base)) continue;
+      const isWritten = writes.some((w) => w.base === v.base);
+      if (!isWritten) continue;
+      const sl = slab(v);
+      if (sl === undefined || (shared.has(v.base) && shared.get(v.base) !== sl)) return undefined;
+      shared.set(v.base, sl);
     }
-    for (const r of [...reads, ...writes]) if (shared.has(r.base) && !declared.has(r.base) && !led(r)) return undefined;
     // params that may alias a written param at run time
     const params = c.spec.kernel.params;
     const extent = (p: IR.TensorVar) => {
@@ -784,7 +800,7 @@ export class Emitter {
     };
     const touched = new Set([...reads, ...writes].map((v) => v.base));
     const checks: [{ ptr: string; bytes: number }, { ptr: string; bytes: number }][] = [];
-    for (const w of shared) {
+    for (const w of shared.keys()) {
       if (w.role !== "param") continue;
       for (const p of params) {
         if (p === w || !touched.has(p) || p.type.precision !== w.type.precision) continue;
