@@ -231,9 +231,14 @@ class Checker {
         return { value, isInt };
       }
       case "call": {
+        // MINIMUM/MAXIMUM of two consts keep the int kind when both are ints (as the elementwise ones)
+        if ((e.callee === "MINIMUM" || e.callee === "MAXIMUM") && e.args.length === 2) {
+          const a = this.evalConst(e.args[0], scope), b = this.evalConst(e.args[1], scope);
+          return { value: (e.callee === "MINIMUM" ? Math.min : Math.max)(a.value, b.value), isInt: a.isInt && b.isInt };
+        }
         const fns: Record<string, (x: number) => number> = { SQRT: Math.sqrt, EXP: Math.exp, LOG: Math.log, ABS: Math.abs, TANH: Math.tanh };
         const f = fns[e.callee];
-        if (!f || e.args.length !== 1) return this.fail(e.span, `'${e.callee}(...)' cannot be used in a const expression (allowed: SQRT, EXP, LOG, ABS, TANH of one argument)`);
+        if (!f || e.args.length !== 1) return this.fail(e.span, `'${e.callee}(...)' cannot be used in a const expression (allowed: SQRT, EXP, LOG, ABS, TANH of one argument, MINIMUM and MAXIMUM of two)`);
         const v = this.evalConst(e.args[0], scope);
         return { value: f(v.value), isInt: false };
       }

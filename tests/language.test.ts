@@ -256,11 +256,15 @@ test("checker: const expressions", () => {
   fails("const A = 4 / 0;", "1:11: error: division by zero in a const expression");
   fails("const A = 4 % (2 - 2);", "1:11: error: division by zero in a const expression");
   fails("const A = 9007199254740992 * 4;", "1:11: error: const expression overflows");
-  fails("const A = MAXIMUM(1, 2);", "1:11: error: 'MAXIMUM(...)' cannot be used in a const expression");
+  fails("const A = MAXIMUM(1);", "1:11: error: 'MAXIMUM(...)' cannot be used in a const expression");
+  fails("const A = SUM(1, 2);", "1:11: error: 'SUM(...)' cannot be used in a const expression");
   fails("type V = Tensor<f32, {4}>;\nkernel k(V a) { const B = a + 1; }", "2:27: error: 'a' is not a constant");
   fails("kernel k() { }\ntype V = Tensor<f32, {4}>;\nkernel j(V a) { a = 1 / 0; }", "3:25: error: integer division by zero");
   const { program } = checkSource("c.ta", "const A = -7 / 2;\nconst B = -7 % 2;\nconst C = 7.0 / 2;\nconst D = SQRT(2.0) * SQRT(2.0);");
   assert.equal([...program.consts.values()], [-3, -1, 3.5, 2.0000000000000004]);
+  // MINIMUM/MAXIMUM of two: an integer when both are (usable in shapes), else a float
+  const mm = checkSource("m.ta", "const N = 40;\nconst P = MINIMUM(64, N) / 16 * 16;\nconst Q = MAXIMUM(1, 2.5);\ntype T = Tensor<f32, {P}>;").program;
+  assert.equal([mm.consts.get("P"), mm.consts.get("Q")], [32, 2.5]);
 });
 
 test("several errors in one run, sorted by position, each with a caret line", () => {
