@@ -3,9 +3,12 @@
 
 import { MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";
 import { CTRL, runShare } from "./parallel.js";
+import { WasmKernels } from "./wasm-kernels.js";
 
 const ctrl = workerData.ctrl as Int32Array;
 const port = workerData.port as MessagePort;
+const memory = workerData.memory as WebAssembly.Memory | undefined;
+const kernels = memory ? new WasmKernels(memory) : undefined;
 const buffers: SharedArrayBuffer[] = [];
 
 function view(at: number): Float32Array {
@@ -24,7 +27,8 @@ for (;;) {
       if (!m) continue; // posted before the job; it is on its way
       buffers[m.message.id] = m.message.buffer;
     }
-    runShare(ctrl[CTRL.KIND], view(CTRL.A), view(CTRL.B), view(CTRL.OUT), ctrl[CTRL.M], ctrl[CTRL.K], ctrl[CTRL.N], ctrl[CTRL.LO], ctrl[CTRL.HI]);
+    runShare(ctrl[CTRL.KIND], view(CTRL.A), view(CTRL.B), view(CTRL.OUT), ctrl[CTRL.M], ctrl[CTRL.K], ctrl[CTRL.N], ctrl[CTRL.LO], ctrl[CTRL.HI],
+      kernels && { kernels, scratch: ctrl[CTRL.SCRATCH] });
     Atomics.store(ctrl, CTRL.DONE, seq);
   } catch {
     Atomics.store(ctrl, CTRL.DONE, -seq);

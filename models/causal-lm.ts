@@ -15,7 +15,7 @@ import { allocTensor, TensorView } from "../interpreter/tensor.js";
 import { bindParam, ManifestSource } from "../interpreter/weights.js";
 import { Interpreter } from "../interpreter/interpreter.js";
 import { matmulPool } from "../interpreter/parallel.js";
-import { toShared } from "../interpreter/tensor.js";
+import { toWasmHeap } from "../interpreter/wasm-kernels.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The kernel library of each supported architecture (manifest.json's "architecture"). */
@@ -168,7 +168,8 @@ export class CausalLM {
           // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
           const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
           w = placeholder ? allocTensor(p.type, this.backend === "interp") : bindParam(p.name, p.type, source, undefined, p.span);
-          if (this.backend === "interp") w = toShared(w);
+          // the interpreter's products run in WebAssembly on weights in its heap (shared memory either way)
+          if (this.backend === "interp") w = toWasmHeap(w);
           this.weights.set(p.name, w);
         }
         return w;

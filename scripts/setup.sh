@@ -14,8 +14,10 @@ if [ ! -f node_modules/.tc-lock-hash ] || [ "$(cat node_modules/.tc-lock-hash)" 
   echo "$lock_hash" > node_modules/.tc-lock-hash
 fi
 
-# 2. TypeScript build (incremental: a no-op build takes about a second).
+# 2. TypeScript build (incremental: a no-op build takes about a second), then the interpreter's
+#    WebAssembly kernels (interpreter/wasm/*.wat, assembled only when changed).
 npx tsc -p tsconfig.json
+node scripts/build-wasm.mjs
 
 # 3. Eigen headers for the C++ back end (see docs/compiler.md).
 bash scripts/ensure-eigen.sh
