@@ -60,19 +60,27 @@ export function wasmHeap(): WasmHeap | null {
   return heap;
 }
 
+const byKey = new Map<string, TensorView>();
+
 /**
  * The same tensor with its storage copied into the heap, where the interpreter's products run in
- * WebAssembly; into ordinary shared memory when there is no heap or no room left in it.
+ * WebAssembly; into ordinary shared memory when there is no heap or no room left in it. The heap
+ * never frees, so a `key` naming the contents (a weight file, its version and the tensor) makes a
+ * second load of the same weight reuse the first copy instead of growing the heap.
  */
-export function toWasmHeap(t: TensorView): TensorView {
+export function toWasmHeap(t: TensorView, key?: string): TensorView {
   const h = wasmHeap();
   if (!h || h.holds(t.data.buffer)) return h ? t : toShared(t);
+  const known = key === undefined ? undefined : byKey.get(key);
+  if (known && known.data.byteLength === t.data.byteLength && known.precision === t.precision) return { ...t, data: known.data };
   const at = h.alloc(t.data.byteLength);
   if (at < 0) return toShared(t);
   const Ctor = t.data.constructor as { new (b: ArrayBufferLike, offset: number, length: number): TensorView["data"] };
   const data = new Ctor(h.buffer, at, t.data.length);
   data.set(t.data as never);
-  return { ...t, data };
+  const v = { ...t, data };
+  if (key !== undefined) byKey.set(key, v);
+  return v;
 }
 
 interface Exports {

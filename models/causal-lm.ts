@@ -3,7 +3,7 @@
 // the entry kernel on the chosen back end. Every tensor operation happens in DSL kernels; the host
 // only moves token ids in and reads logits out.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DiagnosticError } from "../compiler/diagnostics.js";
@@ -169,7 +169,7 @@ export class CausalLM {
           const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
           w = placeholder ? allocTensor(p.type, this.backend === "interp") : bindParam(p.name, p.type, source, undefined, p.span);
           // the interpreter's products run in WebAssembly on weights in its heap (shared memory either way)
-          if (this.backend === "interp") w = toWasmHeap(w);
+          if (this.backend === "interp") w = toWasmHeap(w, `${resolve(this.dir)}|${statSync(join(this.dir, "manifest.json")).mtimeMs}|${p.name}`);
           this.weights.set(p.name, w);
         }
         return w;

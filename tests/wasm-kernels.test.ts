@@ -34,6 +34,16 @@ test("the kernels are built (scripts/build-wasm.mjs) and the heap exists", () =>
   assert.ok(wasmHeap(), "dist/interpreter/wasm/kernels.wasm is missing: run npm run build");
 });
 
+test("a weight loaded twice under one key is copied into the heap once", () => {
+  const heap = wasmHeap()!, r = rand(5);
+  const w: TensorView = { precision: "f32", data: values(1 << 16, r), offset: 0, shape: [1 << 16], strides: [1] };
+  const a = toWasmHeap(w, "test|weight"), before = heap.alloc(0);
+  const b = toWasmHeap({ ...w, data: w.data.slice() }, "test|weight");
+  assert.is(heap.alloc(0), before);
+  assert.is(b.data, a.data);
+  assert.ok(heap.holds(a.data.buffer));
+});
+
 test("dot4 = matvecF32 bit for bit", () => {
   const heap = wasmHeap()!, k = new WasmKernels(heap.memory), r = rand(7);
   const scratch = heap.alloc(1 << 16);
