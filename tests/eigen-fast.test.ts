@@ -10,6 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
 import { EigenBackend } from "../compiler/eigen/backend.js";
+import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 import { toNumbers } from "../interpreter/tensor.js";
 import { cloneViews, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 
@@ -34,6 +35,12 @@ function cases(): Case[] {
   // windows: B with a row stride wider than N, A a strided (column-major) view, accumulate into a window
   add(100, `type W${n} = Tensor<bf16, {3, 120, 90}, TileReg>;\ntype X${n} = Tensor<f32, {6, 100}, TileReg, ColMajor>;\ntype Q${n} = Tensor<f32, {6, 80}, TileReg>;`,
     `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc[:, 10 +: 70], x, w[1][5 +: 100, 3 +: 70]); }`);
+  // Tiled(R x C) weights set the packed many-row product's k-block and panel width: each supported
+  // width (16..64, 40 rounds to 48), k-blocks shorter and longer than K, stacked {L,K,N} weights
+  for (const [R, C, M, K, N, p] of [[16, 16, 9, 70, 50, "f32"], [64, 32, 33, 300, 77, "bf16"], [128, 48, 64, 257, 400, "f32"], [256, 64, 12, 600, 130, "f16"], [100, 40, 20, 333, 95, "f32"]] as [number, number, number, number, number, string][]) {
+    add(K, `type W${n} = Tensor<${p}, {2, ${K}, ${N}}, TileReg, Tiled(${R}x${C})>;\ntype X${n} = Tensor<f32, {${M}, ${K}}, TileReg>;\ntype Q${n} = Tensor<f32, {${M}, ${N}}, TileReg>;`,
+      `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc, x, w[1]); }`);
+  }
   // int8 · int8 → int32 (exact): every tile height and column tail, odd K
   for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100]] as [number, number, number][]) {
     add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype B${n} = Tensor<int8, {${K}, ${N}}, TileReg>;\ntype P${n} = Tensor<int32, {${M}, ${N}}, TileReg>;`,
@@ -69,6 +76,13 @@ for (const [label, targetSrc, path] of targets) {
     }
   });
 }
+
+test("a Tiled(R x C) weight's tile reaches the compiled product; RowMajor gets the default", () => {
+  const src = (layout: string) => `type W = Tensor<f32, {2, 300, 96}, TileReg, ${layout}>;\ntype X = Tensor<f32, {16, 300}, TileReg>;\ntype Q = Tensor<f32, {16, 96}, TileReg>;\nkernel k(Q acc, X x, W w) { MMUL(acc, x, w[1]); }`;
+  const call = (layout: string) => /tcrt::mm_rowB\((.*)\);/.exec(emitCpp(checkSource("t.ta", src(layout)).program.kernels).code)![1].split(", ").slice(-2).join("x");
+  assert.is(call("Tiled(64x32)"), "64x32");
+  assert.is(call("RowMajor"), "0x0");
+});
 
 // OpenMP workers spin in libgomp after a parallel product; the process (or a kernel worker thread)
 // that ends then must not unload the library under them (it did: SIGSEGV at exit, 5 runs in 6).

@@ -535,7 +535,9 @@ export class Emitter {
       // place, in their own precision (no f32 copy of a bf16/f16 weight matrix); A (activations) as f32
       a = this.productOperand(a, c, false);
       const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
-      this.line(c, `tcrt::mm_rowB(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[0]}, ${P});`);
+      // a Tiled(R x C) weight sets the packed product's k-block (R) and panel width (C)
+      const tile = b.base?.type.layout.kind === "Tiled" ? b.base.type.layout : undefined;
+      this.line(c, `tcrt::mm_rowB(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[0]}, ${P}, ${tile?.rows ?? 0}, ${tile?.cols ?? 0});`);
     } else if (!integer && !this.opts.exactMmul && kind === 1 && wcode[a.precision] !== undefined && unitCols(a)) {
       // {M,K}·{K} with contiguous rows (the LM head): dot products over A in its own precision
       b = this.productOperand(b, c, true);

@@ -201,7 +201,9 @@ int get_threads();
 // Hand-written SIMD products (AVX-512 or AVX2+FMA, chosen at build time from the flags; plain loops or
 // Eigen otherwise). bp/ap: precision of the weight operand, 0 f32, 1 bf16, 2 f16 (widened in registers).
 // P{M,N} = A·B, A f32 with element (i,k) at A[i*as0 + k*as1], B {K,N} with unit column stride, row stride ldb.
-void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp, int64_t ldb, float* P);
+// kc × nb: the tile of a Tiled(kc x nb) weight, the k-block and panel width of the packed many-row
+// product (0, 0: the default 128 × 48); the result does not depend on it beyond float rounding.
+void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp, int64_t ldb, float* P, int kc, int nb);
 // P{M} = A·x, A {M,K} with unit column stride (row stride lda), x f32 contiguous.
 void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, float* P);
 // P{M,N} = A·B in int32 (wrapping), A int8 any strides, B int8 {K,N} with unit column stride.
@@ -512,46 +514,48 @@ static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, i
 // tile holds 24 accumulators; per k: 3 panel loads, 8 broadcasts, 24 FMAs (the FMA ports, not the
 // loads, are the limit). Measured 80 GFLOP/s per core alone, against 25 for the 4 × 64 tile on
 // unpacked B (docs/performance.md).
-constexpr int GP_MR = 8, GP_NV = 3, GP_NB = GP_NV * 16, GP_KC = 128;
+constexpr int GP_MR = 8, GP_KC = 128, GP_NV = 3; // the default tile: k-blocks of 128, 48-column panels
 
-template <int R>
+template <int R, int NV>
 static inline void gp_tile(int kc, const float* Ap, const float* pan, float* P, int64_t ldp, bool first, const __mmask16* mk) {
-  __m512 acc[R][GP_NV];
+  __m512 acc[R][NV];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < GP_NV; ++v) acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[v], P + r * ldp + v * 16);
+    for (int v = 0; v < NV; ++v) acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[v], P + r * ldp + v * 16);
   for (int k = 0; k < kc; ++k) {
-    __m512 b[GP_NV];
-    for (int v = 0; v < GP_NV; ++v) b[v] = _mm512_load_ps(pan + k * GP_NB + v * 16);
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(pan + k * NV * 16 + v * 16);
     for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(Ap[k * R + r]);
-      for (int v = 0; v < GP_NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < GP_NV; ++v) _mm512_mask_storeu_ps(P + r * ldp + v * 16, mk[v], acc[r][v]);
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(P + r * ldp + v * 16, mk[v], acc[r][v]);
 }
 
+template <int NV>
 static void gp_rows(int R, int kc, const float* Ap, const float* pan, float* P, int64_t ldp, bool first, const __mmask16* mk) {
   switch (R) {
-    case 8: gp_tile<8>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 7: gp_tile<7>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 6: gp_tile<6>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 5: gp_tile<5>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 4: gp_tile<4>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 3: gp_tile<3>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 2: gp_tile<2>(kc, Ap, pan, P, ldp, first, mk); break;
-    default: gp_tile<1>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 8: gp_tile<8, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 7: gp_tile<7, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 6: gp_tile<6, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 5: gp_tile<5, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 4: gp_tile<4, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 3: gp_tile<3, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    case 2: gp_tile<2, NV>(kc, Ap, pan, P, ldp, first, mk); break;
+    default: gp_tile<1, NV>(kc, Ap, pan, P, ldp, first, mk); break;
   }
 }
 
-/** P{M,N} = A·B for M > 4 (P row-major, leading dimension N). */
-template <int BP>
-static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
+/** P{M,N} = A·B for M > 4 (P row-major, leading dimension N), B packed in KC × (NV·16) tiles. */
+template <int BP, int NV>
+static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, const int KC) {
+  constexpr int NB = NV * 16;
   static thread_local std::vector<float> apk;
   if ((int64_t)apk.size() < (int64_t)M * K) apk.resize((size_t)M * K);
   float* ap = apk.data();
-  for (int k0 = 0; k0 < K; k0 += GP_KC) {
-    const int kc = std::min(GP_KC, K - k0);
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
     for (int i0 = 0; i0 < M; i0 += GP_MR) {
       const int R = std::min(GP_MR, M - i0);
       float* d = ap + (int64_t)k0 * M + (int64_t)i0 * kc;
@@ -561,41 +565,35 @@ static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_
   }
   // Each thread takes one wide column chunk: B's rows are then read in long runs (short strided runs
   // touch every 4 KB page several times, once per chunk, and measured 6 GB/s against ~15 for long ones)
-  const int nt = fast_threads((double)M * K * N, (N + GP_NB - 1) / GP_NB);
-  const int64_t NC = ((N + nt - 1) / nt + GP_NB - 1) / GP_NB * GP_NB;
+  const int nt = fast_threads((double)M * K * N, (N + NB - 1) / NB);
+  const int64_t NC = ((N + nt - 1) / nt + NB - 1) / NB * NB;
   const int64_t nblk = (N + NC - 1) / NC;
   auto chunk = [&](int64_t b) {
     static thread_local std::vector<float> pan_tls;
-    if ((int64_t)pan_tls.size() < GP_KC * NC + 16) pan_tls.resize((size_t)(GP_KC * NC + 16));
+    if ((int64_t)pan_tls.size() < KC * NC + 16) pan_tls.resize((size_t)(KC * NC + 16));
     float* const pan = (float*)(((uintptr_t)pan_tls.data() + 63) & ~(uintptr_t)63);
     const int64_t n0 = b * NC;
-    const int nc = (int)std::min<int64_t>(NC, N - n0), np = (nc + GP_NB - 1) / GP_NB;
-    for (int k0 = 0; k0 < K; k0 += GP_KC) {
-      const int kc = std::min(GP_KC, K - k0);
+    const int nc = (int)std::min<int64_t>(NC, N - n0), np = (nc + NB - 1) / NB;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
       for (int k = 0; k < kc; ++k) {
         const int64_t row = (int64_t)(k0 + k) * ldb + n0;
-        // the rows of a chunk are short strided runs the hardware prefetcher does not follow: ask
-        // for the row 8 ahead while copying this one
-        if (k + 8 < kc) {
-          const char* ahead = (const char*)B + (row + 8 * ldb) * (BP == 0 ? 4 : 2);
-          for (int off = 0; off < nc * (BP == 0 ? 4 : 2); off += 64) _mm_prefetch(ahead + off, _MM_HINT_T0);
-        }
         int n = 0;
-        for (; n + 16 <= nc; n += 16) _mm512_store_ps(pan + (n / GP_NB) * kc * GP_NB + k * GP_NB + n % GP_NB, vldB<BP>(B, row + n));
-        for (; n < np * GP_NB; n += 16) {
+        for (; n + 16 <= nc; n += 16) _mm512_store_ps(pan + (n / NB) * kc * NB + k * NB + n % NB, vldB<BP>(B, row + n));
+        for (; n < np * NB; n += 16) {
           alignas(64) float t[16];
           for (int j = 0; j < 16; ++j) t[j] = n + j < nc ? ldB1<BP>(B, row + n + j) : 0.0f;
-          _mm512_store_ps(pan + (n / GP_NB) * kc * GP_NB + k * GP_NB + n % GP_NB, _mm512_load_ps(t));
+          _mm512_store_ps(pan + (n / NB) * kc * NB + k * NB + n % NB, _mm512_load_ps(t));
         }
       }
       for (int p = 0; p < np; ++p) {
-        __mmask16 mk[GP_NV];
-        for (int v = 0; v < GP_NV; ++v) {
-          const int left = nc - p * GP_NB - v * 16;
+        __mmask16 mk[NV];
+        for (int v = 0; v < NV; ++v) {
+          const int left = nc - p * NB - v * 16;
           mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
         }
         for (int i0 = 0; i0 < M; i0 += GP_MR)
-          gp_rows(std::min(GP_MR, M - i0), kc, ap + (int64_t)k0 * M + (int64_t)i0 * kc, pan + (int64_t)p * kc * GP_NB, P + (int64_t)i0 * N + n0 + p * GP_NB, N, k0 == 0, mk);
+          gp_rows<NV>(std::min(GP_MR, M - i0), kc, ap + (int64_t)k0 * M + (int64_t)i0 * kc, pan + (int64_t)p * kc * NB, P + (int64_t)i0 * N + n0 + p * NB, N, k0 == 0, mk);
       }
     }
   };
@@ -606,15 +604,29 @@ static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_
 #endif
   } else for (int64_t b = 0; b < nblk; ++b) chunk(b);
 }
+
+/** The packed product with the tile a Tiled(KC x NB) weight declares (0, 0: the default tile). */
+template <int BP>
+static void gemm_tiled(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, int kc, int nb) {
+  const int KC = kc <= 0 ? GP_KC : std::min(1024, std::max(16, kc));
+  switch (nb <= 0 ? GP_NV : std::min(4, std::max(1, (nb + 8) / 16))) {
+    case 1: gemm_packed<BP, 1>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+    case 2: gemm_packed<BP, 2>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+    case 4: gemm_packed<BP, 4>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+    default: gemm_packed<BP, 3>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+  }
+}
 #endif
 
 template <int BP>
-static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
+static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, int kc, int nb) {
   if (K == 0) { std::memset(P, 0, sizeof(float) * (size_t)M * N); return; }
   if (M == 1 && K >= 64) { rowB_vec<BP>(K, N, A, as1, B, ldb, P); return; }
 #if TC_VW == 16
   // (small products, as attention's per-tile ones, keep the unpacked tiles: packing would cost more)
-  if (M > 4 && (double)M * K * N >= 1 << 18) { gemm_packed<BP>(M, K, N, A, as0, as1, B, ldb, P); return; }
+  if (M > 4 && (double)M * K * N >= 1 << 18) { gemm_tiled<BP>(M, K, N, A, as0, as1, B, ldb, P, kc, nb); return; }
+#else
+  (void)kc; (void)nb;
 #endif
   // column chunks claimed dynamically: a thread that the scheduler starts late finds the work done
   // instead of starting its whole static half then (the machine is often shared)
@@ -675,7 +687,7 @@ static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float
 #else
 // portable: plain loops (the compiler vectorizes the inner column loop for the host's SSE)
 template <int BP>
-static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P) {
+static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, int, int) {
   std::memset(P, 0, sizeof(float) * (size_t)M * N);
   for (int i = 0; i < M; ++i)
     for (int k = 0; k < K; ++k) {
@@ -694,13 +706,13 @@ static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float
 }
 #endif
 
-void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp, int64_t ldb, float* P) {
+void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp, int64_t ldb, float* P, int kc, int nb) {
 #if !TC_FAST_F32
   if (bp == 0) { mm_f32(M == 1 ? 2 : 0, M, K, N, A, as0, as1, (const float*)B, ldb, 1, P); return; } // Eigen
 #endif
-  if (bp == 0) rowB<0>(M, K, N, A, as0, as1, B, ldb, P);
-  else if (bp == 1) rowB<1>(M, K, N, A, as0, as1, B, ldb, P);
-  else rowB<2>(M, K, N, A, as0, as1, B, ldb, P);
+  if (bp == 0) rowB<0>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
+  else if (bp == 1) rowB<1>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
+  else rowB<2>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
 }
 
 void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, float* P) {

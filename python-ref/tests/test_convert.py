@@ -72,7 +72,7 @@ def test_gpt2_model_ta_consts_and_types(converted, tiny_gpt2):
     assert c["D_MODEL"] == "192" and c["N_HEAD"] == "6" and c["HEAD_DIM"] == "32" and c["N_LAYER"] == "3"
     assert c["D_FF"] == str(4 * 192) and float(c["LN_EPS"]) == cfg["layer_norm_epsilon"]
     assert "type TokEmb = Tensor<f32, {VOCAB, D_MODEL}, TileReg, RowMajor>;" in text
-    assert "type QKVWeight = Tensor<f32, {N_LAYER, D_MODEL, 3 * D_MODEL}, TileReg, RowMajor>;" in text
+    assert "type QKVWeight = Tensor<f32, {N_LAYER, D_MODEL, 3 * D_MODEL}, TileReg, Tiled(128x48)>;" in text
     assert "type LayerVec = Tensor<f32, {N_LAYER, D_MODEL}, Global, RowMajor>;" in text
     assert "type ModelVec = Tensor<f32, {D_MODEL}, Global, RowMajor>;" in text
     m = manifest(d)
@@ -83,7 +83,7 @@ def test_gpt2_model_ta_consts_and_types(converted, tiny_gpt2):
     for line in text.splitlines():
         if line.startswith("type "):
             assert re.fullmatch(r"type \w+ = Tensor<(f32|f16|bf16|int8|int32), \{[A-Z0-9_ *+/,-]+\}, "
-                                r"(Global|TileReg), RowMajor>;", line), line
+                                r"(Global|TileReg), (RowMajor|Tiled\(128x48\))>;", line), line
 
 
 def test_gpt2_stacked_weights_equal_hf(converted, tiny_gpt2):
@@ -112,7 +112,7 @@ def test_llama_transposed_weights_consts_and_rope(converted, tiny_llama):
     assert (c["VOCAB"], c["N_CTX"], c["D_MODEL"], c["N_HEAD"], c["N_KV_HEAD"], c["HEAD_DIM"], c["N_LAYER"],
             c["D_FF"]) == ("50257", "128", "64", "4", "2", "16", "2", "128")
     assert float(c["RMS_EPS"]) == cfg["rms_norm_eps"]
-    assert "type KVWeight = Tensor<f32, {N_LAYER, D_MODEL, N_KV_HEAD * HEAD_DIM}, TileReg, RowMajor>;" in text
+    assert "type KVWeight = Tensor<f32, {N_LAYER, D_MODEL, N_KV_HEAD * HEAD_DIM}, TileReg, Tiled(128x48)>;" in text
     assert "type RopeTable = Tensor<f32, {N_CTX, HEAD_DIM / 2}, Global, RowMajor>;" in text
     sd = hf_state_dict(tiny_llama)
     per = {"w_q": "self_attn.q_proj", "w_k": "self_attn.k_proj", "w_v": "self_attn.v_proj", "w_o": "self_attn.o_proj",
@@ -184,7 +184,7 @@ def test_half_precision_round_trip(converted, tiny_gpt2, dtype):
     back = f32(d, m["tensors"]["w_fc"])[1]
     tol = 2 ** -8 if dtype == "f16" else 2 ** -7
     np.testing.assert_allclose(back, w.numpy(), rtol=tol, atol=1e-6)
-    assert f"type FcWeight = Tensor<{dtype}, {{N_LAYER, D_MODEL, D_FF}}, TileReg, RowMajor>;" in (d / "model.ta").read_text()
+    assert f"type FcWeight = Tensor<{dtype}, {{N_LAYER, D_MODEL, D_FF}}, TileReg, Tiled(128x48)>;" in (d / "model.ta").read_text()
 
 
 def test_dsl_folder_back_to_hf_gives_same_logits(converted, tiny_gpt2, tiny_llama):
