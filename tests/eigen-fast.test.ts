@@ -41,8 +41,8 @@ function cases(): Case[] {
     add(K, `type W${n} = Tensor<${p}, {2, ${K}, ${N}}, TileReg, Tiled(${R}x${C})>;\ntype X${n} = Tensor<f32, {${M}, ${K}}, TileReg>;\ntype Q${n} = Tensor<f32, {${M}, ${N}}, TileReg>;`,
       `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc, x, w[1]); }`);
   }
-  // int8 · int8 → int32 (exact): every tile height and column tail, odd K
-  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100]] as [number, number, number][]) {
+  // int8 · int8 → int32 (exact): every tile height and column tail, odd K, the packed many-row path
+  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100], [9, 301, 130], [64, 256, 200], [33, 1001, 50]] as [number, number, number][]) {
     add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype B${n} = Tensor<int8, {${K}, ${N}}, TileReg>;\ntype P${n} = Tensor<int32, {${M}, ${N}}, TileReg>;`,
       `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`, true);
   }

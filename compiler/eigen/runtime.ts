@@ -843,6 +843,103 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
     }
   }
 }
+
+// Many rows (int8 prefill): the f32 packed product's plan with vpmaddwd. A is packed once into pairs
+// (a[k], a[k+1]) as int16 halves of an int32, per k-block of 8-row groups; each thread packs its
+// column chunk of B per k-block into 48-column panels whose int32 lanes hold (b[k][n], b[k+1][n]);
+// an 8 × 48 int32 register tile (24 accumulators) then does one vpmaddwd + vpaddd per 16 columns,
+// row and k-pair. int32 adds wrap, so any order is bitwise the interpreter's sum.
+constexpr int I8_MR = 8, I8_NV = 3, I8_NB = I8_NV * 16, I8_KP = 64; // 64 pairs = 128 k per block
+
+template <int R>
+static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp, bool first, const __mmask16* mk) {
+  __m512i acc[R][I8_NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < I8_NV; ++v) acc[r][v] = first ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(mk[v], P + r * ldp + v * 16);
+  for (int q = 0; q < kp; ++q) {
+    __m512i b[I8_NV];
+    for (int v = 0; v < I8_NV; ++v) b[v] = _mm512_load_si512((const void*)(pan + q * I8_NB + v * 16));
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(Ap[q * R + r]);
+      for (int v = 0; v < I8_NV; ++v) acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_madd_epi16(a, b[v]));
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < I8_NV; ++v) _mm512_mask_storeu_epi32(P + r * ldp + v * 16, mk[v], acc[r][v]);
+}
+
+static void i8p_rows(int R, int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp, bool first, const __mmask16* mk) {
+  switch (R) {
+    case 8: i8p_tile<8>(kp, Ap, pan, P, ldp, first, mk); break;
+    case 7: i8p_tile<7>(kp, Ap, pan, P, ldp, first, mk); break;
+    case 6: i8p_tile<6>(kp, Ap, pan, P, ldp, first, mk); break;
+    case 5: i8p_tile<5>(kp, Ap, pan, P, ldp, first, mk); break;
+    case 4: i8p_tile<4>(kp, Ap, pan, P, ldp, first, mk); break;
+    case 3: i8p_tile<3>(kp, Ap, pan, P, ldp, first, mk); break;
+    case 2: i8p_tile<2>(kp, Ap, pan, P, ldp, first, mk); break;
+    default: i8p_tile<1>(kp, Ap, pan, P, ldp, first, mk); break;
+  }
+}
+
+static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
+  const int KP = (K + 1) / 2;
+  static thread_local std::vector<int32_t> apk;
+  if ((int64_t)apk.size() < (int64_t)M * KP) apk.resize((size_t)M * KP);
+  int32_t* ap = apk.data();
+  for (int q0 = 0; q0 < KP; q0 += I8_KP) {
+    const int kp = std::min(I8_KP, KP - q0);
+    for (int i0 = 0; i0 < M; i0 += I8_MR) {
+      const int R = std::min(I8_MR, M - i0);
+      int32_t* d = ap + (int64_t)q0 * M + (int64_t)i0 * kp;
+      for (int q = 0; q < kp; ++q)
+        for (int r = 0; r < R; ++r) {
+          const int k = 2 * (q0 + q);
+          const uint32_t a0 = (uint16_t)(int16_t)A[(i0 + r) * as0 + k * as1], a1 = k + 1 < K ? (uint16_t)(int16_t)A[(i0 + r) * as0 + (k + 1) * as1] : 0u;
+          d[q * R + r] = (int32_t)(a0 | (a1 << 16));
+        }
+    }
+  }
+  const int nt = fast_threads((double)M * K * N, (N + I8_NB - 1) / I8_NB);
+  const int64_t NC = ((N + nt - 1) / nt + I8_NB - 1) / I8_NB * I8_NB;
+  const int64_t nblk = (N + NC - 1) / NC;
+  auto chunk = [&](int64_t blk) {
+    static thread_local std::vector<int32_t> pan_tls;
+    if ((int64_t)pan_tls.size() < I8_KP * NC + 16) pan_tls.resize((size_t)(I8_KP * NC + 16));
+    int32_t* const pan = (int32_t*)(((uintptr_t)pan_tls.data() + 63) & ~(uintptr_t)63);
+    const int64_t n0 = blk * NC;
+    const int nc = (int)std::min<int64_t>(NC, N - n0), np = (nc + I8_NB - 1) / I8_NB;
+    const __m512i lo16 = _mm512_set1_epi32(0xffff);
+    for (int q0 = 0; q0 < KP; q0 += I8_KP) {
+      const int kp = std::min(I8_KP, KP - q0);
+      for (int q = 0; q < kp; ++q) {
+        const int k = 2 * (q0 + q);
+        const int8_t* r0 = B + (int64_t)k * ldb + n0;
+        const int8_t* r1 = k + 1 < K ? r0 + ldb : nullptr;
+        for (int n = 0; n < np * I8_NB; n += 16) {
+          const __mmask16 m = n + 16 <= nc ? (__mmask16)0xffff : n >= nc ? (__mmask16)0 : (__mmask16)((1u << (nc - n)) - 1);
+          const __m512i b0 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r0 + n));
+          const __m512i b1 = r1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r1 + n)) : _mm512_setzero_si512();
+          _mm512_store_si512((void*)(pan + (n / I8_NB) * kp * I8_NB + q * I8_NB + n % I8_NB), _mm512_or_si512(_mm512_and_si512(b0, lo16), _mm512_slli_epi32(b1, 16)));
+        }
+      }
+      for (int p = 0; p < np; ++p) {
+        __mmask16 mk[I8_NV];
+        for (int v = 0; v < I8_NV; ++v) {
+          const int left = nc - p * I8_NB - v * 16;
+          mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+        }
+        for (int i0 = 0; i0 < M; i0 += I8_MR)
+          i8p_rows(std::min(I8_MR, M - i0), kp, ap + (int64_t)q0 * M + (int64_t)i0 * kp, pan + (int64_t)p * kp * I8_NB, P + (int64_t)i0 * N + n0 + p * I8_NB, N, q0 == 0, mk);
+      }
+    }
+  };
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) chunk(b);
+#endif
+  } else for (int64_t b = 0; b < nblk; ++b) chunk(b);
+}
 #else
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
   // portable: row-streaming loops with wrapping uint32 sums (vectorized by the compiler)
@@ -861,6 +958,7 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
 #if defined(__AVX512BW__) && defined(__AVX512VL__)
   if (M == 1 && K > 0) { i8_vec(K, A, as1, B, ldb, N, P); return; }
+  if (M > 4 && K > 0 && (double)M * K * N >= 1 << 18) { i8_packed(M, K, N, A, as0, as1, B, ldb, P); return; }
 #endif
   const int64_t nblk = (N + 63) / 64;
   const int nt = fast_threads((double)M * K * N, nblk);
