@@ -14,6 +14,7 @@ export const RUNTIME_HEADER = String.raw`
 #include <limits>
 #include <atomic>
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 #include <immintrin.h>
 #include <Eigen/Core>
@@ -514,6 +515,46 @@ static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, i
 // tile holds 24 accumulators; per k: 3 panel loads, 8 broadcasts, 24 FMAs (the FMA ports, not the
 // loads, are the limit). Measured 80 GFLOP/s per core alone, against 25 for the 4 × 64 tile on
 // unpacked B (docs/performance.md).
+// Shared scaffolding of the packed many-row products (f32 here, int8 below).
+/** fn(std::integral_constant<int, R>) for a row-group height R in 1..8: register tiles need R at compile time. */
+template <class Fn> static inline void with_rows(int R, Fn&& fn) {
+  switch (R) {
+    case 8: fn(std::integral_constant<int, 8>{}); break;
+    case 7: fn(std::integral_constant<int, 7>{}); break;
+    case 6: fn(std::integral_constant<int, 6>{}); break;
+    case 5: fn(std::integral_constant<int, 5>{}); break;
+    case 4: fn(std::integral_constant<int, 4>{}); break;
+    case 3: fn(std::integral_constant<int, 3>{}); break;
+    case 2: fn(std::integral_constant<int, 2>{}); break;
+    default: fn(std::integral_constant<int, 1>{}); break;
+  }
+}
+/** Store masks of the NV vectors of a panel whose first left columns are real. */
+template <int NV> static inline void panel_masks(int left, __mmask16* mk) {
+  for (int v = 0; v < NV; ++v, left -= 16) mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+/** A 64-byte aligned thread-local buffer of at least n elements (grown, never shrunk). */
+template <class T> static inline T* tls_aligned(std::vector<T>& v, int64_t n) {
+  if ((int64_t)v.size() < n + 64 / (int64_t)sizeof(T)) v.resize((size_t)(n + 64 / sizeof(T)));
+  return (T*)(((uintptr_t)v.data() + 63) & ~(uintptr_t)63);
+}
+/**
+ * chunk(n0, nc) over the columns, one wide chunk per thread (a multiple of NB columns): B's rows are
+ * then read in long runs (short strided runs touch every 4 KB page once per chunk, and measured
+ * 6 GB/s against ~15 for long ones).
+ */
+template <class Fn> static void over_column_chunks(double work, int64_t N, int NB, Fn&& chunk) {
+  const int nt = fast_threads(work, (N + NB - 1) / NB);
+  const int64_t NC = ((N + nt - 1) / nt + NB - 1) / NB * NB;
+  const int64_t nblk = (N + NC - 1) / NC;
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
+#endif
+  } else for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
+}
+
 constexpr int GP_MR = 8, GP_KC = 128, GP_NV = 3; // the default tile: k-blocks of 128, 48-column panels
 
 template <int R, int NV>
@@ -533,20 +574,6 @@ static inline void gp_tile(int kc, const float* Ap, const float* pan, float* P, 
     for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(P + r * ldp + v * 16, mk[v], acc[r][v]);
 }
 
-template <int NV>
-static void gp_rows(int R, int kc, const float* Ap, const float* pan, float* P, int64_t ldp, bool first, const __mmask16* mk) {
-  switch (R) {
-    case 8: gp_tile<8, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 7: gp_tile<7, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 6: gp_tile<6, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 5: gp_tile<5, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 4: gp_tile<4, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 3: gp_tile<3, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    case 2: gp_tile<2, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-    default: gp_tile<1, NV>(kc, Ap, pan, P, ldp, first, mk); break;
-  }
-}
-
 /** P{M,N} = A·B for M > 4 (P row-major, leading dimension N), B packed in KC × (NV·16) tiles. */
 template <int BP, int NV>
 static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, const int KC) {
@@ -563,17 +590,10 @@ static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_
         for (int r = 0; r < R; ++r) d[k * R + r] = A[(int64_t)(i0 + r) * as0 + (int64_t)(k0 + k) * as1];
     }
   }
-  // Each thread takes one wide column chunk: B's rows are then read in long runs (short strided runs
-  // touch every 4 KB page several times, once per chunk, and measured 6 GB/s against ~15 for long ones)
-  const int nt = fast_threads((double)M * K * N, (N + NB - 1) / NB);
-  const int64_t NC = ((N + nt - 1) / nt + NB - 1) / NB * NB;
-  const int64_t nblk = (N + NC - 1) / NC;
-  auto chunk = [&](int64_t b) {
-    static thread_local std::vector<float> pan_tls;
-    if ((int64_t)pan_tls.size() < KC * NC + 16) pan_tls.resize((size_t)(KC * NC + 16));
-    float* const pan = (float*)(((uintptr_t)pan_tls.data() + 63) & ~(uintptr_t)63);
-    const int64_t n0 = b * NC;
-    const int nc = (int)std::min<int64_t>(NC, N - n0), np = (nc + NB - 1) / NB;
+  static thread_local std::vector<float> pan_tls;
+  over_column_chunks((double)M * K * N, N, NB, [&](int64_t n0, int nc) {
+    float* const pan = tls_aligned(pan_tls, (int64_t)KC * (nc + NB));
+    const int np = (nc + NB - 1) / NB;
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       for (int k = 0; k < kc; ++k) {
@@ -588,21 +608,14 @@ static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_
       }
       for (int p = 0; p < np; ++p) {
         __mmask16 mk[NV];
-        for (int v = 0; v < NV; ++v) {
-          const int left = nc - p * NB - v * 16;
-          mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-        }
+        panel_masks<NV>(nc - p * NB, mk);
         for (int i0 = 0; i0 < M; i0 += GP_MR)
-          gp_rows<NV>(std::min(GP_MR, M - i0), kc, ap + (int64_t)k0 * M + (int64_t)i0 * kc, pan + (int64_t)p * kc * NB, P + (int64_t)i0 * N + n0 + p * NB, N, k0 == 0, mk);
+          with_rows(std::min(GP_MR, M - i0), [&](auto R) {
+            gp_tile<decltype(R)::value, NV>(kc, ap + (int64_t)k0 * M + (int64_t)i0 * kc, pan + (int64_t)p * kc * NB, P + (int64_t)i0 * N + n0 + p * NB, N, k0 == 0, mk);
+          });
       }
     }
-  };
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b) chunk(b);
-#endif
-  } else for (int64_t b = 0; b < nblk; ++b) chunk(b);
+  });
 }
 
 /** The packed product with the tile a Tiled(KC x NB) weight declares (0, 0: the default tile). */
@@ -868,19 +881,6 @@ static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32
     for (int v = 0; v < I8_NV; ++v) _mm512_mask_storeu_epi32(P + r * ldp + v * 16, mk[v], acc[r][v]);
 }
 
-static void i8p_rows(int R, int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp, bool first, const __mmask16* mk) {
-  switch (R) {
-    case 8: i8p_tile<8>(kp, Ap, pan, P, ldp, first, mk); break;
-    case 7: i8p_tile<7>(kp, Ap, pan, P, ldp, first, mk); break;
-    case 6: i8p_tile<6>(kp, Ap, pan, P, ldp, first, mk); break;
-    case 5: i8p_tile<5>(kp, Ap, pan, P, ldp, first, mk); break;
-    case 4: i8p_tile<4>(kp, Ap, pan, P, ldp, first, mk); break;
-    case 3: i8p_tile<3>(kp, Ap, pan, P, ldp, first, mk); break;
-    case 2: i8p_tile<2>(kp, Ap, pan, P, ldp, first, mk); break;
-    default: i8p_tile<1>(kp, Ap, pan, P, ldp, first, mk); break;
-  }
-}
-
 static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
   const int KP = (K + 1) / 2;
   static thread_local std::vector<int32_t> apk;
@@ -899,16 +899,11 @@ static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t
         }
     }
   }
-  const int nt = fast_threads((double)M * K * N, (N + I8_NB - 1) / I8_NB);
-  const int64_t NC = ((N + nt - 1) / nt + I8_NB - 1) / I8_NB * I8_NB;
-  const int64_t nblk = (N + NC - 1) / NC;
-  auto chunk = [&](int64_t blk) {
-    static thread_local std::vector<int32_t> pan_tls;
-    if ((int64_t)pan_tls.size() < I8_KP * NC + 16) pan_tls.resize((size_t)(I8_KP * NC + 16));
-    int32_t* const pan = (int32_t*)(((uintptr_t)pan_tls.data() + 63) & ~(uintptr_t)63);
-    const int64_t n0 = blk * NC;
-    const int nc = (int)std::min<int64_t>(NC, N - n0), np = (nc + I8_NB - 1) / I8_NB;
-    const __m512i lo16 = _mm512_set1_epi32(0xffff);
+  static thread_local std::vector<int32_t> pan_tls;
+  const __m512i lo16 = _mm512_set1_epi32(0xffff);
+  over_column_chunks((double)M * K * N, N, I8_NB, [&](int64_t n0, int nc) {
+    int32_t* const pan = tls_aligned(pan_tls, (int64_t)I8_KP * (nc + I8_NB));
+    const int np = (nc + I8_NB - 1) / I8_NB;
     for (int q0 = 0; q0 < KP; q0 += I8_KP) {
       const int kp = std::min(I8_KP, KP - q0);
       for (int q = 0; q < kp; ++q) {
@@ -924,21 +919,14 @@ static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t
       }
       for (int p = 0; p < np; ++p) {
         __mmask16 mk[I8_NV];
-        for (int v = 0; v < I8_NV; ++v) {
-          const int left = nc - p * I8_NB - v * 16;
-          mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
-        }
+        panel_masks<I8_NV>(nc - p * I8_NB, mk);
         for (int i0 = 0; i0 < M; i0 += I8_MR)
-          i8p_rows(std::min(I8_MR, M - i0), kp, ap + (int64_t)q0 * M + (int64_t)i0 * kp, pan + (int64_t)p * kp * I8_NB, P + (int64_t)i0 * N + n0 + p * I8_NB, N, q0 == 0, mk);
+          with_rows(std::min(I8_MR, M - i0), [&](auto R) {
+            i8p_tile<decltype(R)::value>(kp, ap + (int64_t)q0 * M + (int64_t)i0 * kp, pan + (int64_t)p * kp * I8_NB, P + (int64_t)i0 * N + n0 + p * I8_NB, N, q0 == 0, mk);
+          });
       }
     }
-  };
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b) chunk(b);
-#endif
-  } else for (int64_t b = 0; b < nblk; ++b) chunk(b);
+  });
 }
 #else
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
