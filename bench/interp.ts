@@ -3,8 +3,11 @@
 // {1,768}x{768,3072} (a GPT-2 MLP projection for one token) and {128,768}x{768,768}, and
 // a naive triple-loop baseline over the same Float32Arrays measured in the same run.
 import { SourceFile } from "../compiler/source.js";
+import { Interpreter } from "../interpreter/interpreter.js";
+import { MatmulPool } from "../interpreter/parallel.js";
 import { Session } from "../interpreter/session.js";
-import { TensorView } from "../interpreter/tensor.js";
+import { TensorView, toShared } from "../interpreter/tensor.js";
+import { toWasmHeap } from "../interpreter/wasm-kernels.js";
 
 const TARGET_GFLOPS = 1.5;
 
@@ -36,7 +39,11 @@ function fill(t: TensorView, seed: number): void {
   for (let i = 0; i < d.length; i++) { x = (x * 1103515245 + 12345) >>> 0; d[i] = (x / 4294967296) - 0.5; }
 }
 
-interface Row { shape: string; gflops: number; naive: number; ratio: number }
+interface Row { shape: string; gflops: number; naive: number; ratio: number; wasm1: number; wasm2: number }
+
+// The models' path: the weight in the WebAssembly heap, the product in interpreter/wasm (one pool
+// thread, then two); the same kernel call through the same interpreter, bit-identical results.
+const pools = [new MatmulPool(1), new MatmulPool(2)];
 
 function bench(M: number, K: number, N: number): Row {
   const src = `type A = Tensor<f32, {${M},${K}}, TileReg>;\ntype B = Tensor<f32, {${K},${N}}, TileReg>;\ntype C = Tensor<f32, {${M},${N}}, TileReg>;\nkernel mm(A a, B b, C c) { MMUL(c, a, b); }\n`;
@@ -52,12 +59,19 @@ function bench(M: number, K: number, N: number): Row {
   const tInterp = time(() => interp.runKernel(k, [a, b, c]));
   const tNaive = time(() => naive(a.data as Float32Array, b.data as Float32Array, c.data as Float32Array, M, K, N));
   const gflops = flops / tInterp / 1e9, naiveG = flops / tNaive / 1e9;
-  return { shape: `{${M},${K}}x{${K},${N}}`, gflops, naive: naiveG, ratio: gflops / naiveG };
+  const [wasm1, wasm2] = pools.map((pool) => {
+    const run = new Interpreter({ io: { print: () => {} }, sharedMemory: true, parallelMatmul: pool.hook });
+    const args = [toShared(a), toWasmHeap(b), toShared(c)];
+    return flops / time(() => run.runKernel(k, args)) / 1e9;
+  });
+  return { shape: `{${M},${K}}x{${K},${N}}`, gflops, naive: naiveG, ratio: gflops / naiveG, wasm1, wasm2 };
 }
 
 const rows = [bench(1, 768, 3072), bench(128, 768, 768)];
 console.log("interpreter f32 MMUL (one core)");
 for (const r of rows) {
   console.log(`  ${r.shape.padEnd(22)} interp ${r.gflops.toFixed(2).padStart(6)} GFLOP/s   naive ${r.naive.toFixed(2).padStart(6)} GFLOP/s   ratio ${r.ratio.toFixed(2)}x   ${r.gflops >= TARGET_GFLOPS ? "ok" : `below the ${TARGET_GFLOPS} GFLOP/s target`}`);
+  console.log(`  ${"".padEnd(22)} weight in the wasm heap: ${r.wasm1.toFixed(2)} GFLOP/s on one thread, ${r.wasm2.toFixed(2)} on two (${(r.wasm1 / r.gflops).toFixed(1)}x, ${(r.wasm2 / r.gflops).toFixed(1)}x the TypeScript kernels)`);
 }
+for (const p of pools) p.close();
 if (process.argv.includes("--json")) console.log(JSON.stringify(rows));
