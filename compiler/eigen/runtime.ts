@@ -539,6 +539,24 @@ template <class T> static inline T* tls_aligned(std::vector<T>& v, int64_t n) {
   return (T*)(((uintptr_t)v.data() + 63) & ~(uintptr_t)63);
 }
 /**
+ * A packed for the tiles: blocks of blk along k (of KB), each holding row groups of up to 8 rows
+ * as [k][row], so one k's broadcasts are adjacent: ap[q0·M + i0·kb + q·R + r] = elem(i0 + r, q0 + q).
+ */
+template <class T, class Elem> static T* pack_rows(std::vector<T>& buf, int M, int KB, int blk, Elem&& elem) {
+  if ((int64_t)buf.size() < (int64_t)M * KB) buf.resize((size_t)M * KB);
+  T* ap = buf.data();
+  for (int q0 = 0; q0 < KB; q0 += blk) {
+    const int kb = std::min(blk, KB - q0);
+    for (int i0 = 0; i0 < M; i0 += 8) {
+      const int R = std::min(8, M - i0);
+      T* d = ap + (int64_t)q0 * M + (int64_t)i0 * kb;
+      for (int q = 0; q < kb; ++q)
+        for (int r = 0; r < R; ++r) d[q * R + r] = elem(i0 + r, q0 + q);
+    }
+  }
+  return ap;
+}
+/**
  * chunk(n0, nc) over the columns, one wide chunk per thread (a multiple of NB columns): B's rows are
  * then read in long runs (short strided runs touch every 4 KB page once per chunk, and measured
  * 6 GB/s against ~15 for long ones).
@@ -555,7 +573,7 @@ template <class Fn> static void over_column_chunks(double work, int64_t N, int N
   } else for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
 }
 
-constexpr int GP_MR = 8, GP_KC = 128, GP_NV = 3; // the default tile: k-blocks of 128, 48-column panels
+constexpr int GP_MR = 8, GP_KC = 128, GP_NV = 3; // the default tile: 8 rows (pack_rows), k-blocks of 128, 48-column panels
 
 template <int R, int NV>
 static inline void gp_tile(int kc, const float* Ap, const float* pan, float* P, int64_t ldp, bool first, const __mmask16* mk) {
@@ -579,17 +597,7 @@ template <int BP, int NV>
 static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb, float* P, const int KC) {
   constexpr int NB = NV * 16;
   static thread_local std::vector<float> apk;
-  if ((int64_t)apk.size() < (int64_t)M * K) apk.resize((size_t)M * K);
-  float* ap = apk.data();
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int kc = std::min(KC, K - k0);
-    for (int i0 = 0; i0 < M; i0 += GP_MR) {
-      const int R = std::min(GP_MR, M - i0);
-      float* d = ap + (int64_t)k0 * M + (int64_t)i0 * kc;
-      for (int k = 0; k < kc; ++k)
-        for (int r = 0; r < R; ++r) d[k * R + r] = A[(int64_t)(i0 + r) * as0 + (int64_t)(k0 + k) * as1];
-    }
-  }
+  const float* ap = pack_rows(apk, M, K, KC, [&](int i, int k) { return A[(int64_t)i * as0 + (int64_t)k * as1]; });
   static thread_local std::vector<float> pan_tls;
   over_column_chunks((double)M * K * N, N, NB, [&](int64_t n0, int nc) {
     float* const pan = tls_aligned(pan_tls, (int64_t)KC * (nc + NB));
@@ -862,7 +870,7 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 // column chunk of B per k-block into 48-column panels whose int32 lanes hold (b[k][n], b[k+1][n]);
 // an 8 × 48 int32 register tile (24 accumulators) then does one vpmaddwd + vpaddd per 16 columns,
 // row and k-pair. int32 adds wrap, so any order is bitwise the interpreter's sum.
-constexpr int I8_MR = 8, I8_NV = 3, I8_NB = I8_NV * 16, I8_KP = 64; // 64 pairs = 128 k per block
+constexpr int I8_MR = 8 /* pack_rows */, I8_NV = 3, I8_NB = I8_NV * 16, I8_KP = 64; // 64 pairs = 128 k per block
 
 template <int R>
 static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp, bool first, const __mmask16* mk) {
@@ -884,21 +892,11 @@ static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32
 static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb, int32_t* P) {
   const int KP = (K + 1) / 2;
   static thread_local std::vector<int32_t> apk;
-  if ((int64_t)apk.size() < (int64_t)M * KP) apk.resize((size_t)M * KP);
-  int32_t* ap = apk.data();
-  for (int q0 = 0; q0 < KP; q0 += I8_KP) {
-    const int kp = std::min(I8_KP, KP - q0);
-    for (int i0 = 0; i0 < M; i0 += I8_MR) {
-      const int R = std::min(I8_MR, M - i0);
-      int32_t* d = ap + (int64_t)q0 * M + (int64_t)i0 * kp;
-      for (int q = 0; q < kp; ++q)
-        for (int r = 0; r < R; ++r) {
-          const int k = 2 * (q0 + q);
-          const uint32_t a0 = (uint16_t)(int16_t)A[(i0 + r) * as0 + k * as1], a1 = k + 1 < K ? (uint16_t)(int16_t)A[(i0 + r) * as0 + (k + 1) * as1] : 0u;
-          d[q * R + r] = (int32_t)(a0 | (a1 << 16));
-        }
-    }
-  }
+  const int32_t* ap = pack_rows(apk, M, KP, I8_KP, [&](int i, int q) {
+    const int k = 2 * q;
+    const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1], a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
+    return (int32_t)(a0 | (a1 << 16));
+  });
   static thread_local std::vector<int32_t> pan_tls;
   const __m512i lo16 = _mm512_set1_epi32(0xffff);
   over_column_chunks((double)M * K * N, N, I8_NB, [&](int64_t n0, int nc) {
