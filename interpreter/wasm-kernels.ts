@@ -89,9 +89,18 @@ interface Exports {
   dot4(A: number, x: number, K: number, i0: number, i1: number, r: number): void;
 }
 
+/**
+ * One thread's scratch for a share of a product: the copied small operand (f32), then, 64-aligned,
+ * the f64 results (kind 0: one per row of A; kind 1: four rows of N column sums).
+ */
+function scratchLayout(kind: number, M: number, K: number, N: number): { results: number; bytes: number } {
+  const results = Math.ceil((4 * (kind === 0 ? K : M * K)) / 64) * 64;
+  return { results, bytes: results + (kind === 0 ? 8 * M : 32 * N) };
+}
+
 /** Scratch bytes one thread needs for a share of a product. */
 export function scratchBytes(kind: number, M: number, K: number, N: number): number {
-  return kind === 0 ? 4 * K + 64 + 8 * M : 4 * M * K + 64 + 32 * N;
+  return scratchLayout(kind, M, K, N).bytes;
 }
 
 /** The kernels instantiated on one thread over the heap's memory. */
@@ -111,13 +120,13 @@ export class WasmKernels {
     const f32 = new Float32Array(buf), f64 = new Float64Array(buf);
     if (kind === 0) {
       f32.set(B.subarray(0, K), scratch / 4);
-      const r = scratch + Math.ceil((4 * K) / 64) * 64;
+      const r = scratch + scratchLayout(0, M, K, N).results;
       this.k.dot4(A.byteOffset, scratch, K, lo, hi, r);
       for (let i = lo; i < hi; i++) out[i] += f64[r / 8 + i - lo];
       return;
     }
     f32.set(A.subarray(0, M * K), scratch / 4);
-    const t = scratch + Math.ceil((4 * M * K) / 64) * 64, t8 = t / 8;
+    const t = scratch + scratchLayout(1, M, K, N).results, t8 = t / 8;
     for (let i0 = 0; i0 < M; i0 += 4) {
       const rows = Math.min(4, M - i0);
       for (let r = 0; r < rows; r++) f64.fill(0, t8 + r * N + lo, t8 + r * N + hi);

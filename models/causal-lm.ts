@@ -155,6 +155,8 @@ export class CausalLM {
   /** Bind every parameter of `forward` (and `attention_probs`): weights by name, the rest is state. */
   private bind(source: ManifestSource): void {
     const stateNames = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
+    // names this folder's weights in the interpreter's wasm heap (a reconverted folder gets new ones)
+    const heapKey = `${resolve(this.dir)}|${statSync(join(this.dir, "manifest.json")).mtimeMs}`;
     const bindAll = (k: IR.Kernel): TensorView[] =>
       k.params.map((p) => {
         if (stateNames.has(p.name)) {
@@ -169,7 +171,7 @@ export class CausalLM {
           const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
           w = placeholder ? allocTensor(p.type, this.backend === "interp") : bindParam(p.name, p.type, source, undefined, p.span);
           // the interpreter's products run in WebAssembly on weights in its heap (shared memory either way)
-          if (this.backend === "interp") w = toWasmHeap(w, `${resolve(this.dir)}|${statSync(join(this.dir, "manifest.json")).mtimeMs}|${p.name}`);
+          if (this.backend === "interp") w = toWasmHeap(w, `${heapKey}|${p.name}`);
           this.weights.set(p.name, w);
         }
         return w;

@@ -325,11 +325,12 @@ void mm_f32(int kind, int M, int K, int N, const float* A, int64_t as0, int64_t 
 }
 
 // ---- fast products (hand-written SIMD; chosen at build time from the target flags) ----
-// P = A·B with B's columns contiguous (row-major weights {K,N}, any row stride): register tiles of
-// R rows × NV vectors, B read in k-blocks of KC rows (the panel stays in L1/L2 while every row group
-// of A passes over it); 16-bit B (bf16/f16) is widened in registers, never copied to f32.
+// P = A·B with B's columns contiguous (row-major weights {K,N}, any row stride): one row (decode)
+// streams B's rows into per-thread accumulators; many rows (prefill, AVX-512) pack A and B into
+// 8 × 48 register tiles (gemm_packed; 16-bit B widened to f32 while packing); otherwise register
+// tiles read B in place (16-bit B widened in registers).
 // A·x with A's rows contiguous (the LM head {V,D}·{D}): four rows at a time, dot products.
-// Both split their output across OpenMP threads (columns / rows) when not already in a parallel region.
+// All split their work across OpenMP threads when not already in a parallel region.
 #if defined(__AVX512F__)
 #define TC_VW 16
 typedef __m512 tc_vf;
