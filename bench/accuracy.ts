@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { BackendName, CausalLM } from "../models/causal-lm.js";
 import { Gpt2Tokenizer } from "../models/tokenizer.js";
 import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
-import { parseNpy } from "../interpreter/weights.js";
+import { parseNpy } from "../runtime/weights.js";
 import { REPO_ROOT } from "../models/causal-lm.js";
 
 const args = process.argv.slice(2);

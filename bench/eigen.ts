@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { checkSource } from "../compiler/checker.js";
 import { EigenBackend } from "../compiler/eigen/backend.js";
 import { Interpreter } from "../interpreter/interpreter.js";
-import { allocTensor, TensorView } from "../interpreter/tensor.js";
+import { allocTensor, TensorView } from "../runtime/tensor.js";
 
 const io = { print: () => {} };
 

@@ -5,8 +5,8 @@
 import { SourceFile } from "../compiler/source.js";
 import { Interpreter } from "../interpreter/interpreter.js";
 import { MatmulPool } from "../interpreter/parallel.js";
-import { Session } from "../interpreter/session.js";
-import { TensorView, toShared } from "../interpreter/tensor.js";
+import { Session } from "../runtime/session.js";
+import { TensorView, toShared } from "../runtime/tensor.js";
 import { toWasmHeap } from "../interpreter/wasm-kernels.js";
 
 const TARGET_GFLOPS = 1.5;

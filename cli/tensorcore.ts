@@ -5,9 +5,9 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DiagnosticError, formatDiagnostics, Interrupted } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
-import { Session } from "../interpreter/session.js";
-import { TensorView, toNumbers } from "../interpreter/tensor.js";
-import { bindParam, defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../interpreter/weights.js";
+import { Session } from "../runtime/session.js";
+import { TensorView, toNumbers } from "../runtime/tensor.js";
+import { bindParam, defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../runtime/weights.js";
 import { parseArgs, readSources, UsageError } from "./args.js";
 
 export { parseArgs, readSources, UsageError };

@@ -4,9 +4,10 @@
 import { Interrupted, RuntimeFault } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
 import { elementCount, shapeToString } from "../compiler/types.js";
-import { ComputeArray } from "./precision.js";
+import { ComputeArray } from "../runtime/precision.js";
+import { formatG6 } from "../runtime/format.js";
 import * as ops from "./ops.js";
-import { allocCompute, allocTensor, TensorView } from "./tensor.js";
+import { allocCompute, allocTensor, TensorView } from "../runtime/tensor.js";
 
 export interface RunIO {
   /** A line the program printed (REDUCE(x)). */
@@ -148,7 +149,7 @@ export class Interpreter {
       case "print": {
         const kind = s.src.precision === "int8" || s.src.precision === "int32" ? "i32" : "f32";
         const v = this.readView(s.src, frame, kind, s, 0);
-        this.opts.io.print(ops.formatG6(ops.sumAll(v)));
+        this.opts.io.print(formatG6(ops.sumAll(v)));
         return;
       }
       case "loop": {

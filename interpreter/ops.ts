@@ -12,8 +12,8 @@ import { RuntimeFault } from "../compiler/diagnostics.js";
 import { ActKind } from "../compiler/ir.js";
 import { Span } from "../compiler/source.js";
 import { ComputeKind, elementCount } from "../compiler/types.js";
-import { bf16BitsToF32, ComputeArray, encoder, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, toInt32, toInt8 } from "./precision.js";
-import { forEachOffset, isContiguous, TensorView } from "./tensor.js";
+import { bf16BitsToF32, ComputeArray, encoder, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, toInt32, toInt8 } from "../runtime/precision.js";
+import { forEachOffset, isContiguous, TensorView } from "../runtime/tensor.js";
 
 // ---- reading and writing views --------------------------------------------------------------
 
@@ -392,26 +392,6 @@ export function causalMask(x: TensorView, offset: number): void {
       for (let j = first; j < C; j++) x.data[base + i * rs + j * cs] = negInf;
     }
   });
-}
-
-/** C's printf("%.6g"): the prototype printed REDUCE results with iostream's default precision. */
-export function formatG6(x: number): string {
-  if (Number.isNaN(x)) return x < 0 ? "-nan" : "nan";
-  if (!Number.isFinite(x)) return x < 0 ? "-inf" : "inf";
-  if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const exp = Math.floor(Math.log10(Math.abs(x)));
-  let s = x.toExponential(5); // d.ddddde±x, correctly rounded
-  const e = Number(s.slice(s.indexOf("e") + 1));
-  if (e < -4 || e >= 6) {
-    let [m, ex] = s.split("e");
-    if (m.includes(".")) m = m.replace(/0+$/, "").replace(/\.$/, "");
-    const n = Number(ex);
-    return `${m}e${n < 0 ? "-" : "+"}${String(Math.abs(n)).padStart(2, "0")}`;
-  }
-  void exp;
-  s = x.toFixed(Math.max(0, 5 - e));
-  if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
-  return s;
 }
 
 export { f32ToBf16Bits, f32ToF16Bits, toInt32, toInt8 };

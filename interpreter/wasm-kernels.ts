@@ -6,7 +6,7 @@
 // heap; the small operand is copied into per-thread scratch in the same memory for each product.
 
 import { existsSync, readFileSync } from "node:fs";
-import { TensorView, toShared } from "./tensor.js";
+import { TensorView, toShared } from "../runtime/tensor.js";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the most a 32-bit memory can address

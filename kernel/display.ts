@@ -10,7 +10,7 @@ import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import * as aq from "arquero";
 import { bytesPerElement, elementCount, isFloat, Precision, shapeToString } from "../compiler/types.js";
-import { TensorView, toNumbers } from "../interpreter/tensor.js";
+import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { Json, JsonObject, MimeBundle, OutputEvent } from "./protocol.js";
 
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";

@@ -7,8 +7,8 @@ import { ACT_KINDS, BUILTIN_CONSTS, INTRINSICS, KEYWORDS } from "../compiler/int
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { bytesPerElement, elementCount, LAYOUTS, PRECISIONS, shapeToString, SPACES, typeToString } from "../compiler/types.js";
-import { Session } from "../interpreter/session.js";
-import { TensorView, toNumbers } from "../interpreter/tensor.js";
+import { Session } from "../runtime/session.js";
+import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { DisplayError, FigureMaker, formatNumber, Progress, stats, tensorBundle, textPlain } from "./display.js";
 import { Backend, formatBytes, formatMs, MagicContext, MagicError, MAGICS, parseCell, runLineMagic } from "./magics.js";
 import { CompleteResult, ErrorInfo, ExecuteOutcome, ExecuteRequest, InspectResult, JsonObject, MimeBundle, OutputEvent } from "./protocol.js";

@@ -5,11 +5,11 @@
 export { checkSource, checkSources } from "../compiler/checker.js";
 export { formatDiagnostics, DiagnosticError, RuntimeFault } from "../compiler/diagnostics.js";
 export { SourceFile } from "../compiler/source.js";
-export { Session } from "../interpreter/session.js";
+export { Session } from "../runtime/session.js";
 export { Interpreter } from "../interpreter/interpreter.js";
-export { toNumbers, allocTensor } from "../interpreter/tensor.js";
-export type { TensorView } from "../interpreter/tensor.js";
-export { parseNpy, ManifestSource, DirectorySource, bindParam } from "../interpreter/weights.js";
+export { toNumbers, allocTensor } from "../runtime/tensor.js";
+export type { TensorView } from "../runtime/tensor.js";
+export { parseNpy, ManifestSource, DirectorySource, bindParam } from "../runtime/weights.js";
 export { CausalLM, EMBEDDED_MODEL, REPO_ROOT, LIBRARIES } from "./causal-lm.js";
 export type { BackendName } from "./causal-lm.js";
 export { Gpt2Tokenizer } from "./tokenizer.js";

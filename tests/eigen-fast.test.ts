@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
 import { EigenBackend } from "../compiler/eigen/backend.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
-import { toNumbers } from "../interpreter/tensor.js";
+import { toNumbers } from "../runtime/tensor.js";
 import { cloneViews, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 
 interface Case { name: string; K: number; src: string; int?: boolean }

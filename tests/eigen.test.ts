@@ -17,9 +17,9 @@ import { EigenBackend } from "../compiler/eigen/backend.js";
 import { cacheDir } from "../compiler/eigen/build.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 import { targetConfig } from "../compiler/eigen/target.js";
-import { Session } from "../interpreter/session.js";
-import { TensorView, toNumbers } from "../interpreter/tensor.js";
-import { bindParam, DirectorySource } from "../interpreter/weights.js";
+import { Session } from "../runtime/session.js";
+import { TensorView, toNumbers } from "../runtime/tensor.js";
+import { bindParam, DirectorySource } from "../runtime/weights.js";
 import { cloneViews, close, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 
 const root = process.cwd();

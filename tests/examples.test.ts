@@ -8,7 +8,7 @@ import { dirname, join } from "node:path";
 import { DiagnosticError } from "../compiler/diagnostics.js";
 import { INTRINSICS } from "../compiler/intrinsics.js";
 import { SourceFile } from "../compiler/source.js";
-import { Session } from "../interpreter/session.js";
+import { Session } from "../runtime/session.js";
 import {
   compareError, compareResult, examplePath, ExpectedError, ExpectedRun, expectedFor, fixturePath, fixturesDir, listExamples, runCli, runExample,
 } from "./helpers/examples.js";

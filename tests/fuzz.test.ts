@@ -13,8 +13,8 @@ import { tokenize } from "../compiler/lexer.js";
 import { DiagnosticBag } from "../compiler/diagnostics.js";
 import { SourceFile } from "../compiler/source.js";
 import { elementCount } from "../compiler/types.js";
-import { Session } from "../interpreter/session.js";
-import { bindParam } from "../interpreter/weights.js";
+import { Session } from "../runtime/session.js";
+import { bindParam } from "../runtime/weights.js";
 import { examplePath, lastKernel, listExamples } from "./helpers/examples.js";
 import { seededRandom as rng } from "../models/sampling.js";
 

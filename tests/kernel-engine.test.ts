@@ -10,7 +10,7 @@ import { LanguageEngine } from "../kernel/engine.js";
 import { parseCell, identifierFor } from "../kernel/magics.js";
 import { textPlain, formatNumber, PLOTLY_MIME } from "../kernel/display.js";
 import { OutputEvent } from "../kernel/protocol.js";
-import { allocTensor } from "../interpreter/tensor.js";
+import { allocTensor } from "../runtime/tensor.js";
 
 function engine() { return new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)), inlinePlotly: false }); }
 

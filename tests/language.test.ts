@@ -7,8 +7,8 @@ import { DiagnosticBag, DiagnosticError, formatDiagnostics, RuntimeFault, sortDi
 import { tokenize } from "../compiler/lexer.js";
 import { parseSource } from "../compiler/parser.js";
 import { SourceFile } from "../compiler/source.js";
-import { Session } from "../interpreter/session.js";
-import { bindParam, DirectorySource } from "../interpreter/weights.js";
+import { Session } from "../runtime/session.js";
+import { bindParam, DirectorySource } from "../runtime/weights.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, roundHalfEven, roundTo, toInt32, toInt8 } from "../interpreter/precision.js";
+import { bf16BitsToF32, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, roundHalfEven, roundTo, toInt32, toInt8 } from "../runtime/precision.js";
 import { fixturesDir } from "./helpers/examples.js";
 
 const cases = JSON.parse(readFileSync(join(fixturesDir(), "precision-cases.json"), "utf8")) as Record<string, number[]>;

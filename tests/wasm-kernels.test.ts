@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { matmulF64Rows, matvecF32 } from "../interpreter/ops.js";
 import { MatmulPool } from "../interpreter/parallel.js";
-import { TensorView } from "../interpreter/tensor.js";
+import { TensorView } from "../runtime/tensor.js";
 import { toWasmHeap, WasmKernels, wasmHeap } from "../interpreter/wasm-kernels.js";
 
 function rand(seed: number): () => number {

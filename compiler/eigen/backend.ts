@@ -7,9 +7,9 @@ import { Diagnostic, DiagnosticError, Interrupted, RuntimeFault } from "../diagn
 import * as IR from "../ir.js";
 import { shapeToString } from "../types.js";
 import { Interpreter, RunIO } from "../../interpreter/interpreter.js";
-import { formatG6 } from "../../interpreter/ops.js";
-import { Session } from "../../interpreter/session.js";
-import { TensorView } from "../../interpreter/tensor.js";
+import { formatG6 } from "../../runtime/format.js";
+import { Session } from "../../runtime/session.js";
+import { TensorView } from "../../runtime/tensor.js";
 import { buildSharedObject, CxxCompileError } from "./build.js";
 import { closure, EmitOptions, emitCpp, EmittedUnit, EntryInfo } from "./emit-cpp.js";
 import { NativeLibrary } from "./ffi.js";

@@ -4,8 +4,8 @@
 import * as IR from "../../compiler/ir.js";
 import { elementCount } from "../../compiler/types.js";
 import { Interpreter } from "../../interpreter/interpreter.js";
-import { encoder } from "../../interpreter/precision.js";
-import { allocTensor, TensorView, toNumbers } from "../../interpreter/tensor.js";
+import { encoder } from "../../runtime/precision.js";
+import { allocTensor, TensorView, toNumbers } from "../../runtime/tensor.js";
 import { EigenBackend } from "../../compiler/eigen/backend.js";
 import { ParamInit, Rng } from "./random-programs.js";
 

@@ -16,9 +16,9 @@ import { fileURLToPath } from "node:url";
 import { DiagnosticError, formatDiagnostics } from "../../compiler/diagnostics.js";
 import * as IR from "../../compiler/ir.js";
 import { SourceFile } from "../../compiler/source.js";
-import { Session } from "../../interpreter/session.js";
-import { TensorView, toNumbers } from "../../interpreter/tensor.js";
-import { bindParam, DirectorySource } from "../../interpreter/weights.js";
+import { Session } from "../../runtime/session.js";
+import { TensorView, toNumbers } from "../../runtime/tensor.js";
+import { bindParam, DirectorySource } from "../../runtime/weights.js";
 
 export type Backend = "interp" | "cli" | "eigen";
 export type JsonNumber = number | "NaN" | "Infinity" | "-Infinity";

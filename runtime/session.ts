@@ -5,7 +5,7 @@ import { checkSources, Environment, emptyEnvironment } from "../compiler/checker
 import { DiagnosticError } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
-import { Interpreter, InterpreterOptions, RunIO } from "./interpreter.js";
+import { Interpreter, InterpreterOptions, RunIO } from "../interpreter/interpreter.js";
 import { TensorView } from "./tensor.js";
 
 export interface RunOptions {
