@@ -1,4 +1,4 @@
-// The storage rules (interpreter/precision.ts) against numpy: f16/bf16 encoders, int8/int32
+// The storage rules (runtime/precision.ts) against numpy: f16/bf16 encoders, int8/int32
 // saturation and float→int rounding, on ~800 float32 values including ties, subnormals,
 // overflow, NaN and ±0 (tests/fixtures/examples/precision-cases.json, from
 // python-ref/tools/precision_cases.py).

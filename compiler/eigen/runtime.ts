@@ -4,7 +4,7 @@
 //   RUNTIME_IMPL    the product helpers over Eigen 3.4 (GEMM/GEMV, split across OpenMP threads);
 //                   compiled once per flag set into a cached object that every kernel .so links,
 //                   so a kernel's own translation unit never instantiates Eigen's GEMM templates.
-// Every rule here mirrors interpreter/precision.ts and interpreter/ops.ts exactly.
+// Every rule here mirrors runtime/precision.ts and interpreter/ops.ts exactly.
 
 export const RUNTIME_HEADER = String.raw`
 #pragma once
@@ -36,7 +36,7 @@ inline int fault(Fault* F, int32_t id, int32_t v0 = 0, int32_t v1 = 0) {
 inline int interrupt(Fault* F) { F->id = -1; return 2; }
 inline bool interrupted(const Rt* rt) { return rt->intr && __atomic_load_n(rt->intr, __ATOMIC_RELAXED) != 0; }
 
-// ---- precisions (interpreter/precision.ts) ----
+// ---- precisions (runtime/precision.ts) ----
 inline uint32_t fbits(float x) { uint32_t u; std::memcpy(&u, &x, 4); return u; }
 inline float bitsf(uint32_t u) { float x; std::memcpy(&x, &u, 4); return x; }
 inline uint16_t f2b(float x) {
