@@ -7,8 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkSource } from "../compiler/checker.js";
-import { EigenBackend } from "../compiler/eigen/backend.js";
-import { Interpreter } from "../interpreter/interpreter.js";
+import { createExecutor } from "../backends/index.js";
 import { allocTensor, TensorView } from "../runtime/tensor.js";
 
 const io = { print: () => {} };
@@ -64,14 +63,15 @@ async function main(): Promise<void> {
   console.log(`machine: ${cores} cores at ${(mhz / 1000).toFixed(2)} GHz; peak estimate = cores × GHz × ${flopsPerCycle} flop/cycle (${avx512 ? "AVX-512" : "AVX2"} FMA, one FMA unit per core assumed) = ${(peak1 * cores).toFixed(0)} GFLOP/s (${peak1.toFixed(0)} per core)`);
 
   const prog = program(SRC);
-  const be = await EigenBackend.forProgram(prog, { log: (m) => console.log(m) });
+  const be = await createExecutor("eigen", { log: (m) => console.log(m) });
+  await be.prepare([prog]);
+  const interp = await createExecutor("interp");
   const k = (n: string) => prog.kernelByName.get(n)!;
   const rows: string[] = [];
   for (const [name, flops] of [["row", 2 * 1 * 768 * 3072], ["sq", 2 * 128 * 768 * 768]] as const) {
     const args = inputs(k(name));
     const tc = time(() => be.runKernel(k(name), args, io));
-    const interp = new Interpreter({ io });
-    const ti = time(() => interp.runKernel(k(name), args), 2);
+    const ti = time(() => interp.runKernel(k(name), args, io), 2);
     rows.push(`MMUL ${name === "row" ? "{1,768}x{768,3072}  " : "{128,768}x{768,768}"}: eigen ${(flops / tc / 1e9).toFixed(2)} GFLOP/s (${(tc * 1e3).toFixed(3)} ms), interp ${(flops / ti / 1e9).toFixed(2)} GFLOP/s (${(ti * 1e3).toFixed(1)} ms), eigen/interp = ${(ti / tc).toFixed(1)}x`);
   }
   rows.forEach((r) => console.log(r));
@@ -79,15 +79,15 @@ async function main(): Promise<void> {
   const sqArgs = inputs(k("sq"));
   const gemvArgs = inputs(k("gemv"));
   for (const threads of [1, 2]) {
-    be.library!.setThreads(threads);
-    const t = time(() => be.runKernel(k("sq"), sqArgs, io));
+    const bt = await createExecutor("eigen", { threads });
+    await bt.prepare([prog]); // cached: the same unit, loaded with this thread count
+    const t = time(() => bt.runKernel(k("sq"), sqArgs, io));
     const g = (2 * 128 * 768 * 768) / t / 1e9;
     const peak = peak1 * Math.min(threads, cores);
-    const tv = time(() => be.runKernel(k("gemv"), gemvArgs, io));
+    const tv = time(() => bt.runKernel(k("gemv"), gemvArgs, io));
     console.log(`threads=${threads}: {128,768}x{768,768} ${g.toFixed(1)} GFLOP/s = ${((100 * g) / peak).toFixed(0)}% of ${peak.toFixed(0)} GFLOP/s peak; ` +
       `{768}x{768,2304} ${(tv * 1e6).toFixed(0)} us = ${((768 * 2304 * 4) / tv / 1e9).toFixed(1)} GB/s of weights`);
   }
-  be.library!.setThreads(cores);
 
   // compile times: fully cold (fresh cache: PCH + runtime object + kernel), cold kernel with a warm
   // runtime, cached (nothing compiled), and the cost of one call of a tiny kernel
@@ -95,18 +95,24 @@ async function main(): Promise<void> {
   const saved = process.env.TENSORCORE_CACHE;
   const fresh = mkdtempSync(join(tmpdir(), "tc-bench-cache-"));
   process.env.TENSORCORE_CACHE = fresh;
+  const build = async (p: ReturnType<typeof program>) => {
+    const e = await createExecutor("eigen");
+    await e.prepare([p]);
+    return e;
+  };
   let t0 = performance.now();
-  await EigenBackend.forProgram(small(1));
+  await build(small(1));
   const fullyCold = (performance.now() - t0) / 1000;
   t0 = performance.now();
-  await EigenBackend.forProgram(small(2));
+  await build(small(2));
   const coldKernel = (performance.now() - t0) / 1000;
+  const smallProgram = small(2);
   t0 = performance.now();
-  const cached = await EigenBackend.forProgram(small(2));
+  const cached = await build(smallProgram);
   const warm = (performance.now() - t0) / 1000;
   if (saved === undefined) delete process.env.TENSORCORE_CACHE; else process.env.TENSORCORE_CACHE = saved;
   rmSync(fresh, { recursive: true, force: true });
-  const sk = cached.program!.kernels[0];
+  const sk = smallProgram.kernels[0];
   const sargs = inputs(sk);
   const call = time(() => cached.runKernel(sk, sargs, io), 0.5);
   console.log(`compile: fully cold ${fullyCold.toFixed(1)} s (fresh cache: PCH + runtime + kernel), cold kernel ${coldKernel.toFixed(2)} s (runtime cached), cached ${(warm * 1000).toFixed(0)} ms (load only), ` +

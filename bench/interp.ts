@@ -50,19 +50,20 @@ function bench(M: number, K: number, N: number): Row {
   const session = new Session();
   const program = session.check([new SourceFile("bench.ta", src)]);
   session.define(program);
-  const interp = session.interpreter({ print: () => {} });
+  const interp = new Interpreter();
+  const io = { print: () => {} };
   const k = program.kernels[0];
   const mk = (shape: number[]): TensorView => ({ precision: "f32", data: new Float32Array(shape.reduce((a, b) => a * b)), offset: 0, shape, strides: shape.length === 2 ? [shape[1], 1] : [1] });
   const a = mk([M, K]), b = mk([K, N]), c = mk([M, N]);
   fill(a, 1); fill(b, 2);
   const flops = 2 * M * K * N;
-  const tInterp = time(() => interp.runKernel(k, [a, b, c]));
+  const tInterp = time(() => interp.runKernel(k, [a, b, c], io));
   const tNaive = time(() => naive(a.data as Float32Array, b.data as Float32Array, c.data as Float32Array, M, K, N));
   const gflops = flops / tInterp / 1e9, naiveG = flops / tNaive / 1e9;
   const [wasm1, wasm2] = pools.map((pool) => {
-    const run = new Interpreter({ io: { print: () => {} }, sharedMemory: true, parallelMatmul: pool.hook });
+    const run = new Interpreter({ sharedMemory: true, parallelMatmul: pool.hook });
     const args = [toShared(a), toWasmHeap(b), toShared(c)];
-    return flops / time(() => run.runKernel(k, args)) / 1e9;
+    return flops / time(() => run.runKernel(k, args, io)) / 1e9;
   });
   return { shape: `{${M},${K}}x{${K},${N}}`, gflops, naive: naiveG, ratio: gflops / naiveG, wasm1, wasm2 };
 }

@@ -37,7 +37,7 @@ function hfTiming(hfDir: string) {
 let simdPath = "?";
 async function dslTiming(dir: string, backend: "interp" | "eigen", newTokens: number) {
   const m = await CausalLM.load(dir, { backend, log: () => {} });
-  if (backend === "eigen") simdPath = m.productPath() ?? "?";
+  if (backend === "eigen") simdPath = m.describe();
   const prompt = Array.from({ length: PROMPT }, (_, i) => 100 + i);
   m.prefill(prompt); // warm-up (and the compile, for eigen)
   m.prefill(prompt);

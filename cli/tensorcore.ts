@@ -4,10 +4,11 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DiagnosticError, formatDiagnostics, Interrupted } from "../compiler/diagnostics.js";
-import * as IR from "../compiler/ir.js";
+import { chooseBackend, createExecutor, UnknownBackend } from "../backends/index.js";
+import { runProgram } from "../backends/run-program.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
-import { bindParam, defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../runtime/weights.js";
+import { defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../runtime/weights.js";
 import { parseArgs, readSources, UsageError } from "./args.js";
 
 export { parseArgs, readSources, UsageError };
@@ -46,17 +47,6 @@ export function tensorJson(t: TensorView): { dtype: string; shape: number[]; dat
   return { dtype: t.precision, shape: t.shape, data: toNumbers(t).map(jsonNumber) };
 }
 
-/** Pick the entry kernel: the one named, or the last one defined (in the last file that defines one). */
-export function entryKernel(program: IR.Program, name: string | undefined): IR.Kernel | undefined {
-  if (name) {
-    const k = program.kernelByName.get(name);
-    if (!k) throw new UsageError(`no kernel named '${name}' (kernels: ${[...program.kernelByName.keys()].join(", ") || "none"})`);
-    return k;
-  }
-  // program.kernels is in callee-first order; kernelByName keeps source order (files in order).
-  return [...program.kernelByName.values()].filter((k) => program.kernels.includes(k)).pop();
-}
-
 export function weightSourceFor(dir: string): WeightSource {
   return existsSync(resolve(dir, "manifest.json")) ? new ManifestSource(dir) : new DirectorySource(dir);
 }
@@ -64,37 +54,21 @@ export function weightSourceFor(dir: string): WeightSource {
 async function cmdRun(argv: string[]): Promise<number> {
   const { positional, opts } = parseArgs(argv, { "--kernel": "value", "--inputs": "value", "--json": "switch", "--backend": "value" });
   const files = readSources(positional);
-  const backend = (opts["--backend"] as string) ?? "interp";
-  if (backend !== "interp" && backend !== "eigen") throw new UsageError(`unknown backend '${backend}' (interp or eigen)`);
+  const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
   const json = opts["--json"] === true;
   const lines: string[] = [];
-  const io = { print: (l: string) => (json ? lines.push(l) : console.log(l)) };
-  const session = new Session();
-  const program = session.check(files);
-  session.define(program);
   const inputsDir = (opts["--inputs"] as string) ?? defaultInputsDir(positional[positional.length - 1]);
-  const source = existsSync(inputsDir) ? weightSourceFor(inputsDir) : undefined;
-
-  let runKernel: (k: IR.Kernel, args: TensorView[]) => void;
-  let runTop: () => void;
-  if (backend === "eigen") {
-    const { EigenBackend } = await importPart("../compiler/eigen/backend.js");
-    const eigen = await EigenBackend.forProgram(program, { log: (m: string) => console.error(m) });
-    runTop = () => eigen.runTopLevel(session, io);
-    runKernel = (k, args) => eigen.runKernel(k, args, io);
-  } else {
-    runTop = () => session.interpreter(io).runTopLevel(program);
-    runKernel = (k, args) => session.interpreter(io).runKernel(k, args);
+  const executor = await createExecutor(backend, { log: (m: string) => console.error(m) });
+  try {
+    const { params } = await runProgram(files, executor, {
+      kernel: opts["--kernel"] as string | undefined,
+      inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir) : undefined,
+      print: (l) => (json ? lines.push(l) : console.log(l)),
+    });
+    if (json) console.log(JSON.stringify({ stdout: lines, params: Object.fromEntries([...params].map(([k, v]) => [k, tensorJson(v)])) }));
+  } finally {
+    executor.close();
   }
-  runTop();
-  const kernel = program.kernels.length || opts["--kernel"] ? entryKernel(program, opts["--kernel"] as string | undefined) : undefined;
-  const params: Record<string, ReturnType<typeof tensorJson>> = {};
-  if (kernel) {
-    const args = kernel.params.map((p) => bindParam(p.name, p.type, source, 0.5, p.span));
-    runKernel(kernel, args);
-    kernel.params.forEach((p, i) => { params[p.name] = tensorJson(args[i]); });
-  }
-  if (json) console.log(JSON.stringify({ stdout: lines, params }));
   return 0;
 }
 
@@ -143,7 +117,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof DiagnosticError) console.error(formatDiagnostics(e.diagnostics));
-    else if (e instanceof UsageError) console.error(`tensorcore: ${e.message}`);
+    else if (e instanceof UsageError || e instanceof UnknownBackend) console.error(`tensorcore: ${e.message}`);
     else if (e instanceof Interrupted) console.error("tensorcore: interrupted");
     else if ((e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") console.error(`tensorcore: this command is not available in this build (${(e as Error).message.split("\n")[0]})`);
     else {

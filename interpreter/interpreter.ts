@@ -3,37 +3,24 @@
 
 import { Interrupted, RuntimeFault } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
-import { elementCount, shapeToString } from "../compiler/types.js";
+import { elementCount } from "../compiler/types.js";
+import { checkArgs, RunIO } from "../runtime/executor.js";
 import { ComputeArray } from "../runtime/precision.js";
 import { formatG6 } from "../runtime/format.js";
 import * as ops from "./ops.js";
 import { allocCompute, allocTensor, TensorView } from "../runtime/tensor.js";
 
-export interface RunIO {
-  /** A line the program printed (REDUCE(x)). */
-  print(line: string): void;
-  /** The value of a top-level bare expression. */
-  show?(value: TensorView, expr: IR.Expr): void;
-}
-
-/** Where session tensors live between programs. */
+/** Where session tensors live between programs (runtime/session.ts's TensorStore). */
 export interface SessionTensors {
   get(v: IR.TensorVar): TensorView | undefined;
   set(v: IR.TensorVar, t: TensorView): void;
 }
 
 export interface InterpreterOptions {
-  io: RunIO;
-  session?: SessionTensors;
   /** Set element 0 to non-zero (from any thread) to stop the run at the next loop iteration or call. */
   interrupt?: Int32Array;
   /** Allocate tensors on SharedArrayBuffer (so worker threads and FFI calls can share them). */
   sharedMemory?: boolean;
-  /**
-   * Called before a kernel call runs; returning true means the hook ran it (the compiled back end
-   * uses this to run kernels it has compiled). Arguments are the resolved views of the call.
-   */
-  callHook?: (kernel: IR.Kernel, args: TensorView[]) => boolean;
   /**
    * An execution budget: the run stops with a RuntimeFault after this many steps (one per statement
    * executed and per loop iteration). For hosts that run untrusted or generated programs (fuzzing).
@@ -54,35 +41,31 @@ interface Frame {
 export class Interpreter {
   private readonly temps = new WeakMap<IR.Expr | IR.Stmt, ComputeArray>();
   private readonly kernelLocals = new WeakMap<IR.Kernel, TensorView[]>();
-  private readonly session: SessionTensors;
+  private io: RunIO = { print: () => {} };
+  private session: SessionTensors = new Map<IR.TensorVar, TensorView>();
   private steps = 0;
 
-  constructor(private readonly opts: InterpreterOptions) {
-    const store = new Map<IR.TensorVar, TensorView>();
-    this.session = opts.session ?? { get: (v) => store.get(v), set: (v, t) => void store.set(v, t) };
-  }
+  constructor(private readonly opts: InterpreterOptions = {}) {}
 
   /** Run a kernel with its parameters bound to the given tensors (shapes and precisions must match). */
-  runKernel(kernel: IR.Kernel, args: TensorView[]): void {
-    if (args.length !== kernel.params.length) throw new RuntimeFault(kernel.span, `kernel '${kernel.name}' takes ${kernel.params.length} arguments, got ${args.length}`);
-    kernel.params.forEach((p, i) => {
-      const a = args[i];
-      if (a.precision !== p.type.precision || a.shape.length !== p.type.shape.length || a.shape.some((d, j) => d !== p.type.shape[j])) {
-        throw new RuntimeFault(p.span, `parameter '${p.name}' expects ${p.type.precision} ${shapeToString(p.type.shape)}, but was given ${a.precision} ${shapeToString(a.shape)}`);
-      }
-    });
+  runKernel(kernel: IR.Kernel, args: TensorView[], io: RunIO): void {
+    checkArgs(kernel, args, (span, message) => new RuntimeFault(span, message));
+    this.io = io;
+    this.steps = 0;
     this.invoke(kernel, args);
   }
 
-  /** Run a program's top-level statements against the session's tensors. */
-  runTopLevel(program: IR.Program): void {
+  /** Run a program's top-level statements against a session's tensors. */
+  runTopLevel(program: IR.Program, session: SessionTensors, io: RunIO): void {
+    this.io = io;
+    this.session = session;
+    this.steps = 0;
     const frame: Frame = { tensors: [], loops: new Int32Array(program.topLevelLoopSlots) };
     this.execBlock(program.topLevel, frame);
   }
 
   private invoke(kernel: IR.Kernel, args: TensorView[]): void {
     this.checkInterrupt();
-    if (this.opts.callHook?.(kernel, args)) return;
     let locals = this.kernelLocals.get(kernel);
     if (!locals) {
       locals = kernel.locals.map((v) => allocTensor(v.type, this.opts.sharedMemory));
@@ -149,7 +132,7 @@ export class Interpreter {
       case "print": {
         const kind = s.src.precision === "int8" || s.src.precision === "int32" ? "i32" : "f32";
         const v = this.readView(s.src, frame, kind, s, 0);
-        this.opts.io.print(formatG6(ops.sumAll(v)));
+        this.io.print(formatG6(ops.sumAll(v)));
         return;
       }
       case "loop": {
@@ -176,7 +159,7 @@ export class Interpreter {
           value = allocTensor({ precision: e.compute === "f32" ? "f32" : "int32", shape: e.shape, layout: { kind: "RowMajor" } });
           ops.scatter(data, e.shape, value);
         }
-        this.opts.io.show?.(value, e);
+        this.io.show?.(value, e);
         return;
       }
     }

@@ -7,6 +7,8 @@ import { ACT_KINDS, BUILTIN_CONSTS, INTRINSICS, KEYWORDS } from "../compiler/int
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { bytesPerElement, elementCount, LAYOUTS, PRECISIONS, shapeToString, SPACES, typeToString } from "../compiler/types.js";
+import { BACKENDS, BackendName, createExecutor, Executor, isBackendName } from "../backends/index.js";
+import { InterpreterExecutor } from "../interpreter/executor.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { DisplayError, FigureMaker, formatNumber, Progress, stats, tensorBundle, textPlain } from "./display.js";
@@ -26,24 +28,21 @@ export interface EngineOptions {
 
 export type CellRequest = Pick<ExecuteRequest, "code" | "user_expressions"> & { execution_count?: number; silent?: boolean };
 
-/** What compiler/eigen/backend.ts exports (loaded on first use; it may not exist in this build). */
-interface EigenProgram {
-  runTopLevel(session: Session, io: { print(line: string): void; show?(v: TensorView, e: IR.Expr): void }, opts?: { interrupt?: Int32Array }): void | Promise<void>;
-}
-interface EigenBackendClass {
-  forProgram(program: IR.Program, opts: { log(m: string): void; interrupt?: Int32Array }): Promise<EigenProgram>;
-}
-
 const STDOUT_FLUSH_BYTES = 8192, STDOUT_FLUSH_MS = 50;
 
 export class LanguageEngine {
+  private readonly evaluator: Executor;
   readonly session = new Session();
   backend: Backend = "interp";
   readonly figures: FigureMaker;
-  private eigen: Promise<EigenBackendClass> | undefined;
+  /** One executor per back end, made on first use (the compiled one keeps its built code). */
+  private readonly executors = new Map<BackendName, Promise<Executor>>();
+  /** Where the running cell's build progress goes (set while a cell prepares). */
+  private buildLog: ((m: string) => void) | undefined;
 
   constructor(private readonly opts: EngineOptions = {}) {
     this.figures = new FigureMaker(opts.inlinePlotly ?? true);
+    this.evaluator = new InterpreterExecutor({ interrupt: opts.interrupt });
   }
 
   private get interrupt(): Int32Array | undefined { return this.opts.interrupt; }
@@ -74,7 +73,7 @@ export class LanguageEngine {
       figures: this.figures,
       evaluate: (expr, line) => this.evaluate(expr, line, name),
       getBackend: () => this.backend,
-      setBackend: async (b) => { if (b === "eigen") await this.eigenBackend(); this.backend = b; backend = b; },
+      setBackend: async (b) => { await this.executor(b); this.backend = b; backend = b; },
       runCode: (code, line) => this.runCode(code, line, name, backend, io, emitNow),
       runFile: (file) => this.runFile(file, backend, io, emitNow),
     };
@@ -83,8 +82,8 @@ export class LanguageEngine {
       const parsed = parseCell(req.code);
       let timed = false;
       for (const m of parsed.cellMagics) {
-        if (m.name === "eigen") backend = "eigen";
-        else if (m.name === "interp") backend = "interp";
+        // %%eigen, %%interp: a cell magic named after a back end runs the cell on it
+        if (isBackendName(m.name)) backend = m.name;
         else if (m.name === "time") timed = true;
         else throw new MagicError(`unknown cell magic '%%${m.name}' (cell magics: %%eigen, %%time)`);
       }
@@ -112,47 +111,45 @@ export class LanguageEngine {
   }
 
   private async runFile(file: SourceFile, backend: Backend, io: { print(l: string): void; show(v: TensorView): void }, emit: (e: OutputEvent) => void): Promise<void> {
-    if (backend === "interp") {
-      this.session.run(file, io, { interrupt: this.interrupt });
-      return;
-    }
-    const Eigen = await this.eigenBackend();
+    const executor = await this.executor(backend);
     const program = this.session.check([file]);
-    this.session.define(program);
-    const progress = new Progress(emit, "compiling with g++ (Eigen)");
-    const t0 = Date.now();
-    let last = "";
-    progress.update(undefined, "starting", true);
-    const timer = setInterval(() => progress.update(undefined, `${((Date.now() - t0) / 1000).toFixed(1)} s ${last}`), 250);
-    let compiled: EigenProgram;
-    try {
-      compiled = await Eigen.forProgram(program, { log: (m) => { last = m; progress.update(undefined, `${((Date.now() - t0) / 1000).toFixed(1)} s ${m}`); }, interrupt: this.interrupt });
-    } finally {
-      clearInterval(timer);
+    const building = BACKENDS[backend].building;
+    if (building) {
+      // The compiled back end builds before it runs: a progress display while g++ works.
+      const progress = new Progress(emit, building);
+      const t0 = Date.now();
+      let last = "";
+      const tick = () => progress.update(undefined, `${((Date.now() - t0) / 1000).toFixed(1)} s ${last}`);
+      progress.update(undefined, "starting", true);
+      const timer = setInterval(tick, 250);
+      this.buildLog = (m) => { last = m; tick(); };
+      try {
+        await executor.prepare([program]);
+      } finally {
+        clearInterval(timer);
+        this.buildLog = undefined;
+      }
+      progress.done(`compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } else {
+      await executor.prepare([program]);
     }
-    progress.done(`compiled in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     if (this.interrupt && Atomics.load(this.interrupt, 0) !== 0) throw new Interrupted();
-    await compiled.runTopLevel(this.session, io, { interrupt: this.interrupt });
+    this.session.runPrepared(program, executor, io);
   }
 
-  /** The compiled back end, loaded on first use; a clear error when this build does not have it. */
-  eigenBackend(): Promise<EigenBackendClass> {
-    this.eigen ??= (async () => {
-      let mod: { EigenBackend?: EigenBackendClass };
-      try {
-        mod = await import(new URL("../compiler/eigen/backend.js", import.meta.url).href);
-      } catch (e) {
-        this.eigen = undefined;
-        const why = (e as NodeJS.ErrnoException).code === "ERR_MODULE_NOT_FOUND" ? "compiler/eigen/backend.ts is not part of this build yet" : (e as Error).message.split("\n")[0];
-        throw new MagicError(`the compiled Eigen back end is not available (${why}); cells keep running on the interpreter`);
-      }
-      if (typeof mod.EigenBackend?.forProgram !== "function") {
-        this.eigen = undefined;
-        throw new MagicError("the compiled Eigen back end is not available (compiler/eigen/backend.js does not export EigenBackend.forProgram); cells keep running on the interpreter");
-      }
-      return mod.EigenBackend;
-    })();
-    return this.eigen;
+  /** The executor of a back end, made on first use; a clear error when it cannot run here. */
+  executor(backend: Backend): Promise<Executor> {
+    let e = this.executors.get(backend);
+    if (!e) {
+      e = (async () => {
+        const problem = await BACKENDS[backend].available();
+        if (problem) throw new MagicError(`the ${backend} back end is not available (${problem}); cells keep running on the ${this.backend} back end`);
+        return createExecutor(backend, { interrupt: this.interrupt, log: (m) => this.buildLog?.(m) });
+      })();
+      this.executors.set(backend, e);
+      e.catch(() => this.executors.delete(backend));
+    }
+    return e;
   }
 
   /** A .ta expression's value (for %display, %heatmap, %plot and user_expressions). */
@@ -161,7 +158,9 @@ export class LanguageEngine {
     // A bare call like SOFTMAX(s) is the in-place statement form; `+ 0` makes it the expression.
     let text = expr.trim().replace(/;$/, "");
     if (/^[A-Za-z_]\w*\s*\(.*\)$/s.test(text)) text += " + 0";
-    this.session.run(new SourceFile(name, "\n".repeat(line) + text), { print: () => undefined, show: (v) => { value = v; } }, { interrupt: this.interrupt });
+    // Values for displays are computed by the reference interpreter: nothing to build, no waiting.
+    const program = this.session.check([new SourceFile(name, "\n".repeat(line) + text)]);
+    this.session.runPrepared(program, this.evaluator, { print: () => undefined, show: (v) => { value = v; } });
     if (!value) throw new MagicError(`'${expr}' is not an expression with a value`);
     return value;
   }

@@ -15,7 +15,8 @@ import { FigureMaker, heatmapFigure, lineFigure, Progress, tensorBundle, textPla
 import { OutputEvent } from "./protocol.js";
 import { KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
 
-export type Backend = "interp" | "eigen";
+export type { BackendName as Backend } from "../backends/index.js";
+import { BACKEND_NAMES, BackendName as Backend, isBackendName } from "../backends/index.js";
 
 export interface MagicInfo { name: string; usage: string; summary: string; cell?: boolean }
 
@@ -96,7 +97,7 @@ export async function runLineMagic(ctx: MagicContext, name: string, args: string
   switch (name) {
     case "backend": {
       if (!args) { ctx.print(`backend: ${ctx.getBackend()} (switch with %backend interp or %backend eigen)\n`); return; }
-      if (args !== "interp" && args !== "eigen") throw new MagicError(`unknown backend '${args}': use interp or eigen`);
+      if (!isBackendName(args)) throw new MagicError(`unknown backend '${args}': use ${BACKEND_NAMES.join(" or ")}`);
       await ctx.setBackend(args);
       ctx.print(`backend: ${args}\n`);
       return;
@@ -247,7 +248,7 @@ function load(ctx: MagicContext, args: string): void {
     const view = bindRaw(raw, type, e.name);
     const v: IR.TensorVar = declared && declared.type === type ? declared : { slot: -1, name: id, type, role: "session", span: { file: loadFile, start: 0, end: 0 } };
     session.env.tensors.set(id, v);
-    session.tensors.set(v, view);
+    session.store.set(v, view);
     bytes += elementCount(type.shape) * bytesPerElement(type.precision);
     loaded.push(id === e.name ? `${id} ${shapeToString(type.shape)} ${type.precision}` : `${id} (${e.name}) ${shapeToString(type.shape)} ${type.precision}`);
     progress.update((i + 1) / entries.length, `${i + 1} / ${entries.length} tensors`);

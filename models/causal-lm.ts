@@ -10,12 +10,13 @@ import { DiagnosticError } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { elementCount } from "../compiler/types.js";
+import { BACKENDS, BackendName, createExecutor, Executor } from "../backends/index.js";
+
+export type { BackendName };
+import { RunIO } from "../runtime/executor.js";
 import { Session } from "../runtime/session.js";
-import { allocTensor, TensorView } from "../runtime/tensor.js";
+import { TensorView } from "../runtime/tensor.js";
 import { bindParam, ManifestSource } from "../runtime/weights.js";
-import { Interpreter } from "../interpreter/interpreter.js";
-import { matmulPool } from "../interpreter/parallel.js";
-import { toWasmHeap } from "../interpreter/wasm-kernels.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The kernel library of each supported architecture (manifest.json's "architecture"). */
@@ -39,17 +40,7 @@ export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
  * padding work for short prompts); decode one. Any multiple of 16 up to the library's PROBE (64)
  * instantiates the same library.
  */
-export const PREFILL_ROWS: Record<BackendName, number> = { eigen: 64, interp: 16 };
 export const DECODE_ROWS = 1;
-
-export type BackendName = "interp" | "eigen";
-
-/** Runs one entry kernel of a checked program with bound tensors. */
-export interface KernelExecutor {
-  run(kernel: IR.Kernel, args: TensorView[]): void;
-  /** eigen: the product path the library was built with ("avx512", "avx2", "portable"). */
-  productPath?: string;
-}
 
 export class ModelError extends Error {}
 
@@ -78,16 +69,12 @@ export function librarySources(modelDir: string, rows: number, architecture = "g
   ];
 }
 
-export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void): Promise<KernelExecutor> {
-  const io = { print: (line: string) => log(line) };
-  if (backend === "interp") {
-    // Two threads share the large products; tensors live in shared memory so they can.
-    const interp = new Interpreter({ io, sharedMemory: true, parallelMatmul: matmulPool().hook });
-    return { run: (k, args) => interp.runKernel(k, args) };
-  }
-  const { EigenBackend } = await import(new URL("../compiler/eigen/backend.js", import.meta.url).href);
-  const eigen = await EigenBackend.forProgram(program, { log });
-  return { run: (k: IR.Kernel, args: TensorView[]) => eigen.runKernel(k, args, io), productPath: eigen.library?.simdPath() };
+/** An executor with one instantiation of the library prepared (built, on the compiled back end). */
+export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void): Promise<Executor> {
+  // parallel: the interpreter splits large products over threads and keeps weights in its wasm heap
+  const exec = await createExecutor(backend, { log, parallel: true });
+  await exec.prepare([program]);
+  return exec;
 }
 
 /** A loaded model (GPT-2 family or Llama-style), ready to prefill and decode on one back end. */
@@ -110,8 +97,10 @@ export class CausalLM {
     readonly backend: BackendName,
     readonly prefillProgram: IR.Program,
     readonly decodeProgram: IR.Program,
-    private readonly prefillExec: KernelExecutor,
-    private readonly decodeExec: KernelExecutor,
+    private readonly prefillExec: Executor,
+    private readonly decodeExec: Executor,
+    /** Where REDUCE(x) lines printed by the model's kernels go (the load's log). */
+    private readonly io: RunIO,
   ) {
     const c = prefillProgram.consts;
     this.vocab = c.get("VOCAB")!;
@@ -137,11 +126,12 @@ export class CausalLM {
     }
     const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
     const backend = opts.backend ?? "interp";
-    const prefill = check(Math.min(PREFILL_ROWS[backend], nCtx)); // a chunk never exceeds the context
+    // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.
+    const prefill = check(Math.min(BACKENDS[backend].prefillRows, nCtx)); // a chunk never exceeds the context
     const decode = check(DECODE_ROWS);
     const prefillExec = await makeExecutor(prefill, backend, log);
     const decodeExec = await makeExecutor(decode, backend, log);
-    const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec);
+    const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec, { print: log });
     m.bind(new ManifestSource(dir, opts.verifyWeights ?? false));
     return m;
   }
@@ -161,7 +151,7 @@ export class CausalLM {
       k.params.map((p) => {
         if (stateNames.has(p.name)) {
           let t = this.state.get(p.name);
-          if (!t) { t = allocTensor(p.type, this.backend === "interp"); this.state.set(p.name, t); }
+          if (!t) { t = this.decodeExec.alloc(p.type); this.state.set(p.name, t); }
           return t;
         }
         let w = this.weights.get(p.name);
@@ -169,9 +159,8 @@ export class CausalLM {
           // a float folder has no `<name>_scale` tensors: the precision kernels declare them as
           // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
           const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
-          w = placeholder ? allocTensor(p.type, this.backend === "interp") : bindParam(p.name, p.type, source, undefined, p.span);
-          // the interpreter's products run in WebAssembly on weights in its heap (shared memory either way)
-          if (this.backend === "interp") w = toWasmHeap(w, `${heapKey}|${p.name}`);
+          w = placeholder ? this.decodeExec.alloc(p.type) : bindParam(p.name, p.type, source, undefined, p.span);
+          w = this.decodeExec.adoptWeight(`${heapKey}|${p.name}`, w);
           this.weights.set(p.name, w);
         }
         return w;
@@ -185,7 +174,7 @@ export class CausalLM {
   }
 
   /** Run positions [start, start + ids.length) and return the logits of the last one. */
-  private step(ids: number[], exec: KernelExecutor, program: IR.Program, args: TensorView[]): Float32Array {
+  private step(ids: number[], exec: Executor, program: IR.Program, args: TensorView[]): Float32Array {
     const start = this.length;
     if (start + ids.length > this.nCtx) throw new ModelError(`the context is full: ${start + ids.length} positions, the model has ${this.nCtx}`);
     const tokens = this.state.get("tokens")!.data as Int32Array;
@@ -196,7 +185,7 @@ export class CausalLM {
     }
     this.setInt("start", start);
     this.setInt("n", start + ids.length);
-    exec.run(this.entry(program), args);
+    exec.runKernel(this.entry(program), args, this.io);
     this.length = start + ids.length;
     return this.state.get("logits")!.data as Float32Array;
   }
@@ -224,9 +213,9 @@ export class CausalLM {
     return this.step([id], this.decodeExec, this.decodeProgram, this.decodeArgs);
   }
 
-  /** eigen: the SIMD product path of the compiled kernels; undefined on the interpreter. */
-  productPath(): string | undefined {
-    return this.decodeExec.productPath;
+  /** How the back end runs here, e.g. "eigen (avx2 products, 2 threads)". */
+  describe(): string {
+    return this.decodeExec.describe();
   }
 
   /** A copy of a state tensor (trace, final, probs, ...) for verification. */
@@ -238,11 +227,11 @@ export class CausalLM {
   async attentionProbs(): Promise<TensorView> {
     const k = this.prefillProgram.kernelByName.get("attention_probs")!;
     const args = k.params.map((p) => this.state.get(p.name) ?? this.weights.get(p.name) ?? (() => {
-      const t = allocTensor(p.type);
+      const t = this.prefillExec.alloc(p.type);
       this.state.set(p.name, t);
       return t;
     })());
-    this.prefillExec.run(k, args);
+    this.prefillExec.runKernel(k, args, this.io);
     return this.state.get("probs")!;
   }
 

@@ -1,9 +1,9 @@
 // `tensorcore generate`: text generation with GPT-2 running entirely in DSL kernels.
 
-import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parseArgs, UsageError } from "../cli/args.js";
-import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
+import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
+import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
 import { GREEDY, SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer } from "./tokenizer.js";
@@ -15,13 +15,6 @@ const num = (v: string | boolean | undefined, name: string, dflt: number, intege
   return x;
 };
 
-/** The compiled back end needs g++; without it we fall back to the interpreter, saying so. */
-export function compilerAvailable(): boolean {
-  const cxx = process.env.TENSORCORE_CXX ?? "g++";
-  const r = spawnSync(cxx, ["--version"], { encoding: "utf8" });
-  return r.status === 0;
-}
-
 export async function generateCommand(argv: string[]): Promise<number> {
   const { positional, opts } = parseArgs(argv, {
     "--model": "value", "--max-new-tokens": "value", "--greedy": "switch", "--temperature": "value", "--top-k": "value",
@@ -31,12 +24,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const prompt = positional[0];
   const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
   const json = opts["--json"] === true;
-  let backend = ((opts["--backend"] as string) ?? "eigen") as BackendName;
-  if (backend !== "interp" && backend !== "eigen") throw new UsageError(`unknown backend '${backend}' (interp or eigen)`);
-  if (backend === "eigen" && !opts["--backend"] && !compilerAvailable()) {
-    console.error("note: no C++ compiler found (g++); running on the interpreter instead");
-    backend = "interp";
-  }
+  const backend = await chooseBackend(opts["--backend"] as string | undefined, DEFAULT_BACKEND, (m) => console.error(m));
   const sampling: SamplingOptions = {
     greedy: opts["--greedy"] === true || opts["--temperature"] === undefined,
     temperature: num(opts["--temperature"], "--temperature", 1),

@@ -11,6 +11,7 @@ import { parseArgs, UsageError } from "../cli/args.js";
 import { parseNpy } from "../runtime/weights.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
+import { chooseBackend } from "../backends/index.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
 
@@ -195,8 +196,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const { positional, opts } = parseArgs(argv, { "--model": "value", "--prompts": "value", "--backend": "value", "--report": "value", "--new-tokens": "value", "--json": "switch" });
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
   const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
-  const backend = ((opts["--backend"] as string) ?? "interp") as BackendName;
-  if (backend !== "interp" && backend !== "eigen") throw new UsageError(`unknown backend '${backend}' (interp or eigen)`);
+  const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
   if (!existsSync(join(dir, "manifest.json"))) throw new UsageError(`${dir}: not a model folder (no manifest.json)`);
   const newTokens = opts["--new-tokens"] ? Number(opts["--new-tokens"]) : 32;
   if (!Number.isInteger(newTokens) || newTokens < 1) throw new UsageError("--new-tokens needs a positive integer");

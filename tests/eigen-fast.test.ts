@@ -9,10 +9,9 @@ import { spawnSync } from "node:child_process";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
-import { EigenBackend } from "../compiler/eigen/backend.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 import { toNumbers } from "../runtime/tensor.js";
-import { cloneViews, makeInputs, runEigen, runInterp } from "./gen/compare.js";
+import { cloneViews, eigenFor, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 
 interface Case { name: string; K: number; src: string; int?: boolean }
 
@@ -56,8 +55,8 @@ for (const [label, targetSrc, path] of targets) {
     const cs = cases();
     const { program, diagnostics } = checkSource("fast.ta", `${targetSrc}\n${cs.map((c) => c.src).join("\n")}`);
     assert.not.ok(diagnostics.hasErrors, diagnostics.items.map((d) => d.message).join("; "));
-    const be = await EigenBackend.forKernels(program.kernels, {}, program.target);
-    const got = be.library!.simdPath();
+    const be = await eigenFor([program], {});
+    const got = be.productPath() ?? "none";
     if (label === "host") assert.ok(["avx512", "avx2", "portable"].includes(got));
     else assert.is(got, path);
     for (const c of cs) {

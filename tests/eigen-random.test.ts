@@ -8,9 +8,9 @@ import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
 import { formatDiagnostics } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
-import { EigenBackend } from "../compiler/eigen/backend.js";
+import { Executor } from "../runtime/executor.js";
 import { generatePrograms } from "./gen/random-programs.js";
-import { cloneViews, compareRuns, makeInputs, runEigen, runInterp } from "./gen/compare.js";
+import { cloneViews, compareRuns, eigenFor, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 
 const SEED = 20240611, COUNT = 220;
 const progs = generatePrograms(SEED, COUNT);
@@ -19,15 +19,16 @@ const checked = progs.map((p) => {
   return { p, program, errors: diagnostics.hasErrors ? formatDiagnostics(diagnostics.items) : undefined };
 });
 
-let backends: EigenBackend[] = [];
+let be: Executor;
 const entryOf = (c: (typeof checked)[number]): IR.Kernel => c.program.kernelByName.get(c.p.entry)!;
 
 test.before(async () => {
   const ok = checked.filter((c) => !c.errors);
   const half = Math.ceil(ok.length / 2);
   const t0 = performance.now();
-  backends = await Promise.all([ok.slice(0, half), ok.slice(half)].map((part) =>
-    EigenBackend.forKernels(part.map(entryOf), { emit: { exactMmul: true, parallelThreshold: 0, optLevel: 1 }, log: (m) => console.log(m) })));
+  // One executor, two translation units built at once (one per core).
+  be = await eigenFor([], { emit: { exactMmul: true, parallelThreshold: 0, optLevel: 1 }, log: (m) => console.log(m) });
+  await Promise.all([ok.slice(0, half), ok.slice(half)].map((part) => be.prepare(part.map(entryOf))));
   console.log(`  [eigen-random] ${ok.length} programs built (or loaded from the cache) in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 });
 
@@ -52,7 +53,6 @@ for (let i = 0; i < COUNT; i++) {
     const c = checked[i];
     if (c.errors) assert.unreachable(c.errors);
     const k = entryOf(c);
-    const be = backends.find((b) => b.has(k))!;
     const inputs = makeInputs(k, c.p.init, SEED + i);
     const a = runInterp(k, cloneViews(inputs));
     const b = runEigen(be, k, cloneViews(inputs));

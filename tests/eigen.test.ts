@@ -13,14 +13,15 @@ import { checkSource, checkSources } from "../compiler/checker.js";
 import { DiagnosticError, Interrupted, RuntimeFault } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
-import { EigenBackend } from "../compiler/eigen/backend.js";
 import { cacheDir } from "../compiler/eigen/build.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 import { targetConfig } from "../compiler/eigen/target.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { bindParam, DirectorySource } from "../runtime/weights.js";
-import { cloneViews, close, makeInputs, runEigen, runInterp } from "./gen/compare.js";
+import { cloneViews, close, eigenFor, makeInputs, reference, runEigen, runInterp } from "./gen/compare.js";
+import { entryKernel } from "../compiler/entry.js";
+import { Executor } from "../runtime/executor.js";
 
 const root = process.cwd();
 const walk = (d: string): string[] => readdirSync(d, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(d, e.name)) : e.name.endsWith(".ta") ? [join(d, e.name)] : []));
@@ -37,7 +38,7 @@ const examples: Example[] = exampleFiles.map((file) => {
 });
 
 /** What `tensorcore run --json` prints, computed in-process (top level, then the entry kernel). */
-function runExample(ex: Example, be: EigenBackend | undefined): { stdout: string[]; params: Record<string, { dtype: string; data: number[] }>; error?: string } {
+function runExample(ex: Example, executor: Executor): { stdout: string[]; params: Record<string, { dtype: string; data: number[] }>; error?: string } {
   const program = ex.program!;
   const stdout: string[] = [];
   const io = { print: (l: string) => stdout.push(l) };
@@ -45,14 +46,13 @@ function runExample(ex: Example, be: EigenBackend | undefined): { stdout: string
   session.define(program);
   const params: Record<string, { dtype: string; data: number[] }> = {};
   try {
-    session.interpreter(io, be ? { callHook: (k, a) => be.tryRun(k, a, io) } : {}).runTopLevel(program);
-    const kernels = program.kernels.filter((k) => k.span.file === program.kernels[program.kernels.length - 1]?.span.file);
-    const kernel = kernels.sort((a, b) => a.span.start - b.span.start).pop();
+    executor.runTopLevel(program, session.store, io);
+    const kernel = entryKernel(program);
     if (kernel) {
       const wdir = join(dirname(ex.file), "weights");
       const source = existsSync(wdir) ? new DirectorySource(wdir) : undefined;
       const args: TensorView[] = kernel.params.map((p) => bindParam(p.name, p.type, source, 0.5, p.span));
-      if (be) be.runKernel(kernel, args, io); else session.interpreter(io).runKernel(kernel, args);
+      executor.runKernel(kernel, args, io);
       kernel.params.forEach((p, i) => { params[p.name] = { dtype: args[i].precision, data: toNumbers(args[i]) }; });
     }
   } catch (e) {
@@ -61,14 +61,14 @@ function runExample(ex: Example, be: EigenBackend | undefined): { stdout: string
   return { stdout, params };
 }
 
-let fast: EigenBackend, exact: EigenBackend;
+let fast: Executor, exact: Executor;
 const runnable = examples.filter((e) => e.program);
 
 test.before(async () => {
-  const kernels = runnable.flatMap((e) => [...e.program!.kernels]);
+  const programs = runnable.map((e) => e.program!);
   [fast, exact] = await Promise.all([
-    EigenBackend.forKernels(kernels, {}),
-    EigenBackend.forKernels(kernels, { emit: { exactMmul: true, parallelThreshold: 0, optLevel: 1 } }),
+    eigenFor(programs, {}),
+    eigenFor(programs, { emit: { exactMmul: true, parallelThreshold: 0, optLevel: 1 } }),
   ]);
 });
 
@@ -84,7 +84,7 @@ for (const mode of ["exact", "fast"] as const) {
   for (const ex of examples) {
     test(`example ${relative(root, ex.file)} (${mode}): interp and eigen agree`, () => {
       if (!ex.program) return; // check errors: the back end is never reached
-      const a = runExample(ex, undefined);
+      const a = runExample(ex, reference);
       const b = runExample(ex, mode === "exact" ? exact : fast);
       assert.is(b.error, a.error);
       assert.is(b.stdout.length, a.stdout.length);
@@ -133,7 +133,7 @@ kernel win(Z z, B b, V v) { MMUL(z[0 +: 40], v[0 +: 100], b[50 +: 100, 5 +: 40])
 test("fast MMUL: within (K+2)·2^-24·Σ|terms| of the interpreter, every form and layout", async () => {
   const { program, diagnostics } = checkSource("mm.ta", mmSource);
   assert.not.ok(diagnostics.hasErrors, diagnostics.items.map((d) => d.message).join("; "));
-  const be = await EigenBackend.forKernels(program.kernels, {});
+  const be = await eigenFor(program.kernels, {});
   for (const k of program.kernels) {
     const inputs = makeInputs(k, undefined, 7);
     const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));
@@ -165,7 +165,7 @@ kernel par(F x, S k) { batch(i = 0..4) { x[i] = x[i] * 2.0 + x[i, 0]; x[i, k] = 
 
 test("run-time faults name the .ta line, as the interpreter's do; prints arrive in order", async () => {
   const { program } = checkSource("faults.ta", faultSource);
-  const be = await EigenBackend.forKernels(program.kernels, { emit: { parallelThreshold: 0 } });
+  const be = await eigenFor(program.kernels, { emit: { parallelThreshold: 0 } });
   const cases: [string, number][] = [["idx", 4], ["idx", -1], ["win", 3], ["div", 0], ["step", 0], ["pr", 1], ["pr", 7], ["par", 2], ["par", 3]];
   for (const [name, kval] of cases) {
     const k = program.kernelByName.get(name)!;
@@ -180,7 +180,8 @@ test("run-time faults name the .ta line, as the interpreter's do; prints arrive 
   const spin = program.kernelByName.get("spin")!;
   const flag = new Int32Array(new SharedArrayBuffer(4));
   Atomics.store(flag, 0, 1);
-  assert.throws(() => be.tryRun(spin, makeInputs(spin, undefined, 1), { print: () => {} }, { interrupt: flag }), (e: Error) => e instanceof Interrupted);
+  const stoppable = await eigenFor(program.kernels, { emit: { parallelThreshold: 0 }, interrupt: flag });
+  assert.throws(() => stoppable.runKernel(spin, makeInputs(spin, undefined, 1), { print: () => {} }), (e: Error) => e instanceof Interrupted);
 });
 
 // Parallel batch loops: iterations may run at once only when each writes its own slab of a tensor,
@@ -205,7 +206,7 @@ test("batch loops writing disjoint column windows run in parallel; overlapping o
   };
   for (const name of ["heads", "rows"]) assert.ok(body(name).includes("par_for"), `${name} should be parallel`);
   for (const name of ["overlap", "mixed", "reread"]) assert.not.ok(body(name).includes("par_for"), `${name} must stay sequential`);
-  const be = await EigenBackend.forKernels(program.kernels, { emit: { parallelThreshold: 0 } });
+  const be = await eigenFor(program.kernels, { emit: { parallelThreshold: 0 } });
   for (const k of program.kernels) {
     const inputs = makeInputs(k, undefined, 5);
     const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));
@@ -220,7 +221,7 @@ test("a missing C++ compiler is one clear sentence", async () => {
   const saved = process.env.TENSORCORE_CXX;
   process.env.TENSORCORE_CXX = "/nonexistent/g++";
   try {
-    await EigenBackend.forProgram(program, {});
+    await eigenFor([program], {});
     assert.unreachable("should fail");
   } catch (e) {
     assert.instance(e, DiagnosticError);
@@ -238,7 +239,7 @@ test("a C++ error maps to the .ta statement, and the failed build leaves no .so 
   const list = () => readdirSync(cacheDir()).filter((f) => f.endsWith(".so") || f.includes(".tmp-")).sort();
   const before = list();
   try {
-    await EigenBackend.forProgram(program, { emit: { injectErrorAt: 1 } });
+    await eigenFor([program], { emit: { injectErrorAt: 1 } });
     assert.unreachable("should fail");
   } catch (e) {
     assert.instance(e, DiagnosticError);
@@ -263,7 +264,7 @@ test("hostile names and literals cannot inject C++ and still compute the interpr
   const unit = emitCpp(program.kernels);
   // names only appear mangled (k0s0_system, p1, L2): never as C++ tokens of their own
   for (const raw of [/__asm__/, /\bsystem\(/, /\bmain\(/, /\bEigen\(/, /1e39/]) assert.not.match(unit.code, raw, `raw ${raw} in the C++`);
-  const be = await EigenBackend.forProgram(program, {});
+  const be = await eigenFor([program], {});
   for (const k of program.kernels) {
     const inputs = makeInputs(k, undefined, 5);
     const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));

@@ -28,8 +28,8 @@ test("there are 20-40 examples in groups, each with an expectation", () => {
 });
 
 for (const name of runnable) {
-  test(`example ${name} matches numpy`, () => {
-    const out = runExample(name, "interp");
+  test(`example ${name} matches numpy`, async () => {
+    const out = await runExample(name, "interp");
     if (!out.ok) return assert.unreachable(`${name} failed:\n${out.error}`);
     const problems = compareResult(out.result, expectedFor(name) as ExpectedRun);
     assert.equal(problems, [], problems.join("\n"));
@@ -37,9 +37,9 @@ for (const name of runnable) {
 }
 
 for (const name of errors) {
-  test(`example ${name} reports its errors`, () => {
+  test(`example ${name} reports its errors`, async () => {
     const expected = expectedFor(name) as ExpectedError;
-    const out = runExample(name, "interp");
+    const out = await runExample(name, "interp");
     assert.equal(compareError(name, out, expected), []);
     // Static errors are found by checking; run-time faults only when the program runs.
     const file = examplePath(name);
@@ -49,11 +49,11 @@ for (const name of errors) {
   });
 }
 
-test("the CLI prints what the library computes (spawned for a few examples)", () => {
+test("the CLI prints what the library computes (spawned for a few examples)", async () => {
   for (const name of ["prototype/bmm", "precision/int8_mmul", "nn/attention", "basics/top_level"]) {
     const cli = runCli(["run", examplePath(name), "--json"]);
     if (!cli.ok) return assert.unreachable(cli.error);
-    const lib = runExample(name, "interp");
+    const lib = await runExample(name, "interp");
     if (!lib.ok) return assert.unreachable(lib.error);
     assert.equal(cli.result, lib.result, name);
     assert.equal(compareResult(cli.result, expectedFor(name) as ExpectedRun), []);

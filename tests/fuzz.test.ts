@@ -15,13 +15,16 @@ import { SourceFile } from "../compiler/source.js";
 import { elementCount } from "../compiler/types.js";
 import { Session } from "../runtime/session.js";
 import { bindParam } from "../runtime/weights.js";
-import { examplePath, lastKernel, listExamples } from "./helpers/examples.js";
+import { examplePath, listExamples } from "./helpers/examples.js";
+import { createExecutor } from "../backends/index.js";
+import { entryKernel } from "../compiler/entry.js";
 import { seededRandom as rng } from "../models/sampling.js";
 
 const SEED = 0x7e45c0de;
 const MAX_ELEMENTS = 4096; // per tensor, for programs that are run
 const MAX_STEPS = 5000;
 const TIME_BUDGET_MS = 7000;
+const interp = await createExecutor("interp", { maxSteps: MAX_STEPS });
 
 
 const corpus = listExamples().map((n) => readFileSync(examplePath(n), "utf8"));
@@ -102,22 +105,23 @@ function tryProgram(text: string, failures: Failure[], stats: { checked: number;
     stats.ran++;
     const session = new Session();
     session.define(program);
-    const interp = session.interpreter({ print: () => {} }, { maxSteps: MAX_STEPS });
-    interp.runTopLevel(program);
-    const k = lastKernel(program);
-    if (k) interp.runKernel(k, k.params.map((p) => bindParam(p.name, p.type, undefined, 0.5, p.span)));
+    const io = { print: () => {} };
+    interp.runTopLevel(program, session.store, io);
+    const k = entryKernel(program);
+    if (k) interp.runKernel(k, k.params.map((p) => bindParam(p.name, p.type, undefined, 0.5, p.span)), io);
   } catch (e) {
     if (e instanceof DiagnosticError) { stats.faults++; new DiagnosticError(e.diagnostics).message.length; return; }
     failures.push({ what: "run", program: text, error: (e as Error).stack ?? String(e) });
   }
 }
 
-test("the step budget stops a long run with a RuntimeFault", () => {
+test("the step budget stops a long run with a RuntimeFault", async () => {
   const text = "type V = Tensor<f32, {2}>;\nV x;\nbatch(i = 0..2000000000) { x = x + 1; }";
   const session = new Session();
   const program = session.check([new SourceFile("budget.ta", text)]);
   session.define(program);
-  assert.throws(() => session.interpreter({ print: () => {} }, { maxSteps: 1000 }).runTopLevel(program),
+  const budget = await createExecutor("interp", { maxSteps: 1000 });
+  assert.throws(() => budget.runTopLevel(program, session.store, { print: () => {} }),
     (e: Error) => e instanceof DiagnosticError && /budget\.ta:3:1: error: the run exceeded its budget of 1000 steps/.test(e.message));
 });
 

@@ -123,7 +123,7 @@ test("magics: %who, %display, %time, %%time, %help, %reset, %backend, unknown", 
 test("%backend eigen / %%eigen: compiled when available, a clear message when not", async () => {
   const e = engine();
   let available = true;
-  try { await e.eigenBackend(); } catch { available = false; }
+  try { await e.executor("eigen"); } catch { available = false; }
   const r = await run(e, "%%eigen\ntype V = Tensor<f32, {2}>;\nkernel twice(V v) { v = v * 2; }\nV x;\nx = 1.5;\ntwice(x);\nREDUCE(x);");
   if (available) {
     assert.is(r.outcome.status, "ok", JSON.stringify(r.outcome.error));

@@ -12,6 +12,8 @@ import { bindParam, DirectorySource } from "../runtime/weights.js";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createExecutor } from "../backends/index.js";
+import { RunIO } from "../runtime/executor.js";
 
 /** The formatted diagnostics of checking `text` ("" when it checks). */
 function errorsOf(text: string): string {
@@ -30,9 +32,14 @@ function fails(text: string, ...expected: string[]): void {
   expected.forEach((e, i) => assert.ok(lines[i].startsWith(`t.ta:${e}`), `expected t.ta:${e}\n got ${lines[i]}`));
 }
 /** Run top-level statements and a kernel in a session; returns printed lines or throws. */
+const interp = await createExecutor("interp");
+/** Check and run a program in a session on the interpreter (synchronously: nothing to build). */
+function runIn(s: Session, file: SourceFile, io: RunIO): void {
+  s.runPrepared(s.check([file]), interp, io);
+}
 function run(text: string): string[] {
   const lines: string[] = [];
-  new Session().run(new SourceFile("r.ta", text), { print: (l) => lines.push(l) });
+  runIn(new Session(), new SourceFile("r.ta", text), { print: (l) => lines.push(l) });
   return lines;
 }
 function runFault(text: string): string {
@@ -327,9 +334,9 @@ test("sessions: later cells see and may redefine earlier definitions", () => {
   const s = new Session();
   const lines: string[] = [];
   const io = { print: (l: string) => lines.push(l) };
-  s.run(new SourceFile("c1", "const N = 3;\ntype V = Tensor<f32, {N}>;\nV x = 2;\nkernel dbl(V v) { v = v * 2; }"), io);
-  s.run(new SourceFile("c2", "dbl(x);\nREDUCE(x);"), io);
-  s.run(new SourceFile("c3", "const N = 2;\ntype V = Tensor<f32, {N}>;\nV x = 1;\nREDUCE(x);"), io);
+  runIn(s, new SourceFile("c1", "const N = 3;\ntype V = Tensor<f32, {N}>;\nV x = 2;\nkernel dbl(V v) { v = v * 2; }"), io);
+  runIn(s, new SourceFile("c2", "dbl(x);\nREDUCE(x);"), io);
+  runIn(s, new SourceFile("c3", "const N = 2;\ntype V = Tensor<f32, {N}>;\nV x = 1;\nREDUCE(x);"), io);
   assert.equal(lines, ["12", "2"]);
   assert.throws(() => s.check([new SourceFile("c4", "dbl(x);")]), (e: Error) => /argument 1 of 'dbl'/.test(e.message));
 });

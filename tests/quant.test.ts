@@ -9,13 +9,12 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { EigenBackend } from "../compiler/eigen/backend.js";
 import { SourceFile } from "../compiler/source.js";
 import { checkSource } from "../compiler/checker.js";
 import { Session } from "../runtime/session.js";
 import { toNumbers, TensorView } from "../runtime/tensor.js";
 import { REPO_ROOT } from "../models/causal-lm.js";
-import { cloneViews, makeInputs, runEigen, runInterp } from "./gen/compare.js";
+import { cloneViews, eigenFor, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 import { ParamInit } from "./gen/random-programs.js";
 
 interface Dims { VOCAB: number; N_CTX: number; D_MODEL: number; N_HEAD: number; N_LAYER: number; D_FF: number }
@@ -83,7 +82,7 @@ const SIZES: [Dims, number[]][] = [
 for (const [d, rowsList] of SIZES) for (const rows of rowsList) {
   test(`int8 kernels, VOCAB ${d.VOCAB} D_MODEL ${d.D_MODEL} D_FF ${d.D_FF}, ROWS ${rows}: interpreter and eigen agree bit for bit`, async () => {
     const program = library(d, rows);
-    const be = await EigenBackend.forProgram(program, {});
+    const be = await eigenFor([program], {});
     for (const [seed, name] of KERNELS.entries()) {
       const k = program.kernelByName.get(name)!;
       const inputs = makeInputs(k, inits(d, rows), 100 + seed);
@@ -128,7 +127,7 @@ test("linear_attn_out by hand: quantize, exact int8 product, dequantize", async 
   const args = makeInputs(k, { layer: { kind: "int", lo: 0, hi: 0 } }, 1);
   const set = (name: string, vals: number[]) => { const t = args[k.params.findIndex((p) => p.name === name)]; vals.forEach((v, i) => ((t.data as Float32Array | Int8Array)[i] = v)); };
   set("h", h); set("w", W.flat()); set("w_scale", ws); set("b", bias);
-  const be = await EigenBackend.forProgram(program, {});
+  const be = await eigenFor([program], {});
   for (const r of [runInterp(k, cloneViews(args)), runEigen(be, k, cloneViews(args))]) {
     assert.is(r.error, undefined);
     assert.equal(toNumbers(r.params[k.params.findIndex((p) => p.name === "y")]), want);
@@ -147,7 +146,7 @@ kernel mv${i}(Y${i} acc, X${i} a, V${i} v) { MMUL(acc, a, v); }
 kernel mvw${i}(Y${i} acc, Z${i} a, V${i} v) { MMUL(acc, a[:, 3 +: ${K}], v); }`)).join("\n");
   const { program, diagnostics } = checkSource("i8.ta", src);
   assert.not.ok(diagnostics.hasErrors, diagnostics.items.map((x) => x.message).join("; "));
-  const be = await EigenBackend.forKernels(program.kernels, {}, program.target);
+  const be = await eigenFor([program], {});
   for (const k of program.kernels) {
     const init = Object.fromEntries(k.params.map((p) => [p.name, { kind: "int" as const, lo: -128, hi: 127 }]));
     const inputs = makeInputs(k, init, 7);

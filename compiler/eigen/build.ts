@@ -162,3 +162,13 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   renameSync(tmpSo, so);
   return { so, cached: false, seconds: (performance.now() - t0) / 1000 };
 }
+
+/** Why the compiled back end cannot build here (no C++ compiler, no Eigen), or undefined when it can. */
+export function toolchainProblem(): string | undefined {
+  try {
+    toolchain();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { checkSources } from "../checker.js";
 import { DiagnosticError } from "../diagnostics.js";
+import { entryKernel } from "../entry.js";
 import * as IR from "../ir.js";
 import { SourceFile } from "../source.js";
 import { BASE_FLAGS } from "./build.js";
@@ -14,17 +15,6 @@ import { emitCpp } from "./emit-cpp.js";
 import { targetConfig } from "./target.js";
 
 const usage = (message: string): DiagnosticError => new DiagnosticError([{ severity: "error", message }]);
-
-/** The entry kernel: the one named, or the last one defined in the last file. */
-export function pickEntry(program: IR.Program, name: string | undefined): IR.Kernel | undefined {
-  if (name) {
-    const k = program.kernelByName.get(name);
-    if (!k) throw usage(`no kernel named '${name}' (kernels: ${[...program.kernelByName.keys()].join(", ") || "none"})`);
-    return k;
-  }
-  const lastFile = program.kernels[program.kernels.length - 1]?.span.file;
-  return program.kernels.filter((k) => k.span.file === lastFile).sort((a, b) => a.span.start - b.span.start).pop();
-}
 
 export async function compileCommand(argv: string[]): Promise<number> {
   const files: string[] = [];
@@ -46,7 +36,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
   if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
   const cfg = targetConfig(program.target);
   for (const w of cfg.warnings) console.error(`warning: ${w.message}`);
-  const entry = main ? pickEntry(program, kernelName) : undefined;
+  const entry = main ? entryKernel(program, kernelName) : undefined;
   if (main && !entry) throw usage("--main needs a kernel, and the program defines none");
   const unit = emitCpp(program.kernels, { selfContained: true, main: entry });
   const flags = [...BASE_FLAGS.filter((f) => f !== "-fPIC" && f !== "-w"), ...cfg.flags].join(" ");

@@ -3,10 +3,11 @@
 
 import * as IR from "../../compiler/ir.js";
 import { elementCount } from "../../compiler/types.js";
-import { Interpreter } from "../../interpreter/interpreter.js";
+import { createExecutor } from "../../backends/index.js";
+import type { EigenExecutor, EigenOptions } from "../../compiler/eigen/executor.js";
+import { Executor } from "../../runtime/executor.js";
 import { encoder } from "../../runtime/precision.js";
 import { allocTensor, TensorView, toNumbers } from "../../runtime/tensor.js";
-import { EigenBackend } from "../../compiler/eigen/backend.js";
 import { ParamInit, Rng } from "./random-programs.js";
 
 export function makeInputs(kernel: IR.Kernel, init: Record<string, ParamInit> | undefined, seed: number): TensorView[] {
@@ -27,20 +28,24 @@ export const cloneViews = (vs: TensorView[]): TensorView[] => vs.map((v) => ({ .
 
 export interface RunResult { prints: string[]; params: TensorView[]; error?: string }
 
-export function runInterp(kernel: IR.Kernel, args: TensorView[]): RunResult {
-  const prints: string[] = [];
-  try {
-    new Interpreter({ io: { print: (l) => prints.push(l) } }).runKernel(kernel, args);
-  } catch (e) {
-    return { prints, params: args, error: (e as Error).message };
-  }
-  return { prints, params: args };
+/** The reference interpreter every differential test compares against. */
+export const reference: Executor = await createExecutor("interp");
+
+/** A compiled back end with these programs or kernels built (one translation unit). */
+export async function eigenFor(items: (IR.Program | IR.Kernel)[], opts: EigenOptions = {}): Promise<EigenExecutor> {
+  const e = (await createExecutor("eigen", opts as Record<string, unknown>)) as EigenExecutor;
+  await e.prepare(items);
+  return e;
 }
 
-export function runEigen(be: EigenBackend, kernel: IR.Kernel, args: TensorView[]): RunResult {
+export const runInterp = (kernel: IR.Kernel, args: TensorView[]): RunResult => runOn(reference, kernel, args);
+export const runEigen = (be: Executor, kernel: IR.Kernel, args: TensorView[]): RunResult => runOn(be, kernel, args);
+
+/** Run a kernel on any back end, collecting prints and the error message (if it fails). */
+export function runOn(executor: Executor, kernel: IR.Kernel, args: TensorView[]): RunResult {
   const prints: string[] = [];
   try {
-    be.runKernel(kernel, args, { print: (l) => prints.push(l) });
+    executor.runKernel(kernel, args, { print: (l) => prints.push(l) });
   } catch (e) {
     return { prints, params: args, error: (e as Error).message };
   }

@@ -14,11 +14,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DiagnosticError, formatDiagnostics } from "../../compiler/diagnostics.js";
-import * as IR from "../../compiler/ir.js";
 import { SourceFile } from "../../compiler/source.js";
-import { Session } from "../../runtime/session.js";
+import { createExecutor } from "../../backends/index.js";
+import { runProgram } from "../../backends/run-program.js";
 import { TensorView, toNumbers } from "../../runtime/tensor.js";
-import { bindParam, DirectorySource } from "../../runtime/weights.js";
+import { DirectorySource } from "../../runtime/weights.js";
 
 export type Backend = "interp" | "cli" | "eigen";
 export type JsonNumber = number | "NaN" | "Infinity" | "-Infinity";
@@ -89,32 +89,18 @@ export function tensorJson(t: TensorView): TensorJson {
   return { dtype: t.precision, shape: [...t.shape], data: toNumbers(t).map(jsonNumber) };
 }
 
-/** The entry kernel `run` picks: the last one defined in the file. */
-export function lastKernel(program: IR.Program): IR.Kernel | undefined {
-  return [...program.kernels].sort((a, b) => a.span.start - b.span.start).pop();
-}
-
-/** Run an example the way `tensorcore run FILE --json` does. */
-export function runExample(name: string, backend: Backend = "interp"): Outcome {
+/** Run an example the way `tensorcore run FILE --json` does: in process ("interp"), or by spawning the CLI. */
+export async function runExample(name: string, backend: Backend = "interp"): Promise<Outcome> {
   const file = examplePath(name);
   if (backend !== "interp") return runCli(["run", file, "--json", ...(backend === "eigen" ? ["--backend", "eigen"] : [])]);
   const stdout: string[] = [];
   try {
-    const session = new Session();
-    const program = session.check([new SourceFile(file, readFileSync(file, "utf8"))]);
-    session.define(program);
-    const interp = session.interpreter({ print: (l) => stdout.push(l) });
-    interp.runTopLevel(program);
-    const params: Record<string, TensorJson> = {};
-    const kernel = lastKernel(program);
-    if (kernel) {
-      const dir = join(dirname(file), "weights");
-      const source = existsSync(dir) ? new DirectorySource(dir) : undefined;
-      const args = kernel.params.map((p) => bindParam(p.name, p.type, source, 0.5, p.span));
-      interp.runKernel(kernel, args);
-      kernel.params.forEach((p, i) => { params[p.name] = tensorJson(args[i]); });
-    }
-    return { ok: true, result: { stdout, params } };
+    const dir = join(dirname(file), "weights");
+    const { params } = await runProgram([new SourceFile(file, readFileSync(file, "utf8"))], await createExecutor("interp"), {
+      inputs: existsSync(dir) ? new DirectorySource(dir) : undefined,
+      print: (l) => stdout.push(l),
+    });
+    return { ok: true, result: { stdout, params: Object.fromEntries([...params].map(([k, v]) => [k, tensorJson(v)])) } };
   } catch (e) {
     if (e instanceof DiagnosticError) return { ok: false, error: formatDiagnostics(e.diagnostics) };
     throw e;
