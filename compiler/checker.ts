@@ -4,7 +4,7 @@
 
 import * as A from "./ast.js";
 import { DiagnosticBag } from "./diagnostics.js";
-import { ACT_CODES, ACT_KINDS, BUILTIN_CONSTS, INTRINSIC_NAMES } from "./intrinsics.js";
+import { ACT_CODES, ACT_KINDS, BUILTIN_CONSTS, intrinsic, INTRINSIC_NAMES, PURE_TYPING } from "./intrinsics.js";
 import * as IR from "./ir.js";
 import { parseSource } from "./parser.js";
 import { SourceFile, Span } from "./source.js";
@@ -406,9 +406,12 @@ class Checker {
   private lowerCallStmt(call: A.CallExpr, scope: Scope, frame: Frame, out: IR.Stmt[], span: Span): void {
     const name = call.callee;
     const args = call.args;
-    const arity = (...ns: number[]) => {
-      if (!ns.includes(args.length)) this.fail(call.span, `${name} takes ${ns.join(" or ")} argument${ns.length === 1 && ns[0] === 1 ? "" : "s"}, got ${args.length}`);
-    };
+    // Every form's argument count comes from the catalogue, checked once before lowering.
+    const row = intrinsic(name);
+    if (row?.statement && !row.statement.includes(args.length)) {
+      const ns = row.statement;
+      this.fail(call.span, `${name} takes ${ns.join(" or ")} argument${ns.length === 1 && ns[0] === 1 ? "" : "s"}, got ${args.length}`);
+    }
     const view = (i: number, role: string) => this.lowerView(args[i], scope, frame, `${role} of ${name}`);
     const pure = (fn: IR.PureFn, src: IR.Expr, extra?: Partial<IR.Expr>): IR.Expr => this.makeCall(fn, [src], call.span, extra);
 
@@ -446,7 +449,6 @@ class Checker {
     switch (name) {
       case "LOAD":
       case "STORE": {
-        arity(2);
         const dst = view(0, "the destination"), src = view(1, "the source");
         if (name === "LOAD" && dst.space !== "TileReg") this.fail(args[0].span, `LOAD copies into TileReg memory, but '${dst.base.name}' is in ${dst.space}`);
         if (name === "STORE" && src.space !== "TileReg") this.fail(args[1].span, `STORE copies out of TileReg memory, but '${src.base.name}' is in ${src.space}`);
@@ -457,7 +459,6 @@ class Checker {
       }
       case "MMUL":
       case "MADD": {
-        arity(name === "MMUL" ? 3 : 4);
         const acc = view(0, "the accumulator"), a = view(1, "the left operand"), b = view(2, "the right operand");
         for (const [v, i] of [[acc, 0], [a, 1], [b, 2]] as const) {
           if (v.space !== "TileReg") this.error(args[i].span, `${name} operands must be TileReg (hardware affinity), but '${v.base.name}' is in ${v.space}`);
@@ -491,7 +492,6 @@ class Checker {
         return;
       }
       case "REDUCE": {
-        arity(1, 2);
         if (args.length === 1) {
           out.push({ kind: "print", src: view(0, "the operand"), span });
           return;
@@ -504,7 +504,6 @@ class Checker {
       case "MAX":
       case "MEAN":
       case "TRANSPOSE": {
-        arity(2);
         const dst = view(0, "the destination");
         const src = this.lowerExpr(args[1], scope, frame);
         out.push(this.makeAssign(dst, pure(name, src), span));
@@ -516,20 +515,17 @@ class Checker {
       case "SQRT":
       case "TANH":
       case "ABS": {
-        arity(1, 2);
         const dst = view(0, args.length === 1 ? "the operand" : "the destination");
         const src = args.length === 1 ? this.viewExpr(dst) : this.lowerExpr(args[1], scope, frame);
         out.push(this.makeAssign(dst, pure(name, src), span));
         return;
       }
       case "ACT": {
-        arity(2);
         const dst = view(0, "the operand");
         out.push(this.makeAssign(dst, this.makeCall("ACT", [this.viewExpr(dst)], call.span, { act: this.actKind(args[1], scope) }), span));
         return;
       }
       case "LOOKUP": {
-        arity(3);
         const dst = view(0, "the destination"), table = view(1, "the table"), idx = view(2, "the index");
         if (table.shape.length !== 2) this.fail(args[1].span, `LOOKUP needs a 2-D table, got shape ${shapeToString(table.shape)}`);
         if (idx.precision !== "int32") this.fail(args[2].span, `LOOKUP needs an int32 index tensor, got ${idx.precision}`);
@@ -544,7 +540,6 @@ class Checker {
         return;
       }
       case "CAUSAL_MASK": {
-        arity(2);
         const target = view(0, "the operand");
         if (!isFloat(target.precision)) this.fail(args[0].span, `CAUSAL_MASK needs a float tensor (it writes -infinity), got ${target.precision}`);
         if (target.shape.length < 1) this.fail(args[0].span, "CAUSAL_MASK needs a tensor of rank 1 or more");
@@ -553,7 +548,6 @@ class Checker {
         return;
       }
       case "SYNC":
-        arity(1);
         view(0, "the operand");
         return;
       case "MAXIMUM":
@@ -578,39 +572,9 @@ class Checker {
   }
 
   private makeCall(fn: IR.PureFn, args: IR.Expr[], span: Span, extra?: Partial<IR.Expr>): IR.Expr {
-    const x = args[0];
-    let shape: number[];
-    let compute: ComputeKind = "f32";
-    switch (fn) {
-      case "SUM": case "MAX": case "MEAN": case "SOFTMAX":
-        if (x.shape.length === 0) this.fail(span, `${fn} works along the last axis and needs a tensor of rank 1 or more`);
-        shape = fn === "SOFTMAX" ? x.shape : [...x.shape.slice(0, -1), 1];
-        if (fn !== "MEAN" && fn !== "SOFTMAX") compute = x.compute;
-        break;
-      case "SUMALL":
-        shape = [];
-        compute = x.compute;
-        break;
-      case "TRANSPOSE":
-        if (x.shape.length !== 2) this.fail(span, `TRANSPOSE needs a 2-D operand, got shape ${shapeToString(x.shape)}`);
-        shape = [x.shape[1], x.shape[0]];
-        compute = x.compute;
-        break;
-      case "MAXIMUM": case "MINIMUM": {
-        const b = broadcastShapes(x.shape, args[1].shape);
-        if (!b) this.fail(span, `${fn}: shapes ${shapeToString(x.shape)} and ${shapeToString(args[1].shape)} do not broadcast`);
-        shape = b;
-        compute = x.compute === "i32" && args[1].compute === "i32" ? "i32" : "f32";
-        break;
-      }
-      case "ABS":
-        shape = x.shape;
-        compute = x.compute;
-        break;
-      default:
-        shape = x.shape;
-    }
-    return { kind: "call", fn, args, shape, compute, span, ...(extra as object) } as IR.Expr;
+    const typed = PURE_TYPING[fn](args[0], args[1]);
+    if ("error" in typed) return this.fail(span, typed.error);
+    return { kind: "call", fn, args, shape: typed.shape, compute: typed.compute, span, ...(extra as object) } as IR.Expr;
   }
 
   private lowerIndexExpr(e: A.Expr, scope: Scope, frame: Frame, what: string): IR.Expr {
@@ -657,18 +621,18 @@ class Checker {
       case "call": {
         const name = e.callee;
         if (this.kernels.has(name) && !INTRINSIC_NAMES.has(name)) this.fail(e.span, `kernel '${name}' has no value: call it as a statement, as in \`${name}(...);\``);
-        const unary = ["EXP", "LOG", "SQRT", "TANH", "ABS", "SUM", "MAX", "MEAN", "SOFTMAX", "TRANSPOSE"];
-        if (unary.includes(name)) {
-          if (e.args.length !== 1) this.fail(e.span, `${name}(x) in an expression takes 1 argument, got ${e.args.length}${e.args.length === 2 ? ` (the two-argument ${name}(dst, src) is a statement)` : ""}`);
-          return this.makeCall(name as IR.PureFn, [this.lowerExpr(e.args[0], scope, frame)], e.span);
-        }
-        if (name === "MAXIMUM" || name === "MINIMUM") {
-          if (e.args.length !== 2) this.fail(e.span, `${name} takes 2 arguments, got ${e.args.length}`);
-          return this.makeCall(name, [this.lowerExpr(e.args[0], scope, frame), this.lowerExpr(e.args[1], scope, frame)], e.span);
-        }
-        if (name === "ACT") {
-          if (e.args.length !== 2) this.fail(e.span, `ACT takes 2 arguments (a value and an activation kind), got ${e.args.length}`);
-          return this.makeCall("ACT", [this.lowerExpr(e.args[0], scope, frame)], e.span, { act: this.actKind(e.args[1], scope) });
+        const form = intrinsic(name)?.expression;
+        if (form) {
+          const fn = form.fn as IR.PureFn;
+          if (name === "ACT") {
+            if (e.args.length !== 2) this.fail(e.span, `ACT takes 2 arguments (a value and an activation kind), got ${e.args.length}`);
+            return this.makeCall(fn, [this.lowerExpr(e.args[0], scope, frame)], e.span, { act: this.actKind(e.args[1], scope) });
+          }
+          if (e.args.length !== form.arity) {
+            const stmt = e.args.length === 2 && intrinsic(name)?.statement?.includes(2);
+            this.fail(e.span, `${name}${form.arity === 1 ? "(x) in an expression" : ""} takes ${form.arity} argument${form.arity === 1 ? "" : "s"}, got ${e.args.length}${stmt ? ` (the two-argument ${name}(dst, src) is a statement)` : ""}`);
+          }
+          return this.makeCall(fn, e.args.map((a) => this.lowerExpr(a, scope, frame)), e.span);
         }
         if (INTRINSIC_NAMES.has(name)) this.fail(e.span, `${name} has no value: it is a statement, as in \`${name}(...);\``);
         return this.fail(e.calleeSpan, `undefined function '${name}'${this.suggest(name, [...INTRINSIC_NAMES])}`);

@@ -2,6 +2,7 @@
 // (the reference interpreter, the C++/Eigen emitter, the Jupyter kernel). Nothing here is
 // re-derived by a back end: shapes, precisions and resolved names are all explicit.
 
+import type { PureFn as CataloguePureFn } from "./intrinsics.js";
 import { Span } from "./source.js";
 import { ComputeKind, Precision, Space, TensorType } from "./types.js";
 
@@ -42,13 +43,8 @@ export interface View {
   span: Span;
 }
 
-export type PureFn =
-  | "EXP" | "LOG" | "SQRT" | "TANH" | "ABS" | "ACT" // elementwise, unary
-  | "MAXIMUM" | "MINIMUM" // elementwise, binary
-  | "SUM" | "MAX" | "MEAN" // reduce the last axis, keeping it with length 1
-  | "SUMALL" // the sum of every element, shape {}
-  | "SOFTMAX" // along the last axis, stable (maximum subtracted first)
-  | "TRANSPOSE"; // swaps the two axes of a 2-D operand
+/** The pure functions expressions call: derived from the intrinsic catalogue (compiler/intrinsics.ts). */
+export type PureFn = CataloguePureFn;
 
 export type ActKind = "gelu_tanh" | "gelu_erf" | "silu" | "relu";
 

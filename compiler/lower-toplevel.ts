@@ -58,17 +58,19 @@ function segment(stmts: IR.Stmt[], show: (IR.Stmt & { kind: "show" }) | undefine
       case "const": case "loopvar": return e;
     }
   };
-  const stmt = (s: IR.Stmt): IR.Stmt => {
+  const stmt = (s: IR.Stmt): IR.Stmt | undefined => {
     switch (s.kind) {
       case "assign": return { ...s, dst: view(s.dst), src: expr(s.src) };
       case "zero":
-        if (s.target.role === "session" && !declares.includes(s.target)) declares.push(s.target);
-        return { ...s, target: param(s.target) };
+        // a declaration: the host gives the tensor fresh zeroed storage before the segment runs
+        if (!declares.includes(s.target)) declares.push(s.target);
+        param(s.target);
+        return undefined;
       case "mmul": return { ...s, acc: view(s.acc), a: view(s.a), b: view(s.b), c: s.c && view(s.c) };
       case "lookup": return { ...s, dst: view(s.dst), table: view(s.table), idx: view(s.idx) };
       case "causal_mask": return { ...s, target: view(s.target), offset: expr(s.offset) };
       case "print": return { ...s, src: view(s.src) };
-      case "loop": return { ...s, start: expr(s.start), end: expr(s.end), step: expr(s.step), body: s.body.map(stmt) };
+      case "loop": return { ...s, start: expr(s.start), end: expr(s.end), step: expr(s.step), body: block(s.body) };
       case "call":
         if (!callees.includes(s.kernel)) callees.push(s.kernel);
         return { ...s, args: s.args.map(view) };
@@ -76,7 +78,8 @@ function segment(stmts: IR.Stmt[], show: (IR.Stmt & { kind: "show" }) | undefine
         throw new DiagnosticError([{ severity: "error", span: s.span, message: "a value shown inside a loop can only be shown by the interpreter; assign it to a tensor and show that after the loop (or run the cell with %backend interp)" }]);
     }
   };
-  const body = stmts.map(stmt);
+  const block = (ss: IR.Stmt[]): IR.Stmt[] => ss.map(stmt).filter((s): s is IR.Stmt => s !== undefined);
+  const body = block(stmts);
   let showInfo: TopLevelSegment["show"];
   const sessionArgs = [...params.keys()];
   const paramList = [...params.values()];

@@ -287,49 +287,17 @@ export class Interpreter {
         return out;
       }
       case "call": {
-        const x = e.args[0];
-        let a = this.eval(x, frame);
-        const n = elementCount(e.shape);
-        switch (e.fn) {
-          case "EXP": case "LOG": case "SQRT": case "TANH": case "ABS": case "ACT": {
-            if (e.compute === "f32") a = this.asF32(a, x);
-            const out = this.temp(e, e.compute, n, 0);
-            ops.unary(e.fn, e.compute, a, out, e.act);
-            return out;
-          }
-          case "MAXIMUM": case "MINIMUM": {
-            let b = this.eval(e.args[1], frame);
-            if (e.compute === "f32") { a = this.asF32(a, x); b = this.asF32(b, e.args[1]); }
-            const out = this.temp(e, e.compute, n, 0);
-            ops.minmax(e.fn, a, x.shape, b, e.args[1].shape, out, e.shape);
-            return out;
-          }
-          case "SUM": case "MAX": case "MEAN": {
-            if (e.compute === "f32") a = this.asF32(a, x);
-            const out = this.temp(e, e.compute, n, 0);
-            ops.reduceLast(e.fn, e.compute, a, x.shape, out);
-            return out;
-          }
-          case "SUMALL": {
-            const out = this.temp(e, e.compute, 1, 0);
-            const s = ops.sumAll(a);
-            out[0] = e.compute === "i32" ? s | 0 : s;
-            return out;
-          }
-          case "SOFTMAX": {
-            a = this.asF32(a, x);
-            const out = this.temp(e, "f32", n, 0) as Float32Array;
-            ops.softmaxLast(a, x.shape, out);
-            return out;
-          }
-          case "TRANSPOSE": {
-            const out = this.temp(e, e.compute, n, 0);
-            ops.transpose2d(a, x.shape, out);
-            return out;
-          }
-        }
+        const out = this.temp(e, e.compute, elementCount(e.shape), 0);
+        PURE[e.fn](this, e, frame, out);
+        return out;
       }
     }
+  }
+
+  /** An argument of a pure function, evaluated (ints converted where the function computes in f32). */
+  arg(e: IR.Expr & { kind: "call" }, i: number, frame: Frame, asFloat: boolean): ComputeArray {
+    const a = this.eval(e.args[i], frame);
+    return asFloat ? this.asF32(a, e.args[i]) : a;
   }
 
   /** Integer values used in float arithmetic are converted (as C converts int to float). */
@@ -339,6 +307,40 @@ export class Interpreter {
     t.set(a);
     return t;
   }
+}
+
+type Call = IR.Expr & { kind: "call" };
+/**
+ * How the interpreter runs each pure function of the IR (one row per IR.PureFn: a function added
+ * to the catalogue is a compile error here until it has one). The arithmetic is in ops.ts.
+ */
+const PURE: Record<IR.PureFn, (it: Interpreter, e: Call, frame: Frame, out: ComputeArray) => void> = {
+  EXP: (it, e, f, out) => unary(it, e, f, out),
+  LOG: (it, e, f, out) => unary(it, e, f, out),
+  SQRT: (it, e, f, out) => unary(it, e, f, out),
+  TANH: (it, e, f, out) => unary(it, e, f, out),
+  ABS: (it, e, f, out) => unary(it, e, f, out),
+  ACT: (it, e, f, out) => unary(it, e, f, out),
+  MAXIMUM: (it, e, f, out) => minmax(it, e, f, out),
+  MINIMUM: (it, e, f, out) => minmax(it, e, f, out),
+  SUM: (it, e, f, out) => ops.reduceLast(e.fn as "SUM", e.compute, it.arg(e, 0, f, e.compute === "f32"), e.args[0].shape, out),
+  MAX: (it, e, f, out) => ops.reduceLast(e.fn as "MAX", e.compute, it.arg(e, 0, f, e.compute === "f32"), e.args[0].shape, out),
+  MEAN: (it, e, f, out) => ops.reduceLast(e.fn as "MEAN", e.compute, it.arg(e, 0, f, e.compute === "f32"), e.args[0].shape, out),
+  SUMALL: (it, e, f, out) => {
+    const s = ops.sumAll(it.arg(e, 0, f, false));
+    out[0] = e.compute === "i32" ? s | 0 : s;
+  },
+  SOFTMAX: (it, e, f, out) => ops.softmaxLast(it.arg(e, 0, f, true), e.args[0].shape, out as Float32Array),
+  TRANSPOSE: (it, e, f, out) => ops.transpose2d(it.arg(e, 0, f, false), e.args[0].shape, out),
+};
+
+function unary(it: Interpreter, e: Call, f: Frame, out: ComputeArray): void {
+  ops.unary(e.fn as ops.UnaryFn, e.compute, it.arg(e, 0, f, e.compute === "f32"), out, e.act);
+}
+
+function minmax(it: Interpreter, e: Call, f: Frame, out: ComputeArray): void {
+  const fl = e.compute === "f32";
+  ops.minmax(e.fn as "MAXIMUM" | "MINIMUM", it.arg(e, 0, f, fl), e.args[0].shape, it.arg(e, 1, f, fl), e.args[1].shape, out, e.shape);
 }
 
 function isRowMajorContiguous(t: TensorView): boolean {

@@ -3,7 +3,7 @@
 // worker thread, and the tests call it directly.
 
 import { DiagnosticError, formatDiagnostics, Interrupted, RuntimeFault } from "../compiler/diagnostics.js";
-import { ACT_KINDS, BUILTIN_CONSTS, INTRINSICS, KEYWORDS } from "../compiler/intrinsics.js";
+import { ACT_KINDS, BUILTIN_CONSTS, intrinsic, INTRINSIC_LIST, KEYWORDS } from "../compiler/intrinsics.js";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { bytesPerElement, elementCount, LAYOUTS, PRECISIONS, shapeToString, SPACES, typeToString } from "../compiler/types.js";
@@ -219,7 +219,7 @@ export class LanguageEngine {
     add(env.types.keys(), "type");
     add(env.consts.keys(), "const");
     add(KEYWORDS, "keyword");
-    add(INTRINSICS.map((i) => i.name), "function");
+    add(INTRINSIC_LIST.map((i) => i.name), "function");
     add(PRECISIONS, "precision");
     add(SPACES, "space");
     add(LAYOUTS, "layout");
@@ -268,8 +268,8 @@ export class LanguageEngine {
     const env = this.session.env;
     const t = this.session.tensor(name);
     if (t) return found(this.describeTensor(name, t.v, t.value, detail));
-    const intr = INTRINSICS.find((i) => i.name === name);
-    if (intr) return found(`${intr.name}  (intrinsic)\n\n${intr.forms.map((f) => "  " + f).join("\n")}\n\n${intr.summary}`);
+    const intr = intrinsic(name);
+    if (intr) return found(`${name}  (intrinsic)\n\n${intr.forms.map((f) => "  " + f).join("\n")}\n\n${intr.summary}`);
     const k = env.kernels.get(name);
     if (k) return found(`kernel ${k.name}(${k.params.map((p) => `${p.type.name || typeToString(p.type)} ${p.name}`).join(", ")})\n\n` + k.params.map((p) => `  ${p.name}: ${typeToString(p.type)}`).join("\n") + (k.callees.length ? `\n\ncalls: ${k.callees.map((c) => c.name).join(", ")}` : ""));
     const ty = env.types.get(name);

@@ -5,6 +5,8 @@
 // static and dynamic starts, batch loops with static and dynamic bounds, kernel calls by view.
 // Programs are fault-free by construction (indices in range, integer divisors never zero).
 
+import type { IntrinsicName } from "../../compiler/intrinsics.js";
+
 export class Rng {
   private s: number;
   constructor(seed: number) { this.s = seed >>> 0 || 1; }
@@ -213,3 +215,23 @@ export function generatePrograms(seed: number, count: number): GenProgram[] {
   const rng = new Rng(seed);
   return Array.from({ length: count }, (_, i) => generateProgram(i, rng));
 }
+
+/**
+ * What the generator does with each intrinsic: the features of generated programs that exercise
+ * it. Typed by the catalogue, so an intrinsic added there is a compile error here until the
+ * generator covers it (tests/eigen-random.test.ts checks that every listed feature appears).
+ */
+export const INTRINSIC_COVERAGE: Record<IntrinsicName, string[]> = {
+  LOAD: ["LOAD-STORE"], STORE: ["LOAD-STORE"],
+  MMUL: ["MMUL", "MMUL-mv", "MMUL-vm", "MMUL-int"], MADD: ["MADD"],
+  REDUCE: ["REDUCE-print", "REDUCE-assign"],
+  SUM: ["SUM", "SUM-stmt"], MAX: ["MAX"], MEAN: ["MEAN"],
+  SOFTMAX: ["SOFTMAX-expr", "SOFTMAX-stmt"],
+  LOOKUP: ["LOOKUP"],
+  EXP: ["EXP"], LOG: ["LOG"], SQRT: ["SQRT"], TANH: ["TANH"], ABS: ["ABS"],
+  MAXIMUM: ["MAXIMUM"], MINIMUM: ["MINIMUM"],
+  TRANSPOSE: ["TRANSPOSE-expr", "TRANSPOSE-stmt"],
+  ACT: ["ACT-GELU", "ACT-GELU_ERF", "ACT-SILU", "ACT-RELU"],
+  CAUSAL_MASK: ["CAUSAL_MASK"],
+  SYNC: [], // a barrier with nothing to compute on a CPU: not generated
+};
