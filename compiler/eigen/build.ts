@@ -2,8 +2,8 @@
 //   $TENSORCORE_CACHE/eigen/ (default ~/.cache/tensorcore/eigen/; models and references sit beside it)
 //     pch-<hash>/tc_runtime.h(.gch)   the runtime header (includes Eigen/Core), precompiled per flag set
 //     rt-<hash>.o                      the runtime's product helpers (Eigen GEMM/GEMV), compiled once
-//   (<hash> covers compiler/eigen/runtime/tc_runtime.{h,cpp}, so editing the runtime rebuilds all three)
 //     <hash>.so, <hash>.cpp            one per translation unit; hash = source + flags + compiler version
+//   Every hash covers compiler/eigen/runtime/tc_runtime.{h,cpp}, so an edited runtime rebuilds all three.
 // Every artifact is written under a temporary name and renamed into place, so an interrupted or
 // failed build never leaves a broken file where a later run would load it.
 
