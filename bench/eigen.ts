@@ -1,6 +1,6 @@
 // Compiled (eigen) vs interpreter speed of MMUL, compiled GFLOP/s against the machine's peak on
 // 1 and 2 threads, matrix×vector bandwidth, cold and cached compile times.
-// Run: npx tsc -p tsconfig.json && node dist/bench/eigen.js
+// Run: npm run build && node dist/bench/eigen.js
 // Every ratio is against a baseline measured in the same run; nothing here passes or fails.
 
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";

@@ -1,5 +1,5 @@
 // The interpreter's large f32 products in WebAssembly SIMD (interpreter/wasm/kernels.wat, assembled
-// by scripts/build-wasm.mjs). The kernels compute exactly what matvecF32 and matmulF64Rows in ops.ts
+// by scripts/build-assets.mjs). The kernels compute exactly what matvecF32 and matmulF64Rows in ops.ts
 // compute, in the same order, so results are bit-identical to the TypeScript definition; they are
 // about five times faster (two f64 lanes, no bounds checks). WebAssembly reaches only its own memory,
 // so the operand that is large and long-lived (a weight) lives in one shared WebAssembly.Memory, the

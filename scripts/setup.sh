@@ -15,9 +15,9 @@ if [ ! -f node_modules/.tc-lock-hash ] || [ "$(cat node_modules/.tc-lock-hash)" 
 fi
 
 # 2. TypeScript build (incremental: a no-op build takes about a second), then the interpreter's
-#    WebAssembly kernels (interpreter/wasm/*.wat, assembled only when changed).
+#    WebAssembly kernels and the eigen back end's C++ runtime (each only when changed).
 npx tsc -p tsconfig.json
-node scripts/build-wasm.mjs
+node scripts/build-assets.mjs
 
 # 3. Eigen headers for the C++ back end (see docs/compiler.md).
 bash scripts/ensure-eigen.sh

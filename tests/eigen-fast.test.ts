@@ -1,9 +1,10 @@
-// The hand-written product paths (runtime.ts: mm_rowB, mv_rowA, mm_i8) against the interpreter, on
-// small shapes that hit every tile size and tail (rows 1..17, columns around the 16/32/64/128-column
-// tiles, k around the 256-row panel, windows with row strides, 16-bit weights), built three ways:
-// the host's flags (AVX-512 here), `march = x86-64-v3` (AVX2 + FMA) and `simd = sse` (portable
-// loops / Eigen). Floats: within (K+2)·2^-24·Σ|terms| of the interpreter's double sums (the fast
-// MMUL bound of docs/compiler.md); int8 products: bitwise (wrapping int32 sums).
+// The hand-written product paths (compiler/eigen/runtime/tc_runtime.cpp: mm_rowB, mv_rowA, mm_i8)
+// against the interpreter, on small shapes that hit every tile size and tail (rows 1..17, columns
+// around the 16/32/64/128-column tiles, k around the 256-row panel, windows with row strides,
+// 16-bit weights), built three ways: the host's flags (AVX-512 here), `march = x86-64-v3` (AVX2 +
+// FMA) and `simd = sse` (portable loops / Eigen). Floats: within (K+2)·2^-24·Σ|terms| of the
+// interpreter's double sums (the fast MMUL bound of docs/compiler.md); int8 products: bitwise
+// (wrapping int32 sums).
 
 import { spawnSync } from "node:child_process";
 import { test } from "uvu";

@@ -30,7 +30,7 @@ function sameBits(x: Float32Array, y: Float32Array, what: string): void {
   for (let i = 0; i < x.length; i++) if (!(Object.is(x[i], y[i]) || (Number.isNaN(x[i]) && Number.isNaN(y[i])))) assert.unreachable(`${what}[${i}]: ${x[i]} vs ${y[i]}`);
 }
 
-test("the kernels are built (scripts/build-wasm.mjs) and the heap exists", () => {
+test("the kernels are built (scripts/build-assets.mjs) and the heap exists", () => {
   assert.ok(wasmHeap(), "dist/interpreter/wasm/kernels.wasm is missing: run npm run build");
 });
 

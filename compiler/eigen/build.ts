@@ -3,6 +3,7 @@
 //     pch-<hash>/tc_runtime.h(.gch)   the runtime header (includes Eigen/Core), precompiled per flag set
 //     rt-<hash>.o                      the runtime's product helpers (Eigen GEMM/GEMV), compiled once
 //     <hash>.so, <hash>.cpp            one per translation unit; hash = source + flags + compiler version
+//   Every hash covers compiler/eigen/runtime/tc_runtime.{h,cpp}, so an edited runtime rebuilds all three.
 // Every artifact is written under a temporary name and renamed into place, so an interrupted or
 // failed build never leaves a broken file where a later run would load it.
 
@@ -13,7 +14,7 @@ import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DiagnosticError } from "../diagnostics.js";
-import { RUNTIME_HEADER, RUNTIME_IMPL } from "./runtime.js";
+import { runtimeSource } from "./runtime.js";
 
 export const BASE_FLAGS = [
   "-std=c++17", "-O3", "-march=native", "-fPIC", "-fopenmp",
@@ -96,7 +97,8 @@ const inflight = new Map<string, Promise<string>>();
 /** Once per flag set: the precompiled runtime header and the runtime object. */
 async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void): Promise<{ header: string; obj: string }> {
   const dir = cacheDir();
-  const key = hash(RUNTIME_HEADER, RUNTIME_IMPL, tc.version, tc.eigenDir, ...flags);
+  const rt = runtimeSource();
+  const key = hash(rt.header, rt.impl, tc.version, tc.eigenDir, ...flags);
   const pchDir = join(dir, `pch-${key}`);
   const header = join(pchDir, "tc_runtime.h");
   const obj = join(dir, `rt-${key}.o`);
@@ -108,7 +110,7 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
         log?.("[eigen] precompiling the runtime header (once per compiler and flag set)");
         const tmp = tmpName(pchDir);
         mkdirSync(tmp, { recursive: true });
-        writeFileSync(join(tmp, "tc_runtime.h"), RUNTIME_HEADER);
+        writeFileSync(join(tmp, "tc_runtime.h"), rt.header);
         const r = await run(tc.cxx, [...flags, "-x", "c++-header", join(tmp, "tc_runtime.h"), "-o", join(tmp, "tc_runtime.h.gch")]);
         if (r.code !== 0) { rmSync(tmp, { recursive: true, force: true }); throw new CxxCompileError([], r.output); }
         try { renameSync(tmp, pchDir); } catch { rmSync(tmp, { recursive: true, force: true }); } // another process won
@@ -116,8 +118,9 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
       if (!existsSync(obj)) {
         log?.("[eigen] compiling the runtime (Eigen products, once per compiler and flag set)");
         const src = tmpName(obj) + ".cpp", out = tmpName(obj);
-        writeFileSync(src, RUNTIME_IMPL);
-        const r = await run(tc.cxx, [...flags, "-include", header, "-c", src, "-o", out]);
+        writeFileSync(src, rt.impl);
+        // its #include "tc_runtime.h" finds the header beside the PCH (-iquote), already included
+        const r = await run(tc.cxx, [...flags, "-iquote", pchDir, "-include", header, "-c", src, "-o", out]);
         rmSync(src, { force: true });
         if (r.code !== 0) { rmSync(out, { force: true }); throw new CxxCompileError([], r.output); }
         renameSync(out, obj);
@@ -141,7 +144,8 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   const tc = toolchain();
   const flags = [...BASE_FLAGS, ...extraFlags, `-I${tc.eigenDir}`];
   const dir = cacheDir();
-  const key = hash(code, tc.version, tc.eigenDir, RUNTIME_HEADER, RUNTIME_IMPL, ...flags, ...LINK_FLAGS);
+  const rt = runtimeSource();
+  const key = hash(code, tc.version, tc.eigenDir, rt.header, rt.impl, ...flags, ...LINK_FLAGS);
   const so = join(dir, `${key}.so`);
   if (existsSync(so)) return { so, cached: true, seconds: (performance.now() - t0) / 1000 };
   const { header, obj } = await runtimeArtifacts(tc, flags, log);

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Rounding cases for tests/precision.test.ts: float32 values and the bits numpy gives them.
+"""Rounding cases for tests/precision.test.ts and tests/cpp/precision_test.cpp: float32 values
+and the bits numpy gives them.
 
 f16 comes from numpy's float32 -> float16 cast (round to nearest even); bf16 from rounding
 the float32 bits to their upper half (nearest even, NaN kept quiet); int8/int32 from

@@ -1,0 +1,977 @@
+// The product helpers over Eigen 3.4 (GEMM/GEMV, split across OpenMP threads) and the hand-written
+// SIMD products. Compiled once per flag set into a cached object that every kernel .so links, so a
+// kernel's own translation unit never instantiates Eigen's GEMM templates (compiler/eigen/build.ts).
+#include "tc_runtime.h"
+
+namespace tcrt {
+using RowM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ColM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::ColMajor>;
+template <class MT>
+using CMap = Eigen::Map<const MT, Eigen::Unaligned, Eigen::OuterStride<>>;
+using OutMat = Eigen::Map<RowM, Eigen::Unaligned, Eigen::OuterStride<>>;
+using VecMap = Eigen::Map<const Eigen::VectorXf>;
+using RowVecMap = Eigen::Map<const Eigen::RowVectorXf>;
+
+static int threads_for(double work) {
+#ifdef _OPENMP
+  if (omp_in_parallel() || work < 65536.0) return 1;
+  return omp_get_max_threads();
+#else
+  (void)work;
+  return 1;
+#endif
+}
+
+/** Runs fn(t, T) on nt OpenMP threads, t = 0 .. T-1 (once, as fn(0, 1), without OpenMP or for nt = 1). */
+template <class Fn>
+static void on_threads(int nt, Fn&& fn) {
+#ifdef _OPENMP
+  if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+    fn(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#endif
+  (void)nt;
+  fn(0, 1);
+}
+
+template <class MA>
+static void gemv(int M, int K, const float* A, int64_t lda, const float* x, float* P) {
+  CMap<MA> a(A, M, K, Eigen::OuterStride<>(lda));
+  VecMap v(x, K);
+  const int nt = threads_for((double)M * K);
+  if (nt > 1 && M >= 2 * nt) {
+    on_threads(nt, [&](int t, int T) {
+      const int r0 = (int)((int64_t)M * t / T), r1 = (int)((int64_t)M * (t + 1) / T);
+      if (r1 > r0) {
+        Eigen::Map<Eigen::VectorXf> p(P + r0, r1 - r0);
+        p.noalias() = a.middleRows(r0, r1 - r0) * v;
+      }
+    });
+  } else {
+    Eigen::Map<Eigen::VectorXf> p(P, M);
+    p.noalias() = a * v;
+  }
+}
+
+template <class MB>
+static void gevm(int K, int N, const float* x, const float* B, int64_t ldb, float* P) {
+  CMap<MB> b(B, K, N, Eigen::OuterStride<>(ldb));
+  RowVecMap v(x, K);
+  const int nt = threads_for((double)K * N);
+  if (nt > 1 && N >= 32 * nt) {
+    on_threads(nt, [&](int t, int T) {
+      // column chunks on 16-float (cache line) boundaries
+      const int64_t blocks = (N + 15) / 16;
+      const int c0 = (int)std::min<int64_t>(N, blocks * t / T * 16),
+                c1 = (int)std::min<int64_t>(N, blocks * (t + 1) / T * 16);
+      if (c1 > c0) {
+        Eigen::Map<Eigen::RowVectorXf> p(P + c0, c1 - c0);
+        p.noalias() = v * b.middleCols(c0, c1 - c0);
+      }
+    });
+  } else {
+    Eigen::Map<Eigen::RowVectorXf> p(P, N);
+    p.noalias() = v * b;
+  }
+}
+
+template <class MA, class MB>
+static void gemm(int M, int K, int N, const float* A, int64_t lda, const float* B, int64_t ldb, float* P) {
+  CMap<MA> a(A, M, K, Eigen::OuterStride<>(lda));
+  CMap<MB> b(B, K, N, Eigen::OuterStride<>(ldb));
+  OutMat p(P, M, N, Eigen::OuterStride<>(N));
+  p.noalias() = a * b; // Eigen's GEMM; OpenMP-parallel inside when large and not already in a parallel region
+}
+
+void mm_f32(int kind, int M, int K, int N, const float* A, int64_t as0, int64_t as1, const float* B,
+            int64_t bs0, int64_t bs1, float* P) {
+  const bool aRow = as1 == 1 || K == 1, bRow = bs1 == 1 || N == 1;
+  // a one-row or one-column product is a GEMV: use the thread-split paths
+  if (kind == 0 && M == 1 && aRow)
+    kind = 2;
+  else if (kind == 0 && N == 1 && (bs0 == 1 || K == 1))
+    kind = 1;
+  if (kind == 1) {
+    if (aRow)
+      gemv<RowM>(M, K, A, M == 1 ? K : as0, B, P);
+    else
+      gemv<ColM>(M, K, A, K == 1 ? M : as1, B, P);
+  } else if (kind == 2) {
+    if (bRow)
+      gevm<RowM>(K, N, A, B, K == 1 ? N : bs0, P);
+    else
+      gevm<ColM>(K, N, A, B, N == 1 ? K : bs1, P);
+  } else {
+    const int64_t lda = aRow ? (M == 1 ? K : as0) : (K == 1 ? M : as1),
+                  ldb = bRow ? (K == 1 ? N : bs0) : (N == 1 ? K : bs1);
+    if (aRow && bRow)
+      gemm<RowM, RowM>(M, K, N, A, lda, B, ldb, P);
+    else if (aRow)
+      gemm<RowM, ColM>(M, K, N, A, lda, B, ldb, P);
+    else if (bRow)
+      gemm<ColM, RowM>(M, K, N, A, lda, B, ldb, P);
+    else
+      gemm<ColM, ColM>(M, K, N, A, lda, B, ldb, P);
+  }
+}
+
+// ---- fast products (hand-written SIMD; chosen at build time from the target flags) ----
+// P = A·B with B's columns contiguous (row-major weights {K,N}, any row stride): one row (decode)
+// streams B's rows into per-thread accumulators; many rows (prefill, AVX-512) pack A and B into
+// 8 × 48 register tiles (gemm_packed; 16-bit B widened to f32 while packing); otherwise register
+// tiles read B in place (16-bit B widened in registers).
+// A·x with A's rows contiguous (the LM head {V,D}·{D}): four rows at a time, dot products.
+// All split their work across OpenMP threads when not already in a parallel region.
+#if defined(__AVX512F__)
+#define TC_VW 16
+typedef __m512 tc_vf;
+static inline tc_vf vzero() { return _mm512_setzero_ps(); }
+static inline tc_vf vset1(float x) { return _mm512_set1_ps(x); }
+static inline tc_vf vfma(tc_vf a, tc_vf b, tc_vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline tc_vf vldu(const float* p) { return _mm512_loadu_ps(p); }
+static inline void vstu(float* p, tc_vf v) { _mm512_storeu_ps(p, v); }
+static inline float vsum(tc_vf v) { return _mm512_reduce_add_ps(v); }
+template <int BP>
+static inline tc_vf vldB(const void* B, int64_t i) {
+  if (BP == 0) return _mm512_loadu_ps((const float*)B + i);
+  const __m256i h = _mm256_loadu_si256((const __m256i*)((const uint16_t*)B + i));
+  if (BP == 1) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  return _mm512_cvtph_ps(h);
+}
+#define TC_FAST_F32 1
+#elif defined(__AVX2__) && defined(__FMA__)
+#define TC_VW 8
+typedef __m256 tc_vf;
+static inline tc_vf vzero() { return _mm256_setzero_ps(); }
+static inline tc_vf vset1(float x) { return _mm256_set1_ps(x); }
+static inline tc_vf vfma(tc_vf a, tc_vf b, tc_vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline tc_vf vldu(const float* p) { return _mm256_loadu_ps(p); }
+static inline void vstu(float* p, tc_vf v) { _mm256_storeu_ps(p, v); }
+static inline float vsum(tc_vf v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+template <int BP>
+static inline tc_vf vldB(const void* B, int64_t i) {
+  if (BP == 0) return _mm256_loadu_ps((const float*)B + i);
+  const uint16_t* q = (const uint16_t*)B + i;
+  if (BP == 1)
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)q)), 16));
+#if defined(__F16C__)
+  return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)q));
+#else
+  alignas(32) float t[8];
+  for (int j = 0; j < 8; ++j) t[j] = h2f(q[j]);
+  return _mm256_load_ps(t);
+#endif
+}
+#define TC_FAST_F32 1
+#else
+#define TC_VW 1
+#define TC_FAST_F32 0
+#endif
+
+template <int BP>
+static inline float ldB1(const void* B, int64_t i) {
+  return BP == 0   ? ((const float*)B)[i]
+         : BP == 1 ? b2f(((const uint16_t*)B)[i])
+                   : h2f(((const uint16_t*)B)[i]);
+}
+
+static int fast_threads(double work, int64_t units) {
+#ifdef _OPENMP
+  if (omp_in_parallel() || work < 65536.0 || units < 2) return 1;
+  return (int)std::min<int64_t>(omp_get_max_threads(), units);
+#else
+  (void)work;
+  (void)units;
+  return 1;
+#endif
+}
+
+#if TC_FAST_F32
+/**
+ * P[0..R)[n .. n+NV*VW) (+)= A[0..R)[k0..k0+kc) · B[k0..)[n..]; R, NV compile-time: the tile lives
+ * in registers.
+ */
+template <int BP, int R, int NV>
+static inline void tile(int kc, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
+                        int64_t n, float* P, int64_t ldp, bool first) {
+  tc_vf acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = first ? vzero() : vldu(P + r * ldp + n + v * TC_VW);
+  for (int k = 0; k < kc; ++k) {
+    tc_vf b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = vldB<BP>(B, (int64_t)k * ldb + n + v * TC_VW);
+    for (int r = 0; r < R; ++r) {
+      const tc_vf a = vset1(A[r * as0 + k * as1]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) vstu(P + r * ldp + n + v * TC_VW, acc[r][v]);
+}
+
+template <int BP, int NV>
+static inline void tile_rows(int R, int kc, const float* A, int64_t as0, int64_t as1, const void* B,
+                             int64_t ldb, int64_t n, float* P, int64_t ldp, bool first) {
+  switch (R) {
+    case 1: tile<BP, 1, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+    case 2: tile<BP, 2, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+    case 3: tile<BP, 3, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+    default: tile<BP, 4, NV>(kc, A, as0, as1, B, ldb, n, P, ldp, first); break;
+  }
+}
+
+/** Columns [c0, c1) of P = A·B (P row-major M×N, leading dimension ldp). */
+template <int BP>
+static void rowB_cols(int M, int K, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
+                      float* P, int64_t ldp, int64_t c0, int64_t c1) {
+  // one or two rows: wide tiles (more independent loads per B row); more rows: 4-row tiles over a
+  // k-block panel
+  const int KC = M <= 2 ? K : 256;
+  constexpr int NVW = TC_VW == 16 ? 8 : 4, NVN = TC_VW == 16 ? 4 : 2;
+  const int RT = M <= 2 ? M : 4;
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int kc = std::min(KC, K - k0);
+    const bool first = k0 == 0;
+    const float* Ak = A + (int64_t)k0 * as1;
+    const void* Bk = BP == 0 ? (const void*)((const float*)B + (int64_t)k0 * ldb)
+                             : (const void*)((const uint16_t*)B + (int64_t)k0 * ldb);
+    int64_t n = c0;
+    if (BP != 0 && M > 4) {
+      // 16-bit weights, many rows: widen each kc × NB panel once into an f32 buffer in L1/L2, then every
+      // row group runs the f32 tile on it (the widening is paid once per panel, not once per row group)
+      constexpr int NB = NVN * TC_VW;
+      alignas(64) static thread_local float pan[256 * NB];
+      for (; n + NB <= c1; n += NB) {
+        for (int k = 0; k < kc; ++k)
+          for (int v = 0; v < NVN; ++v)
+            vstu(pan + k * NB + v * TC_VW, vldB<BP>(Bk, (int64_t)k * ldb + n + v * TC_VW));
+        for (int i = 0; i < M; i += RT)
+          tile_rows<0, NVN>(std::min(RT, M - i), kc, Ak + i * as0, as0, as1, pan, NB, 0, P + i * ldp + n, ldp,
+                            first);
+      }
+    }
+    if (M <= 2)
+      for (; n + NVW * TC_VW <= c1; n += NVW * TC_VW)
+        tile_rows<BP, NVW>(M, kc, Ak, as0, as1, Bk, ldb, n, P, ldp, first);
+    for (; n + NVN * TC_VW <= c1; n += NVN * TC_VW)
+      for (int i = 0; i < M; i += RT)
+        tile_rows<BP, NVN>(std::min(RT, M - i), kc, Ak + i * as0, as0, as1, Bk, ldb, n, P + i * ldp, ldp,
+                           first);
+    for (; n + TC_VW <= c1; n += TC_VW)
+      for (int i = 0; i < M; i += 4)
+        tile_rows<BP, 1>(std::min(4, M - i), kc, Ak + i * as0, as0, as1, Bk, ldb, n, P + i * ldp, ldp, first);
+    for (; n < c1; ++n)
+      for (int i = 0; i < M; ++i) {
+        float s = first ? 0.0f : P[i * ldp + n];
+        for (int k = 0; k < kc; ++k) s += Ak[i * as0 + k * as1] * ldB1<BP>(Bk, (int64_t)k * ldb + n);
+        P[i * ldp + n] = s;
+      }
+  }
+}
+
+/** acc[0..N) += Σ_{k in [k0,k1)} a[k]·B[k][0..N): whole weight rows, read sequentially, four at a time. */
+template <int BP>
+static void rowB_vec_rows(const float* A, int64_t as1, const void* B, int64_t ldb, int N, float* acc, int k0,
+                          int k1) {
+  int k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + 1) * as1]), a2 = vset1(A[(k + 2) * as1]),
+                a3 = vset1(A[(k + 3) * as1]);
+    const int64_t r0 = (int64_t)k * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+    int n = 0;
+    for (; n + TC_VW <= N; n += TC_VW) {
+      tc_vf t = vfma(a0, vldB<BP>(B, r0 + n), vldu(acc + n));
+      t = vfma(a1, vldB<BP>(B, r1 + n), t);
+      t = vfma(a2, vldB<BP>(B, r2 + n), t);
+      vstu(acc + n, vfma(a3, vldB<BP>(B, r3 + n), t));
+    }
+    for (; n < N; ++n)
+      acc[n] += A[k * as1] * ldB1<BP>(B, r0 + n) + A[(k + 1) * as1] * ldB1<BP>(B, r1 + n) +
+                A[(k + 2) * as1] * ldB1<BP>(B, r2 + n) + A[(k + 3) * as1] * ldB1<BP>(B, r3 + n);
+  }
+  for (; k < k1; ++k) {
+    const tc_vf a = vset1(A[k * as1]);
+    const int64_t r = (int64_t)k * ldb;
+    int n = 0;
+    for (; n + TC_VW <= N; n += TC_VW) vstu(acc + n, vfma(a, vldB<BP>(B, r + n), vldu(acc + n)));
+    for (; n < N; ++n) acc[n] += A[k * as1] * ldB1<BP>(B, r + n);
+  }
+}
+
+/**
+ * One row times a matrix (a decode step's projections): the threads split the weight's ROWS, so each
+ * streams a contiguous block of memory (column chunks would read it with a stride), into private
+ * accumulators summed at the end. The split is static, so a thread count always gives the same sums.
+ */
+template <int BP>
+static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, int64_t ldb, float* P) {
+  const int nt = fast_threads((double)K * N, K / 64);
+  static thread_local std::vector<float> buf;
+  const int64_t NP = (N + 15) / 16 * 16;
+  if ((int64_t)buf.size() < nt * NP) buf.resize((size_t)(nt * NP));
+  float* accs = buf.data();
+  std::memset(accs, 0, sizeof(float) * (size_t)(nt * NP));
+  on_threads(nt, [&](int t, int T) {
+    rowB_vec_rows<BP>(A, as1, B, ldb, N, accs + t * NP, (int)((int64_t)K * t / T),
+                      (int)((int64_t)K * (t + 1) / T));
+  });
+  for (int n = 0; n < N; ++n) {
+    float s = accs[n];
+    for (int t = 1; t < nt; ++t) s += accs[t * NP + n];
+    P[n] = s;
+  }
+}
+
+#if TC_VW == 16
+// ---- many rows (prefill): packed operands and an 8 × 48 register tile ----
+// A is packed once per product into k-blocks of row groups ([kc][R], so the broadcasts of one k are
+// adjacent); each thread packs the B block of its column chunk (kc × NC, widened to f32, rows read
+// sequentially) into 48-column panels that stay in L1 while every row group passes over them. The
+// tile holds 24 accumulators; per k: 3 panel loads, 8 broadcasts, 24 FMAs (the FMA ports, not the
+// loads, are the limit). Measured 80 GFLOP/s per core alone, against 25 for the 4 × 64 tile on
+// unpacked B (docs/performance.md).
+// Shared scaffolding of the packed many-row products (f32 here, int8 below).
+// fn(std::integral_constant<int, R>) for a row-group height R in 1..8: register tiles need R at
+// compile time.
+template <class Fn>
+static inline void with_rows(int R, Fn&& fn) {
+  switch (R) {
+    case 8: fn(std::integral_constant<int, 8>{}); break;
+    case 7: fn(std::integral_constant<int, 7>{}); break;
+    case 6: fn(std::integral_constant<int, 6>{}); break;
+    case 5: fn(std::integral_constant<int, 5>{}); break;
+    case 4: fn(std::integral_constant<int, 4>{}); break;
+    case 3: fn(std::integral_constant<int, 3>{}); break;
+    case 2: fn(std::integral_constant<int, 2>{}); break;
+    default: fn(std::integral_constant<int, 1>{}); break;
+  }
+}
+/** Store masks of the NV vectors of a panel whose first left columns are real. */
+template <int NV>
+static inline void panel_masks(int left, __mmask16* mk) {
+  for (int v = 0; v < NV; ++v, left -= 16)
+    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+/** A 64-byte aligned thread-local buffer of at least n elements (grown, never shrunk). */
+template <class T>
+static inline T* tls_aligned(std::vector<T>& v, int64_t n) {
+  if ((int64_t)v.size() < n + 64 / (int64_t)sizeof(T)) v.resize((size_t)(n + 64 / sizeof(T)));
+  return (T*)(((uintptr_t)v.data() + 63) & ~(uintptr_t)63);
+}
+/**
+ * A packed for the tiles: blocks of blk along k (of KB), each holding row groups of up to 8 rows
+ * as [k][row], so one k's broadcasts are adjacent: ap[q0·M + i0·kb + q·R + r] = elem(i0 + r, q0 + q).
+ */
+template <class T, class Elem>
+static T* pack_rows(std::vector<T>& buf, int M, int KB, int blk, Elem&& elem) {
+  if ((int64_t)buf.size() < (int64_t)M * KB) buf.resize((size_t)M * KB);
+  T* ap = buf.data();
+  for (int q0 = 0; q0 < KB; q0 += blk) {
+    const int kb = std::min(blk, KB - q0);
+    for (int i0 = 0; i0 < M; i0 += 8) {
+      const int R = std::min(8, M - i0);
+      T* d = ap + (int64_t)q0 * M + (int64_t)i0 * kb;
+      for (int q = 0; q < kb; ++q)
+        for (int r = 0; r < R; ++r) d[q * R + r] = elem(i0 + r, q0 + q);
+    }
+  }
+  return ap;
+}
+/**
+ * chunk(n0, nc) over the columns, one wide chunk per thread (a multiple of NB columns): B's rows are
+ * then read in long runs (short strided runs touch every 4 KB page once per chunk, and measured
+ * 6 GB/s against ~15 for long ones).
+ */
+template <class Fn>
+static void over_column_chunks(double work, int64_t N, int NB, Fn&& chunk) {
+  const int nt = fast_threads(work, (N + NB - 1) / NB);
+  const int64_t NC = ((N + nt - 1) / nt + NB - 1) / NB * NB;
+  const int64_t nblk = (N + NC - 1) / NC;
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
+#endif
+  } else
+    for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
+}
+
+constexpr int GP_MR = 8, GP_KC = 128,
+              GP_NV = 3; // the default tile: 8 rows (pack_rows), k-blocks of 128, 48-column panels
+
+template <int R, int NV>
+static inline void gp_tile(int kc, const float* Ap, const float* pan, float* P, int64_t ldp, bool first,
+                           const __mmask16* mk) {
+  __m512 acc[R][NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v)
+      acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[v], P + r * ldp + v * 16);
+  for (int k = 0; k < kc; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(pan + k * NV * 16 + v * 16);
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(Ap[k * R + r]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(P + r * ldp + v * 16, mk[v], acc[r][v]);
+}
+
+/** P{M,N} = A·B for M > 4 (P row-major, leading dimension N), B packed in KC × (NV·16) tiles. */
+template <int BP, int NV>
+static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B,
+                        int64_t ldb, float* P, const int KC) {
+  constexpr int NB = NV * 16;
+  static thread_local std::vector<float> apk;
+  const float* ap =
+      pack_rows(apk, M, K, KC, [&](int i, int k) { return A[(int64_t)i * as0 + (int64_t)k * as1]; });
+  static thread_local std::vector<float> pan_tls;
+  over_column_chunks((double)M * K * N, N, NB, [&](int64_t n0, int nc) {
+    float* const pan = tls_aligned(pan_tls, (int64_t)KC * (nc + NB));
+    const int np = (nc + NB - 1) / NB;
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int kc = std::min(KC, K - k0);
+      for (int k = 0; k < kc; ++k) {
+        const int64_t row = (int64_t)(k0 + k) * ldb + n0;
+        int n = 0;
+        for (; n + 16 <= nc; n += 16)
+          _mm512_store_ps(pan + (n / NB) * kc * NB + k * NB + n % NB, vldB<BP>(B, row + n));
+        for (; n < np * NB; n += 16) {
+          alignas(64) float t[16];
+          for (int j = 0; j < 16; ++j) t[j] = n + j < nc ? ldB1<BP>(B, row + n + j) : 0.0f;
+          _mm512_store_ps(pan + (n / NB) * kc * NB + k * NB + n % NB, _mm512_load_ps(t));
+        }
+      }
+      for (int p = 0; p < np; ++p) {
+        __mmask16 mk[NV];
+        panel_masks<NV>(nc - p * NB, mk);
+        for (int i0 = 0; i0 < M; i0 += GP_MR)
+          with_rows(std::min(GP_MR, M - i0), [&](auto R) {
+            gp_tile<decltype(R)::value, NV>(kc, ap + (int64_t)k0 * M + (int64_t)i0 * kc,
+                                            pan + (int64_t)p * kc * NB, P + (int64_t)i0 * N + n0 + p * NB, N,
+                                            k0 == 0, mk);
+          });
+      }
+    }
+  });
+}
+
+/** The packed product with the tile a Tiled(KC x NB) weight declares (0, 0: the default tile). */
+template <int BP>
+static void gemm_tiled(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B,
+                       int64_t ldb, float* P, int kc, int nb) {
+  const int KC = kc <= 0 ? GP_KC : std::min(1024, std::max(16, kc));
+  switch (nb <= 0 ? GP_NV : std::min(4, std::max(1, (nb + 8) / 16))) {
+    case 1: gemm_packed<BP, 1>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+    case 2: gemm_packed<BP, 2>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+    case 4: gemm_packed<BP, 4>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+    default: gemm_packed<BP, 3>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+  }
+}
+#endif
+
+template <int BP>
+static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
+                 float* P, int kc, int nb) {
+  if (K == 0) {
+    std::memset(P, 0, sizeof(float) * (size_t)M * N);
+    return;
+  }
+  if (M == 1 && K >= 64) {
+    rowB_vec<BP>(K, N, A, as1, B, ldb, P);
+    return;
+  }
+#if TC_VW == 16
+  // (small products, as attention's per-tile ones, keep the unpacked tiles: packing would cost more)
+  if (M > 4 && (double)M * K * N >= 1 << 18) {
+    gemm_tiled<BP>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
+    return;
+  }
+#else
+  (void)kc;
+  (void)nb;
+#endif
+  // column chunks claimed dynamically: a thread that the scheduler starts late finds the work done
+  // instead of starting its whole static half then (the machine is often shared)
+  const int64_t blk = (M <= 2 ? 8 : 4) * TC_VW;
+  const int64_t nblk = (N + blk - 1) / blk;
+  const int nt = fast_threads((double)M * K * N, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, b * blk, std::min<int64_t>(N, (b + 1) * blk));
+#endif
+  } else
+    rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+}
+
+/** P[i] = Σ_k A[i,k]·x[k] for rows [r0, r1), A rows contiguous (leading dimension lda). */
+template <int AP>
+static void rowA_rows(int K, const void* A, int64_t lda, const float* x, float* P, int64_t r0, int64_t r1) {
+  int64_t i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    tc_vf s0 = vzero(), s1 = vzero(), s2 = vzero(), s3 = vzero();
+    int k = 0;
+    for (; k + TC_VW <= K; k += TC_VW) {
+      const tc_vf xv = vldu(x + k);
+      s0 = vfma(vldB<AP>(A, i * lda + k), xv, s0);
+      s1 = vfma(vldB<AP>(A, (i + 1) * lda + k), xv, s1);
+      s2 = vfma(vldB<AP>(A, (i + 2) * lda + k), xv, s2);
+      s3 = vfma(vldB<AP>(A, (i + 3) * lda + k), xv, s3);
+    }
+    float t0 = vsum(s0), t1 = vsum(s1), t2 = vsum(s2), t3 = vsum(s3);
+    for (; k < K; ++k) {
+      t0 += ldB1<AP>(A, i * lda + k) * x[k];
+      t1 += ldB1<AP>(A, (i + 1) * lda + k) * x[k];
+      t2 += ldB1<AP>(A, (i + 2) * lda + k) * x[k];
+      t3 += ldB1<AP>(A, (i + 3) * lda + k) * x[k];
+    }
+    P[i] = t0;
+    P[i + 1] = t1;
+    P[i + 2] = t2;
+    P[i + 3] = t3;
+  }
+  for (; i < r1; ++i) {
+    tc_vf s0 = vzero();
+    int k = 0;
+    for (; k + TC_VW <= K; k += TC_VW) s0 = vfma(vldB<AP>(A, i * lda + k), vldu(x + k), s0);
+    float t0 = vsum(s0);
+    for (; k < K; ++k) t0 += ldB1<AP>(A, i * lda + k) * x[k];
+    P[i] = t0;
+  }
+}
+
+template <int AP>
+static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float* P) {
+  const int64_t blk = 256;
+  const int64_t nblk = (M + blk - 1) / blk;
+  const int nt = fast_threads((double)M * K, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      rowA_rows<AP>(K, A, lda, x, P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
+#endif
+  } else
+    rowA_rows<AP>(K, A, lda, x, P, 0, M);
+}
+#else
+// portable: plain loops (the compiler vectorizes the inner column loop for the host's SSE)
+template <int BP>
+static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
+                 float* P, int, int) {
+  std::memset(P, 0, sizeof(float) * (size_t)M * N);
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; ++k) {
+      const float a = A[i * as0 + k * as1];
+      float* p = P + (int64_t)i * N;
+      for (int n = 0; n < N; ++n) p[n] += a * ldB1<BP>(B, (int64_t)k * ldb + n);
+    }
+}
+template <int AP>
+static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float* P) {
+  for (int i = 0; i < M; ++i) {
+    float s = 0;
+    for (int k = 0; k < K; ++k) s += ldB1<AP>(A, i * lda + k) * x[k];
+    P[i] = s;
+  }
+}
+#endif
+
+void mm_rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int bp,
+             int64_t ldb, float* P, int kc, int nb) {
+#if !TC_FAST_F32
+  if (bp == 0) {
+    mm_f32(M == 1 ? 2 : 0, M, K, N, A, as0, as1, (const float*)B, ldb, 1, P);
+    return;
+  } // Eigen
+#endif
+  if (bp == 0)
+    rowB<0>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
+  else if (bp == 1)
+    rowB<1>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
+  else
+    rowB<2>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
+}
+
+void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, float* P) {
+#if !TC_FAST_F32
+  if (ap == 0) {
+    mm_f32(1, M, K, 1, (const float*)A, lda, 1, x, 1, 0, P);
+    return;
+  } // Eigen
+#endif
+  if (ap == 0)
+    rowA<0>(M, K, A, lda, x, P);
+  else if (ap == 1)
+    rowA<1>(M, K, A, lda, x, P);
+  else
+    rowA<2>(M, K, A, lda, x, P);
+}
+
+// ---- int8 · int8 → int32 (wrapping, as the interpreter's sums) with B's columns contiguous ----
+// AVX-512BW: pairs of B rows are sign-extended to int16 and interleaved, so one vpmaddwd multiplies
+// 16 columns × 2 k by a broadcast pair of A values; int32 lanes add modulo 2^32 (bitwise the reference).
+// (No VNNI on the dev host; vpmaddwd is the pre-VNNI form of the same k-pair dot product.)
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+template <int R>
+static void i8_tile(int K, const int32_t* Ap, int64_t apld, const int8_t* B, int64_t ldb, int64_t n,
+                    int ncols, int32_t* P, int64_t ldp) {
+  // 32 columns n .. n+ncols (ncols <= 32); Ap[r*apld + k/2] = A pair (k, k+1) as two int16 in an int32
+  __m512i lo[R], hi[R];
+  for (int r = 0; r < R; ++r) {
+    lo[r] = _mm512_setzero_si512();
+    hi[r] = _mm512_setzero_si512();
+  }
+  const __mmask32 m = ncols >= 32 ? (__mmask32)0xffffffffu : (__mmask32)((1u << ncols) - 1u);
+  const __m256i z = _mm256_setzero_si256();
+  for (int k = 0; k < K; k += 2) {
+    const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, B + (int64_t)k * ldb + n));
+    const __m512i w1 = k + 1 < K
+                           ? _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(m, B + (int64_t)(k + 1) * ldb + n))
+                           : _mm512_cvtepi8_epi16(z);
+    const __m512i wl = _mm512_unpacklo_epi16(w0, w1), wh = _mm512_unpackhi_epi16(w0, w1);
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(Ap[r * apld + k / 2]);
+      lo[r] = _mm512_add_epi32(lo[r], _mm512_madd_epi16(wl, a));
+      hi[r] = _mm512_add_epi32(hi[r], _mm512_madd_epi16(wh, a));
+    }
+  }
+  // lane j of lo holds column 8*(j/4) + j%4, of hi column 8*(j/4) + 4 + j%4
+  alignas(64) int32_t t[32];
+  for (int r = 0; r < R; ++r) {
+    _mm512_store_si512((__m512i*)t, lo[r]);
+    _mm512_store_si512((__m512i*)(t + 16), hi[r]);
+    int32_t* p = P + r * ldp + n;
+    for (int j = 0; j < 16; ++j) {
+      const int c0 = 8 * (j / 4) + j % 4, c1 = c0 + 4;
+      if (c0 < ncols) p[c0] = t[j];
+      if (c1 < ncols) p[c1] = t[16 + j];
+    }
+  }
+}
+
+// One row of A (decode): P{N} = a·B. Walking B column tile by column tile over all K rows (i8_cols)
+// reads 32 bytes per row at a stride of N bytes, a new page every row or two, which the hardware
+// prefetcher does not follow (2.7 GB/s measured). Instead B is streamed row pair by row pair, whole
+// rows, into an int32 accumulator row in L1 kept in vpunpck order; threads take 64-row chunks and
+// keep their own accumulators, summed at the end (int32 adds wrap, so any split is bitwise the same).
+static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0,
+                        int k1) {
+  const int NF = N & ~31;
+  const __mmask32 tm = (N & 31) ? (__mmask32)((1u << (N & 31)) - 1u) : (__mmask32)0;
+  const __m256i z = _mm256_setzero_si256();
+  for (int k = k0; k < k1; k += 2) {
+    const __m512i a = _mm512_set1_epi32(ap[k / 2]);
+    const int8_t* b0 = B + (int64_t)k * ldb;
+    const int8_t* b1 = b0 + ldb;
+    const bool two = k + 1 < K;
+    int n = 0;
+    for (; n < NF; n += 32) {
+      const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(b0 + n)));
+      const __m512i w1 = _mm512_cvtepi8_epi16(two ? _mm256_loadu_si256((const __m256i*)(b1 + n)) : z);
+      __m512i* q = (__m512i*)(acc + n);
+      q[0] = _mm512_add_epi32(q[0], _mm512_madd_epi16(_mm512_unpacklo_epi16(w0, w1), a));
+      q[1] = _mm512_add_epi32(q[1], _mm512_madd_epi16(_mm512_unpackhi_epi16(w0, w1), a));
+    }
+    if (tm) {
+      const __m512i w0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, b0 + n));
+      const __m512i w1 = _mm512_cvtepi8_epi16(two ? _mm256_maskz_loadu_epi8(tm, b1 + n) : z);
+      __m512i* q = (__m512i*)(acc + n);
+      q[0] = _mm512_add_epi32(q[0], _mm512_madd_epi16(_mm512_unpacklo_epi16(w0, w1), a));
+      q[1] = _mm512_add_epi32(q[1], _mm512_madd_epi16(_mm512_unpackhi_epi16(w0, w1), a));
+    }
+  }
+}
+
+static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
+  const int KP = (K + 1) / 2, NP = (N + 31) / 32 * 32;
+  std::vector<int32_t> pairs((size_t)KP);
+  for (int k = 0; k < K; k += 2) {
+    const uint32_t a0 = (uint16_t)(int16_t)A[k * as1],
+                   a1 = k + 1 < K ? (uint16_t)(int16_t)A[(k + 1) * as1] : 0u;
+    pairs[(size_t)(k / 2)] = (int32_t)(a0 | (a1 << 16));
+  }
+  const int KC = 64;
+  const int64_t nblk = (K + KC - 1) / KC;
+  const int nt = fast_threads((double)K * N, nblk);
+  // one zeroed, 64-byte aligned accumulator row per thread
+  std::vector<__m512i> buf((size_t)nt * NP / 16, _mm512_setzero_si512());
+  int32_t* accs = (int32_t*)buf.data();
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)omp_get_thread_num() * NP, (int)(b * KC),
+                  (int)std::min<int64_t>(K, (b + 1) * KC));
+#endif
+  } else
+    i8_vec_rows(K, pairs.data(), B, ldb, N, accs, 0, K);
+  for (int n = 0; n < N; ++n) {
+    // column n sits in its 32-column tile at lane j of lo (n%8 < 4) or hi: n%32 = 8*(j/4) + j%4 (+4)
+    const int t = n & ~31, c = n & 31, j = 4 * (c / 8) + c % 4 + (c % 8 >= 4 ? 16 : 0);
+    uint32_t s = 0;
+    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + t + j];
+    P[n] = (int32_t)s;
+  }
+}
+
+static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
+                    int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
+  const int KP = (K + 1) / 2;
+  static thread_local std::vector<int32_t> pairs;
+  if ((int64_t)pairs.size() < (int64_t)M * KP) pairs.resize((size_t)M * KP);
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; k += 2) {
+      const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1],
+                     a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
+      pairs[(size_t)i * KP + k / 2] = (int32_t)(a0 | (a1 << 16));
+    }
+  const int32_t* ap = pairs.data();
+  for (int64_t n = c0; n < c1; n += 32) {
+    const int nc = (int)std::min<int64_t>(32, c1 - n);
+    int i = 0;
+    for (; i + 4 <= M; i += 4)
+      i8_tile<4>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp);
+    switch (M - i) {
+      case 3: i8_tile<3>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      case 2: i8_tile<2>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      case 1: i8_tile<1>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      default: break;
+    }
+  }
+}
+
+// Many rows (int8 prefill): the f32 packed product's plan with vpmaddwd. A is packed once into pairs
+// (a[k], a[k+1]) as int16 halves of an int32, per k-block of 8-row groups; each thread packs its
+// column chunk of B per k-block into 48-column panels whose int32 lanes hold (b[k][n], b[k+1][n]);
+// an 8 × 48 int32 register tile (24 accumulators) then does one vpmaddwd + vpaddd per 16 columns,
+// row and k-pair. int32 adds wrap, so any order is bitwise the interpreter's sum.
+constexpr int I8_MR = 8 /* pack_rows */, I8_NV = 3, I8_NB = I8_NV * 16,
+              I8_KP = 64; // 64 pairs = 128 k per block
+
+template <int R>
+static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp,
+                            bool first, const __mmask16* mk) {
+  __m512i acc[R][I8_NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < I8_NV; ++v)
+      acc[r][v] = first ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(mk[v], P + r * ldp + v * 16);
+  for (int q = 0; q < kp; ++q) {
+    __m512i b[I8_NV];
+    for (int v = 0; v < I8_NV; ++v) b[v] = _mm512_load_si512((const void*)(pan + q * I8_NB + v * 16));
+    for (int r = 0; r < R; ++r) {
+      const __m512i a = _mm512_set1_epi32(Ap[q * R + r]);
+      for (int v = 0; v < I8_NV; ++v) acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_madd_epi16(a, b[v]));
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < I8_NV; ++v) _mm512_mask_storeu_epi32(P + r * ldp + v * 16, mk[v], acc[r][v]);
+}
+
+static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B,
+                      int64_t ldb, int32_t* P) {
+  const int KP = (K + 1) / 2;
+  static thread_local std::vector<int32_t> apk;
+  const int32_t* ap = pack_rows(apk, M, KP, I8_KP, [&](int i, int q) {
+    const int k = 2 * q;
+    const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1],
+                   a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
+    return (int32_t)(a0 | (a1 << 16));
+  });
+  static thread_local std::vector<int32_t> pan_tls;
+  const __m512i lo16 = _mm512_set1_epi32(0xffff);
+  over_column_chunks((double)M * K * N, N, I8_NB, [&](int64_t n0, int nc) {
+    int32_t* const pan = tls_aligned(pan_tls, (int64_t)I8_KP * (nc + I8_NB));
+    const int np = (nc + I8_NB - 1) / I8_NB;
+    for (int q0 = 0; q0 < KP; q0 += I8_KP) {
+      const int kp = std::min(I8_KP, KP - q0);
+      for (int q = 0; q < kp; ++q) {
+        const int k = 2 * (q0 + q);
+        const int8_t* r0 = B + (int64_t)k * ldb + n0;
+        const int8_t* r1 = k + 1 < K ? r0 + ldb : nullptr;
+        for (int n = 0; n < np * I8_NB; n += 16) {
+          const __mmask16 m = n + 16 <= nc ? (__mmask16)0xffff
+                              : n >= nc    ? (__mmask16)0
+                                           : (__mmask16)((1u << (nc - n)) - 1);
+          const __m512i b0 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r0 + n));
+          const __m512i b1 =
+              r1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r1 + n)) : _mm512_setzero_si512();
+          _mm512_store_si512((void*)(pan + (n / I8_NB) * kp * I8_NB + q * I8_NB + n % I8_NB),
+                             _mm512_or_si512(_mm512_and_si512(b0, lo16), _mm512_slli_epi32(b1, 16)));
+        }
+      }
+      for (int p = 0; p < np; ++p) {
+        __mmask16 mk[I8_NV];
+        panel_masks<I8_NV>(nc - p * I8_NB, mk);
+        for (int i0 = 0; i0 < M; i0 += I8_MR)
+          with_rows(std::min(I8_MR, M - i0), [&](auto R) {
+            i8p_tile<decltype(R)::value>(kp, ap + (int64_t)q0 * M + (int64_t)i0 * kp,
+                                         pan + (int64_t)p * kp * I8_NB, P + (int64_t)i0 * N + n0 + p * I8_NB,
+                                         N, q0 == 0, mk);
+          });
+      }
+    }
+  });
+}
+#else
+static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
+                    int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
+  // portable: row-streaming loops with wrapping uint32 sums (vectorized by the compiler)
+  for (int i = 0; i < M; ++i) {
+    uint32_t* p = (uint32_t*)(P + (int64_t)i * ldp);
+    for (int64_t n = c0; n < c1; ++n) p[n] = 0;
+    for (int k = 0; k < K; ++k) {
+      const uint32_t a = (uint32_t)(int32_t)A[i * as0 + k * as1];
+      const int8_t* b = B + (int64_t)k * ldb;
+      for (int64_t n = c0; n < c1; ++n) p[n] += a * (uint32_t)(int32_t)b[n];
+    }
+  }
+}
+#endif
+
+void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
+           int32_t* P) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  if (M == 1 && K > 0) {
+    i8_vec(K, A, as1, B, ldb, N, P);
+    return;
+  }
+  if (M > 4 && K > 0 && (double)M * K * N >= 1 << 18) {
+    i8_packed(M, K, N, A, as0, as1, B, ldb, P);
+    return;
+  }
+#endif
+  const int64_t nblk = (N + 63) / 64;
+  const int nt = fast_threads((double)M * K * N, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      i8_cols(M, K, A, as0, as1, B, ldb, P, N, b * 64, std::min<int64_t>(N, (b + 1) * 64));
+#endif
+  } else
+    i8_cols(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+}
+
+// ---- int8 {M,K} · int8 {K} → int32 with A's rows contiguous (the int8 LM head) ----
+// AVX-512BW: x widened once to int16 (zero-padded to 32), each 32-byte piece of a row sign-extended
+// to int16 and multiplied by vpmaddwd (pairs of products into int32, which cannot overflow for int8),
+// four rows at a time; int32 lanes add modulo 2^32, so any order is bitwise the interpreter's sum.
+static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, int32_t* P, int64_t r0,
+                       int64_t r1) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+  const int KF = K & ~31;
+  const __mmask32 tm = (K & 31) ? (__mmask32)((1u << (K & 31)) - 1u) : (__mmask32)0;
+  int64_t i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    const int8_t* a0 = A + i * lda;
+    const int8_t* a1 = a0 + lda;
+    const int8_t* a2 = a1 + lda;
+    const int8_t* a3 = a2 + lda;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    int k = 0;
+    for (; k < KF; k += 32) {
+      const __m512i xv = _mm512_loadu_si512((const void*)(xw + k));
+      s0 = _mm512_add_epi32(
+          s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a0 + k))), xv));
+      s1 = _mm512_add_epi32(
+          s1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a1 + k))), xv));
+      s2 = _mm512_add_epi32(
+          s2, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a2 + k))), xv));
+      s3 = _mm512_add_epi32(
+          s3, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a3 + k))), xv));
+    }
+    if (tm) {
+      const __m512i xv = _mm512_loadu_si512((const void*)(xw + k));
+      s0 = _mm512_add_epi32(s0,
+                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)), xv));
+      s1 = _mm512_add_epi32(s1,
+                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a1 + k)), xv));
+      s2 = _mm512_add_epi32(s2,
+                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a2 + k)), xv));
+      s3 = _mm512_add_epi32(s3,
+                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a3 + k)), xv));
+    }
+    P[i] = _mm512_reduce_add_epi32(s0);
+    P[i + 1] = _mm512_reduce_add_epi32(s1);
+    P[i + 2] = _mm512_reduce_add_epi32(s2);
+    P[i + 3] = _mm512_reduce_add_epi32(s3);
+  }
+  for (; i < r1; ++i) {
+    const int8_t* a0 = A + i * lda;
+    __m512i s0 = _mm512_setzero_si512();
+    int k = 0;
+    for (; k < KF; k += 32)
+      s0 = _mm512_add_epi32(
+          s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a0 + k))),
+                                _mm512_loadu_si512((const void*)(xw + k))));
+    if (tm)
+      s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)),
+                                                  _mm512_loadu_si512((const void*)(xw + k))));
+    P[i] = _mm512_reduce_add_epi32(s0);
+  }
+#else
+  // portable: wrapping uint32 dot products (vectorized by the compiler)
+  for (int64_t i = r0; i < r1; ++i) {
+    const int8_t* a = A + i * lda;
+    uint32_t s = 0;
+    for (int k = 0; k < K; ++k) s += (uint32_t)(int32_t)a[k] * (uint32_t)(int32_t)xw[k];
+    P[i] = (int32_t)s;
+  }
+#endif
+}
+
+void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t xs, int32_t* P) {
+  std::vector<int16_t> xw((size_t)((K + 31) / 32 * 32 + 32), 0);
+  for (int k = 0; k < K; ++k) xw[(size_t)k] = x[k * xs];
+  const int64_t blk = 256;
+  const int64_t nblk = (M + blk - 1) / blk;
+  const int nt = fast_threads((double)M * K, nblk);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      mv_i8_rows(K, A, lda, xw.data(), P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
+#endif
+  } else
+    mv_i8_rows(K, A, lda, xw.data(), P, 0, M);
+}
+
+const char* simd_path() {
+#if defined(__AVX512F__)
+  return "avx512";
+#elif defined(__AVX2__) && defined(__FMA__)
+  return "avx2";
+#else
+  return "portable";
+#endif
+}
+
+void set_threads(int n) {
+#ifdef _OPENMP
+  if (n > 0) omp_set_num_threads(n);
+#endif
+  Eigen::setNbThreads(n > 0 ? n : 0);
+}
+int get_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+} // namespace tcrt
+TC_EXPORT void tc_set_threads(int n) { tcrt::set_threads(n); }
+TC_EXPORT int tc_get_threads() { return tcrt::get_threads(); }
+TC_EXPORT const char* tc_simd_path() { return tcrt::simd_path(); }
