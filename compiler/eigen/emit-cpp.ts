@@ -11,8 +11,13 @@
 //   - every run-time check (index, window, integer division, LOOKUP, loop step) reports a fault id
 //     that backend.ts maps back to the statement's span and the interpreter's message;
 //   - batch loops whose iterations provably write disjoint slices run across OpenMP threads.
+// Which loops run in parallel and which statements must compute their value before storing it (the
+// source reads what the store overwrites) are decided by compiler/analysis.ts; this file renders.
+// Every IR operation has its renderer in a table or an exhaustive switch over the IR's names, so a
+// new operation does not compile until it is rendered here.
 // Nothing from the .ta source text reaches the output except mangled identifiers ([A-Za-z0-9_]).
 
+import { Analysis, InlineFn, isWhole, KernelAnalysis, broadcastIndex as bcast, WholeFn } from "../analysis.js";
 import * as IR from "../ir.js";
 import { Span } from "../source.js";
 import { bytesPerElement, elementCount, Precision, rowMajorStrides, storageStrides } from "../types.js";
@@ -88,7 +93,29 @@ interface VInfo {
   shape: number[];
   precision: Precision;
   base: IR.TensorVar | undefined; // undefined for temps
-  key: string; // equal keys ⇒ same address
+}
+
+/** A "whole" pure function being computed into the temporary T (see materialize). */
+interface WholeArgs {
+  e: IR.Expr & { kind: "call" };
+  x: IR.Expr; // the operand
+  c: Ctx;
+  T: string;
+  /** The operand's element at idx, in its compute kind. */
+  at(idx: string[]): string;
+  /** An operand value converted to f32. */
+  asF(s: string): string;
+}
+
+/** One row of a row-wise whole function: the last axis, D elements, indexed by the loop variable j. */
+interface RowArgs {
+  j: string;
+  D: number;
+  /** Row-major offset of the row's first element in T (for results with the operand's shape). */
+  rowOff: string;
+  /** Row-major index of the row's result in T (for results with the last axis reduced). */
+  out: string;
+  at(jj: string): string;
 }
 
 interface Spec {
@@ -100,14 +127,21 @@ interface Spec {
 interface Ctx {
   spec: Spec;
   kid: number;
+  /** The analysis of spec.kernel: parallel loops, statements that need their value computed first. */
+  facts: KernelAnalysis;
   lines: string[];
   depth: number;
-  inParallel: boolean;
   divFault: boolean;
 }
 
-const load = (p: Precision, x: string): string =>
-  p === "f16" ? `tcrt::h2f(${x})` : p === "bf16" ? `tcrt::b2f(${x})` : p === "int8" ? `(int32_t)${x}` : x;
+function assertNever(x: never): never {
+  throw new Error(`internal: unhandled IR node ${JSON.stringify((x as { kind?: string }).kind)}`);
+}
+
+const LOAD: Record<Precision, (x: string) => string> = {
+  f32: (x) => x, int32: (x) => x, f16: (x) => `tcrt::h2f(${x})`, bf16: (x) => `tcrt::b2f(${x})`, int8: (x) => `(int32_t)${x}`,
+};
+const load = (p: Precision, x: string): string => LOAD[p](x);
 
 function store(p: Precision, k: "f32" | "i32", v: string): string {
   const f = k === "f32" ? v : `(float)(${v})`;
@@ -120,9 +154,47 @@ function store(p: Precision, k: "f32" | "i32", v: string): string {
   }
 }
 
-function sameArr(a: readonly (string | number)[], b: readonly (string | number)[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+/** The runtime function of each activation. */
+const ACT_FN: Record<IR.ActKind, string> = {
+  gelu_tanh: "tcrt::act_gelu_tanh", gelu_erf: "tcrt::act_gelu_erf", silu: "tcrt::act_silu", relu: "tcrt::act_relu",
+};
+
+/** The operands of an inline pure function at the element being computed (each rendered once, in order). */
+interface InlineArgs {
+  e: IR.Expr & { kind: "call" };
+  /** Operand i at this element (broadcast), in its own compute kind. */
+  raw(i: number): string;
+  /** Operand i at this element, converted to f32. */
+  f32(i: number): string;
+  /** Operand 0 at the transposed element [idx[1], idx[0]]. */
+  transposed(): string;
 }
+
+/** Pure functions computed inside the statement's loop nest. */
+const INLINE: Record<InlineFn, (a: InlineArgs) => string> = {
+  EXP: (a) => `tcrt::fexp(${a.f32(0)})`,
+  LOG: (a) => `tcrt::flog(${a.f32(0)})`,
+  SQRT: (a) => `tcrt::fsqrt(${a.f32(0)})`,
+  TANH: (a) => `tcrt::ftanh(${a.f32(0)})`,
+  ABS: (a) => (a.e.compute === "i32" ? `tcrt::iabs(${a.raw(0)})` : `std::fabs(${a.raw(0)})`),
+  ACT: (a) => {
+    if (!a.e.act) throw new Error("internal: ACT without an activation kind");
+    return `${ACT_FN[a.e.act]}(${a.f32(0)})`;
+  },
+  MAXIMUM: (a) => (a.e.compute === "i32" ? `tcrt::imax(${a.raw(0)}, ${a.raw(1)})` : `tcrt::fmaxn(${a.f32(0)}, ${a.f32(1)})`),
+  MINIMUM: (a) => (a.e.compute === "i32" ? `tcrt::imin(${a.raw(0)}, ${a.raw(1)})` : `tcrt::fminn(${a.f32(0)}, ${a.f32(1)})`),
+  TRANSPOSE: (a) => a.transposed(),
+};
+
+type BinaryOp = (IR.Expr & { kind: "binary" })["op"];
+/** Binary operators: f32 arithmetic (as C++ float operations), i32 arithmetic (wrapping runtime helpers; / and % fault on zero). */
+const BINARY: Record<BinaryOp, { f32: (a: string, b: string) => string; i32: string; divides: boolean }> = {
+  "+": { f32: (a, b) => `(${a} + ${b})`, i32: "tcrt::iadd", divides: false },
+  "-": { f32: (a, b) => `(${a} - ${b})`, i32: "tcrt::isub", divides: false },
+  "*": { f32: (a, b) => `(${a} * ${b})`, i32: "tcrt::imul", divides: false },
+  "/": { f32: (a, b) => `(${a} / ${b})`, i32: "tcrt::idiv", divides: true },
+  "%": { f32: (a, b) => `std::fmod(${a}, ${b})`, i32: "tcrt::imod", divides: true },
+};
 
 /** Strides with those of length-1 axes normalized (they never move). */
 const normStrides = (shape: number[], strides: number[]): number[] => strides.map((s, i) => (shape[i] === 1 ? 1 : s));
@@ -136,12 +208,13 @@ export class Emitter {
   private readonly specs = new Map<string, Spec>();
   private readonly kernelIds = new Map<IR.Kernel, number>();
   private readonly pending: Spec[] = [];
-  private readonly writes = new Map<IR.Kernel, Set<number>>();
-  private readonly workMemo = new Map<IR.Kernel, number>();
+  private readonly analysis: Analysis;
   private n = 0;
   private stmtIndex = 0;
 
-  constructor(private readonly opts: EmitOptions = {}) {}
+  constructor(private readonly opts: EmitOptions = {}) {
+    this.analysis = new Analysis({ parallelThreshold: opts.parallelThreshold });
+  }
 
   private fresh(p: string): string {
     return `${p}${this.n++}`;
@@ -219,7 +292,7 @@ export class Emitter {
   private emitSpec(spec: Spec): void {
     const k = spec.kernel;
     const kid = this.kid(k);
-    const c: Ctx = { spec, kid, lines: [], depth: 1, inParallel: false, divFault: false };
+    const c: Ctx = { spec, kid, facts: this.analysis.kernel(k), lines: [], depth: 1, divFault: false };
     const params = k.params.map((p) => `${CT[p.type.precision]}* p${p.slot}`);
     c.lines.push(`// kernel ${sanitize(k.name)}, parameter strides ${JSON.stringify(spec.strides)}`);
     c.lines.push(`static int ${spec.name}(${[...params, "const tcrt::Rt* rt", "tcrt::Fault* F"].join(", ")}) {`);
@@ -259,6 +332,7 @@ export class Emitter {
       case "loop": this.loop(s, c); break;
       case "call": this.call(s, c); break;
       case "show": throw new Error("internal: a show statement inside a compiled kernel");
+      default: assertNever(s);
     }
     if (c.divFault) this.line(c, "if (F->id) return 1;");
     c.depth--;
@@ -269,10 +343,10 @@ export class Emitter {
 
   private baseInfo(v: IR.TensorVar, c: Ctx): VInfo {
     if (v.role === "param") {
-      return { ptr: `p${v.slot}`, strides: c.spec.strides[v.slot], shape: v.type.shape, precision: v.type.precision, base: v, key: `p${v.slot}` };
+      return { ptr: `p${v.slot}`, strides: c.spec.strides[v.slot], shape: v.type.shape, precision: v.type.precision, base: v };
     }
     if (v.role === "local") {
-      return { ptr: `L${v.slot}`, strides: storageStrides(v.type), shape: v.type.shape, precision: v.type.precision, base: v, key: `L${v.slot}` };
+      return { ptr: `L${v.slot}`, strides: storageStrides(v.type), shape: v.type.shape, precision: v.type.precision, base: v };
     }
     throw new Error("internal: session tensor inside a compiled kernel");
   }
@@ -284,15 +358,12 @@ export class Emitter {
     let shape = b.shape, strides = b.strides;
     let offConst = 0;
     const dyn: string[] = [];
-    const keyParts: string[] = [b.key];
     for (const step of view.steps) {
       const nShape: number[] = [], nStrides: number[] = [];
-      const kp: string[] = [];
       for (let axis = 0; axis < shape.length; axis++) {
         const sel = step[axis];
-        if (!sel || sel.kind === "all") { nShape.push(shape[axis]); nStrides.push(strides[axis]); kp.push(":"); continue; }
+        if (!sel || sel.kind === "all") { nShape.push(shape[axis]); nStrides.push(strides[axis]); continue; }
         const e = sel.kind === "at" ? sel.index : sel.start;
-        kp.push(`${sel.kind === "at" ? "@" : "w"}${exprKey(e)}${sel.kind === "window" ? `+${sel.length}` : ""}`);
         if (e.kind === "const") {
           offConst += e.value * strides[axis];
         } else {
@@ -310,13 +381,12 @@ export class Emitter {
         }
         if (sel.kind === "window") { nShape.push(sel.length); nStrides.push(strides[axis]); }
       }
-      keyParts.push(kp.join(","));
       shape = nShape;
       strides = nStrides;
     }
     const ptr = this.fresh("v");
     this.line(c, `${CT[b.precision]}* const ${ptr} = ${b.ptr} + ${[String(offConst), ...dyn].join(" + ")};`);
-    return { ptr, strides, shape, precision: b.precision, base: view.base, key: keyParts.join("|") };
+    return { ptr, strides, shape, precision: b.precision, base: view.base };
   }
 
   /** A scalar integer expression (an index, a bound): emitted into a const variable. */
@@ -337,7 +407,7 @@ export class Emitter {
 
   // ---- expressions --------------------------------------------------------------------------------
 
-  /** Resolve views and materialize non-elementwise nodes, children first (the interpreter's order). */
+  /** Resolve views and materialize "whole" functions, children first (the interpreter's order). */
   private prepare(e: IR.Expr, c: Ctx, m: Map<IR.Expr, VInfo>): void {
     switch (e.kind) {
       case "const": case "loopvar": return;
@@ -346,9 +416,10 @@ export class Emitter {
       case "binary": this.prepare(e.left, c, m); this.prepare(e.right, c, m); return;
       case "call": {
         for (const a of e.args) this.prepare(a, c, m);
-        if (e.fn === "SUM" || e.fn === "MAX" || e.fn === "MEAN" || e.fn === "SUMALL" || e.fn === "SOFTMAX") m.set(e, this.materialize(e, c, m));
+        if (isWhole(e.fn)) m.set(e, this.materialize(e, e.fn, c, m));
         return;
       }
+      default: assertNever(e);
     }
   }
 
@@ -375,64 +446,78 @@ export class Emitter {
     for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
   }
 
-  private materialize(e: IR.Expr & { kind: "call" }, c: Ctx, m: Map<IR.Expr, VInfo>): VInfo {
+  /** Compute a "whole" pure function (reductions, softmax) into a temporary, before the elements that use it. */
+  private materialize(e: IR.Expr & { kind: "call" }, fn: WholeFn, c: Ctx, m: Map<IR.Expr, VInfo>): VInfo {
     const x = e.args[0];
-    const n = elementCount(e.shape);
-    const T = this.temp(c, ctype(e.compute), n);
-    const info: VInfo = { ptr: T, strides: rowMajorStrides(e.shape), shape: e.shape, precision: e.compute === "f32" ? "f32" : "int32", base: undefined, key: T };
-    const asF = (s: string) => (x.compute === "i32" ? `(float)(${s})` : s);
-    if (e.fn === "SUMALL") {
+    const T = this.temp(c, ctype(e.compute), elementCount(e.shape));
+    this.whole[fn]({
+      e, x, c, T,
+      at: (idx) => this.elem(x, idx, m, c),
+      asF: (s) => (x.compute === "i32" ? `(float)(${s})` : s),
+    });
+    return { ptr: T, strides: rowMajorStrides(e.shape), shape: e.shape, precision: e.compute === "f32" ? "f32" : "int32", base: undefined };
+  }
+
+  /** The C++ of each "whole" pure function, writing its value into the temporary w.T. */
+  private readonly whole: Record<WholeFn, (w: WholeArgs) => void> = {
+    SUMALL: ({ e, x, c, T, at, asF }) => {
       const s = this.fresh("s");
       this.line(c, e.compute === "f32" ? `double ${s} = 0;` : `uint32_t ${s} = 0;`);
-      this.loops(c, x.shape, (idx) => this.line(c, `${s} += ${e.compute === "f32" ? `(double)${asF(this.elem(x, idx, m, c))}` : `(uint32_t)${this.elem(x, idx, m, c)}`};`));
+      this.loops(c, x.shape, (idx) => this.line(c, `${s} += ${e.compute === "f32" ? `(double)${asF(at(idx))}` : `(uint32_t)${at(idx)}`};`));
       this.line(c, `${T}[0] = ${e.compute === "f32" ? `(float)${s}` : `(int32_t)${s}`};`);
-      return info;
-    }
-    const D = x.shape[x.shape.length - 1];
-    const outer = x.shape.slice(0, -1);
-    this.loops(c, outer, (oidx) => {
-      const rowOff = rmIndex([...oidx, "0"], x.shape);
+    },
+    SUM: (w) => this.rows(w, (r) => this.rowSum(w, r, false)),
+    MEAN: (w) => this.rows(w, (r) => this.rowSum(w, r, true)),
+    MAX: (w) => this.rows(w, ({ j, D, out, at }) => {
+      const { c, T } = w;
+      const mm = this.fresh("m"), t = this.fresh("t");
+      const ty = ctype(w.e.compute);
+      this.line(c, `${ty} ${mm} = ${at("0")};`);
+      this.line(c, `for (int ${j} = 1; ${j} < ${D}; ++${j}) { const ${ty} ${t} = ${at(j)}; if (${t} > ${mm} || ${t} != ${t}) ${mm} = ${t}; }`);
+      this.line(c, `${T}[${out}] = ${mm};`);
+    }),
+    SOFTMAX: (w) => this.rows(w, ({ j, D, rowOff, at }) => {
+      // m = max (NaN ignored), e = f32(exp(f32(x - m))), out = e / sum(e) with the sum in f64
+      const { c, T, asF } = w;
+      const mm = this.fresh("m"), s = this.fresh("s"), row = this.fresh("r");
+      this.line(c, `float* const ${row} = ${T} + ${rowOff};`);
+      this.line(c, `float ${mm} = -std::numeric_limits<float>::infinity();`);
+      this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) { ${row}[${j}] = ${asF(at(j))}; if (${row}[${j}] > ${mm}) ${mm} = ${row}[${j}]; }`);
+      this.line(c, `double ${s} = 0;`);
+      this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) { ${row}[${j}] = tcrt::fexp(${row}[${j}] - ${mm}); ${s} += ${row}[${j}]; }`);
+      this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) ${row}[${j}] = (float)((double)${row}[${j}] / ${s});`);
+    }),
+  };
+
+  /** One loop nest over the rows (every axis but the last) of a whole function's operand. */
+  private rows(w: WholeArgs, body: (r: RowArgs) => void): void {
+    const D = w.x.shape[w.x.shape.length - 1];
+    const outer = w.x.shape.slice(0, -1);
+    this.loops(w.c, outer, (oidx) => {
+      const rowOff = rmIndex([...oidx, "0"], w.x.shape);
       const j = this.fresh("j");
-      const at = (jj: string) => this.elem(x, [...oidx, jj], m, c);
-      if (e.fn === "SUM" || e.fn === "MEAN") {
-        const s = this.fresh("s");
-        const int = e.fn === "SUM" && e.compute === "i32";
-        this.line(c, int ? `uint32_t ${s} = 0;` : `double ${s} = 0;`);
-        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) ${s} += ${int ? `(uint32_t)${at(j)}` : `(double)${asF(at(j))}`};`);
-        const r = rmIndex(oidx, outer);
-        this.line(c, `${T}[${r}] = ${int ? `(int32_t)${s}` : e.fn === "MEAN" ? `(float)(${s} / ${D})` : `(float)${s}`};`);
-      } else if (e.fn === "MAX") {
-        const mm = this.fresh("m"), t = this.fresh("t");
-        const ty = ctype(e.compute);
-        this.line(c, `${ty} ${mm} = ${at("0")};`);
-        this.line(c, `for (int ${j} = 1; ${j} < ${D}; ++${j}) { const ${ty} ${t} = ${at(j)}; if (${t} > ${mm} || ${t} != ${t}) ${mm} = ${t}; }`);
-        this.line(c, `${T}[${rmIndex(oidx, outer)}] = ${mm};`);
-      } else {
-        // SOFTMAX: m = max (NaN ignored), e = f32(exp(f32(x - m))), out = e / sum(e) with the sum in f64
-        const mm = this.fresh("m"), s = this.fresh("s"), row = this.fresh("r");
-        this.line(c, `float* const ${row} = ${T} + ${rowOff};`);
-        this.line(c, `float ${mm} = -std::numeric_limits<float>::infinity();`);
-        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) { ${row}[${j}] = ${asF(at(j))}; if (${row}[${j}] > ${mm}) ${mm} = ${row}[${j}]; }`);
-        this.line(c, `double ${s} = 0;`);
-        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) { ${row}[${j}] = tcrt::fexp(${row}[${j}] - ${mm}); ${s} += ${row}[${j}]; }`);
-        this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) ${row}[${j}] = (float)((double)${row}[${j}] / ${s});`);
-      }
+      body({ j, D, rowOff, out: rmIndex(oidx, outer), at: (jj) => w.at([...oidx, jj]) });
     });
-    return info;
+  }
+
+  /** SUM (i32: wrapping int32; f32: f64 accumulation) or MEAN (f64 sum / D) of one row. */
+  private rowSum({ e, c, T, asF }: WholeArgs, { j, D, out, at }: RowArgs, mean: boolean): void {
+    const s = this.fresh("s");
+    const int = !mean && e.compute === "i32";
+    this.line(c, int ? `uint32_t ${s} = 0;` : `double ${s} = 0;`);
+    this.line(c, `for (int ${j} = 0; ${j} < ${D}; ++${j}) ${s} += ${int ? `(uint32_t)${at(j)}` : `(double)${asF(at(j))}`};`);
+    this.line(c, `${T}[${out}] = ${int ? `(int32_t)${s}` : mean ? `(float)(${s} / ${D})` : `(float)${s}`};`);
   }
 
   /**
    * The C++ expression for element `idx` of e (idx has one entry per axis of e.shape; "0" for length-1
-   * axes). `reads` collects the views read directly (not through a materialized temp).
+   * axes). Views and "whole" functions were resolved by prepare() into `m`.
    */
-  private elem(e: IR.Expr, idx: string[], m: Map<IR.Expr, VInfo>, c: Ctx, reads?: { v: VInfo; idx: string[] }[]): string {
-    const sub = (x: IR.Expr, i: string[] = bcast(x.shape, idx)) => this.elem(x, i, m, c, reads);
+  private elem(e: IR.Expr, idx: string[], m: Map<IR.Expr, VInfo>, c: Ctx): string {
+    const sub = (x: IR.Expr, i: string[] = bcast(x.shape, idx)) => this.elem(x, i, m, c);
     const asF = (x: IR.Expr, s: string) => (x.compute === "i32" ? `(float)(${s})` : s);
     const pre = m.get(e);
-    if (pre) {
-      if (e.kind === "view") reads?.push({ v: pre, idx });
-      return load(pre.precision, `${pre.ptr}[${addr(idx, pre.strides)}]`);
-    }
+    if (pre) return load(pre.precision, `${pre.ptr}[${addr(idx, pre.strides)}]`);
     switch (e.kind) {
       case "const": return e.compute === "f32" ? f32Literal(e.value) : i32Literal(e.value);
       case "loopvar": return `lv${e.v.slot}`;
@@ -440,40 +525,24 @@ export class Emitter {
       case "neg": return e.compute === "f32" ? `(-${sub(e.operand)})` : `tcrt::ineg(${sub(e.operand)})`;
       case "binary": {
         const l = sub(e.left), r = sub(e.right);
-        if (e.compute === "f32") {
-          const a = asF(e.left, l), b = asF(e.right, r);
-          return e.op === "%" ? `std::fmod(${a}, ${b})` : `(${a} ${e.op} ${b})`;
-        }
-        switch (e.op) {
-          case "+": return `tcrt::iadd(${l}, ${r})`;
-          case "-": return `tcrt::isub(${l}, ${r})`;
-          case "*": return `tcrt::imul(${l}, ${r})`;
-          case "/": case "%": {
-            const fid = this.fault(e.span, () => "integer division by zero");
-            c.divFault = true;
-            return `tcrt::${e.op === "/" ? "idiv" : "imod"}(${l}, ${r}, F, ${fid})`;
-          }
-        }
-        throw new Error("unreachable");
+        const op = BINARY[e.op];
+        if (e.compute === "f32") return op.f32(asF(e.left, l), asF(e.right, r));
+        if (!op.divides) return `${op.i32}(${l}, ${r})`;
+        const fid = this.fault(e.span, () => "integer division by zero");
+        c.divFault = true;
+        return `${op.i32}(${l}, ${r}, F, ${fid})`;
       }
       case "call": {
-        const x = e.args[0];
-        switch (e.fn) {
-          case "EXP": return `tcrt::fexp(${asF(x, sub(x))})`;
-          case "LOG": return `tcrt::flog(${asF(x, sub(x))})`;
-          case "SQRT": return `tcrt::fsqrt(${asF(x, sub(x))})`;
-          case "TANH": return `tcrt::ftanh(${asF(x, sub(x))})`;
-          case "ABS": return e.compute === "i32" ? `tcrt::iabs(${sub(x)})` : `std::fabs(${sub(x)})`;
-          case "ACT": return `tcrt::act_${e.act}(${asF(x, sub(x))})`;
-          case "MAXIMUM": case "MINIMUM": {
-            const y = e.args[1];
-            if (e.compute === "i32") return `tcrt::${e.fn === "MAXIMUM" ? "imax" : "imin"}(${sub(x)}, ${sub(y)})`;
-            return `tcrt::${e.fn === "MAXIMUM" ? "fmaxn" : "fminn"}(${asF(x, sub(x))}, ${asF(y, sub(y))})`;
-          }
-          case "TRANSPOSE": return sub(x, [idx[1], idx[0]]);
-          default: throw new Error(`internal: ${e.fn} was not materialized`);
-        }
+        const fn = e.fn;
+        if (isWhole(fn)) throw new Error(`internal: ${fn} was not materialized`);
+        return INLINE[fn]({
+          e,
+          raw: (i) => sub(e.args[i]),
+          f32: (i) => asF(e.args[i], sub(e.args[i])),
+          transposed: () => sub(e.args[0], [idx[1], idx[0]]),
+        });
       }
+      default: return assertNever(e);
     }
   }
 
@@ -485,9 +554,7 @@ export class Emitter {
     this.prepare(s.src, c, m);
     const idx = d.shape.map((n) => (n === 1 ? "0" : this.fresh("i")));
     const srcIdx = s.squeeze ? [...idx, "0"] : bcast(s.src.shape, idx);
-    const reads: { v: VInfo; idx: string[] }[] = [];
-    const value = this.elem(s.src, srcIdx, m, c, reads);
-    const unsafe = reads.some((r) => mayAlias(d, r.v) && !(r.v.key === d.key && sameArr(r.idx, srcIdx) && sameArr(srcIdx, idx) && sameArr(r.v.strides, d.strides)));
+    const value = this.elem(s.src, srcIdx, m, c);
     const loopsWith = (body: (i: string[]) => string) => {
       let opened = 0;
       d.shape.forEach((n, a) => {
@@ -499,7 +566,7 @@ export class Emitter {
       this.line(c, body(idx));
       for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
     };
-    if (!unsafe) {
+    if (!c.facts.copyAssigns.has(s)) {
       loopsWith(() => `${d.ptr}[${addr(idx, d.strides)}] = ${store(d.precision, s.src.compute, value)};`);
       return;
     }
@@ -517,7 +584,7 @@ export class Emitter {
     if (ok) return { ...v, strides: st };
     const T = this.temp(c, "float", elementCount(v.shape));
     this.loops(c, v.shape, (idx) => this.line(c, `${T}[${rmIndex(idx, v.shape)}] = ${load(v.precision, `${v.ptr}[${addr(idx, v.strides)}]`)};`));
-    return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined, key: T };
+    return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined };
   }
 
   private mmul(s: IR.Stmt & { kind: "mmul" }, c: Ctx): void {
@@ -562,7 +629,7 @@ export class Emitter {
       else this.line(c, `tcrt::mm_f32(${kind}, ${args}, ${P});`);
     }
     // out = acc + product (+ C), in acc's arithmetic, then stored in acc's precision
-    const twoPass = cc !== undefined && mayAlias(acc, cc);
+    const twoPass = c.facts.twoPassMmuls.has(s);
     const Q = twoPass ? this.temp(c, integer ? "int32_t" : "float", M * N) : undefined;
     const cIdx = (idx: string[]) => (cc ? bcast(cc.shape, idx) : []);
     this.loops(c, acc.shape, (idx) => {
@@ -636,7 +703,7 @@ export class Emitter {
     const fid = this.fault(s.step.span, (v) => `the loop step must be positive, got ${v}`);
     if (!(s.step.kind === "const" && s.step.value > 0)) this.line(c, `if (${step} <= 0) return tcrt::fault(F, ${fid}, ${step});`);
     const it = this.fresh("it");
-    const par = c.inParallel ? undefined : this.parallelPlan(s, c);
+    const par = c.facts.parallel.get(s);
     if (!par) {
       this.line(c, `for (int64_t ${it} = ${start}; ${it} < ${end}; ${it} += ${step}) {`);
       c.depth++;
@@ -651,18 +718,21 @@ export class Emitter {
     const body = this.fresh("body");
     this.line(c, `auto ${body} = [&](int64_t ${it}, tcrt::Fault* F) -> int {`);
     c.depth++;
-    const saved = c.inParallel;
-    c.inParallel = true;
     this.line(c, `const int32_t lv${s.v.slot} = (int32_t)${it}; (void)lv${s.v.slot};`);
     for (const v of par.privateLocals) this.line(c, `${CT[v.type.precision]}* const L${v.slot} = tl_k${c.kid}_L${v.slot}; (void)L${v.slot};`);
     this.block(s.body, c);
     this.line(c, "return 0;");
-    c.inParallel = saved;
     c.depth--;
     this.line(c, "};");
     const cnt = this.fresh("n");
     this.line(c, `const int64_t ${cnt} = ${end} > ${start} ? ((int64_t)${end} - ${start} + ${step} - 1) / ${step} : 0;`);
-    const checks = par.aliasChecks.map(([x, y]) => `tcrt::disjoint(${x.ptr}, ${x.bytes}, ${y.ptr}, ${y.bytes})`);
+    // the bytes a parameter's view spans under this specialization's strides
+    const extent = (p: IR.TensorVar) => {
+      const st = c.spec.strides[p.slot];
+      const span = p.type.shape.reduce((acc, d, i) => acc + (d - 1) * st[i], 0) + 1;
+      return `p${p.slot}, ${span * bytesPerElement(p.type.precision)}`;
+    };
+    const checks = par.overlapChecks.map(([x, y]) => `tcrt::disjoint(${extent(x)}, ${extent(y)})`);
     this.line(c, `if (${[`${cnt} >= 2`, "tcrt::can_parallel()", ...checks].join(" && ")}) {`);
     this.line(c, `  if (const int rc = tcrt::par_for(${cnt}, [&](int64_t k, tcrt::Fault* f) { return ${body}((int64_t)${start} + k * ${step}, f); }, rt, F)) return rc;`);
     this.line(c, "} else {");
@@ -671,146 +741,6 @@ export class Emitter {
     this.line(c, `    if (const int rc = ${body}(${it}, F)) return rc;`);
     this.line(c, "  }");
     this.line(c, "}");
-  }
-
-  // ---- parallel loops -------------------------------------------------------------------------------
-
-  /** Params a kernel writes (directly or through the kernels it calls). */
-  private written(k: IR.Kernel): Set<number> {
-    let w = this.writes.get(k);
-    if (w) return w;
-    w = new Set();
-    this.writes.set(k, w);
-    const visit = (stmts: IR.Stmt[]) => {
-      for (const s of stmts) {
-        const mark = (v: IR.View) => { if (v.base.role === "param") w!.add(v.base.slot); };
-        if (s.kind === "assign") mark(s.dst);
-        else if (s.kind === "mmul") mark(s.acc);
-        else if (s.kind === "lookup") mark(s.dst);
-        else if (s.kind === "causal_mask") mark(s.target);
-        else if (s.kind === "loop") visit(s.body);
-        else if (s.kind === "call") { const cw = this.written(s.kernel); s.args.forEach((a, i) => { if (cw.has(i)) mark(a); }); }
-      }
-    };
-    visit(k.body);
-    return w;
-  }
-
-  /** Does a kernel print (directly or through its callees)? Prints must stay on the calling thread, in order. */
-  private prints(k: IR.Kernel): boolean {
-    const visit = (stmts: IR.Stmt[]): boolean => stmts.some((s) => s.kind === "print" || (s.kind === "loop" && visit(s.body)) || (s.kind === "call" && this.prints(s.kernel)));
-    return visit(k.body);
-  }
-
-  private work(stmts: IR.Stmt[]): number {
-    let w = 0;
-    for (const s of stmts) {
-      switch (s.kind) {
-        case "assign": w += elementCount(s.dst.shape) * (1 + exprSize(s.src)); break;
-        case "mmul": w += elementCount(s.acc.shape) * (s.a.shape.length === 2 ? s.a.shape[s.a.shape.length - 1] : s.a.shape[0]); break;
-        case "lookup": w += elementCount(s.dst.shape); break;
-        case "causal_mask": case "print": w += elementCount(s.kind === "print" ? s.src.shape : s.target.shape); break;
-        case "zero": w += elementCount(s.target.type.shape) / 16; break;
-        case "loop": {
-          const trips = s.start.kind === "const" && s.end.kind === "const" && s.step.kind === "const" && s.step.value > 0
-            ? Math.max(0, Math.ceil((s.end.value - s.start.value) / s.step.value)) : 16;
-          w += trips * this.work(s.body);
-          break;
-        }
-        case "call": {
-          let kw = this.workMemo.get(s.kernel);
-          if (kw === undefined) { kw = this.work(s.kernel.body); this.workMemo.set(s.kernel, kw); }
-          w += kw;
-          break;
-        }
-      }
-    }
-    return w;
-  }
-
-  /**
-   * When may iterations of this loop run at once? Conservatively: no print; every tensor the body
-   * writes (other than locals it declares itself) is only ever touched in the iteration's own slab,
-   * `x[i]...` or a window `x[:, i*W +: L]` (L ≤ W) on one axis, the same for every access; written
-   * params get run-time overlap checks against the other params of their precision (a caller may
-   * pass views of one tensor).
-   */
-  private parallelPlan(s: IR.Stmt & { kind: "loop" }, c: Ctx): { privateLocals: IR.TensorVar[]; aliasChecks: [{ ptr: string; bytes: number }, { ptr: string; bytes: number }][] } | undefined {
-    const trips = s.start.kind === "const" && s.end.kind === "const" && s.step.kind === "const" ? Math.ceil((s.end.value - s.start.value) / s.step.value) : Infinity;
-    if (trips < 2) return undefined;
-    const threshold = this.opts.parallelThreshold ?? 16384;
-    if (this.work([s]) < threshold) return undefined;
-    const declared = new Set<IR.TensorVar>();
-    const writes: IR.View[] = [], reads: IR.View[] = [];
-    let ok = true;
-    const exprViews = (e: IR.Expr) => walkExpr(e, (x) => { if (x.kind === "view") { reads.push(x.view); viewIndexViews(x.view, reads); } });
-    const stepViews = (v: IR.View) => viewIndexViews(v, reads);
-    const visit = (stmts: IR.Stmt[]) => {
-      for (const t of stmts) {
-        switch (t.kind) {
-          case "zero": declared.add(t.target); break;
-          case "print": ok = false; break;
-          case "show": ok = false; break;
-          case "assign": writes.push(t.dst); stepViews(t.dst); exprViews(t.src); break;
-          case "mmul": writes.push(t.acc); stepViews(t.acc); for (const v of [t.a, t.b, ...(t.c ? [t.c] : [])]) { reads.push(v); stepViews(v); } break;
-          case "lookup": writes.push(t.dst); stepViews(t.dst); for (const v of [t.table, t.idx]) { reads.push(v); stepViews(v); } break;
-          case "causal_mask": writes.push(t.target); stepViews(t.target); exprViews(t.offset); break;
-          case "loop": exprViews(t.start); exprViews(t.end); exprViews(t.step); visit(t.body); break;
-          case "call": {
-            if (this.prints(t.kernel)) { ok = false; break; }
-            const cw = this.written(t.kernel);
-            t.args.forEach((a, i) => { (cw.has(i) ? writes : reads).push(a); if (cw.has(i)) reads.push(a); stepViews(a); });
-            break;
-          }
-        }
-      }
-    };
-    visit(s.body);
-    if (!ok) return undefined;
-    // The slab of the base tensor one iteration may touch: along `axis`, elements [i·mult, i·mult + len)
-    // with len ≤ mult (i = the loop variable), from `x[i]` (mult 1) or a window `x[:, i*W +: L]`. Two
-    // iterations' slabs are disjoint when every access to the tensor has the same axis and mult.
-    const isLoopVar = (e: IR.Expr) => e.kind === "loopvar" && e.v === s.v;
-    const slab = (v: IR.View): string | undefined => {
-      const group = v.steps[0] ?? [];
-      for (let axis = 0; axis < group.length; axis++) {
-        const sel = group[axis];
-        if (sel.kind === "at" && isLoopVar(sel.index)) return `${axis}:1`;
-        if (sel.kind === "window" && sel.start.kind === "binary" && sel.start.op === "*") {
-          const { left, right } = sel.start;
-          const mult = isLoopVar(left) && right.kind === "const" ? right.value : isLoopVar(right) && left.kind === "const" ? left.value : undefined;
-          if (mult !== undefined && Number.isInteger(mult) && sel.length <= mult) return `${axis}:${mult}`;
-        }
-      }
-      return undefined;
-    };
-    const shared = new Map<IR.TensorVar, string>();
-    for (const v of [...writes, ...reads]) {
-      if (declared.has(v.base)) continue;
-      const isWritten = writes.some((w) => w.base === v.base);
-      if (!isWritten) continue;
-      const sl = slab(v);
-      if (sl === undefined || (shared.has(v.base) && shared.get(v.base) !== sl)) return undefined;
-      shared.set(v.base, sl);
-    }
-    // params that may alias a written param at run time
-    const params = c.spec.kernel.params;
-    const extent = (p: IR.TensorVar) => {
-      const st = c.spec.strides[p.slot];
-      const span = p.type.shape.reduce((acc, d, i) => acc + (d - 1) * st[i], 0) + 1;
-      return { ptr: `p${p.slot}`, bytes: span * bytesPerElement(p.type.precision) };
-    };
-    const touched = new Set([...reads, ...writes].map((v) => v.base));
-    const checks: [{ ptr: string; bytes: number }, { ptr: string; bytes: number }][] = [];
-    for (const w of shared.keys()) {
-      if (w.role !== "param") continue;
-      for (const p of params) {
-        if (p === w || !touched.has(p) || p.type.precision !== w.type.precision) continue;
-        if (shared.has(p) && p.slot < w.slot) continue; // pair already checked
-        checks.push([extent(w), extent(p)]);
-      }
-    }
-    return { privateLocals: [...declared], aliasChecks: checks };
   }
 
   // ---- main() for `tensorcore compile --main` ------------------------------------------------------------
@@ -857,49 +787,6 @@ export function closure(kernels: IR.Kernel[]): IR.Kernel[] {
   };
   kernels.forEach(visit);
   return out;
-}
-
-function walkExpr(e: IR.Expr, f: (e: IR.Expr) => void): void {
-  f(e);
-  if (e.kind === "neg") walkExpr(e.operand, f);
-  else if (e.kind === "binary") { walkExpr(e.left, f); walkExpr(e.right, f); }
-  else if (e.kind === "call") e.args.forEach((a) => walkExpr(a, f));
-}
-
-function viewIndexViews(v: IR.View, out: IR.View[]): void {
-  for (const step of v.steps) for (const sel of step) {
-    const e = sel?.kind === "at" ? sel.index : sel?.kind === "window" ? sel.start : undefined;
-    if (e) walkExpr(e, (x) => { if (x.kind === "view") { out.push(x.view); viewIndexViews(x.view, out); } });
-  }
-}
-
-function exprSize(e: IR.Expr): number {
-  let n = 0;
-  walkExpr(e, () => n++);
-  return n;
-}
-
-function exprKey(e: IR.Expr): string {
-  switch (e.kind) {
-    case "const": return `c${e.compute}${e.value}`;
-    case "loopvar": return `l${e.v.slot}`;
-    case "view": return `v(${e.view.base.role}${e.view.base.slot}${JSON.stringify(e.view.steps.map((st) => st.map((s) => (s?.kind === "at" ? exprKey(s.index) : s?.kind === "window" ? `${exprKey(s.start)}+${s.length}` : ":"))))})`;
-    case "neg": return `-(${exprKey(e.operand)})`;
-    case "binary": return `(${exprKey(e.left)}${e.op}${exprKey(e.right)})`;
-    case "call": return `${e.fn}${e.act ?? ""}(${e.args.map(exprKey).join(",")})`;
-  }
-}
-
-function mayAlias(d: VInfo, v: VInfo): boolean {
-  if (!d.base || !v.base) return false;
-  if (d.base === v.base) return true;
-  return d.base.role === "param" && v.base.role === "param" && d.precision === v.precision;
-}
-
-/** Broadcast parent indices to an operand of shape `shape` (numpy rules). */
-function bcast(shape: number[], idx: string[]): string[] {
-  const r = shape.length, n = idx.length;
-  return shape.map((d, a) => (d === 1 ? "0" : idx[n - r + a]));
 }
 
 function addr(idx: string[], strides: number[]): string {
