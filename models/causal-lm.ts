@@ -14,8 +14,8 @@ import { Session } from "../runtime/session.js";
 import { allocTensor, TensorView } from "../runtime/tensor.js";
 import { bindParam, ManifestSource } from "../runtime/weights.js";
 import { Interpreter } from "../interpreter/interpreter.js";
-import { matmulPool } from "../interpreter/parallel.js";
-import { toWasmHeap } from "../interpreter/wasm-kernels.js";
+import { matmulPool } from "../interpreter/fast/parallel.js";
+import { toWasmHeap } from "../interpreter/fast/wasm-kernels.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The kernel library of each supported architecture (manifest.json's "architecture"). */

@@ -1,4 +1,4 @@
-// Assembles interpreter/wasm/*.wat into dist/interpreter/wasm/*.wasm (run by scripts/setup.sh after
+// Assembles interpreter/fast/wasm/*.wat into dist/interpreter/fast/wasm/*.wasm (run by scripts/setup.sh after
 // tsc). Rebuilds only when the text is newer than the binary.
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import initWabt from "wabt";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const src = join(root, "interpreter", "wasm"), out = join(root, "dist", "interpreter", "wasm");
+const src = join(root, "interpreter", "fast", "wasm"), out = join(root, "dist", "interpreter", "fast", "wasm");
 mkdirSync(out, { recursive: true });
 let wabt;
 for (const f of readdirSync(src).filter((f) => f.endsWith(".wat"))) {

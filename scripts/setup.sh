@@ -15,7 +15,7 @@ if [ ! -f node_modules/.tc-lock-hash ] || [ "$(cat node_modules/.tc-lock-hash)" 
 fi
 
 # 2. TypeScript build (incremental: a no-op build takes about a second), then the interpreter's
-#    WebAssembly kernels (interpreter/wasm/*.wat, assembled only when changed).
+#    WebAssembly kernels (interpreter/fast/wasm/*.wat, assembled only when changed).
 npx tsc -p tsconfig.json
 node scripts/build-wasm.mjs
 
