@@ -4,10 +4,10 @@
 // a naive triple-loop baseline over the same Float32Arrays measured in the same run.
 import { SourceFile } from "../compiler/source.js";
 import { Interpreter } from "../interpreter/interpreter.js";
-import { MatmulPool } from "../interpreter/parallel.js";
+import { MatmulPool } from "../interpreter/fast/parallel.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toShared } from "../runtime/tensor.js";
-import { toWasmHeap } from "../interpreter/wasm-kernels.js";
+import { toWasmHeap } from "../interpreter/fast/wasm-kernels.js";
 
 const TARGET_GFLOPS = 1.5;
 
@@ -41,7 +41,7 @@ function fill(t: TensorView, seed: number): void {
 
 interface Row { shape: string; gflops: number; naive: number; ratio: number; wasm1: number; wasm2: number }
 
-// The models' path: the weight in the WebAssembly heap, the product in interpreter/wasm (one pool
+// The models' path: the weight in the WebAssembly heap, the product in interpreter/fast/wasm (one pool
 // thread, then two); the same kernel call through the same interpreter, bit-identical results.
 const pools = [new MatmulPool(1), new MatmulPool(2)];
 

@@ -8,8 +8,8 @@ import { Executor, ExecutorOptions, RunIO } from "../runtime/executor.js";
 import { TensorStore } from "../runtime/session.js";
 import { allocTensor, TensorView } from "../runtime/tensor.js";
 import { Interpreter } from "./interpreter.js";
-import { matmulPool } from "./parallel.js";
-import { toWasmHeap } from "./wasm-kernels.js";
+import { matmulPool } from "./fast/parallel.js";
+import { toWasmHeap } from "./fast/wasm-kernels.js";
 
 export class InterpreterExecutor implements Executor {
   readonly backend = "interp" as const;

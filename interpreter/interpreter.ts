@@ -8,6 +8,7 @@ import { checkArgs, RunIO } from "../runtime/executor.js";
 import { ComputeArray } from "../runtime/precision.js";
 import { formatG6 } from "../runtime/format.js";
 import * as ops from "./ops.js";
+import { fastMatmulAccumulate, ParallelMatmul } from "./fast/products.js";
 import { allocCompute, allocTensor, TensorView } from "../runtime/tensor.js";
 
 /** Where session tensors live between programs (runtime/session.ts's TensorStore). */
@@ -27,10 +28,10 @@ export interface InterpreterOptions {
    */
   maxSteps?: number;
   /**
-   * Runs large f32 matrix products on several threads (interpreter/parallel.ts). Operands must be
+   * Runs large f32 matrix products on several threads (interpreter/fast/parallel.ts). Operands must be
    * in shared memory to be split, so it goes with `sharedMemory: true` and shared weights.
    */
-  parallelMatmul?: ops.ParallelMatmul;
+  parallelMatmul?: ParallelMatmul;
 }
 
 interface Frame {
@@ -117,7 +118,8 @@ export class Interpreter {
         const a = this.readView(s.a, frame, kind, s, 1);
         const b = this.readView(s.b, frame, kind, s, 2);
         const c = s.c ? this.readView(s.c, frame, kind, s, 3) : undefined;
-        ops.matmulAccumulate(acc, a, s.a.shape, b, s.b.shape, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0), this.opts.parallelMatmul);
+        // ops.matmulAccumulate, bit for bit, by the fast kernels
+        fastMatmulAccumulate(acc, a, s.a.shape, b, s.b.shape, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0), this.opts.parallelMatmul);
         return;
       }
       case "lookup": {

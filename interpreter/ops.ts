@@ -1,72 +1,50 @@
 // The living definition of every intrinsic: what it computes, element by element, in which
-// arithmetic, and how results are stored. The C++ back end is tested against these functions.
+// arithmetic, and how results are stored. Plain loops, written to be read: the interpreter's fast
+// product kernels (interpreter/fast/) and the C++ back end are tested against these functions.
 //
 // Conventions: operands are first read into compute arrays (Float32Array for f32 arithmetic,
 // Int32Array for integer arithmetic), row-major. Elementwise results are rounded to f32 at every
 // operation (the Float32Array store does it), exactly as C++ float arithmetic without FMA
-// contraction. Sums (reductions, MMUL, softmax denominators) accumulate in double precision, in
-// row-major order; a compiled back end may accumulate in f32 in another order (docs/compiler.md
-// states the tolerance this implies).
+// contraction. Sums (reductions, MMUL, softmax denominators) accumulate in double precision:
+// reductions left to right, MMUL in the order matmulF32 states. A compiled back end may accumulate
+// in f32 in another order (docs/compiler.md states the tolerance this implies).
 
 import { RuntimeFault } from "../compiler/diagnostics.js";
 import { ActKind } from "../compiler/ir.js";
 import { Span } from "../compiler/source.js";
 import { ComputeKind, elementCount } from "../compiler/types.js";
-import { bf16BitsToF32, ComputeArray, encoder, f16BitsToF32, f32ToBf16Bits, f32ToF16Bits, toInt32, toInt8 } from "../runtime/precision.js";
+import { bf16BitsToF32, ComputeArray, encoder, f16BitsToF32 } from "../runtime/precision.js";
 import { forEachOffset, isContiguous, TensorView } from "../runtime/tensor.js";
 
 // ---- reading and writing views --------------------------------------------------------------
 
 /** Read a view into a compute array of kind `kind` (converting precision), row-major. */
 export function gather(v: TensorView, kind: ComputeKind, out: ComputeArray): ComputeArray {
-  const n = elementCount(v.shape);
+  // float storage read in integer arithmetic cannot happen: the checker types it f32
+  if (kind === "i32" && v.precision !== "int8" && v.precision !== "int32") throw new Error("internal: float storage read as integers");
   const d = v.data;
-  const contiguous = isContiguous(v);
-  if (v.precision === "f16" || v.precision === "bf16") {
-    const dec = v.precision === "f16" ? f16BitsToF32 : bf16BitsToF32;
-    if (contiguous) for (let i = 0; i < n; i++) out[i] = dec(d[v.offset + i]);
-    else forEachOffset(v, (s, i) => { out[i] = dec(d[s]); });
-  } else if (kind === "i32" && !(d instanceof Int32Array || d instanceof Int8Array)) {
-    // float storage read in integer arithmetic cannot happen: the checker types it f32
-    throw new Error("internal: float storage read as integers");
-  } else if (contiguous) {
-    if (out.constructor === d.constructor) (out as Float32Array).set(d.subarray(v.offset, v.offset + n) as Float32Array);
-    else for (let i = 0; i < n; i++) out[i] = d[v.offset + i];
-  } else if (v.shape.length === 2) {
-    const [r, c] = v.shape, [s0, s1] = v.strides;
-    for (let i = 0, k = 0; i < r; i++) for (let j = 0, o = v.offset + i * s0; j < c; j++, k++, o += s1) out[k] = d[o];
-  } else forEachOffset(v, (s, i) => { out[i] = d[s]; });
+  const decode = v.precision === "f16" ? f16BitsToF32 : v.precision === "bf16" ? bf16BitsToF32 : undefined;
+  const read = (s: number): number => (decode ? decode(d[s]) : d[s]);
+  if (isContiguous(v)) for (let i = 0, n = elementCount(v.shape); i < n; i++) out[i] = read(v.offset + i);
+  else forEachOffset(v, (s, i) => { out[i] = read(s); });
   return out;
 }
 
 /**
  * Store `values` (row-major, of shape `valueShape`, broadcast to the view's shape) into the view,
- * converting to its precision: f16/bf16 round to nearest-even, int8/int32 round and saturate.
+ * converting to its precision: f32 rounds to nearest-even (the Float32Array store), f16/bf16 round
+ * to nearest-even, int8/int32 round and saturate.
  */
 export function scatter(values: ComputeArray, valueShape: readonly number[], v: TensorView): void {
-  const n = elementCount(v.shape);
   const d = v.data;
   const enc = encoder(v.precision);
-  const sameShape = elementCount(valueShape) === n;
-  const contiguous = isContiguous(v);
-  const fast = v.precision === "f32" || (v.precision === "int32" && values instanceof Int32Array);
-  if (sameShape && contiguous && fast) {
-    // Float32Array → Float32Array copies exactly; Int32Array → Float32Array rounds like C's (float)i.
-    (d as Float32Array).set(values as Float32Array, v.offset);
-    return;
-  }
-  if (sameShape) {
-    if (contiguous) for (let i = 0; i < n; i++) d[v.offset + i] = enc(values[i]);
-    else forEachOffset(v, (s, i) => { d[s] = enc(values[i]); });
-    return;
-  }
   const idx = broadcastIndex(valueShape, v.shape);
-  if (contiguous) for (let i = 0; i < n; i++) d[v.offset + i] = enc(values[idx(i)]);
+  if (isContiguous(v)) for (let i = 0, n = elementCount(v.shape); i < n; i++) d[v.offset + i] = enc(values[idx(i)]);
   else forEachOffset(v, (s, i) => { d[s] = enc(values[idx(i)]); });
 }
 
 /** For a row-major index into `outShape`, the row-major index into the broadcast operand. */
-export function broadcastIndex(shape: readonly number[], outShape: readonly number[]): (i: number) => number {
+function broadcastIndex(shape: readonly number[], outShape: readonly number[]): (i: number) => number {
   const n = elementCount(shape);
   if (n === 1) return () => 0;
   if (n === elementCount(outShape)) return (i) => i;
@@ -93,62 +71,41 @@ export function broadcastIndex(shape: readonly number[], outShape: readonly numb
 
 // ---- elementwise ------------------------------------------------------------------------------
 
-export type BinaryOp = "+" | "-" | "*" | "/" | "%";
+type BinaryOp = "+" | "-" | "*" | "/" | "%";
 
-/** out = a op b with numpy broadcasting, in `kind` arithmetic. Integer division truncates. */
+/** out = a op b with numpy broadcasting, in `kind` arithmetic. Integer arithmetic wraps; division truncates. */
 export function binary(op: BinaryOp, kind: ComputeKind, a: ComputeArray, aShape: readonly number[], b: ComputeArray, bShape: readonly number[],
   out: ComputeArray, outShape: readonly number[], span: Span): void {
-  const n = out.length;
-  const na = a.length, nb = b.length;
-  if (kind === "f32") {
-    const o = out as Float32Array;
-    if (na === n && nb === n) {
-      switch (op) {
-        case "+": for (let i = 0; i < n; i++) o[i] = a[i] + b[i]; return;
-        case "-": for (let i = 0; i < n; i++) o[i] = a[i] - b[i]; return;
-        case "*": for (let i = 0; i < n; i++) o[i] = a[i] * b[i]; return;
-        case "/": for (let i = 0; i < n; i++) o[i] = a[i] / b[i]; return;
-        case "%": for (let i = 0; i < n; i++) o[i] = a[i] % b[i]; return;
-      }
-    }
-    if (nb === 1 && na === n) {
-      const y = b[0];
-      switch (op) {
-        case "+": for (let i = 0; i < n; i++) o[i] = a[i] + y; return;
-        case "-": for (let i = 0; i < n; i++) o[i] = a[i] - y; return;
-        case "*": for (let i = 0; i < n; i++) o[i] = a[i] * y; return;
-        case "/": for (let i = 0; i < n; i++) o[i] = a[i] / y; return;
-        case "%": for (let i = 0; i < n; i++) o[i] = a[i] % y; return;
-      }
-    }
-    const ia = broadcastIndex(aShape, outShape), ib = broadcastIndex(bShape, outShape);
-    // Rows of the output with a row-broadcast operand (x {T,D} - m {T,1}, x {T,D} * g {D}).
-    const D = outShape.length ? outShape[outShape.length - 1] : 1;
-    for (let r = 0; r < n; r += D) {
-      for (let j = 0; j < D; j++) {
-        const i = r + j, x = a[ia(i)], y = b[ib(i)];
-        o[i] = op === "+" ? x + y : op === "-" ? x - y : op === "*" ? x * y : op === "/" ? x / y : x % y;
-      }
-    }
-    return;
-  }
-  const o = out as Int32Array;
   const ia = broadcastIndex(aShape, outShape), ib = broadcastIndex(bShape, outShape);
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < out.length; i++) {
     const x = a[ia(i)], y = b[ib(i)];
-    switch (op) {
-      case "+": o[i] = (x + y) | 0; break;
-      case "-": o[i] = (x - y) | 0; break;
-      case "*": o[i] = Math.imul(x, y); break;
-      case "/":
-        if (y === 0) throw new RuntimeFault(span, "integer division by zero");
-        o[i] = Math.trunc(x / y) | 0;
-        break;
-      case "%":
-        if (y === 0) throw new RuntimeFault(span, "integer division by zero");
-        o[i] = x % y | 0;
-        break;
-    }
+    out[i] = kind === "f32" ? binaryF32(op, x, y) : binaryI32(op, x, y, span);
+  }
+}
+
+// f32 operands, the operation in f64, rounded to f32 by the store: for + − × ÷ and % that is the
+// correctly rounded f32 result.
+function binaryF32(op: BinaryOp, x: number, y: number): number {
+  switch (op) {
+    case "+": return x + y;
+    case "-": return x - y;
+    case "*": return x * y;
+    case "/": return x / y;
+    case "%": return x % y;
+  }
+}
+
+function binaryI32(op: BinaryOp, x: number, y: number, span: Span): number {
+  switch (op) {
+    case "+": return (x + y) | 0;
+    case "-": return (x - y) | 0;
+    case "*": return Math.imul(x, y);
+    case "/":
+      if (y === 0) throw new RuntimeFault(span, "integer division by zero");
+      return Math.trunc(x / y) | 0;
+    case "%":
+      if (y === 0) throw new RuntimeFault(span, "integer division by zero");
+      return x % y | 0;
   }
 }
 
@@ -160,7 +117,7 @@ export function negate(kind: ComputeKind, a: ComputeArray, out: ComputeArray): v
 const SQRT_2_OVER_PI = Math.fround(Math.sqrt(2 / Math.PI));
 
 /** erf(x) with relative error below 1.2e-7 (Numerical Recipes' erfc), enough for f32. */
-export function erf(x: number): number {
+function erf(x: number): number {
   const z = Math.abs(x);
   const t = 1 / (1 + 0.5 * z);
   const r = t * Math.exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 +
@@ -168,7 +125,7 @@ export function erf(x: number): number {
   return x >= 0 ? 1 - r : r - 1;
 }
 
-export function activation(kind: ActKind, x: number): number {
+function activation(kind: ActKind, x: number): number {
   switch (kind) {
     // 0.5·x·(1 + tanh(y)) written as x / (1 + e^(−2y)): the same function without the cancellation
     // of 1 + tanh(y) for negative x (the tanh form returns 0 below x ≈ −7, this one the tiny value)
@@ -179,7 +136,7 @@ export function activation(kind: ActKind, x: number): number {
   }
 }
 
-export type UnaryFn = "EXP" | "LOG" | "SQRT" | "TANH" | "ABS" | "ACT";
+type UnaryFn = "EXP" | "LOG" | "SQRT" | "TANH" | "ABS" | "ACT";
 
 export function unary(fn: UnaryFn, kind: ComputeKind, a: ComputeArray, out: ComputeArray, act?: ActKind): void {
   const n = a.length;
@@ -254,110 +211,83 @@ export function transpose2d(a: ComputeArray, shape: readonly number[], out: Comp
 // ---- matrix products -------------------------------------------------------------------------------
 
 /**
- * acc += A·B (+ C). Each output element is the f64 sum over k of A[i,k]·B[k,j] (its order of
- * addition unspecified, but the same for every output element and every thread count), plus C,
- * added to acc's value and stored in acc's precision. Integer operands use wrapping int32 arithmetic.
+ * acc += A·B (+ C): each output is acc's value plus the product's sum (matmulF32, matmulI32),
+ * then plus C (broadcast to acc's shape) in acc's arithmetic, stored in acc's precision.
  * Shapes: {M,K}·{K,N} → {M,N}; {M,K}·{K} → {M}; {K}·{K,N} → {N}.
- * `parallel`, when given, may run a large f32 product on several threads (interpreter/parallel.ts).
  */
 export function matmulAccumulate(acc: TensorView, A: ComputeArray, aShape: readonly number[], B: ComputeArray, bShape: readonly number[],
-  C: ComputeArray | undefined, cShape: readonly number[] | undefined, integer: boolean, scratch: ComputeArray, parallel?: ParallelMatmul): void {
-  const M = aShape.length === 2 ? aShape[0] : 1;
-  const K = aShape.length === 2 ? aShape[1] : aShape[0];
-  const N = bShape.length === 2 ? bShape[1] : 1;
-  const bIsVector = bShape.length === 1;
-  const out = scratch; // M*N values, row-major, in acc's arithmetic
-  gatherAcc(acc, out);
-  if (integer) {
-    for (let i = 0; i < M; i++)
-      for (let j = 0; j < N; j++) {
-        let s = 0;
-        for (let k = 0; k < K; k++) s = (s + Math.imul(A[i * K + k], bIsVector ? B[k] : B[k * N + j])) | 0;
-        out[i * N + j] = (out[i * N + j] + s) | 0;
-      }
-  } else if (!parallel?.(bIsVector ? "vec" : "rows", A as Float32Array, B as Float32Array, M, K, N, out as Float32Array)) {
-    if (bIsVector) matvecF32(A as Float32Array, B as Float32Array, M, K, out as Float32Array, 0, M);
-    else matmulF64Rows(A as Float32Array, B as Float32Array, M, K, N, out as Float32Array, 0, N);
-  }
+  C: ComputeArray | undefined, cShape: readonly number[] | undefined, integer: boolean, scratch: ComputeArray): void {
+  const { M, K, N, vec } = mmulDims(aShape, bShape);
+  const out = gather(acc, integer ? "i32" : "f32", scratch); // M*N values, row-major
+  if (integer) matmulI32(A, B, M, K, N, out);
+  else matmulF32(A as Float32Array, B as Float32Array, M, K, N, vec, out as Float32Array);
+  addAndStore(out, C, cShape, integer, acc);
+}
+
+/** M, K, N of a product; `vec`: B is a vector ({M,K}·{K}, N = 1). A vector A is one row (M = 1). */
+export function mmulDims(aShape: readonly number[], bShape: readonly number[]): { M: number; K: number; N: number; vec: boolean } {
+  const vec = bShape.length === 1;
+  return { M: aShape.length === 2 ? aShape[0] : 1, K: aShape[aShape.length - 1], N: vec ? 1 : bShape[1], vec };
+}
+
+/** out += C (broadcast to acc's shape) in f32 or int32 arithmetic, when C is given; then store out into acc. */
+export function addAndStore(out: ComputeArray, C: ComputeArray | undefined, cShape: readonly number[] | undefined, integer: boolean, acc: TensorView): void {
   if (C) {
     const ic = broadcastIndex(cShape!, acc.shape);
-    if (integer) for (let i = 0; i < out.length; i++) out[i] = (out[i] + C[ic(i)]) | 0;
-    else for (let i = 0; i < out.length; i++) out[i] = out[i] + C[ic(i)];
+    for (let i = 0; i < out.length; i++) out[i] = integer ? (out[i] + C[ic(i)]) | 0 : out[i] + C[ic(i)];
   }
   scatter(out, acc.shape, acc);
 }
 
-/** Runs a large f32 product on several threads; returns false to let the caller run it alone. */
-export type ParallelMatmul = (kind: "vec" | "rows", A: Float32Array, B: Float32Array, M: number, K: number, N: number, out: Float32Array) => boolean;
-
-// Monomorphic Float32Array kernels: V8 keeps element access fast only when each call site sees
-// one array type, so the f32 paths never take the ComputeArray union. Both take a range of the
-// output (rows i0..i1 of a matrix×vector product, columns j0..j1 of a matrix product) so threads
-// can share one product; every output element is summed the same way whatever the split.
-
-/** out[i] += Σ_k A[i,k]·b[k] for rows i0..i1, the sum in f64 (four partial sums, combined in a fixed order). */
-export function matvecF32(A: Float32Array, b: Float32Array, M: number, K: number, out: Float32Array, i0: number, i1: number): void {
-  const K4 = K - (K % 4);
-  for (let i = i0; i < i1; i++) {
-    const base = i * K;
-    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    let k = 0;
-    for (; k < K4; k += 4) {
-      s0 += A[base + k] * b[k];
-      s1 += A[base + k + 1] * b[k + 1];
-      s2 += A[base + k + 2] * b[k + 2];
-      s3 += A[base + k + 3] * b[k + 3];
+/** out[i,j] += Σ_k A[i,k]·B[k,j] in int32 arithmetic, wrapping (so the order of addition does not matter). */
+function matmulI32(A: ComputeArray, B: ComputeArray, M: number, K: number, N: number, out: ComputeArray): void {
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s = (s + Math.imul(A[i * K + k], B[k * N + j])) | 0;
+      out[i * N + j] = (out[i * N + j] + s) | 0;
     }
-    for (; k < K; k++) s0 += A[base + k] * b[k];
-    out[i] += (s0 + s1) + (s2 + s3);
-  }
 }
 
-// Rows of A in blocks of 4 share each loaded row of B; fewer rows take four k per accumulator update;
-// sums stay in f64 (Float64Array) until stored.
-const rowAcc = { buf: new Float64Array(0) };
-export function matmulF64Rows(A: Float32Array, B: Float32Array, M: number, K: number, N: number, out: Float32Array, j0: number, j1: number): void {
-  if (rowAcc.buf.length < 4 * N) rowAcc.buf = new Float64Array(4 * N);
-  const t = rowAcc.buf;
-  const K4 = K - (K % 4);
-  for (let i0 = 0; i0 < M; i0 += 4) {
-    const rows = Math.min(4, M - i0);
-    t.fill(0, 0, 4 * N);
-    if (rows === 4) {
-      const a0 = i0 * K, a1 = a0 + K, a2 = a1 + K, a3 = a2 + K;
-      const t1 = N, t2 = 2 * N, t3 = 3 * N;
-      for (let k = 0; k < K; k++) {
-        const x0 = A[a0 + k], x1 = A[a1 + k], x2 = A[a2 + k], x3 = A[a3 + k];
-        const bo = k * N;
-        for (let j = j0; j < j1; j++) {
-          const b = B[bo + j];
-          t[j] += x0 * b; t[t1 + j] += x1 * b; t[t2 + j] += x2 * b; t[t3 + j] += x3 * b;
-        }
-      }
-    } else {
-      for (let r = 0; r < rows; r++) {
-        const ao = (i0 + r) * K, to = r * N;
-        let k = 0;
-        for (; k < K4; k += 4) {
-          const x0 = A[ao + k], x1 = A[ao + k + 1], x2 = A[ao + k + 2], x3 = A[ao + k + 3];
-          const b0 = k * N, b1 = b0 + N, b2 = b1 + N, b3 = b2 + N;
-          for (let j = j0; j < j1; j++) t[to + j] += (x0 * B[b0 + j] + x1 * B[b1 + j]) + (x2 * B[b2 + j] + x3 * B[b3 + j]);
-        }
-        for (; k < K; k++) {
-          const x = A[ao + k], bo = k * N;
-          for (let j = j0; j < j1; j++) t[to + j] += x * B[bo + j];
-        }
-      }
+/**
+ * out[i,j] = f32(out[i,j] + s): s is the f64 sum of the products A[i,k]·B[k,j] (exact in f64: f32
+ * operands), added in the order below, and out + s is rounded to f32 once. The order fixes the
+ * result's last bits, and the fast kernels (interpreter/fast/) follow it exactly:
+ *  - A·B, rows in a full group of four (i < M − M mod 4): left to right in k;
+ *  - A·B, the M mod 4 rows after them (all of a one-row product): paired quads;
+ *  - A·b (B a vector): four interleaved sums.
+ */
+export function matmulF32(A: Float32Array, B: Float32Array, M: number, K: number, N: number, vec: boolean, out: Float32Array): void {
+  const grouped = M - (M % 4);
+  for (let i = 0; i < M; i++)
+    for (let j = 0; j < N; j++) {
+      const p = (k: number): number => A[i * K + k] * B[k * N + j];
+      const s = vec ? interleaved4(K, p) : i < grouped ? leftToRight(K, p) : pairedQuads(K, p);
+      out[i * N + j] = out[i * N + j] + s;
     }
-    for (let r = 0; r < rows; r++) {
-      const oo = (i0 + r) * N, to = r * N;
-      for (let j = j0; j < j1; j++) out[oo + j] += t[to + j];
-    }
-  }
 }
 
-function gatherAcc(acc: TensorView, out: ComputeArray): void {
-  gather(acc, acc.precision === "int32" || acc.precision === "int8" ? "i32" : "f32", out);
+/** p(0) + p(1) + … + p(K−1), left to right. */
+function leftToRight(K: number, p: (k: number) => number): number {
+  let s = 0;
+  for (let k = 0; k < K; k++) s += p(k);
+  return s;
+}
+
+/** s += (p(k) + p(k+1)) + (p(k+2) + p(k+3)) for k = 0, 4, 8, …; then the last K mod 4 terms left to right. */
+function pairedQuads(K: number, p: (k: number) => number): number {
+  let s = 0, k = 0;
+  for (; k + 4 <= K; k += 4) s += (p(k) + p(k + 1)) + (p(k + 2) + p(k + 3));
+  for (; k < K; k++) s += p(k);
+  return s;
+}
+
+/** s[k mod 4] += p(k) over the first K − K mod 4 terms; the last K mod 4 terms onto s[0]; then (s0 + s1) + (s2 + s3). */
+function interleaved4(K: number, p: (k: number) => number): number {
+  const s = [0, 0, 0, 0], K4 = K - (K % 4);
+  for (let k = 0; k < K4; k++) s[k % 4] += p(k);
+  for (let k = K4; k < K; k++) s[0] += p(k);
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 // ---- the rest ----------------------------------------------------------------------------------------
@@ -394,4 +324,3 @@ export function causalMask(x: TensorView, offset: number): void {
   });
 }
 
-export { f32ToBf16Bits, f32ToF16Bits, toInt32, toInt8 };

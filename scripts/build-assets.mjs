@@ -1,5 +1,5 @@
 // The build's non-TypeScript outputs (run by `npm run build` and scripts/setup.sh after tsc):
-//   interpreter/wasm/*.wat      assembled into dist/interpreter/wasm/*.wasm when the text is newer
+//   interpreter/fast/wasm/*.wat assembled into dist/interpreter/fast/wasm/*.wasm when the text is newer
 //   compiler/eigen/runtime/*    the eigen back end's C++ runtime, copied to dist/compiler/eigen/runtime/
 //                               (read there by compiler/eigen/runtime.ts) when the contents differ
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync, renameSync } from "node:fs";
@@ -18,7 +18,7 @@ function writeAtomic(to, data) {
 
 // 1. WebAssembly kernels
 {
-  const src = join(root, "interpreter", "wasm"), out = join(root, "dist", "interpreter", "wasm");
+  const src = join(root, "interpreter", "fast", "wasm"), out = join(root, "dist", "interpreter", "fast", "wasm");
   mkdirSync(out, { recursive: true });
   let wabt;
   for (const f of readdirSync(src).filter((f) => f.endsWith(".wat"))) {

@@ -15,7 +15,7 @@ if [ ! -f node_modules/.tc-lock-hash ] || [ "$(cat node_modules/.tc-lock-hash)" 
 fi
 
 # 2. TypeScript build (incremental: a no-op build takes about a second), then the interpreter's
-#    WebAssembly kernels and the eigen back end's C++ runtime (each only when changed).
+#    WebAssembly kernels (interpreter/fast/wasm/*.wat) and the eigen back end's C++ runtime (each only when changed).
 npx tsc -p tsconfig.json
 node scripts/build-assets.mjs
 

@@ -1,12 +1,12 @@
-// The interpreter's large f32 products in WebAssembly SIMD (interpreter/wasm/kernels.wat, assembled
-// by scripts/build-assets.mjs). The kernels compute exactly what matvecF32 and matmulF64Rows in ops.ts
-// compute, in the same order, so results are bit-identical to the TypeScript definition; they are
+// The interpreter's large f32 products in WebAssembly SIMD (interpreter/fast/wasm/kernels.wat,
+// assembled by scripts/build-assets.mjs). The kernels compute exactly what matvecF32 and matmulF64Rows
+// in products.ts compute, in the same order, so results are bit-identical to matmulF32 in ops.ts; they are
 // about five times faster (two f64 lanes, no bounds checks). WebAssembly reaches only its own memory,
 // so the operand that is large and long-lived (a weight) lives in one shared WebAssembly.Memory, the
 // heap; the small operand is copied into per-thread scratch in the same memory for each product.
 
 import { existsSync, readFileSync } from "node:fs";
-import { TensorView, toShared } from "../runtime/tensor.js";
+import { TensorView, toShared } from "../../runtime/tensor.js";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB, the most a 32-bit memory can address

@@ -1,5 +1,6 @@
-;; The interpreter's f32 matrix-product kernels in WebAssembly SIMD (interpreter/wasm-kernels.ts).
-;; Each computes exactly what its TypeScript twin in interpreter/ops.ts computes, in the same order:
+;; The interpreter's f32 matrix-product kernels in WebAssembly SIMD (interpreter/fast/wasm-kernels.ts).
+;; Each computes exactly what its TypeScript twin in interpreter/fast/products.ts computes, in the same order
+;; (the order matmulF32 in interpreter/ops.ts defines):
 ;; f32 operands widened to f64 (their products are then exact), f64 sums, no fused multiply-add.
 ;; Two f64 lanes hold two output columns (or two of matvec's four partial sums), so every output
 ;; element is summed as in ops.ts and the results are bit-identical. Pointers are byte offsets

@@ -1,4 +1,4 @@
-// A helper thread of interpreter/parallel.ts: sleeps on its control block, computes its share of
+// A helper thread of interpreter/fast/parallel.ts: sleeps on its control block, computes its share of
 // each product, and stores the job's sequence number when done.
 
 import { MessagePort, receiveMessageOnPort, workerData } from "node:worker_threads";

@@ -1,4 +1,4 @@
-// Helper threads for the interpreter's large f32 matrix products. The main thread writes a job
+// Helper threads for the interpreter's large f32 matrix products (products.ts). The main thread writes a job
 // into a shared control block and wakes a helper with Atomics.notify (no message per job: each
 // shared buffer is sent to the helpers once), computes its own share, then waits for the helper's
 // flag. Shares split the output, never the sum, so the result is bit-identical to one thread.
@@ -8,7 +8,7 @@
 
 import { availableParallelism } from "node:os";
 import { MessageChannel, MessagePort, Worker } from "node:worker_threads";
-import { ParallelMatmul, matmulF64Rows, matvecF32 } from "./ops.js";
+import { matmulF64Rows, matvecF32, ParallelMatmul } from "./products.js";
 import { scratchBytes, WasmKernels, wasmHeap } from "./wasm-kernels.js";
 
 const MIN_WORK = 1 << 17; // multiply-adds below which one thread is faster
@@ -76,7 +76,7 @@ export class MatmulPool {
     return s.at;
   }
 
-  /** The ParallelMatmul hook for ops.matmulAccumulate. */
+  /** The ParallelMatmul hook for fastMatmulAccumulate (products.ts). */
   readonly hook: ParallelMatmul = (kind, A, B, M, K, N, out) => {
     if (M * K * N < MIN_WORK) return false;
     const wasm = this.kernels !== undefined && this.heap!.holds(kind === "vec" ? A.buffer : B.buffer);
