@@ -337,7 +337,7 @@ const PURE: Record<IR.PureFn, (it: Interpreter, e: Call, frame: Frame, out: Comp
 };
 
 function unary(it: Interpreter, e: Call, f: Frame, out: ComputeArray): void {
-  ops.unary(e.fn as ops.UnaryFn, e.compute, it.arg(e, 0, f, e.compute === "f32"), out, e.act);
+  ops.unary(e.fn as Parameters<typeof ops.unary>[0], e.compute, it.arg(e, 0, f, e.compute === "f32"), out, e.act);
 }
 
 function minmax(it: Interpreter, e: Call, f: Frame, out: ComputeArray): void {
