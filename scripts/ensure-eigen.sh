@@ -8,7 +8,7 @@ for d in "${EIGEN_INCLUDE_DIR:-}" /usr/include/eigen3 /usr/local/include/eigen3 
 done
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   echo "[setup] installing Eigen headers (libeigen3-dev)" >&2
-  (apt-get install -y -q libeigen3-dev >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q libeigen3-dev >/dev/null 2>&1; }) && exit 0
+  (apt-get -o DPkg::Lock::Timeout=300 install -y -q libeigen3-dev >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get -o DPkg::Lock::Timeout=300 install -y -q libeigen3-dev >/dev/null 2>&1; }) && exit 0
 fi
 echo "[setup] warning: no Eigen headers found; the eigen back end will be unavailable. Install libeigen3-dev or set EIGEN_INCLUDE_DIR." >&2
 exit 0
