@@ -12,7 +12,7 @@ import { InterpreterExecutor } from "../interpreter/executor.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { DisplayError, FigureMaker, formatNumber, Progress, stats, tensorBundle, textPlain } from "./display.js";
-import { Backend, formatBytes, formatMs, MagicContext, MagicError, MAGICS, parseCell, runLineMagic } from "./magics.js";
+import { Backend, formatBytes, formatMs, MagicContext, MagicError, MAGIC_LIST, parseCell, runLineMagic } from "./magics.js";
 import { CompleteResult, ErrorInfo, ExecuteOutcome, ExecuteRequest, InspectResult, JsonObject, MimeBundle, OutputEvent } from "./protocol.js";
 import { lineAt, wordAt } from "./syntax.js";
 import { readdirSync, statSync } from "node:fs";
@@ -85,7 +85,7 @@ export class LanguageEngine {
         // %%eigen, %%interp: a cell magic named after a back end runs the cell on it
         if (isBackendName(m.name)) backend = m.name;
         else if (m.name === "time") timed = true;
-        else throw new MagicError(`unknown cell magic '%%${m.name}' (cell magics: %%eigen, %%time)`);
+        else throw new MagicError(`unknown cell magic '%%${m.name}' (cell magics: ${MAGIC_LIST.filter((x) => x.cell).map((x) => "%%" + x.name).join(", ")}, %%time)`);
       }
       const t0 = performance.now();
       for (const s of parsed.segments) {
@@ -203,7 +203,7 @@ export class LanguageEngine {
     const magic = /^\s*(%%?)([A-Za-z_]*)$/.exec(before);
     if (magic) {
       const start = cursor - magic[2].length - magic[1].length;
-      const names = MAGICS.filter((m) => (magic[1] === "%%" ? m.cell || m.name === "time" : !m.cell)).map((m) => magic[1] + m.name);
+      const names = MAGIC_LIST.filter((m) => (magic[1] === "%%" ? m.cell || m.name === "time" : !m.cell)).map((m) => magic[1] + m.name);
       const matches = names.filter((n) => n.startsWith(magic[1] + magic[2]));
       return { matches, cursor_start: start, cursor_end: cursor, metadata: typesMeta(matches, start, cursor, () => "magic") };
     }
@@ -260,7 +260,7 @@ export class LanguageEngine {
     }
     const magic = /%%?([A-Za-z_]\w*)/.exec(lineAt(code, cursor).text);
     if (magic && lineAt(code, cursor).text.trimStart().startsWith("%")) {
-      const m = MAGICS.find((x) => x.name === magic[1]);
+      const m = MAGIC_LIST.find((x) => x.name === magic[1]);
       if (m && (!w.text || w.text === m.name)) return found(`${m.usage}\n\n${m.summary}`);
     }
     const name = w.text;

@@ -13,29 +13,72 @@ import { bindRaw, DirectorySource, ManifestSource, parseNpy, RawTensor } from ".
 import { readFileSync } from "node:fs";
 import { FigureMaker, heatmapFigure, lineFigure, Progress, tensorBundle, textPlain } from "./display.js";
 import { OutputEvent } from "./protocol.js";
-import { KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
+import { intrinsic, KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
 
 export type { BackendName as Backend } from "../backends/index.js";
 import { BACKEND_NAMES, BackendName as Backend, isBackendName } from "../backends/index.js";
 
-export interface MagicInfo { name: string; usage: string; summary: string; cell?: boolean }
+/** A magic: its usage line, what it does, and how it runs (cell magics are applied by the engine). */
+export interface Magic {
+  usage: string;
+  summary: string;
+  /** A cell magic (%%NAME, the cell's first lines). */
+  cell?: boolean;
+  run?: (ctx: MagicContext, args: string, line: number) => Promise<void> | void;
+}
 
-export const MAGICS: MagicInfo[] = [
-  { name: "backend", usage: "%backend [interp|eigen]", summary: "Show or switch the session's back end: the reference interpreter (default) or compiled C++/Eigen." },
-  { name: "eigen", usage: "%%eigen", summary: "Run this cell compiled with C++/Eigen (progress is shown while g++ builds).", cell: true },
-  { name: "time", usage: "%time CODE  |  %%time", summary: "Run a line (or, as %%time, the whole cell) and print the wall time." },
-  { name: "who", usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; then kernels, types and consts." },
-  { name: "reset", usage: "%reset", summary: "Forget every definition and tensor of the session." },
-  { name: "load", usage: "%load DIR [PREFIX]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended." },
-  { name: "display", usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean." },
-  { name: "heatmap", usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys)." },
-  { name: "plot", usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row)." },
-  { name: "run", usage: "%run FILE.ta [MORE.ta ...]", summary: "Run .ta files in the session: their consts, types and kernels become defined (e.g. a model folder's model.ta), and their top-level statements run." },
-  { name: "generate", usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come." },
-  { name: "help", usage: "%help [NAME]", summary: "This list; %help NAME for one magic or intrinsic." },
-];
+export const MAGICS: Record<string, Magic> = {
+  backend: {
+    usage: "%backend [interp|eigen]", summary: "Show or switch the session's back end: the reference interpreter (default) or compiled C++/Eigen.",
+    run: async (ctx, args) => {
+      if (!args) { ctx.print(`backend: ${ctx.getBackend()} (switch with %backend ${BACKEND_NAMES.join(" or %backend ")})\n`); return; }
+      if (!isBackendName(args)) throw new MagicError(`unknown backend '${args}': use ${BACKEND_NAMES.join(" or ")}`);
+      await ctx.setBackend(args);
+      ctx.print(`backend: ${args}\n`);
+    },
+  },
+  eigen: { usage: "%%eigen", summary: "Run this cell compiled with C++/Eigen (progress is shown while g++ builds).", cell: true },
+  interp: { usage: "%%interp", summary: "Run this cell on the reference interpreter.", cell: true },
+  time: {
+    usage: "%time CODE  |  %%time", summary: "Run a line (or, as %%time, the whole cell) and print the wall time.",
+    run: async (ctx, args, line) => {
+      if (!args) throw new MagicError("usage: %time CODE (or %%time as the first line of a cell)");
+      const t0 = performance.now();
+      await ctx.runCode(args, line);
+      ctx.print(`Wall time: ${formatMs(performance.now() - t0)}\n`);
+    },
+  },
+  who: { usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; then kernels, types and consts.", run: (ctx) => who(ctx) },
+  reset: {
+    usage: "%reset", summary: "Forget every definition and tensor of the session.",
+    run: (ctx) => {
+      ctx.session.reset();
+      ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
+    },
+  },
+  load: { usage: "%load DIR [PREFIX]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended.", run: (ctx, args) => load(ctx, args) },
+  display: { usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean.", run: (ctx, args, line) => figure(ctx, "display", args, line) },
+  heatmap: { usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys).", run: (ctx, args, line) => figure(ctx, "heatmap", args, line) },
+  plot: { usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row).", run: (ctx, args, line) => figure(ctx, "plot", args, line) },
+  run: {
+    usage: "%run FILE.ta [MORE.ta ...]", summary: "Run .ta files in the session: their consts, types and kernels become defined (e.g. a model folder's model.ta), and their top-level statements run.",
+    run: async (ctx, args) => {
+      const paths = splitArgs(args);
+      if (paths.length === 0) throw new MagicError("usage: %run FILE.ta [MORE.ta ...]");
+      for (const p of paths) {
+        const path = resolve(expandHome(p));
+        if (!existsSync(path) || !statSync(path).isFile()) throw new MagicError(`${p}: no such file`);
+        await ctx.runFile(new SourceFile(path, readFileSync(path, "utf8")));
+      }
+    },
+  },
+  generate: { usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come.", run: (ctx, args) => generateMagic(ctx, args) },
+  help: { usage: "%help [NAME]", summary: "This list; %help NAME for one magic or intrinsic.", run: (ctx, args) => help(ctx, args) },
+};
 
-export const MAGIC_NAMES = MAGICS.map((m) => m.name);
+/** The magics as a list, in the order above (help, completion). */
+export const MAGIC_LIST = Object.entries(MAGICS).map(([name, m]) => ({ name, ...m }));
+export const MAGIC_NAMES = Object.keys(MAGICS);
 
 /** A cell cut into line magics and code chunks. Code chunks keep their line numbers in the cell. */
 export type Segment = { kind: "code"; text: string; line: number } | { kind: "magic"; name: string; args: string; line: number };
@@ -94,51 +137,20 @@ export interface MagicContext {
 export class MagicError extends Error {}
 
 export async function runLineMagic(ctx: MagicContext, name: string, args: string, line: number): Promise<void> {
-  switch (name) {
-    case "backend": {
-      if (!args) { ctx.print(`backend: ${ctx.getBackend()} (switch with %backend interp or %backend eigen)\n`); return; }
-      if (!isBackendName(args)) throw new MagicError(`unknown backend '${args}': use ${BACKEND_NAMES.join(" or ")}`);
-      await ctx.setBackend(args);
-      ctx.print(`backend: ${args}\n`);
-      return;
-    }
-    case "time": {
-      if (!args) throw new MagicError("usage: %time CODE (or %%time as the first line of a cell)");
-      const t0 = performance.now();
-      await ctx.runCode(args, line);
-      ctx.print(`Wall time: ${formatMs(performance.now() - t0)}\n`);
-      return;
-    }
-    case "who": return who(ctx);
-    case "reset":
-      ctx.session.reset();
-      ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
-      return;
-    case "load": return load(ctx, args);
-    case "display": case "heatmap": case "plot": {
-      if (!args) throw new MagicError(`usage: %${name} EXPR`);
-      const v = ctx.evaluate(args, line);
-      if (name === "display") ctx.emit({ kind: "display", data: tensorBundle(v, args), metadata: {} });
-      else {
-        const fig = name === "heatmap" ? heatmapFigure(v, args) : lineFigure(v, args);
-        ctx.emit({ kind: "display", data: ctx.figures.bundle(fig, `${name} of ${args}\n${textPlain(v)}`), metadata: {} });
-      }
-      return;
-    }
-    case "run": {
-      const paths = splitArgs(args);
-      if (paths.length === 0) throw new MagicError("usage: %run FILE.ta [MORE.ta ...]");
-      for (const p of paths) {
-        const path = resolve(expandHome(p));
-        if (!existsSync(path) || !statSync(path).isFile()) throw new MagicError(`${p}: no such file`);
-        await ctx.runFile(new SourceFile(path, readFileSync(path, "utf8")));
-      }
-      return;
-    }
-    case "generate": return generateMagic(ctx, args);
-    case "help": return help(ctx, args);
-    default:
-      throw new MagicError(`unknown magic '%${name}' (magics: ${MAGICS.map((m) => (m.cell ? "%%" : "%") + m.name).join(", ")}; %help explains them)`);
+  const m = Object.prototype.hasOwnProperty.call(MAGICS, name) ? MAGICS[name] : undefined;
+  if (!m?.run) {
+    throw new MagicError(`unknown magic '%${name}' (magics: ${MAGIC_LIST.map((x) => (x.cell ? "%%" : "%") + x.name).join(", ")}; %help explains them)`);
+  }
+  await m.run(ctx, args, line);
+}
+
+function figure(ctx: MagicContext, name: "display" | "heatmap" | "plot", args: string, line: number): void {
+  if (!args) throw new MagicError(`usage: %${name} EXPR`);
+  const v = ctx.evaluate(args, line);
+  if (name === "display") ctx.emit({ kind: "display", data: tensorBundle(v, args), metadata: {} });
+  else {
+    const fig = name === "heatmap" ? heatmapFigure(v, args) : lineFigure(v, args);
+    ctx.emit({ kind: "display", data: ctx.figures.bundle(fig, `${name} of ${args}\n${textPlain(v)}`), metadata: {} });
   }
 }
 
@@ -175,13 +187,15 @@ function who(ctx: MagicContext): void {
 function help(ctx: MagicContext, args: string): void {
   const name = args.replace(/^%+/, "");
   if (name) {
-    const m = MAGICS.find((x) => x.name === name);
+    const m = Object.prototype.hasOwnProperty.call(MAGICS, name) ? MAGICS[name] : undefined;
     if (m) { ctx.print(`${m.usage}\n    ${m.summary}\n`); return; }
-    throw new MagicError(`no magic named '${name}' (for an intrinsic, put the cursor on it and press Shift+Tab)`);
+    const i = intrinsic(name);
+    if (i) { ctx.print(`${name} (intrinsic)\n${i.forms.map((f) => `    ${f}`).join("\n")}\n    ${i.summary}\n`); return; }
+    throw new MagicError(`no magic or intrinsic named '${name}' (%help lists the magics)`);
   }
-  const w = Math.max(...MAGICS.map((m) => m.usage.length));
+  const w = Math.max(...MAGIC_LIST.map((m) => m.usage.length));
   ctx.print(
-    "TensorCore magics:\n" + MAGICS.map((m) => `  ${m.usage.padEnd(w)}  ${m.summary}`).join("\n") +
+    "TensorCore magics:\n" + MAGIC_LIST.map((m) => `  ${m.usage.padEnd(w)}  ${m.summary}`).join("\n") +
     "\n\nA cell is a .ta program: types, consts, kernels and top-level statements. Definitions and session\n" +
     "tensors persist across cells; a trailing bare expression (x, x * 2, SOFTMAX(s)) is the cell's value.\n" +
     "Tab completes names; Shift+Tab on a name shows an intrinsic's documentation or a tensor's summary.\n",
