@@ -18,7 +18,7 @@ function errorPlot(r: VerifyReport): string {
   const ticks: string[] = [];
   for (let v = lo; v <= hi; v++) ticks.push(`<text x="4" y="${y(v) + 4}" font-size="10">1e${v}</text><line x1="${pad}" x2="${W - pad}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
   const tol = `<line x1="${pad}" x2="${W - pad}" y1="${y(Math.log10(r.tolerance.logitsMaxAbs))}" y2="${y(Math.log10(r.tolerance.logitsMaxAbs))}" stroke="#999" stroke-dasharray="4"/>`;
-  const labels = (r.prompts[0]?.layers ?? []).map((l, i) => `<text x="${x(i)}" y="${Hh - pad + 14}" font-size="9" text-anchor="middle">${i}</text>`);
+  const labels = (r.prompts[0]?.layers ?? []).map((_, i) => `<text x="${x(i)}" y="${Hh - pad + 14}" font-size="9" text-anchor="middle">${i}</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Hh}" role="img" aria-label="max-abs-diff per layer">${ticks.join("")}${tol}${lines.join("")}${labels.join("")}</svg>`;
 }
 

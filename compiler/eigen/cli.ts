@@ -8,7 +8,6 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { checkSources } from "../checker.js";
 import { DiagnosticError } from "../diagnostics.js";
 import { entryKernel } from "../entry.js";
-import * as IR from "../ir.js";
 import { SourceFile } from "../source.js";
 import { BASE_FLAGS } from "./build.js";
 import { emitCpp } from "./emit-cpp.js";
