@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DiagnosticError, formatDiagnostics, Interrupted } from "../compiler/diagnostics.js";
 import { chooseBackend, createExecutor, UnknownBackend } from "../backends/index.js";
+import { NoSuchKernel } from "../compiler/entry.js";
 import { runProgram } from "../backends/run-program.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
@@ -117,7 +118,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof DiagnosticError) console.error(formatDiagnostics(e.diagnostics));
-    else if (e instanceof UsageError || e instanceof UnknownBackend) console.error(`tensorcore: ${e.message}`);
+    else if (e instanceof UsageError || e instanceof UnknownBackend || e instanceof NoSuchKernel) console.error(`tensorcore: ${e.message}`);
     else if (e instanceof Interrupted) console.error("tensorcore: interrupted");
     else if ((e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") console.error(`tensorcore: this command is not available in this build (${(e as Error).message.split("\n")[0]})`);
     else {

@@ -1,6 +1,5 @@
 // Which kernel a program runs when none is named: one rule for `run`, `compile --main` and tests.
 
-import { DiagnosticError } from "./diagnostics.js";
 import * as IR from "./ir.js";
 
 /**
@@ -10,7 +9,7 @@ import * as IR from "./ir.js";
 export function entryKernel(program: IR.Program, name?: string): IR.Kernel | undefined {
   if (name !== undefined) {
     const k = program.kernelByName.get(name);
-    if (!k) throw new DiagnosticError([{ severity: "error", message: `no kernel named '${name}' (kernels: ${[...program.kernelByName.keys()].join(", ") || "none"})` }]);
+    if (!k) throw new NoSuchKernel(`no kernel named '${name}' (kernels: ${[...program.kernelByName.keys()].join(", ") || "none"})`);
     return k;
   }
   // kernelByName keeps source order (files in the order given); program.kernels is callee-first.
@@ -18,3 +17,6 @@ export function entryKernel(program: IR.Program, name?: string): IR.Kernel | und
   const lastFile = own[own.length - 1]?.span.file;
   return own.filter((k) => k.span.file === lastFile).sort((a, b) => a.span.start - b.span.start).pop();
 }
+
+/** A kernel asked for by name that the program does not define (a usage error, not a diagnostic). */
+export class NoSuchKernel extends Error {}
