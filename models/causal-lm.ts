@@ -30,6 +30,14 @@ export const LIBRARIES: Record<string, string> = {
 export const PRECISION_KERNELS: Record<string, { float: string; int8: string }> = {
   gpt2: { float: join(REPO_ROOT, "models", "gpt2", "linear-float.ta"), int8: join(REPO_ROOT, "models", "gpt2", "linear-int8.ta") },
 };
+/**
+ * The shared kernels (models/common/) each architecture's library uses. They are checked after the
+ * family file, whose consts (N_KV_HEAD, NORM_EPS, GATE_ACT) they read.
+ */
+export const COMMON_KERNELS: Record<string, string[]> = {
+  gpt2: ["layers.ta"],
+  llama: ["layers.ta", "rope.ta", "gated-mlp.ta"],
+};
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
 
 /**
@@ -60,21 +68,32 @@ export interface ModelConfig {
 }
 
 /**
- * The model's generated model.ta plus the library, with ROWS fixed for one instantiation, and the
- * precision kernels for the folder's dtype (manifest.json "dtype": f32, f16, bf16 or int8).
+ * The library files of an architecture, in checking order: the family file, the precision kernels
+ * for the folder's dtype (manifest.json "dtype": f32, f16, bf16 or int8), then the common kernels.
  */
-export function librarySources(modelDir: string, rows: number, architecture = "gpt2", dtype = "f32"): SourceFile[] {
+export function libraryFiles(architecture: string, dtype = "f32"): string[] {
   const library = LIBRARIES[architecture];
-  if (!library) throw new ModelError(`${modelDir}: unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
+  if (!library) throw new ModelError(`unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
+  const precision = PRECISION_KERNELS[architecture];
+  if (dtype === "int8" && !precision) throw new ModelError(`int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
+  const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
+  return [library, ...extra, ...(COMMON_KERNELS[architecture] ?? []).map((f) => join(REPO_ROOT, "models", "common", f))];
+}
+
+/** The model's generated model.ta plus the library files (libraryFiles), with ROWS fixed for one instantiation. */
+export function librarySources(modelDir: string, rows: number, architecture = "gpt2", dtype = "f32"): SourceFile[] {
+  let files: string[];
+  try {
+    files = libraryFiles(architecture, dtype);
+  } catch (e) {
+    throw e instanceof ModelError ? new ModelError(`${modelDir}: ${e.message}`) : e;
+  }
   const modelTa = join(modelDir, "model.ta");
   if (!existsSync(modelTa)) throw new ModelError(`${modelDir}: not a model folder (no model.ta); create one with \`tensorcore hf convert\``);
-  const precision = PRECISION_KERNELS[architecture];
-  if (dtype === "int8" && !precision) throw new ModelError(`${modelDir}: int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
-  const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
   return [
     new SourceFile(modelTa, readFileSync(modelTa, "utf8")),
     new SourceFile(`<${rows === 1 ? "decode" : "prefill"} instantiation>`, `const ROWS = ${rows};\n`),
-    ...[library, ...extra].map((f) => new SourceFile(f, readFileSync(f, "utf8"))),
+    ...files.map((f) => new SourceFile(f, readFileSync(f, "utf8"))),
   ];
 }
 
