@@ -41,6 +41,45 @@ export const COMMON_KERNELS: Record<string, string[]> = {
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
 
 /**
+ * One row of an architecture's weight table, models/<arch>/weights.json: a weight parameter of the
+ * library's `forward` and the HF tensor(s) convert builds it from (docs/models.md, "The weight table").
+ */
+export interface WeightRow {
+  name: string;
+  /** HF tensor name; `{layer}` marks per-layer tensors stacked on a leading N_LAYER axis. Absent when computed. */
+  hf?: string;
+  /** model.ta type, its shape as const expressions, its memory space. */
+  type: string;
+  dims: string[];
+  space: string;
+  /** HF (out, in) → (in, out). */
+  transpose?: boolean;
+  /** Column blocks of a fused projection, in order (GPT-2's c_attn: q, k, v). */
+  fused?: string[];
+  /** Another HF name of the same tensor (GPT-2's tied lm_head.weight). */
+  tied?: string;
+  /** The row this one copies when HF ties the two (Llama's lm_head ← tok_emb). */
+  tied_to?: string;
+  /** Keep only this many leading rows (a const: wpe's N_CTX). */
+  rows?: string;
+  /** Not an HF tensor: computed by convert (the RoPE tables). */
+  computed?: string;
+  /** An int8 candidate: the model.ta type of its `<name>_scale` tensor. */
+  int8_scale?: string;
+  note?: string;
+}
+
+/** The weight table of an architecture. */
+export function weightTable(architecture: string): WeightRow[] {
+  const path = join(REPO_ROOT, "models", architecture, "weights.json");
+  if (!LIBRARIES[architecture] || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
+  return JSON.parse(readFileSync(path, "utf8")).weights;
+}
+
+/** Parameters of `forward` and `attention_probs` that are the model's state, not weights: the host owns them. */
+export const STATE_PARAMS = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
+
+/**
  * Rows per chunk: prefill processes the prompt 64 positions at a time on the compiled back end
  * (each chunk reads every weight once; 64 rows measured faster than 32, whose extra weight passes
  * cost more, and than 128, whose causal attention tiles waste more) and 16 on the interpreter (less
@@ -171,23 +210,26 @@ export class CausalLM {
     return k;
   }
 
-  /** Bind every parameter of `forward` (and `attention_probs`): weights by name, the rest is state. */
+  /** Bind every parameter of `forward`: the state (STATE_PARAMS), and the weight table's weights by name. */
   private bind(source: ManifestSource): void {
-    const stateNames = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
+    const table = weightTable(source.manifest.architecture ?? "gpt2");
+    const weights = new Set(table.map((r) => r.name));
+    const scales = new Set(table.filter((r) => r.int8_scale).map((r) => `${r.name}_scale`));
     // names this folder's weights in the interpreter's wasm heap (a reconverted folder gets new ones)
     const heapKey = `${resolve(this.dir)}|${statSync(join(this.dir, "manifest.json")).mtimeMs}`;
     const bindAll = (k: IR.Kernel): TensorView[] =>
       k.params.map((p) => {
-        if (stateNames.has(p.name)) {
+        if (STATE_PARAMS.has(p.name)) {
           let t = this.state.get(p.name);
           if (!t) { t = allocTensor(p.type, this.backend === "interp"); this.state.set(p.name, t); }
           return t;
         }
+        if (!weights.has(p.name) && !scales.has(p.name)) throw new ModelError(`parameter '${p.name}' of '${k.name}' is neither model state nor a weight of the weight table`);
         let w = this.weights.get(p.name);
         if (!w) {
           // a float folder has no `<name>_scale` tensors: the precision kernels declare them as
           // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
-          const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
+          const placeholder = scales.has(p.name) && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
           w = placeholder ? allocTensor(p.type, this.backend === "interp") : bindParam(p.name, p.type, source, undefined, p.span);
           // the interpreter's products run in WebAssembly on weights in its heap (shared memory either way)
           if (this.backend === "interp") w = toWasmHeap(w, `${heapKey}|${p.name}`);
