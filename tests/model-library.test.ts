@@ -89,7 +89,11 @@ for (const arch of Object.keys(LIBRARIES)) {
       const stacked = r.hf?.includes("{layer}") ?? false;
       assert.is(stacked, r.dims[0] === "N_LAYER", `${r.name}: {layer} in the HF name exactly when stacked on N_LAYER`);
       if (r.transpose) assert.ok(stacked && r.dims.length === 3, `${r.name}: only stacked matrices are transposed`);
-      if (r.tied_to) assert.ok(table.some((t) => t.name === r.tied_to && t.type !== undefined), `${r.name}: tied_to names a row`);
+      // convert copies the tied row's tensor, so that row comes first
+      if (r.tied_to) {
+        const j = table.findIndex((t) => t.name === r.tied_to);
+        assert.ok(j >= 0 && j < table.indexOf(r), `${r.name}: tied_to names an earlier row`);
+      }
       if (r.rows) assert.is(r.rows, r.dims[0], `${r.name}: rows caps the first axis`);
     }
   });

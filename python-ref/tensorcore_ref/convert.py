@@ -258,7 +258,7 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
     hf with {layer}: the per-layer tensors stacked on a leading N_LAYER axis, each transposed first
     when "transpose"; without: the tensor itself, its first rows only when "rows" names a smaller
     const. "tied": another HF name of the same tensor, refused when the state dict holds it with
-    other values. "tied_to": when the state dict lacks hf or holds the same values as that row's
+    other values. "tied_to": when the state dict lacks hf or holds the same values as that (earlier) row's
     tensor, a copy of it. "computed": a tensor the plan computed (computed[name] = (tensor, transform)).
     """
     import torch
