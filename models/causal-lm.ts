@@ -31,7 +31,54 @@ export const LIBRARIES: Record<string, string> = {
 export const PRECISION_KERNELS: Record<string, { float: string; int8: string }> = {
   gpt2: { float: join(REPO_ROOT, "models", "gpt2", "linear-float.ta"), int8: join(REPO_ROOT, "models", "gpt2", "linear-int8.ta") },
 };
+/**
+ * The shared kernels (models/common/) each architecture's library uses. They are checked after the
+ * family file, whose consts (N_KV_HEAD, NORM_EPS, GATE_ACT) they read.
+ */
+export const COMMON_KERNELS: Record<string, string[]> = {
+  gpt2: ["layers.ta"],
+  llama: ["layers.ta", "rope.ta", "gated-mlp.ta"],
+};
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
+
+/**
+ * One row of an architecture's weight table, models/<arch>/weights.json: a weight parameter of the
+ * library's `forward` and the HF tensor(s) convert builds it from (docs/models.md, "The weight table").
+ */
+export interface WeightRow {
+  name: string;
+  /** HF tensor name; `{layer}` marks per-layer tensors stacked on a leading N_LAYER axis. Absent when computed. */
+  hf?: string;
+  /** model.ta type, its shape as const expressions, its memory space. */
+  type: string;
+  dims: string[];
+  space: string;
+  /** HF (out, in) → (in, out). */
+  transpose?: boolean;
+  /** Column blocks of a fused projection, in order (GPT-2's c_attn: q, k, v). */
+  fused?: string[];
+  /** Another HF name of the same tensor (GPT-2's tied lm_head.weight). */
+  tied?: string;
+  /** The row this one copies when HF ties the two (Llama's lm_head ← tok_emb). */
+  tied_to?: string;
+  /** Keep only this many leading rows (a const: wpe's N_CTX). */
+  rows?: string;
+  /** Not an HF tensor: computed by convert (the RoPE tables). */
+  computed?: string;
+  /** An int8 candidate: the model.ta type of its `<name>_scale` tensor. */
+  int8_scale?: string;
+  note?: string;
+}
+
+/** The weight table of an architecture. */
+export function weightTable(architecture: string): WeightRow[] {
+  const path = join(REPO_ROOT, "models", architecture, "weights.json");
+  if (!LIBRARIES[architecture] || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
+  return JSON.parse(readFileSync(path, "utf8")).weights;
+}
+
+/** Parameters of `forward` and `attention_probs` that are the model's state, not weights: the host owns them. */
+export const STATE_PARAMS = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
 
 /**
  * Rows per chunk: prefill processes the prompt 64 positions at a time on the compiled back end
@@ -51,21 +98,32 @@ export interface ModelConfig {
 }
 
 /**
- * The model's generated model.ta plus the library, with ROWS fixed for one instantiation, and the
- * precision kernels for the folder's dtype (manifest.json "dtype": f32, f16, bf16 or int8).
+ * The library files of an architecture, in checking order: the family file, the precision kernels
+ * for the folder's dtype (manifest.json "dtype": f32, f16, bf16 or int8), then the common kernels.
  */
-export function librarySources(modelDir: string, rows: number, architecture = "gpt2", dtype = "f32"): SourceFile[] {
+export function libraryFiles(architecture: string, dtype = "f32"): string[] {
   const library = LIBRARIES[architecture];
-  if (!library) throw new ModelError(`${modelDir}: unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
+  if (!library) throw new ModelError(`unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
+  const precision = PRECISION_KERNELS[architecture];
+  if (dtype === "int8" && !precision) throw new ModelError(`int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
+  const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
+  return [library, ...extra, ...(COMMON_KERNELS[architecture] ?? []).map((f) => join(REPO_ROOT, "models", "common", f))];
+}
+
+/** The model's generated model.ta plus the library files (libraryFiles), with ROWS fixed for one instantiation. */
+export function librarySources(modelDir: string, rows: number, architecture = "gpt2", dtype = "f32"): SourceFile[] {
+  let files: string[];
+  try {
+    files = libraryFiles(architecture, dtype);
+  } catch (e) {
+    throw e instanceof ModelError ? new ModelError(`${modelDir}: ${e.message}`) : e;
+  }
   const modelTa = join(modelDir, "model.ta");
   if (!existsSync(modelTa)) throw new ModelError(`${modelDir}: not a model folder (no model.ta); create one with \`tensorcore hf convert\``);
-  const precision = PRECISION_KERNELS[architecture];
-  if (dtype === "int8" && !precision) throw new ModelError(`${modelDir}: int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
-  const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
   return [
     new SourceFile(modelTa, readFileSync(modelTa, "utf8")),
     new SourceFile(`<${rows === 1 ? "decode" : "prefill"} instantiation>`, `const ROWS = ${rows};\n`),
-    ...[library, ...extra].map((f) => new SourceFile(f, readFileSync(f, "utf8"))),
+    ...files.map((f) => new SourceFile(f, readFileSync(f, "utf8"))),
   ];
 }
 
@@ -142,23 +200,26 @@ export class CausalLM {
     return k;
   }
 
-  /** Bind every parameter of `forward` (and `attention_probs`): weights by name, the rest is state. */
+  /** Bind every parameter of `forward`: the state (STATE_PARAMS), and the weight table's weights by name. */
   private bind(source: ManifestSource): void {
-    const stateNames = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
+    const table = weightTable(source.manifest.architecture ?? "gpt2");
+    const weights = new Set(table.map((r) => r.name));
+    const scales = new Set(table.filter((r) => r.int8_scale).map((r) => `${r.name}_scale`));
     // names this folder's weights in the interpreter's wasm heap (a reconverted folder gets new ones)
     const heapKey = `${resolve(this.dir)}|${statSync(join(this.dir, "manifest.json")).mtimeMs}`;
     const bindAll = (k: IR.Kernel): TensorView[] =>
       k.params.map((p) => {
-        if (stateNames.has(p.name)) {
+        if (STATE_PARAMS.has(p.name)) {
           let t = this.state.get(p.name);
           if (!t) { t = this.decodeExec.alloc(p.type); this.state.set(p.name, t); }
           return t;
         }
+        if (!weights.has(p.name) && !scales.has(p.name)) throw new ModelError(`parameter '${p.name}' of '${k.name}' is neither model state nor a weight of the weight table`);
         let w = this.weights.get(p.name);
         if (!w) {
           // a float folder has no `<name>_scale` tensors: the precision kernels declare them as
           // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
-          const placeholder = p.name.endsWith("_scale") && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
+          const placeholder = scales.has(p.name) && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
           w = placeholder ? this.decodeExec.alloc(p.type) : bindParam(p.name, p.type, source, undefined, p.span);
           w = this.decodeExec.adoptWeight(`${heapKey}|${p.name}`, w);
           this.weights.set(p.name, w);

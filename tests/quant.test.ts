@@ -6,14 +6,13 @@
 // exact), plus one case worked out by hand, and the raw int8 product shapes the kernels use.
 
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { SourceFile } from "../compiler/source.js";
 import { checkSource } from "../compiler/checker.js";
 import { Session } from "../runtime/session.js";
 import { toNumbers, TensorView } from "../runtime/tensor.js";
-import { REPO_ROOT } from "../models/causal-lm.js";
+import { libraryFiles } from "../models/causal-lm.js";
 import { cloneViews, eigenFor, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 import { ParamInit } from "./gen/random-programs.js";
 
@@ -44,8 +43,8 @@ type ProjScale = Tensor<f32, {N_LAYER, D_MODEL}, Global, RowMajor>;
 }
 
 function library(d: Dims, rows: number) {
-  const lib = (f: string) => new SourceFile(f, readFileSync(join(REPO_ROOT, "models", "gpt2", f), "utf8"));
-  return new Session().check([new SourceFile("model.ta", modelTa(d)), new SourceFile("rows", `const ROWS = ${rows};\n`), lib("gpt2.ta"), lib("linear-int8.ta")]);
+  const lib = libraryFiles("gpt2", "int8").map((f) => new SourceFile(f, readFileSync(f, "utf8")));
+  return new Session().check([new SourceFile("model.ta", modelTa(d)), new SourceFile("rows", `const ROWS = ${rows};\n`), ...lib]);
 }
 
 /** Inputs for the precision kernels: int8 weights in -127..127, valid indices, activations up to ±3. */

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .errors import TCError
 from .fsutil import atomic_dir
+from .paths import REPO_ROOT
 from . import st_io
 
 FORMAT = "tensorcore-model/1"
@@ -211,6 +212,7 @@ class Weight:
     transform: str
     quantize: bool = False  # int8 candidate (matrices)
     note: str = ""
+    scale_type: str = ""  # model.ta type of <name>_scale when quantized
 
 
 @dataclass
@@ -222,6 +224,77 @@ class Plan:
 
 
 TILE = "Tiled(128x48)"
+
+
+# ---------------------------------------------------------------------------
+# the weight tables: models/<arch>/weights.json (docs/models.md, "The weight table")
+
+LAYER = "{layer}"
+TRANSPOSED = "stack+transpose (HF Linear (out,in) -> (in,out))"
+
+
+def weight_table(arch: str) -> list[dict]:
+    """The rows of models/<arch>/weights.json: one per weight parameter of the library's forward."""
+    path = REPO_ROOT / "models" / arch / "weights.json"
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise TCError(f"{path}: cannot read the weight table ({e})") from None
+    return table["weights"]
+
+
+def hf_names_of(row: dict, n_layer: int) -> list[str]:
+    """The HF tensors a row is built from, in stacking order ({layer} = 0 .. n_layer-1)."""
+    hf = row.get("hf")
+    if hf is None:
+        return []
+    names = [hf.replace(LAYER, str(i)) for i in range(n_layer)] if LAYER in hf else [hf]
+    return names + ([row["tied"]] if "tied" in row else [])
+
+
+def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -> None:
+    """Append one Weight per table row, in table order (the order of weights.safetensors).
+
+    hf with {layer}: the per-layer tensors stacked on a leading N_LAYER axis, each transposed first
+    when "transpose"; without: the tensor itself, its first rows only when "rows" names a smaller
+    const. "tied": another HF name of the same tensor, refused when the state dict holds it with
+    other values. "tied_to": when the state dict lacks hf or holds the same values as that (earlier) row's
+    tensor, a copy of it. "computed": a tensor the plan computed (computed[name] = (tensor, transform)).
+    """
+    import torch
+
+    by_name = {}
+    for row in table:
+        name, hf = row["name"], row.get("hf")
+        hf_names = hf_names_of(row, n_layer)
+        if "computed" in row:
+            t, transform = computed[row["computed"]]
+        elif LAYER in hf:
+            missing = [n for n in hf_names if n not in sd]
+            if missing:
+                raise TCError(f"weights: missing tensor {missing[0]}")
+            ts = [sd[n].float() for n in hf_names]
+            if row.get("transpose"):
+                ts = [t.t() for t in ts]
+            t = torch.stack(ts).contiguous()
+            transform = TRANSPOSED if row.get("transpose") else "stack"
+        elif "tied_to" in row and (hf not in sd or torch.equal(sd[hf], sd[by_name[row["tied_to"]]["hf"]])):
+            t = by_name[row["tied_to"]]["tensor"].clone()
+            hf_names, transform = [by_name[row["tied_to"]]["hf"]], f"copy of {row['tied_to']} (tied)"
+        else:
+            if hf not in sd:
+                raise TCError(f"weights: missing tensor {hf}")
+            t, transform = sd[hf].float(), "copy"
+            if "tied" in row and row["tied"] in sd and not torch.equal(sd[row["tied"]], sd[hf]):
+                raise TCError(f"{row['tied']} differs from {hf}: the {p.arch} DSL model needs tied embeddings "
+                              f"({name} is also its LM head)")
+            if "rows" in row:
+                n = p.consts[row["rows"]]
+                if n < t.shape[0]:
+                    t, transform = t[:n], f"rows [0, {n})"
+        by_name[name] = {"hf": hf, "tensor": t}
+        p.weights.append(Weight(name, t, row["type"], row["dims"], row["space"], hf_names, transform,
+                                "int8_scale" in row, row.get("note", ""), row.get("int8_scale", "")))
 
 
 def gen_model_ta(plan: Plan, dtypes: dict[str, str], extra_types: list[tuple[str, str, list[str], str]]) -> str:
@@ -260,8 +333,6 @@ def gen_model_ta(plan: Plan, dtypes: dict[str, str], extra_types: list[tuple[str
 
 
 def plan_gpt2(config, sd, max_ctx: int | None) -> Plan:
-    import torch
-
     L, D, H = config.n_layer, config.n_embd, config.n_head
     n_ctx = config.n_positions if not max_ctx else min(max_ctx, config.n_positions)
     d_ff = config.n_inner or 4 * D
@@ -273,44 +344,7 @@ def plan_gpt2(config, sd, max_ctx: int | None) -> Plan:
         ("activation", f"{act} (GELU_TANH = 1: tanh approximation, 0: exact erf)"),
         ("attention", "causal, scores scaled by 1/sqrt(HEAD_DIM); LayerNorm before attention and MLP"),
         ("lm head", "logits = lnf(x) @ wte^T (tied)")]})
-    if "lm_head.weight" in sd and not torch.equal(sd["lm_head.weight"], sd["transformer.wte.weight"]):
-        raise TCError("lm_head.weight differs from transformer.wte.weight: the GPT-2 DSL model needs tied embeddings")
-
-    def stack(fmt):
-        names = [fmt.format(i) for i in range(L)]
-        missing = [n for n in names if n not in sd]
-        if missing:
-            raise TCError(f"weights: missing tensor {missing[0]}")
-        return torch.stack([sd[n] for n in names]).float(), names
-
-    def add(name, hf, tname, dims, space, transform="stack", quant=False):
-        t, names = stack(hf)
-        p.weights.append(Weight(name, t, tname, dims, space, names, transform, quant))
-
-    wte = sd["transformer.wte.weight"].float()
-    p.weights.append(Weight("wte", wte, "TokEmb", ["VOCAB", "D_MODEL"], "TileReg",
-                            ["transformer.wte.weight", "lm_head.weight"], "copy", True, "also the tied LM head"))
-    wpe = sd["transformer.wpe.weight"].float()[:n_ctx]
-    p.weights.append(Weight("wpe", wpe, "PosEmb", ["N_CTX", "D_MODEL"], "Global", ["transformer.wpe.weight"],
-                            "copy" if n_ctx == config.n_positions else f"rows [0, {n_ctx})"))
-    h = "transformer.h.{}."
-    vec = ["N_LAYER", "D_MODEL"]
-    add("ln1_g", h + "ln_1.weight", "LayerVec", vec, "Global")
-    add("ln1_b", h + "ln_1.bias", "LayerVec", vec, "Global")
-    add("w_qkv", h + "attn.c_attn.weight", "QKVWeight", ["N_LAYER", "D_MODEL", "3 * D_MODEL"], "TileReg", quant=True)
-    add("b_qkv", h + "attn.c_attn.bias", "QKVBias", ["N_LAYER", "3 * D_MODEL"], "Global")
-    add("w_attn_out", h + "attn.c_proj.weight", "AttnOutWeight", ["N_LAYER", "D_MODEL", "D_MODEL"], "TileReg", quant=True)
-    add("b_attn_out", h + "attn.c_proj.bias", "LayerVec", vec, "Global")
-    add("ln2_g", h + "ln_2.weight", "LayerVec", vec, "Global")
-    add("ln2_b", h + "ln_2.bias", "LayerVec", vec, "Global")
-    add("w_fc", h + "mlp.c_fc.weight", "FcWeight", ["N_LAYER", "D_MODEL", "D_FF"], "TileReg", quant=True)
-    add("b_fc", h + "mlp.c_fc.bias", "FcBias", ["N_LAYER", "D_FF"], "Global")
-    add("w_proj", h + "mlp.c_proj.weight", "ProjWeight", ["N_LAYER", "D_FF", "D_MODEL"], "TileReg", quant=True)
-    add("b_proj", h + "mlp.c_proj.bias", "LayerVec", vec, "Global")
-    p.weights.append(Weight("lnf_g", sd["transformer.ln_f.weight"].float(), "ModelVec", ["D_MODEL"], "Global",
-                            ["transformer.ln_f.weight"], "copy"))
-    p.weights.append(Weight("lnf_b", sd["transformer.ln_f.bias"].float(), "ModelVec", ["D_MODEL"], "Global",
-                            ["transformer.ln_f.bias"], "copy"))
+    plan_weights(p, weight_table("gpt2"), sd, L, {})
     return p
 
 
@@ -339,7 +373,10 @@ def plan_llama(config, sd, model, max_ctx: int | None) -> Plan:
     n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
     consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "N_KV_HEAD": KV,
               "HEAD_DIM": hd, "N_LAYER": L, "D_FF": config.intermediate_size, "RMS_EPS": float(config.rms_norm_eps)}
-    tied = "lm_head.weight" not in sd or torch.equal(sd["lm_head.weight"], sd["model.embed_tokens.weight"])
+    table = weight_table("llama")
+    lm = next(r for r in table if r["name"] == "lm_head")
+    emb = next(r for r in table if r["name"] == lm["tied_to"])
+    tied = lm["hf"] not in sd or torch.equal(sd[lm["hf"]], sd[emb["hf"]])
     p = Plan("llama", consts, info={"activation": "silu", "rope_type": rope_type(config),
                                     "rope_theta": rope_theta(config), "tied_embeddings": bool(tied), "comments": [
         ("attention", f"causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(HEAD_DIM)"),
@@ -347,46 +384,9 @@ def plan_llama(config, sd, model, max_ctx: int | None) -> Plan:
                  "x[:HEAD_DIM/2] and x[HEAD_DIM/2:] of each head rotate together with rope_cos/rope_sin[pos]"),
         ("mlp", "w_down(silu(x @ w_gate) * (x @ w_up)); RMSNorm before attention and MLP")]})
 
-    def stack(fmt, transpose):
-        names = [fmt.format(i) for i in range(L)]
-        missing = [n for n in names if n not in sd]
-        if missing:
-            raise TCError(f"weights: missing tensor {missing[0]}")
-        ts = [sd[n].float() for n in names]
-        if transpose:
-            ts = [t.t() for t in ts]
-        return torch.stack(ts).contiguous(), names
-
-    def add(name, hf, tname, dims, space, transpose=False):
-        t, names = stack(hf, transpose)
-        p.weights.append(Weight(name, t, tname, dims, space, names,
-                                "stack+transpose (HF Linear (out,in) -> (in,out))" if transpose else "stack",
-                                quantize=transpose))
-
-    emb = sd["model.embed_tokens.weight"].float()
-    p.weights.append(Weight("tok_emb", emb, "TokEmb", ["VOCAB", "D_MODEL"], "TileReg",
-                            ["model.embed_tokens.weight"], "copy", True))
-    m = "model.layers.{}."
-    vec = ["N_LAYER", "D_MODEL"]
-    add("rms1_g", m + "input_layernorm.weight", "LayerVec", vec, "Global")
-    add("w_q", m + "self_attn.q_proj.weight", "QWeight", ["N_LAYER", "D_MODEL", "N_HEAD * HEAD_DIM"], "TileReg", True)
-    add("w_k", m + "self_attn.k_proj.weight", "KVWeight", ["N_LAYER", "D_MODEL", "N_KV_HEAD * HEAD_DIM"], "TileReg", True)
-    add("w_v", m + "self_attn.v_proj.weight", "KVWeight", ["N_LAYER", "D_MODEL", "N_KV_HEAD * HEAD_DIM"], "TileReg", True)
-    add("w_o", m + "self_attn.o_proj.weight", "OWeight", ["N_LAYER", "N_HEAD * HEAD_DIM", "D_MODEL"], "TileReg", True)
-    add("rms2_g", m + "post_attention_layernorm.weight", "LayerVec", vec, "Global")
-    add("w_gate", m + "mlp.gate_proj.weight", "GateWeight", ["N_LAYER", "D_MODEL", "D_FF"], "TileReg", True)
-    add("w_up", m + "mlp.up_proj.weight", "GateWeight", ["N_LAYER", "D_MODEL", "D_FF"], "TileReg", True)
-    add("w_down", m + "mlp.down_proj.weight", "DownWeight", ["N_LAYER", "D_FF", "D_MODEL"], "TileReg", True)
-    p.weights.append(Weight("rmsf_g", sd["model.norm.weight"].float(), "ModelVec", ["D_MODEL"], "Global",
-                            ["model.norm.weight"], "copy"))
-    head = emb if tied else sd["lm_head.weight"].float()
-    p.weights.append(Weight("lm_head", head.clone(), "LmHead", ["VOCAB", "D_MODEL"], "TileReg",
-                            ["model.embed_tokens.weight" if tied else "lm_head.weight"],
-                            "copy of tok_emb (tied)" if tied else "copy", True))
     cos, sin = llama_rope_tables(model, n_ctx)
-    for n, t in (("rope_cos", cos), ("rope_sin", sin)):
-        p.weights.append(Weight(n, t, "RopeTable", ["N_CTX", "HEAD_DIM / 2"], "Global", [],
-                                "computed by HF LlamaRotaryEmbedding: %s(pos * inv_freq) * attention_scaling, first half" % n[5:]))
+    rope = "computed by HF LlamaRotaryEmbedding: %s(pos * inv_freq) * attention_scaling, first half"
+    plan_weights(p, table, sd, L, {"rope_cos": (cos, rope % "cos"), "rope_sin": (sin, rope % "sin")})
     return p
 
 
@@ -482,7 +482,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             q, s = quantize_int8(w.tensor)
             tensors[w.name] = q
             sname = f"{w.name}_scale"
-            stype = w.type_name.replace("Weight", "Scale") if w.type_name.endswith("Weight") else w.type_name + "Scale"
+            stype = w.scale_type
             sdims = [w.dims[0], w.dims[2]] if len(w.dims) == 3 else [w.dims[0]]
             tensors[sname] = s
             extra_types.append((stype, "f32", sdims, "Global", sname))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import verify_folder
+from .convert import LAYER, SUPPORTED, verify_folder, weight_table
 from .errors import TCError
 from . import st_io
 
@@ -30,52 +30,40 @@ def read_tensor(folder: Path, manifest: dict, name: str) -> np.ndarray:
 
 def load_dsl_as_hf(folder: Path, verify: bool = True):
     import torch
-    from transformers import AutoConfig, GPT2LMHeadModel, LlamaForCausalLM
+    import transformers
+    from transformers import AutoConfig
 
     folder = Path(folder)
     manifest = verify_folder(folder) if verify else json.loads((folder / "manifest.json").read_text())
     config = AutoConfig.from_pretrained(folder)
     config._attn_implementation = "eager"
     c = manifest["consts"]
+    arch = manifest["architecture"]
+    if arch not in SUPPORTED:
+        raise TCError(f"{folder}: unknown architecture {arch!r}")
     T = lambda n: torch.from_numpy(read_tensor(folder, manifest, n).copy())  # noqa: E731
+    # the weight table read backwards: each row's tensor goes back under its HF name(s)
     sd = {}
-    if manifest["architecture"] == "gpt2":
+    for row in weight_table(arch):
+        hf = row.get("hf")
+        if hf is None:  # computed (RoPE tables): HF recomputes them
+            continue
+        t = T(row["name"])
+        if LAYER in hf:
+            for i in range(c["N_LAYER"]):
+                sd[hf.replace(LAYER, str(i))] = t[i].t().contiguous() if row.get("transpose") else t[i]
+        else:
+            sd[hf] = t
+    if arch == "gpt2":
         config.n_positions = c["N_CTX"]
-        model_cls = GPT2LMHeadModel
-        sd["transformer.wte.weight"] = T("wte")
-        sd["transformer.wpe.weight"] = T("wpe")
-        sd["transformer.ln_f.weight"] = T("lnf_g")
-        sd["transformer.ln_f.bias"] = T("lnf_b")
-        per = {"ln1_g": "ln_1.weight", "ln1_b": "ln_1.bias", "w_qkv": "attn.c_attn.weight",
-               "b_qkv": "attn.c_attn.bias", "w_attn_out": "attn.c_proj.weight", "b_attn_out": "attn.c_proj.bias",
-               "ln2_g": "ln_2.weight", "ln2_b": "ln_2.bias", "w_fc": "mlp.c_fc.weight", "b_fc": "mlp.c_fc.bias",
-               "w_proj": "mlp.c_proj.weight", "b_proj": "mlp.c_proj.bias"}
-        for dsl, hf in per.items():
-            st = T(dsl)
-            for i in range(c["N_LAYER"]):
-                sd[f"transformer.h.{i}.{hf}"] = st[i]
-    elif manifest["architecture"] == "llama":
-        config.max_position_embeddings = c["N_CTX"]
-        model_cls = LlamaForCausalLM
-        sd["model.embed_tokens.weight"] = T("tok_emb")
-        sd["model.norm.weight"] = T("rmsf_g")
-        sd["lm_head.weight"] = T("lm_head")
-        per = {"rms1_g": ("input_layernorm.weight", False), "rms2_g": ("post_attention_layernorm.weight", False),
-               "w_q": ("self_attn.q_proj.weight", True), "w_k": ("self_attn.k_proj.weight", True),
-               "w_v": ("self_attn.v_proj.weight", True), "w_o": ("self_attn.o_proj.weight", True),
-               "w_gate": ("mlp.gate_proj.weight", True), "w_up": ("mlp.up_proj.weight", True),
-               "w_down": ("mlp.down_proj.weight", True)}
-        for dsl, (hf, tr) in per.items():
-            st = T(dsl)
-            for i in range(c["N_LAYER"]):
-                sd[f"model.layers.{i}.{hf}"] = st[i].t().contiguous() if tr else st[i]
     else:
-        raise TCError(f"{folder}: unknown architecture {manifest['architecture']!r}")
+        config.max_position_embeddings = c["N_CTX"]
+    model_cls = getattr(transformers, SUPPORTED[arch])
     model = model_cls(config)
     missing, unexpected = model.load_state_dict(sd, strict=False)
     missing = [m for m in missing if m != "lm_head.weight" and "rotary_emb" not in m]
     if missing or unexpected:
         raise TCError(f"{folder}: tensors do not match {model_cls.__name__}: missing {missing}, unexpected {unexpected}")
-    if manifest["architecture"] == "gpt2":
+    if arch == "gpt2":
         model.tie_weights()
     return model.eval()

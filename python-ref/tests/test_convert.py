@@ -222,3 +222,89 @@ def test_max_ctx_caps_position_table(work, tiny_gpt2):
     m = manifest(out)
     wpe = arr(out, m["tensors"]["wpe"])
     np.testing.assert_array_equal(wpe, hf_state_dict(tiny_gpt2)["transformer.wpe.weight"].numpy()[:16])
+
+
+# --- the weight tables (models/<arch>/weights.json) --------------------------------------------
+
+
+def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
+    """models/embedded was converted before convert read the table: the table reproduces its names."""
+    from tensorcore_ref.convert import hf_names_of, weight_table
+
+    m = manifest(embedded)
+    table = weight_table("gpt2")
+    assert list(m["tensors"]) == [r["name"] for r in table]
+    for r in table:
+        t = m["tensors"][r["name"]]
+        assert t["hf_names"] == hf_names_of(r, m["consts"]["N_LAYER"]), r["name"]
+        assert (t["type"], t["space"], len(t["shape"])) == (r["type"], r["space"], len(r["dims"])), r["name"]
+        assert t.get("note", "") == r.get("note", "")
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama"])
+def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, tiny_gpt2, tiny_llama):
+    """Every row's HF tensors exist with the row's shape (after transpose/stack/rows), and every HF
+    parameter is some row's source."""
+    from transformers import GPT2LMHeadModel, LlamaForCausalLM
+    from tensorcore_ref.convert import LAYER, eval_dims, hf_names_of, weight_table
+
+    src = tiny_gpt2 if arch == "gpt2" else tiny_llama
+    sd = hf_state_dict(src)
+    consts = manifest(converted(arch, "f32"))["consts"]
+    L = consts["N_LAYER"]
+    covered = set()
+    for r in weight_table(arch):
+        if r.get("hf") is None:
+            assert r["computed"] in ("rope_cos", "rope_sin")
+            continue
+        stacked = LAYER in r["hf"]
+        names = hf_names_of(r, L)[:L if stacked else 1]
+        covered.update(hf_names_of(r, L))
+        for n in names:
+            shape = list(sd[n].shape)
+            if r.get("transpose"):
+                shape = shape[::-1]
+            if stacked:
+                shape = [L] + shape
+            want = [eval_dims(d, consts) for d in r["dims"]]
+            if "rows" in r:  # the first N rows of a longer table
+                assert shape[0] >= want[0]
+                shape[0] = want[0]
+            assert shape == want, (r["name"], n, shape, want)
+    cls = GPT2LMHeadModel if arch == "gpt2" else LlamaForCausalLM
+    params = {n for n, _ in cls.from_pretrained(src).named_parameters()}
+    assert params <= covered, params - covered
+
+
+def test_convert_builds_its_tensors_from_the_table(monkeypatch, work, tiny_gpt2):
+    """A renamed row renames the tensor and its model.ta comment; a dropped row drops the tensor."""
+    from tensorcore_ref import convert as cv
+
+    table = cv.weight_table("gpt2")
+    edited = [dict(r, name="ln1_gamma") if r["name"] == "ln1_g" else r for r in table if r["name"] != "b_proj"]
+    monkeypatch.setattr(cv, "weight_table", lambda arch: edited)
+    out = work / "dsl-gpt2-edited-table"
+    m = cv.convert(str(tiny_gpt2), out, quiet=True)
+    assert list(m["tensors"]) == [r["name"] for r in edited]
+    assert m["tensors"]["ln1_gamma"]["hf_names"] == [f"transformer.h.{i}.ln_1.weight" for i in range(3)]
+    assert "// ln1_gamma, ln1_b, b_attn_out, ln2_g, ln2_b\n" in (out / "model.ta").read_text()
+
+
+def test_tied_llama_lm_head_is_a_copy_of_tok_emb(work):
+    """tied_to: a Llama without its own lm_head.weight gets a copy of tok_emb as its LM head."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+    from tensorcore_ref.convert import convert
+
+    cfg = LlamaConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                      num_key_value_heads=2, max_position_embeddings=32, tie_word_embeddings=True)
+    torch.manual_seed(0)
+    src = work / "hf-llama-tied"
+    LlamaForCausalLM(cfg).save_pretrained(src)
+    out = work / "dsl-llama-tied"
+    m = convert(str(src), out, quiet=True)
+    head, emb = m["tensors"]["lm_head"], m["tensors"]["tok_emb"]
+    assert head["hf_names"] == ["model.embed_tokens.weight"] and head["transform"] == "copy of tok_emb (tied)"
+    assert m["model"]["tied_embeddings"] is True
+    np.testing.assert_array_equal(arr(out, head), hf_state_dict(src)["model.embed_tokens.weight"].numpy())
+    np.testing.assert_array_equal(arr(out, head), arr(out, emb))
