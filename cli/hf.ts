@@ -1,26 +1,72 @@
 // `tensorcore hf convert|export|make-model|verify ...`: the Hugging Face reference side.
 // The work is done by the Python package python-ref/tensorcore_ref, run with the project's
-// virtual environment (<repo>/.venv, created by `npm run setup`).
+// virtual environment (<repo>/.venv, created by `npm run setup`). The options are declared here
+// too (tests/cli.test.ts checks they match python-ref's argparse), so --help and mistakes are
+// answered before Python starts; Python's progress lines are drawn by cli/progress.ts and its
+// `error:` lines get the CLI's prefix.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CommandGroup, CommandSpec, ERROR_PREFIX, groupCommand, parseCommand, UsageError } from "./args.js";
+import { parseStepLine, Progress } from "./progress.js";
 
-const SUBCOMMANDS = ["convert", "export", "make-model", "verify"] as const;
+export const HF_COMMANDS: CommandSpec[] = [
+  {
+    name: "hf convert",
+    summary: "Convert an HF GPT-2/Llama model (hub id or save_pretrained folder) into a DSL model folder.",
+    usage: "SOURCE --out DIR [options]",
+    positionals: { min: 1, max: 1 },
+    options: {
+      out: { type: "string", value: "DIR", description: "output model folder (replaced atomically)", required: true },
+      dtype: { type: "string", value: "TYPE", description: "weight precision", choices: ["f32", "f16", "bf16", "int8"], default: "f32" },
+      "max-ctx": { type: "integer", description: "cap N_CTX (position table rows)", defaultText: "the model's" },
+      "ignore-unknown-config": { type: "boolean", description: "convert even if config.json has fields the generator does not know" },
+    },
+  },
+  {
+    name: "hf export",
+    summary: "Reference activations (HF eager attention, fp32) for each prompt, for `tensorcore verify`.",
+    usage: "SOURCE --prompts FILE --out DIR [options]",
+    positionals: { min: 1, max: 1 },
+    options: {
+      prompts: { type: "string", value: "FILE", description: "one prompt per line, or a JSON list of strings", required: true },
+      out: { type: "string", value: "DIR", description: "output folder (replaced atomically)", required: true },
+      "new-tokens": { type: "integer", description: "greedy tokens to generate", default: 8 },
+      seed: { type: "integer", description: "random seed", default: 0 },
+      archive: { type: "boolean", description: "also pack DIR into DIR.tar.gz" },
+    },
+  },
+  {
+    name: "hf make-model",
+    summary: "Build one of the project's HF models with save_pretrained.",
+    usage: "gpt2-124m-random|tiny-llama-random|gpt2-tiny-custom|embedded [options]",
+    positionals: { min: 1, max: 1 },
+    options: {
+      out: { type: "string", value: "DIR", description: "output folder", defaultText: "~/.cache/tensorcore/models/NAME" },
+      layers: { type: "integer", description: "layers (gpt2-tiny-custom)", default: 3 },
+      heads: { type: "integer", description: "attention heads (gpt2-tiny-custom)", default: 6 },
+      width: { type: "integer", description: "model width (gpt2-tiny-custom)", default: 192 },
+      ctx: { type: "integer", description: "context length (gpt2-tiny-custom)", default: 128 },
+      seed: { type: "integer", description: "random seed (gpt2-tiny-custom, tiny-llama-random)", default: 0 },
+    },
+  },
+  {
+    name: "hf verify",
+    summary: "Check a DSL model folder's manifest and sha256s.",
+    usage: "DIR",
+    positionals: { min: 1, max: 1 },
+    options: {},
+  },
+];
 
-const USAGE = `usage: tensorcore hf <command> [options]
+export const HF_GROUP: CommandGroup = {
+  name: "hf",
+  summary: "Hugging Face models and reference activations (python-ref, run in the project's .venv).",
+  commands: HF_COMMANDS.map((c) => ({ name: c.name.slice(3), summary: c.summary })),
+};
 
-  convert SOURCE --out DIR [--dtype f32|f16|bf16|int8] [--max-ctx N] [--ignore-unknown-config]
-      HF GPT-2/Llama model (hub id or save_pretrained folder) -> DSL model folder
-  export SOURCE --prompts FILE --out DIR [--new-tokens N] [--seed S] [--archive]
-      reference activations (HF eager attention, fp32) for each prompt
-  make-model gpt2-124m-random|tiny-llama-random|gpt2-tiny-custom|embedded [--out DIR]
-             [--layers N --heads N --width N --ctx N --seed N]
-      build one of the project's HF models with save_pretrained (default: ~/.cache/tensorcore/models/NAME)
-  verify DIR
-      check a DSL model folder's manifest and sha256s
-
-Each command's --help lists all options.`;
+const MAKE_MODELS = ["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded"];
 
 /** Repository root: this file compiles to <repo>/dist/cli/hf.js, two levels below the root. */
 export function repoRoot(): string {
@@ -35,23 +81,15 @@ export function venvPython(root: string = repoRoot()): string {
     : join(root, ".venv", "bin", "python");
 }
 
-/** Runs `python -m tensorcore_ref <argv...>` with inherited stdio; resolves to its exit code. */
-export async function hfCommand(argv: string[]): Promise<number> {
-  const [cmd] = argv;
-  if (cmd === undefined || cmd === "-h" || cmd === "--help" || cmd === "help") {
-    console.log(USAGE);
-    return cmd === undefined ? 2 : 0;
-  }
-  if (!(SUBCOMMANDS as readonly string[]).includes(cmd)) {
-    console.error(`tensorcore hf: unknown command '${cmd}' (expected ${SUBCOMMANDS.join(", ")})`);
-    return 2;
-  }
+/**
+ * Runs `python -m tensorcore_ref ARGS...` in the project's environment: stdout passes through,
+ * stderr is read line by line (progress lines drawn on `progress`, `error:` lines given the CLI's
+ * prefix, the rest passed through). Resolves to the exit code (1 for any failure, 128+n for a signal).
+ */
+export async function runPythonRef(args: string[], progress: Progress = new Progress()): Promise<number> {
   const root = repoRoot();
   const python = venvPython(root);
-  if (!existsSync(python)) {
-    console.error(`tensorcore hf: Python environment missing (${python}); run npm run setup`);
-    return 1;
-  }
+  if (!existsSync(python)) throw new UsageError(`the Python environment is missing (${python}); run \`npm run setup\``);
   const env: NodeJS.ProcessEnv = { ...process.env };
   env.HF_HUB_OFFLINE ??= "1";
   // make the package importable even if the editable install is missing
@@ -59,7 +97,20 @@ export async function hfCommand(argv: string[]): Promise<number> {
   env.PYTHONPATH = env.PYTHONPATH ? `${pkg}${process.platform === "win32" ? ";" : ":"}${env.PYTHONPATH}` : pkg;
 
   return await new Promise<number>((resolveCode) => {
-    const child = spawn(python, ["-m", "tensorcore_ref", ...argv], { stdio: "inherit", env });
+    const child = spawn(python, ["-m", "tensorcore_ref", ...args], { stdio: ["inherit", "inherit", "pipe"], env });
+    let pending = "";
+    const onLine = (line: string) => {
+      const step = parseStepLine(line);
+      if (step) progress.step(step.task, step.done, step.total, step.label);
+      else if (line.startsWith("error: ")) progress.line(ERROR_PREFIX + line.slice("error: ".length));
+      else progress.line(line);
+    };
+    child.stderr!.setEncoding("utf8");
+    child.stderr!.on("data", (chunk: string) => {
+      const lines = (pending + chunk).split("\n");
+      pending = lines.pop()!;
+      for (const l of lines) onLine(l.replace(/\r$/, ""));
+    });
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const onInt = forward("SIGINT");
     const onTerm = forward("SIGTERM");
@@ -68,14 +119,29 @@ export async function hfCommand(argv: string[]): Promise<number> {
     const done = (code: number) => {
       process.off("SIGINT", onInt);
       process.off("SIGTERM", onTerm);
+      if (pending) onLine(pending);
+      progress.end();
       resolveCode(code);
     };
     child.on("error", (err) => {
-      console.error(`tensorcore hf: cannot start ${python}: ${err.message}; run npm run setup`);
+      progress.line(`${ERROR_PREFIX}cannot start ${python}: ${err.message}; run \`npm run setup\``);
       done(1);
     });
-    child.on("close", (code, signal) => done(code ?? (signal ? 128 + (signalNumber(signal) ?? 1) : 1)));
+    child.on("close", (code, signal) => done(signal ? 128 + (signalNumber(signal) ?? 1) : code === 0 ? 0 : 1));
   });
+}
+
+/** `tensorcore hf ...`: the options are checked here, then python-ref runs with the same arguments. */
+export async function hfCommand(argv: string[]): Promise<number> {
+  const cmd = groupCommand(HF_GROUP, argv);
+  if (cmd === undefined) return 0;
+  const spec = HF_COMMANDS.find((c) => c.name === `hf ${cmd}`)!;
+  const rest = argv.slice(1);
+  const parsed = parseCommand(spec, rest);
+  if (parsed.help) return 0;
+  if (cmd === "make-model" && !MAKE_MODELS.includes(parsed.positionals[0]))
+    throw new UsageError(`unknown model '${parsed.positionals[0]}' (expected ${MAKE_MODELS.join(", ")}; see \`tensorcore hf make-model --help\`)`);
+  return runPythonRef(argv);
 }
 
 function signalNumber(sig: NodeJS.Signals): number | undefined {

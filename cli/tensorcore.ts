@@ -4,39 +4,64 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { DiagnosticError, formatDiagnostics, Interrupted } from "../compiler/diagnostics.js";
-import { chooseBackend, createExecutor, UnknownBackend } from "../backends/index.js";
+import { chooseBackend, createExecutor, DEFAULT_BACKEND, UnknownBackend } from "../backends/index.js";
 import { NoSuchKernel } from "../compiler/entry.js";
 import { runProgram } from "../backends/run-program.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../runtime/weights.js";
-import { parseArgs, readSources, UsageError } from "./args.js";
+import { BACKEND_OPTION, CommandGroup, DEFAULT_BACKEND_TEXT, CommandSpec, ERROR_PREFIX, groupCommand, parseCommand, readSources, UsageError } from "./args.js";
+import { Progress } from "./progress.js";
 
-export { parseArgs, readSources, UsageError };
+export { readSources, UsageError };
 
+/** The commands, with the module each loads on demand (the top-level help needs only the summaries). */
+const COMMANDS: { name: string; summary: string; part?: string; entry?: string }[] = [
+  { name: "check", summary: "check programs, report every error" },
+  { name: "run", summary: "run a program's top-level statements, then its entry kernel" },
+  { name: "compile", summary: "emit C++/Eigen for a program", part: "../compiler/eigen/cli.js", entry: "compileCommand" },
+  { name: "generate", summary: "generate text with a model running in DSL kernels", part: "../models/cli.js", entry: "generateCommand" },
+  { name: "verify", summary: "compare a model with HF transformers, layer by layer", part: "../models/verify.js", entry: "verifyCommand" },
+  { name: "hf", summary: "Hugging Face models and reference activations (convert, export, make-model, verify)", part: "./hf.js", entry: "hfCommand" },
+  { name: "kernel", summary: "install, uninstall or print the Jupyter kernelspec", part: "../kernel/install.js", entry: "kernelCommand" },
+];
 
-const HELP = `tensorcore — the TensorCore DSL toolchain
+const TOP: CommandGroup = {
+  name: "",
+  summary: "tensorcore — the TensorCore DSL toolchain",
+  commands: COMMANDS,
+  notes: `Back end (run, generate, verify; --backend NAME picks one): ${DEFAULT_BACKEND_TEXT}.\nErrors print as \`${ERROR_PREFIX}...\` (or FILE:LINE:COL: error: ...) and exit 1.`,
+};
 
-usage:
-  tensorcore check FILE.ta [MORE.ta ...]        check programs, report every error
-  tensorcore run FILE.ta [MORE.ta ...] [--kernel NAME] [--inputs DIR] [--json] [--backend interp|eigen]
-                                                run the top-level statements, then the entry kernel
-                                                (NAME, or the last kernel), parameters bound from
-                                                DIR/<param>.bin or .npy (default: weights/ beside FILE),
-                                                or a model folder's manifest.json; unbound ones are 0.5
-  tensorcore compile FILE.ta [-o out.cpp] [--main]   emit C++/Eigen for a program
-  tensorcore generate "PROMPT" [--model DIR] [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--backend interp|eigen] [--json]
-  tensorcore verify [--model DIR] [--prompts FILE] [--backend interp|eigen] [--report out.html]
-  tensorcore hf convert|export|make-model ...     Hugging Face models and reference activations (python-ref)
-  tensorcore kernel install [--user|--sys-prefix|--prefix P]   install the Jupyter kernelspec
-`;
+export const CHECK: CommandSpec = {
+  name: "check",
+  summary: "Parse and type-check programs, reporting every error (nothing runs).",
+  usage: "FILE.ta [MORE.ta ...]",
+  positionals: { min: 1, max: Infinity, missing: "no input file" },
+  options: {},
+};
+
+export const RUN = {
+  name: "run",
+  summary: "Run the top-level statements, then the entry kernel; print what REDUCE(x) prints.\n" +
+    "Parameters are bound from DIR/<param>.bin or .npy, or a model folder's manifest.json; unbound ones are 0.5.",
+  usage: "FILE.ta [MORE.ta ...] [options]",
+  positionals: { min: 1, max: Infinity, missing: "no input file" },
+  options: {
+    kernel: { type: "string", value: "NAME", description: "the entry kernel", defaultText: "the last kernel" },
+    inputs: { type: "string", value: "DIR", description: "where parameters are read from", defaultText: "weights/ beside the last FILE" },
+    json: { type: "boolean", description: "print {stdout, params} as JSON" },
+    backend: BACKEND_OPTION,
+  },
+} as const satisfies CommandSpec;
 
 function cmdCheck(argv: string[]): number {
-  const { positional } = parseArgs(argv, {});
-  const files = readSources(positional);
+  const parsed = parseCommand(CHECK, argv);
+  if (parsed.help) return 0;
+  const files = readSources(parsed.positionals);
   const session = new Session();
   session.check(files);
-  console.log(`${positional.join(", ")}: ok`);
+  console.log(`${parsed.positionals.join(", ")}: ok`);
   return 0;
 }
 
@@ -53,21 +78,29 @@ export function weightSourceFor(dir: string): WeightSource {
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(argv, { "--kernel": "value", "--inputs": "value", "--json": "switch", "--backend": "value" });
-  const files = readSources(positional);
-  const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
-  const json = opts["--json"] === true;
+  const parsed = parseCommand(RUN, argv);
+  if (parsed.help) return 0;
+  const { values, positionals } = parsed;
+  const files = readSources(positionals);
+  const progress = new Progress();
+  const backend = await chooseBackend(values.backend, DEFAULT_BACKEND, progress.log);
   const lines: string[] = [];
-  const inputsDir = (opts["--inputs"] as string) ?? defaultInputsDir(positional[positional.length - 1]);
-  const executor = await createExecutor(backend, { log: (m: string) => console.error(m) });
+  const inputsDir = values.inputs ?? defaultInputsDir(positionals[positionals.length - 1]);
+  const executor = await createExecutor(backend, { log: progress.log });
   try {
     const { params } = await runProgram(files, executor, {
-      kernel: opts["--kernel"] as string | undefined,
+      kernel: values.kernel,
       inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir) : undefined,
-      print: (l) => (json ? lines.push(l) : console.log(l)),
+      print: (l) => {
+        progress.end(); // a compile's status line ends before the program prints
+        if (values.json) lines.push(l);
+        else console.log(l);
+      },
     });
-    if (json) console.log(JSON.stringify({ stdout: lines, params: Object.fromEntries([...params].map(([k, v]) => [k, tensorJson(v)])) }));
+    progress.end();
+    if (values.json) console.log(JSON.stringify({ stdout: lines, params: Object.fromEntries([...params].map(([k, v]) => [k, tensorJson(v)])) }));
   } finally {
+    progress.end();
     executor.close();
   }
   return 0;
@@ -80,49 +113,27 @@ async function importPart(path: string): Promise<any> {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  switch (cmd) {
-    case "check": return cmdCheck(rest);
-    case "run": return cmdRun(rest);
-    case "compile": {
-      const { compileCommand } = await importPart("../compiler/eigen/cli.js");
-      return compileCommand(rest);
-    }
-    case "hf": {
-      const { hfCommand } = await importPart("./hf.js");
-      return hfCommand(rest);
-    }
-    case "generate": {
-      const { generateCommand } = await importPart("../models/cli.js");
-      return generateCommand(rest);
-    }
-    case "verify": {
-      const { verifyCommand } = await importPart("../models/verify.js");
-      return verifyCommand(rest);
-    }
-    case "kernel": {
-      const { kernelCommand } = await importPart("../kernel/install.js");
-      return kernelCommand(rest);
-    }
-    case undefined: case "help": case "--help": case "-h":
-      console.log(HELP);
-      return cmd === undefined ? 1 : 0;
-    default:
-      throw new UsageError(`unknown command '${cmd}'\n\n${HELP}`);
-  }
+  const cmd = groupCommand(TOP, argv);
+  if (cmd === undefined) return 0;
+  const rest = argv.slice(1);
+  if (cmd === "check") return cmdCheck(rest);
+  if (cmd === "run") return cmdRun(rest);
+  const c = COMMANDS.find((x) => x.name === cmd)!;
+  const part = await importPart(c.part!);
+  return part[c.entry!](rest);
 }
 
-/** Run the CLI, mapping every user-facing failure to a message and exit code 1. */
+/** Run the CLI, mapping every user-facing failure to one message and exit code 1. */
 export async function runCli(argv: string[]): Promise<number> {
   try {
     return await main(argv);
   } catch (e) {
-    if (e instanceof DiagnosticError) console.error(formatDiagnostics(e.diagnostics));
-    else if (e instanceof UsageError || e instanceof UnknownBackend || e instanceof NoSuchKernel) console.error(`tensorcore: ${e.message}`);
-    else if (e instanceof Interrupted) console.error("tensorcore: interrupted");
-    else if ((e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") console.error(`tensorcore: this command is not available in this build (${(e as Error).message.split("\n")[0]})`);
+    if (e instanceof DiagnosticError) console.error(e.diagnostics.map((d) => (d.span ? formatDiagnostics([d]) : `tensorcore: ${d.severity}: ${d.message}`)).join("\n"));
+    else if (e instanceof UsageError || e instanceof UnknownBackend || e instanceof NoSuchKernel) console.error(ERROR_PREFIX + e.message);
+    else if (e instanceof Interrupted) console.error(`${ERROR_PREFIX}interrupted`);
+    else if ((e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") console.error(`${ERROR_PREFIX}this command is not available in this build (${(e as Error).message.split("\n")[0]})`);
     else {
-      console.error(`tensorcore: internal error: ${(e as Error)?.message ?? e}`);
+      console.error(`${ERROR_PREFIX}internal error: ${(e as Error)?.message ?? e}`);
       if (process.env.TENSORCORE_DEBUG) console.error((e as Error)?.stack);
     }
     return 1;

@@ -6,16 +6,46 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSyn
 import { homedir, platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CommandGroup, CommandSpec, groupCommand, OptionSpec, parseCommand, UsageError } from "../cli/args.js";
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/kernel
 const root = resolve(here, "../..");
 const specDir = join(root, "kernelspec");
 const kernelMain = join(here, "main.js");
 
-const USAGE = `usage:
-  tensorcore kernel install [--user | --sys-prefix | --prefix P] [--name NAME] [--display-name TEXT]
-  tensorcore kernel uninstall [--user | --sys-prefix | --prefix P] [--name NAME]
-  tensorcore kernel spec          print the kernel.json that install writes`;
+const WHERE = {
+  user: { type: "boolean", description: "this user's Jupyter data folder (the default)" },
+  "sys-prefix": { type: "boolean", description: "the active Python environment ($VIRTUAL_ENV, $CONDA_PREFIX, else this checkout's .venv)" },
+  prefix: { type: "string", value: "DIR", description: "DIR/share/jupyter/kernels" },
+  name: { type: "string", value: "NAME", description: "kernelspec folder name", default: "tensorcore" },
+} as const satisfies Record<string, OptionSpec>;
+
+export const KERNEL_INSTALL = {
+  name: "kernel install",
+  summary: "Install the TensorCore kernelspec (this checkout's node and kernel entry, and the logos) where Jupyter looks for it.",
+  usage: "[--user | --sys-prefix | --prefix DIR] [options]",
+  options: { ...WHERE, "display-name": { type: "string", value: "TEXT", description: "the name JupyterLab's launcher shows", default: "TensorCore" } },
+} as const satisfies CommandSpec;
+
+export const KERNEL_UNINSTALL = {
+  name: "kernel uninstall",
+  summary: "Remove an installed TensorCore kernelspec.",
+  usage: "[--user | --sys-prefix | --prefix DIR] [--name NAME]",
+  options: WHERE,
+} as const satisfies CommandSpec;
+
+export const KERNEL_SPEC = {
+  name: "kernel spec",
+  summary: "Print the kernel.json that install writes (nothing is written).",
+  usage: "",
+  options: {},
+} as const satisfies CommandSpec;
+
+export const KERNEL_GROUP: CommandGroup = {
+  name: "kernel",
+  summary: "The TensorCore Jupyter kernel's kernelspec.",
+  commands: [KERNEL_INSTALL, KERNEL_UNINSTALL, KERNEL_SPEC].map((c) => ({ name: c.name.slice("kernel ".length), summary: c.summary })),
+};
 
 /** The kernel.json for this checkout: argv runs this node on the compiled kernel entry. */
 export function kernelSpec(displayName?: string): Record<string, unknown> {
@@ -39,63 +69,55 @@ function sysPrefix(): string {
   if (existsSync(join(venv, "bin/python"))) return venv;
   const r = spawnSync("python3", ["-c", "import sys; print(sys.prefix)"], { encoding: "utf8" });
   if (r.status === 0 && r.stdout.trim()) return r.stdout.trim();
-  throw new Error("--sys-prefix: no Python found (activate the environment Jupyter runs in, or use --prefix)");
+  throw new UsageError("--sys-prefix: no Python found (activate the environment Jupyter runs in, or use --prefix)");
 }
 
-function kernelsDir(argv: string[]): string {
-  const i = argv.indexOf("--prefix");
-  if (i >= 0) {
-    const p = argv[i + 1];
-    if (!p) throw new Error("--prefix needs a directory");
-    return join(resolve(p), "share/jupyter/kernels");
-  }
-  if (argv.includes("--sys-prefix")) return join(sysPrefix(), "share/jupyter/kernels");
+type Where = { user: boolean; "sys-prefix": boolean; prefix: string | undefined };
+
+function kernelsDir(w: Where): string {
+  if ([w.user, w["sys-prefix"], w.prefix !== undefined].filter(Boolean).length > 1)
+    throw new UsageError("--user, --sys-prefix and --prefix exclude each other");
+  if (w.prefix !== undefined) return join(resolve(w.prefix), "share/jupyter/kernels");
+  if (w["sys-prefix"]) return join(sysPrefix(), "share/jupyter/kernels");
   return join(userDataDir(), "kernels");
 }
 
-function option(argv: string[], name: string): string | undefined {
-  const i = argv.indexOf(name);
-  return i >= 0 ? argv[i + 1] : undefined;
-}
-
-export function install(argv: string[]): string {
-  if (!existsSync(kernelMain)) throw new Error(`${kernelMain} is missing: build first (npx tsc -p tsconfig.json)`);
-  const name = option(argv, "--name") ?? "tensorcore";
-  const dest = join(kernelsDir(argv), name);
+/** Writes the kernelspec; returns the folder. */
+export function install(opts: Where & { name: string; "display-name": string }): string {
+  if (!existsSync(kernelMain)) throw new UsageError(`${kernelMain} is missing: build first (npx tsc -p tsconfig.json)`);
+  const dest = join(kernelsDir(opts), opts.name);
   mkdirSync(dest, { recursive: true });
-  writeFileSync(join(dest, "kernel.json"), JSON.stringify(kernelSpec(option(argv, "--display-name")), null, 2) + "\n");
+  writeFileSync(join(dest, "kernel.json"), JSON.stringify(kernelSpec(opts["display-name"]), null, 2) + "\n");
   for (const logo of ["logo-32x32.png", "logo-64x64.png"]) copyFileSync(join(specDir, logo), join(dest, logo));
   return dest;
 }
 
 export async function kernelCommand(argv: string[]): Promise<number> {
-  const [cmd, ...rest] = argv;
-  try {
-    switch (cmd) {
-      case "install": {
-        const dest = install(rest);
-        console.log(`installed the TensorCore kernelspec in ${dest}\n(\`jupyter kernelspec list\` shows it; pick "TensorCore" in JupyterLab's launcher)`);
-        return 0;
-      }
-      case "uninstall": {
-        const dest = join(kernelsDir(rest), option(rest, "--name") ?? "tensorcore");
-        if (!existsSync(dest)) { console.error(`tensorcore: no kernelspec at ${dest}`); return 1; }
-        rmSync(dest, { recursive: true, force: true });
-        console.log(`removed ${dest}`);
-        return 0;
-      }
-      case "spec":
-        console.log(JSON.stringify(kernelSpec(), null, 2));
-        return 0;
-      case undefined: case "help": case "--help": case "-h":
-        console.log(USAGE);
-        return cmd === undefined ? 1 : 0;
-      default:
-        console.error(`tensorcore: unknown kernel command '${cmd}'\n${USAGE}`);
-        return 1;
+  const cmd = groupCommand(KERNEL_GROUP, argv);
+  const rest = argv.slice(1);
+  switch (cmd) {
+    case undefined: return 0;
+    case "install": {
+      const p = parseCommand(KERNEL_INSTALL, rest);
+      if (p.help) return 0;
+      const dest = install(p.values);
+      console.log(`installed the TensorCore kernelspec in ${dest}\n(\`jupyter kernelspec list\` shows it; pick "${p.values["display-name"]}" in JupyterLab's launcher)`);
+      return 0;
     }
-  } catch (e) {
-    console.error(`tensorcore: ${(e as Error).message}`);
-    return 1;
+    case "uninstall": {
+      const p = parseCommand(KERNEL_UNINSTALL, rest);
+      if (p.help) return 0;
+      const dest = join(kernelsDir(p.values), p.values.name);
+      if (!existsSync(dest)) throw new UsageError(`no kernelspec at ${dest}`);
+      rmSync(dest, { recursive: true, force: true });
+      console.log(`removed ${dest}`);
+      return 0;
+    }
+    default: {
+      const p = parseCommand(KERNEL_SPEC, rest);
+      if (p.help) return 0;
+      console.log(JSON.stringify(kernelSpec(), null, 2));
+      return 0;
+    }
   }
 }

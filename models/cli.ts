@@ -1,47 +1,60 @@
 // `tensorcore generate`: text generation with GPT-2 running entirely in DSL kernels.
 
 import { existsSync } from "node:fs";
-import { parseArgs, UsageError } from "../cli/args.js";
+import { BACKEND_OPTION, CommandSpec, parseCommand, UsageError } from "../cli/args.js";
+import { Progress } from "../cli/progress.js";
 import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
-import { GREEDY, SamplingOptions } from "./sampling.js";
+import { SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer } from "./tokenizer.js";
 
-const num = (v: string | boolean | undefined, name: string, dflt: number, integer = false): number => {
-  if (v === undefined) return dflt;
-  const x = Number(v);
-  if (typeof v !== "string" || !Number.isFinite(x) || (integer && !Number.isInteger(x))) throw new UsageError(`${name} needs ${integer ? "an integer" : "a number"}, got '${v}'`);
-  return x;
-};
+export const GENERATE = {
+  name: "generate",
+  summary: "Generate text with a causal LM (GPT-2 or Llama) whose every step runs in DSL kernels.\n" +
+    "Greedy unless --temperature is given; sampling with --seed is reproducible.",
+  usage: '"PROMPT" [options]',
+  positionals: { min: 1, max: 1, missing: "generate takes one prompt: tensorcore generate \"PROMPT\" [options]" },
+  options: {
+    model: { type: "string", value: "DIR", description: "a DSL model folder (from `tensorcore hf convert`)", defaultText: "the embedded model" },
+    "max-new-tokens": { type: "integer", description: "tokens to generate (stops early at end-of-text)", default: 40 },
+    greedy: { type: "boolean", description: "always the most likely token (the default without --temperature)" },
+    temperature: { type: "number", value: "T", description: "sample at this temperature (> 0)" },
+    "top-k": { type: "integer", value: "K", description: "sample among the K most likely tokens (0: all)", default: 0 },
+    "top-p": { type: "number", value: "P", description: "sample within this probability mass, in (0, 1]", default: 1 },
+    seed: { type: "integer", description: "sampling seed", default: 0 },
+    backend: BACKEND_OPTION,
+    json: { type: "boolean", description: "print {text, prompt_ids, generated_ids, timing} as JSON" },
+  },
+} as const satisfies CommandSpec;
 
 export async function generateCommand(argv: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(argv, {
-    "--model": "value", "--max-new-tokens": "value", "--greedy": "switch", "--temperature": "value", "--top-k": "value",
-    "--top-p": "value", "--seed": "value", "--backend": "value", "--json": "switch",
-  });
-  if (positional.length !== 1) throw new UsageError('generate takes one prompt: tensorcore generate "PROMPT" [options]');
-  const prompt = positional[0];
-  const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
-  const json = opts["--json"] === true;
-  const backend = await chooseBackend(opts["--backend"] as string | undefined, DEFAULT_BACKEND, (m) => console.error(m));
+  const parsed = parseCommand(GENERATE, argv);
+  if (parsed.help) return 0;
+  const { values: v, positionals } = parsed;
+  const prompt = positionals[0];
+  const dir = v.model ?? EMBEDDED_MODEL;
+  if (v.greedy && v.temperature !== undefined) throw new UsageError("--greedy and --temperature exclude each other");
   const sampling: SamplingOptions = {
-    greedy: opts["--greedy"] === true || opts["--temperature"] === undefined,
-    temperature: num(opts["--temperature"], "--temperature", 1),
-    topK: num(opts["--top-k"], "--top-k", 0, true),
-    topP: num(opts["--top-p"], "--top-p", 1),
-    seed: num(opts["--seed"], "--seed", 0, true),
+    greedy: v.temperature === undefined,
+    temperature: v.temperature ?? 1,
+    topK: v["top-k"],
+    topP: v["top-p"],
+    seed: v.seed,
   };
-  if (opts["--greedy"] === true && opts["--temperature"] !== undefined) throw new UsageError("--greedy and --temperature exclude each other");
   if (sampling.topP <= 0 || sampling.topP > 1) throw new UsageError("--top-p must be in (0, 1]");
   if (!sampling.greedy && sampling.temperature <= 0) throw new UsageError("--temperature must be positive");
-  const maxNew = num(opts["--max-new-tokens"], "--max-new-tokens", 40, true);
+  if (sampling.topK < 0) throw new UsageError("--top-k must be 0 or more");
+  const maxNew = v["max-new-tokens"];
   if (maxNew < 1) throw new UsageError("--max-new-tokens must be at least 1");
   if (!existsSync(dir)) throw new UsageError(`model folder '${dir}' does not exist`);
-  void GREEDY;
+  const json = v.json;
+  const progress = new Progress();
+  const backend = await chooseBackend(v.backend, DEFAULT_BACKEND, progress.log);
   try {
-    const model = await CausalLM.load(dir, { backend, log: (m) => console.error(m) });
+    const model = await CausalLM.load(dir, { backend, log: progress.log });
     const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+    progress.end();
     if (!json) process.stdout.write(prompt);
     const result = generate(model, tokenizer, prompt, {
       maxNewTokens: maxNew,
@@ -57,5 +70,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof ModelError) throw new UsageError(e.message);
     throw e;
+  } finally {
+    progress.end();
   }
 }

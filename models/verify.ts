@@ -2,16 +2,17 @@
 // every layer's residual stream, the attention probabilities, the logits and greedy continuations.
 // HF's side comes from python-ref's `export` (npy files); this file only reads and compares.
 
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseArgs, UsageError } from "../cli/args.js";
+import { BACKEND_OPTION, CommandSpec, parseCommand, UsageError } from "../cli/args.js";
+import { runPythonRef } from "../cli/hf.js";
+import { Progress } from "../cli/progress.js";
 import { parseNpy } from "../runtime/weights.js";
-import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
+import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
-import { chooseBackend } from "../backends/index.js";
+import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
 
@@ -61,22 +62,23 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
 }
 
-/** Export HF references for the prompts (cached by model hash, prompts and token count). */
-export function exportReferences(modelDir: string, prompts: string[], newTokens: number, log: (m: string) => void): string {
+/**
+ * Export HF references for the prompts (cached by model hash, prompts and token count). python-ref's
+ * progress goes to `progress`; without one, its output is kept for the error message if it fails.
+ */
+export async function exportReferences(modelDir: string, prompts: string[], newTokens: number, log: (m: string) => void, progress?: Progress): Promise<string> {
   const manifest = readFileSync(join(modelDir, "manifest.json"));
   const key = createHash("sha256").update(manifest).update(JSON.stringify(prompts)).update(String(newTokens)).digest("hex").slice(0, 16);
   const cache = join(process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore"), "references", key);
   if (existsSync(join(cache, "index.json"))) return cache;
-  const python = join(REPO_ROOT, ".venv", "bin", "python");
-  if (!existsSync(python)) throw new UsageError("the Python environment is missing; run `npm run setup`");
   mkdirSync(join(cache, ".."), { recursive: true });
   const promptFile = `${cache}.prompts.json`;
   writeFileSync(promptFile, JSON.stringify(prompts));
   log(`exporting HF references for ${prompts.length} prompt(s) …`);
-  const r = spawnSync(python, ["-m", "tensorcore_ref", "export", resolve(modelDir), "--prompts", promptFile, "--out", cache, "--new-tokens", String(newTokens)], {
-    encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" },
-  });
-  if (r.status !== 0) throw new UsageError(`python-ref export failed:\n${(r.stderr || r.stdout).trim()}`);
+  const kept: string[] = [];
+  const code = await runPythonRef(["export", resolve(modelDir), "--prompts", promptFile, "--out", cache, "--new-tokens", String(newTokens)],
+    progress ?? new Progress({ write: (s) => kept.push(s) }, false));
+  if (code !== 0) throw new UsageError(`python-ref export failed${kept.length ? `:\n${kept.join("").trim()}` : " (its messages are above)"}`);
   return cache;
 }
 
@@ -92,10 +94,13 @@ export function readPrompts(file: string | undefined): string[] {
   return text.split("\n").filter((l) => l.trim().length > 0);
 }
 
-export async function verifyModel(modelDir: string, prompts: string[], backend: BackendName, opts: { newTokens?: number; log?: (m: string) => void } = {}): Promise<VerifyReport> {
+export async function verifyModel(
+  modelDir: string, prompts: string[], backend: BackendName,
+  opts: { newTokens?: number; log?: (m: string) => void; progress?: Progress } = {},
+): Promise<VerifyReport> {
   const log = opts.log ?? (() => {});
   const newTokens = opts.newTokens ?? 32;
-  const refDir = exportReferences(modelDir, prompts, newTokens, log);
+  const refDir = await exportReferences(modelDir, prompts, newTokens, log, opts.progress);
   const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
   const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: true });
   const failures: string[] = [];
@@ -103,6 +108,7 @@ export async function verifyModel(modelDir: string, prompts: string[], backend: 
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
   const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
   for (let p = 0; p < prompts.length; p++) {
+    opts.progress?.step("verify", p + 1, prompts.length, `prompt ${p + 1}: layers, attention, logits, greedy continuation`);
     const dir = join(refDir, promptDirs[p]);
     const tokens = Array.from(npy(join(dir, "tokens.npy")).data);
     const T = tokens.length;
@@ -192,27 +198,47 @@ export function formatTable(r: VerifyReport): string {
   return out.join("\n");
 }
 
+export const VERIFY = {
+  name: "verify",
+  summary: "Run a DSL model and HF transformers on the same prompts and compare every layer's residual stream,\n" +
+    "the attention probabilities, the logits and the greedy continuations. Exit 0 when all are within tolerance.",
+  usage: "[options]",
+  options: {
+    model: { type: "string", value: "DIR", description: "a DSL model folder", defaultText: "the embedded model" },
+    prompts: { type: "string", value: "FILE", description: "one prompt per line, or a JSON list of strings", defaultText: "three built-in prompts" },
+    "new-tokens": { type: "integer", description: "greedy tokens compared per prompt", default: 32 },
+    backend: BACKEND_OPTION,
+    report: { type: "string", value: "FILE", description: "also write a self-contained HTML report" },
+    json: { type: "boolean", description: "print the report as JSON instead of a table" },
+  },
+  notes: "HF's side comes from `tensorcore hf export` (cached in ~/.cache/tensorcore/references); it needs the project's .venv.",
+} as const satisfies CommandSpec;
+
 export async function verifyCommand(argv: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(argv, { "--model": "value", "--prompts": "value", "--backend": "value", "--report": "value", "--new-tokens": "value", "--json": "switch" });
-  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-  const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
-  const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
+  const parsed = parseCommand(VERIFY, argv);
+  if (parsed.help) return 0;
+  const v = parsed.values;
+  const dir = v.model ?? EMBEDDED_MODEL;
+  if (v["new-tokens"] < 1) throw new UsageError("--new-tokens needs a positive integer");
   if (!existsSync(join(dir, "manifest.json"))) throw new UsageError(`${dir}: not a model folder (no manifest.json)`);
-  const newTokens = opts["--new-tokens"] ? Number(opts["--new-tokens"]) : 32;
-  if (!Number.isInteger(newTokens) || newTokens < 1) throw new UsageError("--new-tokens needs a positive integer");
+  const prompts = readPrompts(v.prompts);
+  const progress = new Progress();
+  const backend = await chooseBackend(v.backend, DEFAULT_BACKEND, progress.log);
   let report: VerifyReport;
   try {
-    report = await verifyModel(dir, readPrompts(opts["--prompts"] as string | undefined), backend, { newTokens, log: (m) => console.error(m) });
+    report = await verifyModel(dir, prompts, backend, { newTokens: v["new-tokens"], log: progress.log, progress });
   } catch (e) {
     if (e instanceof ModelError) throw new UsageError(e.message);
     throw e;
+  } finally {
+    progress.end();
   }
-  if (opts["--json"]) console.log(JSON.stringify(report));
+  if (v.json) console.log(JSON.stringify(report));
   else console.log(formatTable(report));
-  if (opts["--report"]) {
+  if (v.report) {
     const { renderReport } = await import("./report.js");
-    writeFileSync(opts["--report"] as string, renderReport(report));
-    console.error(`report written to ${opts["--report"]}`);
+    writeFileSync(v.report, renderReport(report));
+    console.error(`report written to ${v.report}`);
   }
   return report.ok ? 0 : 1;
 }

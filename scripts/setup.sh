@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# One idempotent set-up for every entry point (npm start, npm test, .ci/run).
+# Idempotent set-up, in levels, so each entry point prepares only what it needs:
+#   main  npm packages, the TypeScript build and assets, Eigen        (npm start)
+#   lab   main + the Python environment with JupyterLab               (npm run lab)
+#   all   lab + headless Chromium for the JupyterLab browser test     (npm test, npm run setup; the default)
 # Each step checks a stamp first, so a warm run costs a few seconds.
 set -euo pipefail
+level="${1:-all}"
+case "$level" in main|lab|all) ;; *) echo "usage: scripts/setup.sh [main|lab|all]" >&2; exit 2 ;; esac
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 say() { echo "[setup] $*" >&2; }
@@ -21,9 +26,11 @@ node scripts/build-assets.mjs
 
 # 3. Eigen headers for the C++ back end (see docs/compiler.md).
 bash scripts/ensure-eigen.sh
+[ "$level" = main ] && exit 0
 
 # 4. The Python environment for python-ref (HF transformers, torch, jupyter).
 bash scripts/ensure-python.sh
+[ "$level" = lab ] && exit 0
 
 # 5. Headless Chromium for the JupyterLab browser test (Debian's chromium; skipped loudly without it).
 bash scripts/ensure-browser.sh

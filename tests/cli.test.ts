@@ -1,11 +1,17 @@
 // The command line, spawned: exit codes, --json, --kernel, --inputs, the default weights/
-// folder, 0.5 for unbound parameters, and errors on stderr without stack traces.
+// folder, 0.5 for unbound parameters, errors on stderr without stack traces and with one prefix,
+// --help on every command without side effects, unknown options refused before anything runs.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { examplePath, runCli } from "./helpers/examples.js";
+import { DEFAULT_BACKEND } from "../backends/index.js";
+import { HF_COMMANDS } from "../cli/hf.js";
+import { examplePath, repoRoot, runCli } from "./helpers/examples.js";
+
+const root = repoRoot();
 
 const dir = mkdtempSync(join(tmpdir(), "tc-cli-"));
 const PROG = `type V = Tensor<f32, {3}>;
@@ -36,7 +42,7 @@ test("check: ok exits 0, errors exit 1 on stderr with file:line:col and a caret"
 });
 
 test("run: the last kernel by default, parameters from weights/ beside the file", () => {
-  const r = runCli(["run", prog, "--json"]);
+  const r = runCli(["run", prog, "--json", "--backend", "interp"]);
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out, {
@@ -46,15 +52,15 @@ test("run: the last kernel by default, parameters from weights/ beside the file"
 });
 
 test("run: --kernel picks the entry, unbound parameters are 0.5, plain output prints lines", () => {
-  const r = runCli(["run", prog, "--kernel", "first"]);
+  const r = runCli(["run", prog, "--kernel", "first", "--backend", "interp"]);
   assert.is(r.status, 0, r.stderr);
   assert.is(r.stdout, "3\n");
-  const j = JSON.parse(runCli(["run", prog, "--kernel=first", "--json"]).stdout);
+  const j = JSON.parse(runCli(["run", prog, "--kernel=first", "--json", "--backend", "interp"]).stdout);
   assert.equal(j.params.a.data, [1, 1, 1]);
 });
 
 test("run: --inputs DIR replaces weights/", () => {
-  const r = runCli(["run", prog, "--inputs", join(dir, "other"), "--json"]);
+  const r = runCli(["run", prog, "--inputs", join(dir, "other"), "--json", "--backend", "interp"]);
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
   assert.equal(out.stdout, ["63"]);
@@ -64,24 +70,25 @@ test("run: --inputs DIR replaces weights/", () => {
 test("run: a top-level-only program prints its lines and has no params", () => {
   const top = join(dir, "top.ta");
   writeFileSync(top, "type S = Tensor<f32, {2}>;\nS x = 1.25;\nREDUCE(x);\n");
-  assert.equal(JSON.parse(runCli(["run", top, "--json"]).stdout), { stdout: ["2.5"], params: {} });
+  assert.equal(JSON.parse(runCli(["run", top, "--json", "--backend", "interp"]).stdout), { stdout: ["2.5"], params: {} });
 });
 
 test("run: --json renders infinities and NaN as strings", () => {
   const f = join(dir, "inf.ta");
   writeFileSync(f, "type V = Tensor<f32, {3}>;\nkernel k(V v) { v[0] = INF; v[1] = -INF; v[2] = INF - INF; }\n");
-  assert.equal(JSON.parse(runCli(["run", f, "--json"]).stdout).params.v.data, ["Infinity", "-Infinity", "NaN"]);
+  assert.equal(JSON.parse(runCli(["run", f, "--json", "--backend", "interp"]).stdout).params.v.data, ["Infinity", "-Infinity", "NaN"]);
 });
 
 test("errors: usage, missing files, unknown kernel, bad weights, run-time faults — exit 1, no stack", () => {
   const cases: [string[], RegExp][] = [
-    [["frobnicate"], /^tensorcore: unknown command 'frobnicate'/],
-    [["run"], /^tensorcore: no input file/],
-    [["run", join(dir, "nope.ta")], /nope\.ta: no such file/],
-    [["run", prog, "--bogus"], /^tensorcore: unknown option '--bogus'/],
-    [["run", prog, "--kernel"], /^tensorcore: option '--kernel' needs a value/],
-    [["run", prog, "--kernel", "third"], /^tensorcore: no kernel named 'third' \(kernels: first, second\)/],
-    [["run", examplePath("errors/runtime_lookup")], /runtime_lookup\.ta:10:3: error: LOOKUP index 7 is out of range/],
+    [["frobnicate"], /^tensorcore: error: unknown command 'frobnicate'/],
+    [["run"], /^tensorcore: error: no input file/],
+    [["run", join(dir, "nope.ta")], /^tensorcore: error: .*nope\.ta: no such file/],
+    [["run", prog, "--bogus"], /^tensorcore: error: unknown option '--bogus' \(see `tensorcore run --help`\)/],
+    [["run", prog, "--kernel"], /^tensorcore: error: option '--kernel' needs a value/],
+    [["run", prog, "--kernel", "third", "--backend", "interp"], /^tensorcore: error: no kernel named 'third' \(kernels: first, second\)/],
+    [["run", prog, "--backend", "gpu"], /^tensorcore: error: unknown backend 'gpu'/],
+    [["run", examplePath("errors/runtime_lookup"), "--backend", "interp"], /runtime_lookup\.ta:10:3: error: LOOKUP index 7 is out of range/],
   ];
   for (const [args, re] of cases) {
     const r = runCli(args);
@@ -91,7 +98,7 @@ test("errors: usage, missing files, unknown kernel, bad weights, run-time faults
   }
   mkdirSync(join(dir, "short"));
   writeFileSync(join(dir, "short", "w.bin"), Buffer.alloc(6));
-  const r = runCli(["run", prog, "--inputs", join(dir, "short")]);
+  const r = runCli(["run", prog, "--inputs", join(dir, "short"), "--backend", "interp"]);
   assert.is(r.status, 1);
   assert.match(r.stderr, /prog\.ta:4:17: error: .*w\.bin: 'w' holds 6 bytes, but a f32 tensor of shape \{3\} needs 12 bytes/);
   noStack(r.stderr);
@@ -100,8 +107,155 @@ test("errors: usage, missing files, unknown kernel, bad weights, run-time faults
 test("help exits 0 and lists the commands", () => {
   const r = runCli(["--help"]);
   assert.is(r.status, 0);
-  assert.match(r.stdout, /tensorcore check FILE\.ta/);
-  assert.match(r.stdout, /tensorcore run FILE\.ta/);
+  for (const c of ["check", "run", "compile", "generate", "verify", "hf", "kernel"]) assert.match(r.stdout, new RegExp(`^  ${c} `, "m"));
+  const bare = runCli([]);
+  assert.is(bare.status, 1);
+  assert.match(bare.stderr, /^tensorcore: error: missing command/m);
+});
+
+// Every command and subcommand, with the options its help must list (written from the docs, not
+// from the specs), run in a throwaway HOME and Jupyter paths so that a side effect would show.
+const HELP: [string[], string[]][] = [
+  [["check"], []],
+  [["run"], ["--kernel NAME", "--inputs DIR", "--json", "--backend NAME"]],
+  [["compile"], ["-o, --output FILE", "--main", "--kernel NAME"]],
+  [["generate"], ["--model DIR", "--max-new-tokens N", "--greedy", "--temperature T", "--top-k K", "--top-p P", "--seed N", "--backend NAME", "--json"]],
+  [["verify"], ["--model DIR", "--prompts FILE", "--new-tokens N", "--backend NAME", "--report FILE", "--json"]],
+  [["hf"], ["convert", "export", "make-model", "verify"]],
+  [["hf", "convert"], ["--out DIR", "--dtype TYPE", "--max-ctx N", "--ignore-unknown-config"]],
+  [["hf", "export"], ["--prompts FILE", "--out DIR", "--new-tokens N", "--seed N", "--archive"]],
+  [["hf", "make-model"], ["--out DIR", "--layers N", "--heads N", "--width N", "--ctx N", "--seed N"]],
+  [["hf", "verify"], []],
+  [["kernel"], ["install", "uninstall", "spec"]],
+  [["kernel", "install"], ["--user", "--sys-prefix", "--prefix DIR", "--name NAME", "--display-name TEXT"]],
+  [["kernel", "uninstall"], ["--user", "--sys-prefix", "--prefix DIR", "--name NAME"]],
+  [["kernel", "spec"], []],
+];
+
+/** Spawn the CLI with HOME, Jupyter's paths and the Python environment variables pointing into `home`. */
+function sandboxed(args: string[], home: string) {
+  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, XDG_DATA_HOME: join(home, "data"), JUPYTER_DATA_DIR: join(home, "jupyter"), VIRTUAL_ENV: join(home, "venv"), TENSORCORE_CACHE: join(home, "cache") };
+  delete env.CONDA_PREFIX;
+  const r = spawnSync(process.execPath, [join(root, "bin", "tensorcore.js"), ...args], { cwd: home, env, encoding: "utf8", timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
+}
+
+test("-h/--help on every command and subcommand: exit 0, lists its options, does nothing else", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-help-"));
+  try {
+    for (const [cmd, listed] of HELP) {
+      for (const flag of ["--help", "-h"]) {
+        const r = sandboxed([...cmd, flag], home);
+        const what = [...cmd, flag].join(" ");
+        assert.is(r.status, 0, `${what}: ${r.stderr}`);
+        assert.is(r.stderr, "", what);
+        assert.match(r.stdout, new RegExp(`^usage: tensorcore ${cmd.join(" ")}\\b`), what);
+        for (const o of listed) assert.ok(r.stdout.includes(o), `${what} lists ${o}:\n${r.stdout}`);
+        if (listed.some((o) => o.startsWith("-"))) assert.ok(r.stdout.includes("-h, --help"), what);
+      }
+      // --help wins over everything else on the line: nothing runs, even with real arguments
+      const withArgs = sandboxed([...cmd, "--prefix", join(home, "p"), "--help"], home);
+      assert.is(withArgs.status, 0, cmd.join(" "));
+    }
+    // nothing was written: no kernelspec, no cache, no prefix
+    assert.equal(readdirSync(home), []);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("the default back end is stated in the help of every command that runs programs", () => {
+  for (const cmd of ["run", "generate", "verify"]) {
+    const r = runCli([cmd, "--help"]);
+    assert.ok(r.stdout.includes(`--backend NAME`), cmd);
+    assert.ok(r.stdout.includes(`[default: ${DEFAULT_BACKEND}; interp, with a note, when ${DEFAULT_BACKEND} cannot run here`), `${cmd}: ${r.stdout}`);
+  }
+  assert.ok(runCli(["--help"]).stdout.includes(`--backend NAME picks one): ${DEFAULT_BACKEND};`));
+});
+
+test("unknown options and missing values are refused before anything runs, with one prefix everywhere", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-bogus-"));
+  try {
+    const out = join(home, "out");
+    const cases: string[][] = [
+      ["check", prog, "--bogus"],
+      ["run", prog, "--bogus"],
+      ["compile", prog, "-o", join(out, "x.cpp"), "--bogus"],
+      ["generate", "hello", "--bogus"],
+      ["verify", "--report", join(out, "r.html"), "--bogus"],
+      ["hf", "convert", "gpt2", "--out", out, "--bogus"],
+      ["hf", "export", "gpt2", "--prompts", prog, "--out", out, "--bogus"],
+      ["hf", "make-model", "embedded", "--out", out, "--bogus"],
+      ["kernel", "install", "--prefix", out, "--bogus"],
+      ["kernel", "uninstall", "--prefix", out, "--bogus"],
+    ];
+    for (const args of cases) {
+      const cmd = args[0] === "hf" || args[0] === "kernel" ? `${args[0]} ${args[1]}` : args[0];
+      const r = sandboxed(args, home);
+      assert.is(r.status, 1, args.join(" "));
+      assert.is(r.stdout, "", args.join(" "));
+      assert.is(r.stderr, `tensorcore: error: unknown option '--bogus' (see \`tensorcore ${cmd} --help\`)\n`, args.join(" "));
+    }
+    // a value-taking option at the end, or followed by another option, has no value
+    for (const args of [["generate", "hi", "--model"], ["kernel", "install", "--prefix"], ["hf", "convert", "gpt2", "--out"], ["run", prog, "--inputs", "--json"]]) {
+      const r = sandboxed(args, home);
+      assert.is(r.status, 1, args.join(" "));
+      assert.match(r.stderr, new RegExp(`^tensorcore: error: option '${args[args.length - 1] === "--json" ? "--inputs" : args[args.length - 1]}' needs a value`), args.join(" "));
+    }
+    // typed values, required options and exclusive choices are checked up front as well
+    for (const [args, re] of [
+      [["generate", "hi", "--max-new-tokens", "many"], /^tensorcore: error: option '--max-new-tokens' needs an integer, got 'many'/],
+      [["hf", "convert", "gpt2"], /^tensorcore: error: option '--out' is required/],
+      [["hf", "convert", "gpt2", "--out", out, "--dtype", "f8"], /^tensorcore: error: option '--dtype' must be one of f32, f16, bf16, int8, got 'f8'/],
+      [["kernel", "install", "--user", "--prefix", out], /^tensorcore: error: --user, --sys-prefix and --prefix exclude each other/],
+      [["hf", "nope"], /^tensorcore: error: unknown command 'nope' for 'tensorcore hf'/],
+    ] as [string[], RegExp][]) {
+      const r = sandboxed(args, home);
+      assert.is(r.status, 1, args.join(" "));
+      assert.match(r.stderr, re);
+    }
+    assert.equal(readdirSync(home), []);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("kernel install writes the kernelspec only where it is told", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-kinstall-"));
+  try {
+    const r = sandboxed(["kernel", "install", "--prefix", join(home, "p"), "--name", "tc-test", "--display-name", "TC test"], home);
+    assert.is(r.status, 0, r.stderr);
+    const spec = JSON.parse(readFileSync(join(home, "p/share/jupyter/kernels/tc-test/kernel.json"), "utf8"));
+    assert.is(spec.display_name, "TC test");
+    assert.equal(readdirSync(home), ["p"]);
+    const u = sandboxed(["kernel", "uninstall", "--prefix", join(home, "p"), "--name", "tc-test"], home);
+    assert.is(u.status, 0, u.stderr);
+    assert.not.ok(existsSync(join(home, "p/share/jupyter/kernels/tc-test")));
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
+test("hf's options match python-ref's argparse (names and defaults)", () => {
+  const venv = join(root, ".venv", "bin", "python");
+  const python = existsSync(venv) ? venv : "python3";
+  const script = `import json
+from tensorcore_ref.cli import build_parser
+sub = [a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction"][0]
+print(json.dumps({n: {o.option_strings[0][2:]: o.default for o in p._actions if o.option_strings and o.option_strings[0] != "-h"} for n, p in sub.choices.items()}))`;
+  const r = spawnSync(python, ["-c", script], { env: { ...process.env, PYTHONPATH: join(root, "python-ref") }, encoding: "utf8" });
+  if (r.status !== 0) return console.log(`  (skipped: no Python that imports tensorcore_ref.cli: ${r.stderr.trim().split("\n").pop()})`);
+  const py: Record<string, Record<string, unknown>> = JSON.parse(r.stdout);
+  assert.equal(Object.keys(py).sort(), HF_COMMANDS.map((c) => c.name.slice(3)).sort());
+  for (const c of HF_COMMANDS) {
+    const ours = c.options, theirs = py[c.name.slice(3)];
+    assert.equal(Object.keys(ours).sort(), Object.keys(theirs).sort(), c.name);
+    for (const [name, o] of Object.entries(ours)) {
+      const d = theirs[name];
+      if (o.type === "boolean") assert.is(d, false, `${c.name} --${name}`);
+      else assert.is(o.default ?? null, d, `${c.name} --${name}: ours ${o.default}, python-ref's ${d}`);
+    }
+  }
 });
 
 test.run();

@@ -304,7 +304,7 @@ test("tensorcore compile writes C++; with --main it builds into a program that p
     if (spawnSync("g++", ["--version"]).status !== 0) return;
     execFileSync("g++", ["-std=c++17", "-O1", "-fopenmp", "-ffp-contract=off", "-w", "-I/usr/include/eigen3", cpp, "-o", join(dir, "prog")]);
     const out = execFileSync(join(dir, "prog"), { cwd: dirname(file), encoding: "utf8" });
-    const interp = JSON.parse(execFileSync(process.execPath, [join(root, "bin/tensorcore.js"), "run", file, "--json"], { encoding: "utf8" }));
+    const interp = JSON.parse(execFileSync(process.execPath, [join(root, "bin/tensorcore.js"), "run", file, "--json", "--backend", "interp"], { encoding: "utf8" }));
     assert.equal(out.trim().split("\n").filter((l) => l), interp.stdout);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -51,7 +51,7 @@ for (const name of errors) {
 
 test("the CLI prints what the library computes (spawned for a few examples)", async () => {
   for (const name of ["prototype/bmm", "precision/int8_mmul", "nn/attention", "basics/top_level"]) {
-    const cli = runCli(["run", examplePath(name), "--json"]);
+    const cli = runCli(["run", examplePath(name), "--json", "--backend", "interp"]);
     if (!cli.ok) return assert.unreachable(cli.error);
     const lib = await runExample(name, "interp");
     if (!lib.ok) return assert.unreachable(lib.error);
@@ -61,7 +61,7 @@ test("the CLI prints what the library computes (spawned for a few examples)", as
 });
 
 test("the prototype's bmm prints 6", () => {
-  const cli = runCli(["run", examplePath("prototype/bmm")]);
+  const cli = runCli(["run", examplePath("prototype/bmm"), "--backend", "interp"]);
   assert.is(cli.status, 0);
   assert.is(cli.stdout, "6\n");
 });
@@ -73,7 +73,7 @@ test("the CLI's check exits 1 on a static error example and 0 on a run-time one"
 
 test("runtime error examples name the failing line and print no stack trace", () => {
   for (const name of errors.filter((n) => n.startsWith("errors/runtime_"))) {
-    const r = runCli(["run", examplePath(name)]);
+    const r = runCli(["run", examplePath(name), "--backend", "interp"]);
     assert.is(r.status, 1);
     assert.not.match(r.stderr, /\bat .*\.js:\d+/);
     assert.match(r.stderr, /:\d+:\d+: error: /);

@@ -152,6 +152,7 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   const cpp = join(dir, `${key}.cpp`);
   const tmpCpp = tmpName(cpp) + ".cpp", tmpSo = tmpName(so);
   writeFileSync(tmpCpp, code);
+  log?.("[eigen] compiling the program with g++ (cached after the first time)");
   const r = await run(tc.cxx, [...flags, "-include", header, "-shared", ...LINK_FLAGS, tmpCpp, obj, "-o", tmpSo]);
   if (r.code !== 0) {
     rmSync(tmpSo, { force: true });

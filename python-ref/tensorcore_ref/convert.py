@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import TCError
+from .progress import Steps
 from .fsutil import atomic_dir
 from .paths import REPO_ROOT
 from . import st_io
@@ -454,6 +455,8 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     out = Path(out)
     raw_cfg, raw_bytes = read_config(source)
     arch = architecture_of(raw_cfg)
+    step = Steps("convert", 5, quiet)
+    step(f"loading the HF {arch} model (torch, transformers)")
     from transformers import AutoConfig
 
     try:
@@ -471,6 +474,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     extra_types = []
     meta: dict = {}
     tdtype = {"f32": torch.float32, "f16": torch.float16, "bf16": torch.bfloat16}
+    step(f"converting {len(plan.weights)} weights to {dtype}")
     for w in plan.weights:
         shape = [eval_dims(d, plan.consts) for d in w.dims]
         if list(w.tensor.shape) != shape:
@@ -497,6 +501,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
 
     with atomic_dir(out) as tmp:
         (tmp / "config.json").write_bytes(raw_bytes)
+        step(f"writing {WEIGHTS_FILE}")
         info = st_io.write_aligned(tmp / WEIGHTS_FILE, tensors, metadata={"format": "pt", "tensorcore": FORMAT})
         (tmp / "model.ta").write_text(model_ta)
         tok_files = []
@@ -508,6 +513,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         if not {"vocab.json", "merges.txt"} <= set(tok_files):
             print(f"warning: {source} has no vocab.json/merges.txt; copied {tok_files or 'no tokenizer files'}",
                   file=sys.stderr)
+        step("hashing the weights for the manifest")
         manifest = {
             "format": FORMAT,
             "architecture": arch,
@@ -530,6 +536,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
                 "unquantized": "vectors, biases, norms, position tables stay f32",
             }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        step("verifying the folder's sha256s")
         verify_folder(tmp)
     if not quiet:
         print(f"converted {source} ({arch}, {dtype}) -> {out}: {len(tensors)} tensors, "

@@ -16,6 +16,7 @@ import numpy as np
 
 from .convert import FORMAT as MODEL_FORMAT, architecture_of, load_hf_model, read_config, state_dict_sha256
 from .errors import TCError
+from .progress import Steps
 from .fsutil import atomic_dir
 from .st_io import sha256_file
 
@@ -225,6 +226,8 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     if new_tokens < 0:
         raise TCError("--new-tokens must be >= 0")
     prompts = read_prompts(prompts_file)
+    step = Steps("export", 1 + len(prompts) + (1 if archive else 0), quiet)
+    step("loading the model (torch, transformers)")
     model, tok, arch, info = load_model(source)
     n_ctx = n_ctx_of(model, arch)
     encoded = []
@@ -258,6 +261,7 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
                "seed": seed, "prompts": []}
     with atomic_dir(out) as tmp:
         for k, (p, ids) in enumerate(zip(prompts, encoded)):
+            step(f"prompt {k + 1} of {len(prompts)}: {len(ids)} tokens, {new_tokens} greedy steps")
             arrays, dev = run_prompt(model, tok, arch, ids, new_tokens, seed)
             sub = f"p{k:03d}"
             (tmp / sub).mkdir()
@@ -282,6 +286,7 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
                     listing["files"][f.relative_to(tmp).as_posix()] = sha256_file(f)
             (tmp / "archive-manifest.json").write_text(json.dumps(listing, indent=1) + "\n")
     if archive:
+        step(f"packing {Path(out).name}.tar.gz")
         out = Path(out)
         tar_path = out.parent / f"{out.name}.tar.gz"
         part = out.parent / f".{out.name}.tar.gz.part-{os.getpid()}"

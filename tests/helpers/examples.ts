@@ -92,7 +92,8 @@ export function tensorJson(t: TensorView): TensorJson {
 /** Run an example the way `tensorcore run FILE --json` does: in process ("interp"), or by spawning the CLI. */
 export async function runExample(name: string, backend: Backend = "interp"): Promise<Outcome> {
   const file = examplePath(name);
-  if (backend !== "interp") return runCli(["run", file, "--json", ...(backend === "eigen" ? ["--backend", "eigen"] : [])]);
+  // "cli" is the interpreter behind the command line (the CLI's default back end is eigen)
+  if (backend !== "interp") return runCli(["run", file, "--json", "--backend", backend === "eigen" ? "eigen" : "interp"]);
   const stdout: string[] = [];
   try {
     const dir = join(dirname(file), "weights");
