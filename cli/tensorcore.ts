@@ -8,7 +8,7 @@ import { chooseBackend, createExecutor, UnknownBackend } from "../backends/index
 import { runProgram } from "../backends/run-program.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
-import { defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../runtime/weights.js";
+import { defaultInputsDir, DirectorySource, InputError, ManifestSource, WeightSource } from "../runtime/weights.js";
 import { parseArgs, readSources, UsageError } from "./args.js";
 
 export { parseArgs, readSources, UsageError };
@@ -18,16 +18,19 @@ const HELP = `tensorcore — the TensorCore DSL toolchain
 
 usage:
   tensorcore check FILE.ta [MORE.ta ...]        check programs, report every error
-  tensorcore run FILE.ta [MORE.ta ...] [--kernel NAME] [--inputs DIR] [--json] [--backend interp|eigen]
+  tensorcore run FILE.ta [MORE.ta ...] [--kernel NAME] [--inputs DIR] [--json] [--backend interp|eigen] [--no-verify]
                                                 run the top-level statements, then the entry kernel
                                                 (NAME, or the last kernel), parameters bound from
                                                 DIR/<param>.bin or .npy (default: weights/ beside FILE),
                                                 or a model folder's manifest.json; unbound ones are 0.5
   tensorcore compile FILE.ta [-o out.cpp] [--main]   emit C++/Eigen for a program
-  tensorcore generate "PROMPT" [--model DIR] [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--backend interp|eigen] [--json]
-  tensorcore verify [--model DIR] [--prompts FILE] [--backend interp|eigen] [--report out.html]
+  tensorcore generate "PROMPT" [--model DIR] [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--backend interp|eigen] [--json] [--no-verify]
+  tensorcore verify [--model DIR] [--prompts FILE] [--backend interp|eigen] [--report out.html] [--no-verify]
   tensorcore hf convert|export|make-model ...     Hugging Face models and reference activations (python-ref)
   tensorcore kernel install [--user|--sys-prefix|--prefix P]   install the Jupyter kernelspec
+
+  --no-verify   skip checking each tensor's sha256 against manifest.json (a corrupted or modified
+                weight file then loads silently); paths, file types and sizes are still checked
 `;
 
 function cmdCheck(argv: string[]): number {
@@ -47,12 +50,12 @@ export function tensorJson(t: TensorView): { dtype: string; shape: number[]; dat
   return { dtype: t.precision, shape: t.shape, data: toNumbers(t).map(jsonNumber) };
 }
 
-export function weightSourceFor(dir: string): WeightSource {
-  return existsSync(resolve(dir, "manifest.json")) ? new ManifestSource(dir) : new DirectorySource(dir);
+export function weightSourceFor(dir: string, verify = true): WeightSource {
+  return existsSync(resolve(dir, "manifest.json")) ? new ManifestSource(dir, { verify }) : new DirectorySource(dir);
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(argv, { "--kernel": "value", "--inputs": "value", "--json": "switch", "--backend": "value" });
+  const { positional, opts } = parseArgs(argv, { "--kernel": "value", "--inputs": "value", "--json": "switch", "--backend": "value", "--no-verify": "switch" });
   const files = readSources(positional);
   const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
   const json = opts["--json"] === true;
@@ -62,7 +65,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   try {
     const { params } = await runProgram(files, executor, {
       kernel: opts["--kernel"] as string | undefined,
-      inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir) : undefined,
+      inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir, opts["--no-verify"] !== true) : undefined,
       print: (l) => (json ? lines.push(l) : console.log(l)),
     });
     if (json) console.log(JSON.stringify({ stdout: lines, params: Object.fromEntries([...params].map(([k, v]) => [k, tensorJson(v)])) }));
@@ -117,7 +120,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof DiagnosticError) console.error(formatDiagnostics(e.diagnostics));
-    else if (e instanceof UsageError || e instanceof UnknownBackend) console.error(`tensorcore: ${e.message}`);
+    else if (e instanceof UsageError || e instanceof UnknownBackend || e instanceof InputError) console.error(`tensorcore: ${e.message}`);
     else if (e instanceof Interrupted) console.error("tensorcore: interrupted");
     else if ((e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") console.error(`tensorcore: this command is not available in this build (${(e as Error).message.split("\n")[0]})`);
     else {

@@ -7,6 +7,7 @@ import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
 import { GREEDY, SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer } from "./tokenizer.js";
+import { InputError } from "../runtime/model-folder.js";
 
 const num = (v: string | boolean | undefined, name: string, dflt: number, integer = false): number => {
   if (v === undefined) return dflt;
@@ -18,7 +19,7 @@ const num = (v: string | boolean | undefined, name: string, dflt: number, intege
 export async function generateCommand(argv: string[]): Promise<number> {
   const { positional, opts } = parseArgs(argv, {
     "--model": "value", "--max-new-tokens": "value", "--greedy": "switch", "--temperature": "value", "--top-k": "value",
-    "--top-p": "value", "--seed": "value", "--backend": "value", "--json": "switch",
+    "--top-p": "value", "--seed": "value", "--backend": "value", "--json": "switch", "--no-verify": "switch",
   });
   if (positional.length !== 1) throw new UsageError('generate takes one prompt: tensorcore generate "PROMPT" [options]');
   const prompt = positional[0];
@@ -40,8 +41,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
   if (!existsSync(dir)) throw new UsageError(`model folder '${dir}' does not exist`);
   void GREEDY;
   try {
-    const model = await CausalLM.load(dir, { backend, log: (m) => console.error(m) });
+    // the tokenizer first: its files are checked in well under a second, before any compiling
     const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+    const model = await CausalLM.load(dir, { backend, log: (m) => console.error(m), verifyWeights: opts["--no-verify"] !== true });
     if (!json) process.stdout.write(prompt);
     const result = generate(model, tokenizer, prompt, {
       maxNewTokens: maxNew,
@@ -55,7 +57,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof ModelError) throw new UsageError(e.message);
+    if (e instanceof ModelError || e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
 }

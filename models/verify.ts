@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs, UsageError } from "../cli/args.js";
-import { parseNpy } from "../runtime/weights.js";
+import { InputError, parseNpy } from "../runtime/weights.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 import { chooseBackend } from "../backends/index.js";
@@ -92,12 +92,12 @@ export function readPrompts(file: string | undefined): string[] {
   return text.split("\n").filter((l) => l.trim().length > 0);
 }
 
-export async function verifyModel(modelDir: string, prompts: string[], backend: BackendName, opts: { newTokens?: number; log?: (m: string) => void } = {}): Promise<VerifyReport> {
+export async function verifyModel(modelDir: string, prompts: string[], backend: BackendName, opts: { newTokens?: number; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<VerifyReport> {
   const log = opts.log ?? (() => {});
   const newTokens = opts.newTokens ?? 32;
   const refDir = exportReferences(modelDir, prompts, newTokens, log);
   const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
-  const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: true });
+  const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
   const failures: string[] = [];
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
@@ -193,7 +193,7 @@ export function formatTable(r: VerifyReport): string {
 }
 
 export async function verifyCommand(argv: string[]): Promise<number> {
-  const { positional, opts } = parseArgs(argv, { "--model": "value", "--prompts": "value", "--backend": "value", "--report": "value", "--new-tokens": "value", "--json": "switch" });
+  const { positional, opts } = parseArgs(argv, { "--model": "value", "--prompts": "value", "--backend": "value", "--report": "value", "--new-tokens": "value", "--json": "switch", "--no-verify": "switch" });
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
   const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
   const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
@@ -202,9 +202,9 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(newTokens) || newTokens < 1) throw new UsageError("--new-tokens needs a positive integer");
   let report: VerifyReport;
   try {
-    report = await verifyModel(dir, readPrompts(opts["--prompts"] as string | undefined), backend, { newTokens, log: (m) => console.error(m) });
+    report = await verifyModel(dir, readPrompts(opts["--prompts"] as string | undefined), backend, { newTokens, log: (m) => console.error(m), verifyWeights: opts["--no-verify"] !== true });
   } catch (e) {
-    if (e instanceof ModelError) throw new UsageError(e.message);
+    if (e instanceof ModelError || e instanceof InputError) throw new UsageError(e.message);
     throw e;
   }
   if (opts["--json"]) console.log(JSON.stringify(report));
