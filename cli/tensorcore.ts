@@ -29,8 +29,9 @@ usage:
   tensorcore hf convert|export|make-model ...     Hugging Face models and reference activations (python-ref)
   tensorcore kernel install [--user|--sys-prefix|--prefix P]   install the Jupyter kernelspec
 
-  --no-verify   skip checking each tensor's sha256 against manifest.json (a corrupted or modified
-                weight file then loads silently); paths, file types and sizes are still checked
+  --no-verify   (generate, verify, run) skip checking each tensor's sha256 against manifest.json: a
+                corrupted or modified weight file then loads silently. Paths, file types and sizes
+                are still checked; verify's HF reference export (python-ref) still checks its sha256s
 `;
 
 function cmdCheck(argv: string[]): number {

@@ -8,7 +8,8 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs, UsageError } from "../cli/args.js";
-import { InputError, parseNpy } from "../runtime/weights.js";
+import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
+import { confinedFile, MANIFEST_MAX_BYTES, readWholeFile } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 import { chooseBackend } from "../backends/index.js";
@@ -63,7 +64,8 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 /** Export HF references for the prompts (cached by model hash, prompts and token count). */
 export function exportReferences(modelDir: string, prompts: string[], newTokens: number, log: (m: string) => void): string {
-  const manifest = readFileSync(join(modelDir, "manifest.json"));
+  // checked (confined, a regular file, well-formed) before python-ref is started on the folder
+  const manifest = readWholeFile(confinedFile(new ManifestSource(modelDir, { verify: false }).realDir, "manifest.json", join(modelDir, "manifest.json")), MANIFEST_MAX_BYTES);
   const key = createHash("sha256").update(manifest).update(JSON.stringify(prompts)).update(String(newTokens)).digest("hex").slice(0, 16);
   const cache = join(process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore"), "references", key);
   if (existsSync(join(cache, "index.json"))) return cache;

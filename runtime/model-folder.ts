@@ -66,7 +66,12 @@ export function confinedFile(realDir: string, rel: unknown, where: string, folde
   if (inside === "" || inside.startsWith("..") || isAbsolute(inside)) {
     throw new InputError(`${where}: '${rel}' is a symbolic link to ${real}, outside ${folder}`);
   }
-  const st = statSync(real);
+  let st: Stats;
+  try {
+    st = statSync(real);
+  } catch (e) {
+    throw new InputError(`${where}: cannot open '${rel}' (${errno(e)})`);
+  }
   if (!st.isFile()) throw new InputError(`${where}: '${rel}' is ${kindOf(st)}, not a regular file`);
   return real;
 }
