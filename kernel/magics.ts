@@ -57,7 +57,7 @@ export const MAGICS: Record<string, Magic> = {
       ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
     },
   },
-  load: { usage: "%load [--no-verify] DIR [PREFIX]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended. Each tensor's sha256 is checked against manifest.json; --no-verify skips that check (paths, file types and sizes are still checked).", run: (ctx, args) => asMagicError(() => load(ctx, args)) },
+  load: { usage: "%load DIR [PREFIX] [--no-verify]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended. Each tensor's sha256 is checked against manifest.json; --no-verify skips that check (paths, file types and sizes are still checked).", run: (ctx, args) => asMagicError(() => load(ctx, args)) },
   display: { usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean.", run: (ctx, args, line) => figure(ctx, "display", args, line) },
   heatmap: { usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys).", run: (ctx, args, line) => figure(ctx, "heatmap", args, line) },
   plot: { usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row).", run: (ctx, args, line) => figure(ctx, "plot", args, line) },
@@ -233,7 +233,7 @@ function load(ctx: MagicContext, args: string): void {
   const words = args.split(/\s+/).filter(Boolean);
   const verify = !words.includes("--no-verify");
   const [dirArg, prefix = ""] = words.filter((w) => w !== "--no-verify");
-  if (!dirArg) throw new MagicError("usage: %load [--no-verify] DIR [PREFIX]");
+  if (!dirArg) throw new MagicError("usage: %load DIR [PREFIX] [--no-verify]");
   if (prefix && !VALID_NAME.test(prefix)) throw new MagicError(`the prefix '${prefix}' is not an identifier`);
   const dir = resolve(expandHome(dirArg));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MagicError(`${dirArg}: no such directory`);

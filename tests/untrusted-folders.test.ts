@@ -208,6 +208,27 @@ test("run --inputs: a .bin linked out of the folder, and a corrupted manifest fo
   assert.is(ok.status, 0, ok.stderr);
 });
 
+test("%load: a corrupted folder is a MagicError naming the tensor; --no-verify loads it; '..' is refused", async () => {
+  const { LanguageEngine } = await import("../kernel/engine.js");
+  const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)), inlinePlotly: false });
+  const run = (code: string) => e.execute({ code, user_expressions: {}, execution_count: 1 }, () => {});
+  const m = join(work, "load");
+  mkdirSync(m);
+  const bytes = Buffer.from(new Float32Array([1, 2, 3]).buffer);
+  const sha = createHash("sha256").update(bytes).digest("hex");
+  bytes[0] ^= 1; // the file no longer matches the recorded sha256
+  writeFileSync(join(m, "w.bin"), bytes);
+  writeFileSync(join(m, "manifest.json"), JSON.stringify({ tensors: { w: { file: "w.bin", dtype: "f32", shape: [3], offset: 0, nbytes: 12, sha256: sha } } }));
+  const bad = await run(`%load ${m}`);
+  assert.is(bad.error?.ename, "MagicError");
+  assert.match(bad.error!.evalue, /w\.bin: tensor 'w' does not match its sha256/);
+  assert.is((await run(`%load --no-verify ${m}`)).status, "ok");
+  writeFileSync(join(m, "manifest.json"), JSON.stringify({ tensors: { w: { file: "../secret.bin", dtype: "f32", shape: [3], offset: 0, nbytes: 12, sha256: sha } } }));
+  const out = await run(`%load --no-verify ${m}`);
+  assert.is(out.error?.ename, "MagicError");
+  assert.match(out.error!.evalue, /tensors\.w\.file: '\.\.\/secret\.bin' contains '\.\.'/);
+});
+
 test("the original embedded folder is untouched", () => {
   const m = JSON.parse(readFileSync(join(EMBEDDED, "manifest.json"), "utf8"));
   const w = readFileSync(join(EMBEDDED, "weights.safetensors"));
