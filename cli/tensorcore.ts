@@ -9,7 +9,7 @@ import { NoSuchKernel } from "../compiler/entry.js";
 import { runProgram } from "../backends/run-program.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
-import { defaultInputsDir, DirectorySource, ManifestSource, WeightSource } from "../runtime/weights.js";
+import { defaultInputsDir, DirectorySource, InputError, ManifestSource, WeightSource } from "../runtime/weights.js";
 import { BACKEND_OPTION, CommandGroup, DEFAULT_BACKEND_TEXT, CommandSpec, ERROR_PREFIX, groupCommand, parseCommand, readSources, UsageError } from "./args.js";
 import { Progress } from "./progress.js";
 
@@ -52,6 +52,7 @@ export const RUN = {
     inputs: { type: "string", value: "DIR", description: "where parameters are read from", defaultText: "weights/ beside the last FILE" },
     json: { type: "boolean", description: "print {stdout, params} as JSON" },
     backend: BACKEND_OPTION,
+    "no-verify": { type: "boolean", description: "skip checking each tensor's sha256 against manifest.json (a corrupted weight file then loads silently; paths, file types and sizes are still checked)" },
   },
 } as const satisfies CommandSpec;
 
@@ -73,8 +74,8 @@ export function tensorJson(t: TensorView): { dtype: string; shape: number[]; dat
   return { dtype: t.precision, shape: t.shape, data: toNumbers(t).map(jsonNumber) };
 }
 
-export function weightSourceFor(dir: string): WeightSource {
-  return existsSync(resolve(dir, "manifest.json")) ? new ManifestSource(dir) : new DirectorySource(dir);
+export function weightSourceFor(dir: string, verify = true): WeightSource {
+  return existsSync(resolve(dir, "manifest.json")) ? new ManifestSource(dir, { verify }) : new DirectorySource(dir);
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
@@ -90,7 +91,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   try {
     const { params } = await runProgram(files, executor, {
       kernel: values.kernel,
-      inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir) : undefined,
+      inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir, values["no-verify"] !== true) : undefined,
       print: (l) => {
         progress.end(); // a compile's status line ends before the program prints
         if (values.json) lines.push(l);
@@ -129,7 +130,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return await main(argv);
   } catch (e) {
     if (e instanceof DiagnosticError) console.error(e.diagnostics.map((d) => (d.span ? formatDiagnostics([d]) : `tensorcore: ${d.severity}: ${d.message}`)).join("\n"));
-    else if (e instanceof UsageError || e instanceof UnknownBackend || e instanceof NoSuchKernel) console.error(ERROR_PREFIX + e.message);
+    else if (e instanceof UsageError || e instanceof UnknownBackend || e instanceof NoSuchKernel || e instanceof InputError) console.error(ERROR_PREFIX + e.message);
     else if (e instanceof Interrupted) console.error(`${ERROR_PREFIX}interrupted`);
     else if ((e as NodeJS.ErrnoException)?.code === "ERR_MODULE_NOT_FOUND") console.error(`${ERROR_PREFIX}this command is not available in this build (${(e as Error).message.split("\n")[0]})`);
     else {

@@ -9,7 +9,8 @@ import { SourceFile } from "../compiler/source.js";
 import { bytesPerElement, elementCount, Precision, shapeToString, TensorType, typeToString } from "../compiler/types.js";
 import { Session } from "../runtime/session.js";
 import { TensorView } from "../runtime/tensor.js";
-import { bindRaw, DirectorySource, ManifestSource, parseNpy, RawTensor } from "../runtime/weights.js";
+import { bindRaw, DirectorySource, InputError, ManifestSource, parseNpy, RawTensor } from "../runtime/weights.js";
+import { readWholeFile } from "../runtime/model-folder.js";
 import { readFileSync } from "node:fs";
 import { FigureMaker, heatmapFigure, lineFigure, Progress, tensorBundle, textPlain } from "./display.js";
 import { OutputEvent } from "./protocol.js";
@@ -56,7 +57,7 @@ export const MAGICS: Record<string, Magic> = {
       ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
     },
   },
-  load: { usage: "%load DIR [PREFIX]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended.", run: (ctx, args) => load(ctx, args) },
+  load: { usage: "%load DIR [PREFIX] [--no-verify]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended. Each tensor's sha256 is checked against manifest.json; --no-verify skips that check (paths, file types and sizes are still checked).", run: (ctx, args) => asMagicError(() => load(ctx, args)) },
   display: { usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean.", run: (ctx, args, line) => figure(ctx, "display", args, line) },
   heatmap: { usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys).", run: (ctx, args, line) => figure(ctx, "heatmap", args, line) },
   plot: { usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row).", run: (ctx, args, line) => figure(ctx, "plot", args, line) },
@@ -218,17 +219,30 @@ function storable(p: RawTensor["precision"]): Precision {
   return p === "f64" ? "f32" : p === "int64" || p === "uint8" ? "int32" : p;
 }
 
+/** A bad file in a folder the user named is the user's error to fix: shown as a message, never "internal error". */
+function asMagicError<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof InputError) throw new MagicError(e.message);
+    throw e;
+  }
+}
+
 function load(ctx: MagicContext, args: string): void {
-  const [dirArg, prefix = ""] = args.split(/\s+/).filter(Boolean);
-  if (!dirArg) throw new MagicError("usage: %load DIR [PREFIX]");
+  const words = args.split(/\s+/).filter(Boolean);
+  const verify = !words.includes("--no-verify");
+  const [dirArg, prefix = ""] = words.filter((w) => w !== "--no-verify");
+  if (!dirArg) throw new MagicError("usage: %load DIR [PREFIX] [--no-verify]");
   if (prefix && !VALID_NAME.test(prefix)) throw new MagicError(`the prefix '${prefix}' is not an identifier`);
   const dir = resolve(expandHome(dirArg));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MagicError(`${dirArg}: no such directory`);
   const session = ctx.session;
   const entries: { name: string; read: () => RawTensor; shape?: number[]; precision?: RawTensor["precision"] }[] = [];
+  let manifestSource: ManifestSource | undefined;
   if (existsSync(join(dir, "manifest.json"))) {
-    const src = new ManifestSource(dir);
-    for (const [name, e] of Object.entries(src.manifest.tensors)) entries.push({ name, read: () => src.find(name)!, shape: e.shape, precision: e.dtype });
+    const src = (manifestSource = new ManifestSource(dir, { verify }));
+    for (const [name, e] of src.entries) entries.push({ name, read: () => src.find(name)!, shape: e.shape, precision: e.dtype });
   } else {
     const dsrc = new DirectorySource(dir);
     for (const f of readdirSync(dir).sort()) {
@@ -236,7 +250,7 @@ function load(ctx: MagicContext, args: string): void {
       if (ext !== ".npy" && ext !== ".bin") continue;
       const name = basename(f, ext);
       if (ext === ".bin" && entries.some((x) => x.name === name)) continue;
-      entries.push({ name, read: () => (ext === ".npy" ? parseNpy(readFileSync(join(dir, f)), join(dir, f)) : dsrc.find(name)!) });
+      entries.push({ name, read: () => (ext === ".npy" ? parseNpy(readWholeFile(dsrc.path(f), 2 ** 31 - 1, join(dir, f)), join(dir, f)) : dsrc.find(name)!) });
     }
   }
   if (entries.length === 0) throw new MagicError(`${dirArg}: no manifest.json and no .npy or .bin files`);
@@ -267,6 +281,7 @@ function load(ctx: MagicContext, args: string): void {
     loaded.push(id === e.name ? `${id} ${shapeToString(type.shape)} ${type.precision}` : `${id} (${e.name}) ${shapeToString(type.shape)} ${type.precision}`);
     progress.update((i + 1) / entries.length, `${i + 1} / ${entries.length} tensors`);
   });
+  manifestSource?.finishVerification();
   progress.done(`${loaded.length} tensors, ${formatBytes(bytes)}`);
   const show = loaded.length > 12 ? [...loaded.slice(0, 10), `... and ${loaded.length - 10} more (%who lists them)`] : loaded;
   ctx.print(`loaded ${loaded.length} tensor${loaded.length === 1 ? "" : "s"} (${formatBytes(bytes)}) from ${dirArg}:\n  ${show.join("\n  ")}\n` + (skipped.length ? `skipped:\n  ${skipped.join("\n  ")}\n` : ""));
@@ -311,12 +326,14 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   const backend = ctx.getBackend();
   const key = `${dir}|${backend}`;
   if (!loadedModels.has(key)) {
-    const p = CausalLM.load(dir, { backend });
+    const p = CausalLM.load(dir, { backend }).catch((e) => {
+      throw e instanceof InputError ? new MagicError(e.message) : e;
+    });
     p.catch(() => loadedModels.delete(key));
     loadedModels.set(key, p);
   }
   const model = await loadedModels.get(key)!;
-  const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+  const tokenizer = asMagicError(() => Gpt2Tokenizer.fromFolder(dir));
   const text = prompt.join(" ");
   ctx.print(text);
   const r = generate(model, tokenizer, text, {

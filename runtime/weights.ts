@@ -2,13 +2,19 @@
 // files, and model folders described by a manifest.json (python-ref writes them).
 
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { lstatSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { RuntimeFault } from "../compiler/diagnostics.js";
 import { Span } from "../compiler/source.js";
 import { bytesPerElement, elementCount, Precision, shapeToString, TensorType } from "../compiler/types.js";
 import { encoder, f16BitsToF32, bf16BitsToF32, storageFromBytes, StorageArray } from "./precision.js";
 import { allocTensor, TensorView } from "./tensor.js";
+import {
+  checkManifest, confinedFile, FileIdentity, hashRange, identityOf, InputError, Manifest, MANIFEST_MAX_BYTES, ManifestEntry,
+  parseJson, readRange, readWholeFile, realFolder, VerifiedStamp,
+} from "./model-folder.js";
+
+export { InputError };
 
 /** A tensor read from a file, before it is bound to a parameter of a given type. */
 export interface RawTensor {
@@ -24,19 +30,21 @@ const NPY_DTYPES: Record<string, RawTensor["precision"]> = {
 
 export function parseNpy(buf: Uint8Array, source: string): RawTensor {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
-  if (buf.length < 10 || magic.some((m, i) => buf[i] !== m)) throw new Error(`${source}: not a .npy file (bad magic bytes)`);
+  if (buf.length < 12 || magic.some((m, i) => buf[i] !== m)) throw new InputError(`${source}: not a .npy file (bad magic bytes)`);
   const major = buf[6];
-  const hlen = major === 1 ? buf[8] | (buf[9] << 8) : buf[8] | (buf[9] << 8) | (buf[10] << 16) | (buf[11] << 24);
+  const hlen = major === 1 ? buf[8] | (buf[9] << 8) : (buf[8] | (buf[9] << 8) | (buf[10] << 16)) + buf[11] * 2 ** 24;
   const hstart = major === 1 ? 10 : 12;
+  if (hstart + hlen > buf.length) throw new InputError(`${source}: truncated .npy header (${hlen} bytes declared, the file has ${buf.length})`);
   const header = new TextDecoder().decode(buf.subarray(hstart, hstart + hlen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || shapeText === undefined) throw new Error(`${source}: malformed .npy header`);
-  if (fortran) throw new Error(`${source}: Fortran-ordered .npy arrays are not supported; save with np.ascontiguousarray`);
-  const precision = NPY_DTYPES[descr];
-  if (!precision) throw new Error(`${source}: unsupported .npy dtype '${descr}' (use float32, float16, int32 or int8)`);
+  if (!descr || shapeText === undefined) throw new InputError(`${source}: malformed .npy header`);
+  if (fortran) throw new InputError(`${source}: Fortran-ordered .npy arrays are not supported; save with np.ascontiguousarray`);
+  const precision = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
+  if (!precision) throw new InputError(`${source}: unsupported .npy dtype '${descr}' (use float32, float16, int32 or int8)`);
   const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
+  if (shape.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new InputError(`${source}: malformed .npy shape (${shapeText})`);
   return { precision, shape, bytes: buf.subarray(hstart + hlen), source };
 }
 
@@ -89,58 +97,136 @@ function rawReader(raw: RawTensor): (i: number) => number {
 /** Where parameters come from: a directory of NAME.bin / NAME.npy files, or a model manifest. */
 export interface WeightSource {
   describe(): string;
-  find(name: string): RawTensor | undefined;
+  /** The tensor named `name`; `type`, when given, is checked against the file's sizes before reading. */
+  find(name: string, type?: TensorType): RawTensor | undefined;
 }
 
+/** The largest file read whole (.npy, .bin): typed arrays and Buffers stop at 2 GiB. */
+const MAX_FILE_BYTES = 2 ** 31 - 1;
+
+const exists = (p: string): boolean => {
+  try {
+    lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** A folder of NAME.npy / NAME.bin files (`run --inputs`, `%load`): each confined to the folder, regular files only. */
 export class DirectorySource implements WeightSource {
+  private realDir?: string;
   constructor(readonly dir: string) {}
   describe(): string { return this.dir; }
-  find(name: string): RawTensor | undefined {
+  /** The real path of DIR/file, refused when it leaves the folder or is not a regular file. */
+  path(file: string): string {
+    this.realDir ??= realFolder(this.dir, "inputs folder");
+    return confinedFile(this.realDir, file, join(this.dir, file), "the inputs folder");
+  }
+  find(name: string, type?: TensorType): RawTensor | undefined {
     const npy = join(this.dir, `${name}.npy`), bin = join(this.dir, `${name}.bin`);
-    if (existsSync(npy)) return parseNpy(readFileSync(npy), npy);
-    if (existsSync(bin)) {
-      const bytes = readFileSync(bin);
-      return { precision: "raw" as never, shape: undefined, bytes, source: bin };
+    if (exists(npy)) {
+      // a .npy header is small: a file much larger than the parameter's data is refused unread
+      const max = type ? elementCount(type.shape) * 8 + (1 << 20) : MAX_FILE_BYTES;
+      return parseNpy(readWholeFile(this.path(`${name}.npy`), Math.min(max, MAX_FILE_BYTES), npy), npy);
+    }
+    if (exists(bin)) {
+      const path = this.path(`${name}.bin`);
+      if (type) {
+        const need = elementCount(type.shape) * bytesPerElement(type.precision), size = statSync(path).size;
+        if (size !== need) throw new InputError(`${bin}: '${name}' holds ${size} bytes, but a ${type.precision} tensor of shape ${shapeToString(type.shape)} needs ${need} bytes`);
+      }
+      return { precision: "raw" as never, shape: undefined, bytes: readWholeFile(path, MAX_FILE_BYTES, bin), source: bin };
     }
     return undefined;
   }
 }
 
-export interface ManifestEntry { file: string; dtype: Precision; shape: number[]; offset: number; nbytes: number; sha256?: string }
-export interface Manifest { format?: string; architecture?: string; dtype?: string; tensors: Record<string, ManifestEntry> }
+export type { Manifest, ManifestEntry };
 
-/** A model folder: manifest.json maps names to byte ranges of weight files (read once, shared). */
+/**
+ * A model folder: manifest.json maps names to byte ranges of weight files. The constructor checks
+ * the manifest's structure, confines every file to the folder and checks every range against its
+ * file; `find` reads one tensor's range and (by default) checks its sha256. A stamp in the cache
+ * records a folder whose tensors all matched, so loading it again unchanged hashes nothing.
+ */
 export class ManifestSource implements WeightSource {
   readonly manifest: Manifest;
-  private readonly files = new Map<string, Uint8Array>();
-  constructor(readonly dir: string, private readonly verify = false) {
-    const path = join(dir, "manifest.json");
-    if (!existsSync(path)) throw new Error(`${dir}: not a model folder (no manifest.json)`);
-    try {
-      this.manifest = JSON.parse(readFileSync(path, "utf8"));
-    } catch (e) {
-      throw new Error(`${path}: invalid JSON (${(e as Error).message})`);
+  /** The tensors by name (a Map: names such as `__proto__` are plain data). */
+  readonly entries: Map<string, ManifestEntry>;
+  readonly realDir: string;
+  readonly verify: boolean;
+  /** Bytes hashed by this source so far: 0 after a load that a verified stamp made free. */
+  hashedBytes = 0;
+  private readonly paths = new Map<string, string>();
+  private readonly verified = new Set<string>();
+  private readonly stamp?: VerifiedStamp;
+  private readonly stampValid: boolean = false;
+
+  constructor(readonly dir: string, opts: { verify?: boolean } = {}) {
+    this.verify = opts.verify ?? true;
+    this.realDir = realFolder(dir, "model folder");
+    const shown = this.describe();
+    if (!exists(join(this.realDir, "manifest.json"))) throw new InputError(`${dir}: not a model folder (no manifest.json)`);
+    const bytes = readWholeFile(confinedFile(this.realDir, "manifest.json", shown), MANIFEST_MAX_BYTES, shown);
+    ({ manifest: this.manifest, entries: this.entries } = checkManifest(parseJson(bytes.toString("utf8"), shown), shown));
+    const identities = new Map<string, FileIdentity>();
+    for (const [name, e] of this.entries) {
+      let real = this.paths.get(e.file);
+      if (!real) {
+        real = confinedFile(this.realDir, e.file, `${shown}: tensors.${name}.file`);
+        this.paths.set(e.file, real);
+        identities.set(relative(this.realDir, real), identityOf(statSync(real)));
+      }
+      const size = identities.get(relative(this.realDir, real))!.size;
+      if (e.offset + e.nbytes > size) throw new InputError(`${join(dir, e.file)}: truncated: tensor '${name}' needs bytes ${e.offset}..${e.offset + e.nbytes}, the file has ${size}`);
+      if (this.verify && e.sha256 === undefined) throw new InputError(`${shown}: tensors.${name}.sha256 is missing, so the tensor cannot be verified (--no-verify loads it unchecked)`);
     }
-    if (!this.manifest || typeof this.manifest.tensors !== "object") throw new Error(`${path}: no "tensors" table`);
+    if (this.verify) {
+      this.stamp = new VerifiedStamp(this.realDir, createHash("sha256").update(bytes).digest("hex"), identities);
+      this.stampValid = this.stamp.valid();
+      if (this.stampValid) for (const name of this.entries.keys()) this.verified.add(name);
+    }
   }
+
   describe(): string { return join(this.dir, "manifest.json"); }
-  find(name: string): RawTensor | undefined {
-    const e = this.manifest.tensors[name];
+
+  has(name: string): boolean { return this.entries.has(name); }
+
+  find(name: string, type?: TensorType): RawTensor | undefined {
+    const e = this.entries.get(name);
     if (!e) return undefined;
-    let file = this.files.get(e.file);
-    if (!file) {
-      const p = join(this.dir, e.file);
-      if (!existsSync(p)) throw new Error(`${this.describe()}: weight file '${e.file}' is missing`);
-      file = readFileSync(p);
-      this.files.set(e.file, file);
+    if (type && elementCount(e.shape) !== elementCount(type.shape)) {
+      throw new InputError(`${this.describe()}: tensors.${name}.shape is ${shapeToString(e.shape)}, but the model declares ${shapeToString(type.shape)}`);
     }
-    if (e.offset + e.nbytes > file.byteLength) throw new Error(`${join(this.dir, e.file)}: truncated (tensor '${name}' needs bytes ${e.offset}..${e.offset + e.nbytes}, the file has ${file.byteLength})`);
-    const bytes = file.subarray(e.offset, e.offset + e.nbytes);
-    if (this.verify && e.sha256) {
-      const h = createHash("sha256").update(bytes).digest("hex");
-      if (h !== e.sha256) throw new Error(`${join(this.dir, e.file)}: tensor '${name}' is corrupted (sha256 ${h.slice(0, 12)}…, the manifest says ${e.sha256.slice(0, 12)}…)`);
+    const shownFile = join(this.dir, e.file);
+    const bytes = readRange(this.paths.get(e.file)!, e.offset, e.nbytes, shownFile, `tensor '${name}'`);
+    if (this.verify && !this.verified.has(name)) {
+      this.hashedBytes += bytes.byteLength;
+      this.check(name, e, createHash("sha256").update(bytes).digest("hex"));
     }
-    return { precision: e.dtype, shape: e.shape, bytes, source: `${join(this.dir, e.file)}[${name}]` };
+    return { precision: e.dtype, shape: e.shape, bytes, source: `${shownFile}[${name}]` };
+  }
+
+  /**
+   * Check the tensors `find` has not read (streamed, 1 MiB at a time) and record the folder as
+   * verified, so that the next load of it unchanged hashes nothing.
+   */
+  finishVerification(): void {
+    if (!this.verify || this.stampValid) return;
+    for (const [name, e] of this.entries) {
+      if (this.verified.has(name)) continue;
+      this.hashedBytes += e.nbytes;
+      this.check(name, e, hashRange(this.paths.get(e.file)!, e.offset, e.nbytes, join(this.dir, e.file), `tensor '${name}'`));
+    }
+    this.stamp!.write();
+  }
+
+  private check(name: string, e: ManifestEntry, hash: string): void {
+    if (hash !== e.sha256) {
+      throw new InputError(`${join(this.dir, e.file)}: tensor '${name}' does not match its sha256 in manifest.json (${hash.slice(0, 12)}…, expected ${e.sha256!.slice(0, 12)}…): the file is corrupted or was modified (--no-verify loads it anyway)`);
+    }
+    this.verified.add(name);
   }
 }
 
@@ -151,8 +237,10 @@ export class ManifestSource implements WeightSource {
 export function bindParam(name: string, type: TensorType, source: WeightSource | undefined, fill: number | undefined, span?: Span): TensorView {
   let raw: RawTensor | undefined;
   try {
-    raw = source?.find(name);
+    raw = source?.find(name, type);
   } catch (e) {
+    // located at the parameter when there is one (`run`); a bare InputError names the file and field
+    if (e instanceof InputError && !span) throw e;
     throw new RuntimeFault(span, (e as Error).message);
   }
   if (raw) {

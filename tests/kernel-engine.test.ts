@@ -160,10 +160,13 @@ test("%load binds a folder's .npy files and a manifest's tensors as session tens
     const m = join(dir, "model");
     const { mkdirSync } = await import("node:fs");
     mkdirSync(m);
-    writeFileSync(join(m, "weights.bin"), Buffer.from(new Float32Array([1, 1, 1, 5, 5, 5]).buffer));
+    const bytes = Buffer.from(new Float32Array([1, 1, 1, 5, 5, 5]).buffer);
+    writeFileSync(join(m, "weights.bin"), bytes);
+    const { createHash } = await import("node:crypto");
+    const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex"); // %load verifies every tensor
     writeFileSync(join(m, "manifest.json"), JSON.stringify({ tensors: {
-      "h.0.b": { file: "weights.bin", dtype: "f32", shape: [3], offset: 0, nbytes: 12 },
-      "wte": { file: "weights.bin", dtype: "f32", shape: [3], offset: 12, nbytes: 12 },
+      "h.0.b": { file: "weights.bin", dtype: "f32", shape: [3], offset: 0, nbytes: 12, sha256: sha(bytes.subarray(0, 12)) },
+      "wte": { file: "weights.bin", dtype: "f32", shape: [3], offset: 12, nbytes: 12, sha256: sha(bytes.subarray(12)) },
     } }));
     const r2 = await run(e, `%load ${m}\nREDUCE(h_0_b);\nREDUCE(wte);`);
     assert.is(r2.stdout.split("\n").slice(-3).join(","), "3,15,");

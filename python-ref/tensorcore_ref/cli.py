@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("convert", help="HF GPT-2/Llama model -> DSL model folder")
     c.add_argument("source", help="hub id or save_pretrained folder")
-    c.add_argument("--out", required=True, type=Path, help="output model folder (replaced atomically)")
+    c.add_argument("--out", required=True, type=Path, help="output model folder: written beside it and swapped in; replaced only if missing, empty or written by convert")
     c.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "int8"])
     c.add_argument("--max-ctx", type=int, default=None, help="cap N_CTX (position table rows)")
     c.add_argument("--ignore-unknown-config", action="store_true",
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="reference activations for prompts (HF eager, fp32)")
     e.add_argument("source", help="hub id, save_pretrained folder or DSL model folder")
     e.add_argument("--prompts", required=True, type=Path, help="one prompt per line, or a JSON list of strings")
-    e.add_argument("--out", required=True, type=Path, help="output folder (replaced atomically)")
+    e.add_argument("--out", required=True, type=Path, help="output folder: written beside it and swapped in; replaced only if missing, empty or written by export")
     e.add_argument("--new-tokens", type=int, default=8, help="greedy tokens to generate (default 8)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--archive", action="store_true", help="also pack OUT into OUT.tar.gz")
@@ -78,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"ok: {args.folder} ({m['architecture']}, {m['dtype']}, {len(m['tensors'])} tensors)")
     except TCError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file that cannot be read or written: say which, without a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("error: out of memory", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

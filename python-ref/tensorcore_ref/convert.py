@@ -15,11 +15,13 @@ from pathlib import Path
 
 from .errors import TCError
 from .progress import Steps
-from .fsutil import atomic_dir
+from .fsutil import atomic_dir, prepare_output, confined_file
 from .paths import REPO_ROOT
 from . import st_io
 
 FORMAT = "tensorcore-model/1"
+WRITTEN_BY = "tensorcore convert"
+WHAT = "model folder that `tensorcore hf convert` wrote"
 WEIGHTS_FILE = "weights.safetensors"
 DTYPES = ("f32", "f16", "bf16", "int8")
 # tokenizer.json is left out on purpose: it repeats vocab.json + merges.txt (3.5 MB for GPT-2)
@@ -453,6 +455,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     if max_ctx is not None and max_ctx < 1:
         raise TCError("--max-ctx must be a positive integer")
     out = Path(out)
+    prepare_output(out, convert_owner, WHAT)  # refuse before minutes of work, not after
     raw_cfg, raw_bytes = read_config(source)
     arch = architecture_of(raw_cfg)
     step = Steps("convert", 5, quiet)
@@ -499,7 +502,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     wdtypes = {n: st_io.dsl_dtype(t) for n, t in tensors.items()}
     model_ta = gen_model_ta(plan, wdtypes, extra_types)
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, convert_owner, WHAT) as tmp:
         (tmp / "config.json").write_bytes(raw_bytes)
         step(f"writing {WEIGHTS_FILE}")
         info = st_io.write_aligned(tmp / WEIGHTS_FILE, tensors, metadata={"format": "pt", "tensorcore": FORMAT})
@@ -516,6 +519,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         step("hashing the weights for the manifest")
         manifest = {
             "format": FORMAT,
+            "written_by": WRITTEN_BY,
             "architecture": arch,
             "source": source,
             "dtype": dtype,
@@ -544,33 +548,109 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     return manifest
 
 
-def verify_folder(folder: Path) -> dict:
-    """Check a DSL model folder: manifest format, config sha, each tensor's bytes/sha/alignment."""
+def convert_owner(folder: Path) -> str | None:
+    """None when ``folder`` is one convert wrote (its manifest says so), else why it is not.
+
+    Manifests from before the "written_by" field are recognised by the fields only convert writes.
+    """
+    m = Path(folder) / "manifest.json"
+    if not m.is_file() or m.is_symlink():
+        return "it is not empty and has no manifest.json"
+    try:
+        manifest = json.loads(m.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "its manifest.json is not valid JSON"
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        return f"its manifest.json is not a {FORMAT} manifest"
+    if manifest.get("written_by") == WRITTEN_BY:
+        return None
+    if "written_by" not in manifest and all(k in manifest for k in ("config_sha256", "weights_sha256", "tensors")):
+        return None
+    return f"its manifest.json was written by {manifest.get('written_by')!r}, not {WRITTEN_BY!r}"
+
+
+_DTYPE_BYTES = {"f32": 4, "f16": 2, "bf16": 2, "int8": 1, "int32": 4}
+
+
+def read_manifest(folder: Path) -> dict:
+    """A model folder's manifest.json, checked: field types, every file confined to the folder and a
+    regular file, every tensor's byte range inside its file. No hashing (verify_folder does that)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise TCError(f"{folder}: model folder not found")
-    mpath = folder / "manifest.json"
-    if not mpath.is_file():
+    if not os.path.lexists(folder / "manifest.json"):
         raise TCError(f"{folder}: no manifest.json (not a TensorCore model folder)")
+    mpath = confined_file(folder, "manifest.json", str(folder / "manifest.json"))
+    shown = folder / "manifest.json"
     try:
-        manifest = json.loads(mpath.read_text())
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise TCError(f"{shown}: not UTF-8 text ({e.reason})") from None
     except json.JSONDecodeError as e:
-        raise TCError(f"{mpath}: invalid JSON ({e})") from None
+        raise TCError(f"{shown}: invalid JSON ({e})") from None
+    if not isinstance(manifest, dict):
+        raise TCError(f"{shown}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
-        raise TCError(f"{mpath}: format {manifest.get('format')!r}, expected {FORMAT!r}")
-    cfg = folder / "config.json"
-    if not cfg.is_file() or hashlib.sha256(cfg.read_bytes()).hexdigest() != manifest.get("config_sha256"):
-        raise TCError(f"{cfg}: missing or sha256 mismatch with manifest.json config_sha256")
-    sizes = {}
-    for name, t in manifest["tensors"].items():
-        f = folder / t["file"]
+        raise TCError(f"{shown}: format {manifest.get('format')!r}, expected {FORMAT!r}")
+    for key in ("architecture", "dtype"):
+        if key in manifest and not isinstance(manifest[key], str):
+            raise TCError(f"{shown}: {key!r} must be a string, got {manifest[key]!r}")
+    if "consts" in manifest and not isinstance(manifest["consts"], dict):
+        raise TCError(f"{shown}: 'consts' must be an object, got {manifest['consts']!r}")
+    tensors = manifest.get("tensors")
+    if not isinstance(tensors, dict):
+        raise TCError(f"{shown}: 'tensors' must be an object mapping names to tensors, got {tensors!r}")
+    sizes: dict = {}
+    for name, t in tensors.items():
+        at = f"{shown}: tensors.{name}"
+        if not isinstance(t, dict):
+            raise TCError(f"{at}: expected an object, got {t!r}")
+        for key in ("file", "dtype", "shape", "offset", "nbytes", "sha256"):
+            if key not in t:
+                raise TCError(f"{at}: {key!r} is missing")
+        if not isinstance(t["dtype"], str) or t["dtype"] not in _DTYPE_BYTES:
+            raise TCError(f"{at}.dtype: expected one of {', '.join(_DTYPE_BYTES)}, got {t['dtype']!r}")
+        shape = t["shape"]
+        if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
+            raise TCError(f"{at}.shape: expected a list of non-negative integers, got {shape!r}")
+        for key in ("offset", "nbytes"):
+            if not isinstance(t[key], int) or isinstance(t[key], bool) or t[key] < 0:
+                raise TCError(f"{at}.{key}: expected a non-negative integer, got {t[key]!r}")
+        count = 1
+        for d in shape:
+            count *= d
+        if t["nbytes"] != count * _DTYPE_BYTES[t["dtype"]]:
+            raise TCError(f"{at}.nbytes: {t['nbytes']}, but a {t['dtype']} tensor of shape {shape} has "
+                          f"{count * _DTYPE_BYTES[t['dtype']]} bytes")
+        if not isinstance(t["sha256"], str) or not re.fullmatch(r"[0-9a-f]{64}", t["sha256"]):
+            raise TCError(f"{at}.sha256: expected 64 hex digits, got {t['sha256']!r}")
+        f = confined_file(folder, t["file"], f"{at}.file")
         if f not in sizes:
-            if not f.is_file():
-                raise TCError(f"{f}: weight file missing")
             sizes[f] = f.stat().st_size
         if t["offset"] + t["nbytes"] > sizes[f]:
-            raise TCError(f"{f}: tensor {name!r} extends past the end of the file (truncated?)")
-        raw = st_io.read_raw(f, t["offset"], t["nbytes"])
-        if hashlib.sha256(raw).hexdigest() != t["sha256"]:
-            raise TCError(f"{f}: sha256 mismatch for tensor {name!r} (weight file corrupted or modified)")
+            raise TCError(f"{folder / t['file']}: truncated: tensor {name!r} needs bytes "
+                          f"{t['offset']}..{t['offset'] + t['nbytes']}, the file has {sizes[f]}")
+    return manifest
+
+
+def tensor_path(folder: Path, manifest: dict, name: str) -> Path:
+    """The real path of a (checked) manifest tensor's file."""
+    return confined_file(Path(folder), manifest["tensors"][name]["file"], f"{Path(folder) / 'manifest.json'}: tensors.{name}.file")
+
+
+def verify_folder(folder: Path) -> dict:
+    """Check a DSL model folder: manifest structure and confinement (read_manifest), the config's
+    sha256 and every tensor's sha256."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    cfg = folder / "config.json"
+    if not os.path.lexists(cfg):
+        raise TCError(f"{cfg}: missing")
+    cfg_real = confined_file(folder, "config.json", str(cfg))
+    if hashlib.sha256(cfg_real.read_bytes()).hexdigest() != manifest.get("config_sha256"):
+        raise TCError(f"{cfg}: sha256 mismatch with manifest.json config_sha256 (modified?)")
+    for name, t in manifest["tensors"].items():
+        f = tensor_path(folder, manifest, name)
+        if st_io.sha256_range(f, t["offset"], t["nbytes"]) != t["sha256"]:
+            raise TCError(f"{folder / t['file']}: sha256 mismatch for tensor {name!r} (weight file corrupted or modified)")
     return manifest

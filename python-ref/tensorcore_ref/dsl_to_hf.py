@@ -11,15 +11,18 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import LAYER, SUPPORTED, verify_folder, weight_table
+from .convert import LAYER, SUPPORTED, read_manifest, tensor_path, verify_folder, weight_table
 from .errors import TCError
+from .fsutil import confined_file
 from . import st_io
 
 
 def read_tensor(folder: Path, manifest: dict, name: str) -> np.ndarray:
     """A manifest tensor as float32 numpy (int8 dequantized with its scale)."""
+    if name not in manifest["tensors"]:
+        raise TCError(f"{Path(folder) / 'manifest.json'}: no tensor {name!r}")
     t = manifest["tensors"][name]
-    raw = st_io.read_raw(Path(folder) / t["file"], t["offset"], t["nbytes"])
+    raw = st_io.read_raw(tensor_path(folder, manifest, name), t["offset"], t["nbytes"])
     a = st_io.to_numpy(raw, t["dtype"], t["shape"])
     if t["dtype"] == "int8":
         s = read_tensor(folder, manifest, f"{name}_scale")
@@ -34,8 +37,14 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
     from transformers import AutoConfig
 
     folder = Path(folder)
-    manifest = verify_folder(folder) if verify else json.loads((folder / "manifest.json").read_text())
-    config = AutoConfig.from_pretrained(folder)
+    manifest = verify_folder(folder) if verify else read_manifest(folder)
+    if not isinstance(manifest.get("consts"), dict):
+        raise TCError(f"{folder / 'manifest.json'}: 'consts' is missing")
+    confined_file(folder, "config.json", str(folder / "config.json"))
+    try:
+        config = AutoConfig.from_pretrained(folder)
+    except Exception as e:  # malformed config.json
+        raise TCError(f"{folder / 'config.json'}: cannot parse it ({type(e).__name__}: {e})") from None
     config._attn_implementation = "eager"
     c = manifest["consts"]
     arch = manifest["architecture"]
@@ -60,7 +69,10 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
         config.max_position_embeddings = c["N_CTX"]
     model_cls = getattr(transformers, SUPPORTED[arch])
     model = model_cls(config)
-    missing, unexpected = model.load_state_dict(sd, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # shapes in the manifest that do not fit config.json
+        raise TCError(f"{folder}: the tensors do not fit config.json ({str(e).splitlines()[-1].strip()})") from None
     missing = [m for m in missing if m != "lm_head.weight" and "rotary_emb" not in m]
     if missing or unexpected:
         raise TCError(f"{folder}: tensors do not match {model_cls.__name__}: missing {missing}, unexpected {unexpected}")

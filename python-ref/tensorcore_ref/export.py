@@ -17,10 +17,28 @@ import numpy as np
 from .convert import FORMAT as MODEL_FORMAT, architecture_of, load_hf_model, read_config, state_dict_sha256
 from .errors import TCError
 from .progress import Steps
-from .fsutil import atomic_dir
+from .fsutil import atomic_dir, prepare_output
 from .st_io import sha256_file
 
 FORMAT = "tensorcore-reference/1"
+WRITTEN_BY = "tensorcore export"
+WHAT = "reference folder that `tensorcore hf export` wrote"
+
+
+def export_owner(folder: Path) -> str | None:
+    """None when ``folder`` is one export wrote (its index.json says so), else why it is not."""
+    index = Path(folder) / "index.json"
+    if not index.is_file() or index.is_symlink():
+        return "it is not empty and has no index.json"
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "its index.json is not valid JSON"
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return f"its index.json is not a {FORMAT} index"
+    if data.get("written_by", WRITTEN_BY) != WRITTEN_BY:
+        return f"its index.json was written by {data.get('written_by')!r}"
+    return None
 DATASET_FORMAT = "tensorcore-dataset/1"
 # probs are computed in float64 and stored as float32, so each row sums to 1 within ~V * 2^-24 of
 # the stored values' rounding (< 1e-6 in practice). torch's pure-f32 softmax over 50257 logits drifts
@@ -69,9 +87,12 @@ def load_model(source: str):
     if (p / "manifest.json").is_file():
         from .dsl_to_hf import load_dsl_as_hf
 
-        manifest = json.loads((p / "manifest.json").read_text())
-        if manifest.get("format") != MODEL_FORMAT:
-            raise TCError(f"{p}/manifest.json: not a {MODEL_FORMAT} manifest")
+        from .convert import read_manifest
+
+        manifest = read_manifest(p)  # structure, confinement, sizes
+        for key in ("architecture", "dtype", "weights_sha256"):
+            if key not in manifest:
+                raise TCError(f"{p / 'manifest.json'}: {key!r} is missing")
         model = load_dsl_as_hf(p)  # verifies every sha256 first
         arch = manifest["architecture"]
         info["dsl_folder"] = {"dtype": manifest["dtype"], "weights_sha256": manifest["weights_sha256"]}
@@ -225,6 +246,7 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
 
     if new_tokens < 0:
         raise TCError("--new-tokens must be >= 0")
+    prepare_output(Path(out), export_owner, WHAT)  # refuse before running the model, not after
     prompts = read_prompts(prompts_file)
     step = Steps("export", 1 + len(prompts) + (1 if archive else 0), quiet)
     step("loading the model (torch, transformers)")
@@ -242,6 +264,7 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     model_sha = state_dict_sha256(model)
     index = {
         "format": FORMAT,
+        "written_by": WRITTEN_BY,
         "source": source,
         "architecture": arch,
         "model_sha256": model_sha,
@@ -259,7 +282,7 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     }
     dataset = {"format": DATASET_FORMAT, "source": source, "model_sha256": model_sha, "new_tokens": new_tokens,
                "seed": seed, "prompts": []}
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, export_owner, WHAT) as tmp:
         for k, (p, ids) in enumerate(zip(prompts, encoded)):
             step(f"prompt {k + 1} of {len(prompts)}: {len(ids)} tokens, {new_tokens} greedy steps")
             arrays, dev = run_prompt(model, tok, arch, ids, new_tokens, seed)

@@ -67,6 +67,14 @@ def _reusable(out: Path, rec: dict) -> bool:
     return s.get("recipe") == rec and f.is_file() and sha256_file(f) == s.get("model_sha256")
 
 
+def make_owner(folder: Path) -> str | None:
+    """None when ``folder`` holds make-model's stamp, else why it is not ours to replace."""
+    stamp = Path(folder) / STAMP
+    if not stamp.is_file() or stamp.is_symlink():
+        return f"it is not empty and has no {STAMP}"
+    return None
+
+
 def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) -> Path:
     rec = recipe(name, **kw)
     out = Path(out) if out else default_out(name, **kw)
@@ -81,7 +89,7 @@ def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) ->
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, make_owner, "model folder that `tensorcore hf make-model` wrote") as tmp:
         if name == "embedded":
             from .dsl_to_hf import load_dsl_as_hf
             model = load_dsl_as_hf(EMBEDDED_DIR)

@@ -113,7 +113,27 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 def read_raw(path: Path, offset: int, nbytes: int) -> bytes:
     with open(path, "rb") as f:
         f.seek(offset)
-        return f.read(nbytes)
+        data = f.read(nbytes)
+    if len(data) != nbytes:
+        from .errors import TCError
+        raise TCError(f"{path}: truncated: bytes {offset}..{offset + nbytes} requested, {len(data)} read")
+    return data
+
+
+def sha256_range(path: Path, offset: int, nbytes: int, chunk: int = 1 << 20) -> str:
+    """sha256 of a byte range, read a piece at a time (never the whole range in memory)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        f.seek(offset)
+        left = nbytes
+        while left > 0:
+            b = f.read(min(chunk, left))
+            if not b:
+                from .errors import TCError
+                raise TCError(f"{path}: truncated: ends {left} bytes before the end of bytes {offset}..{offset + nbytes}")
+            h.update(b)
+            left -= len(b)
+    return h.hexdigest()
 
 
 _NP = {"f32": "<f4", "f16": "<f2", "int8": "i1", "int32": "<i4"}

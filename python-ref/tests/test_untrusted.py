@@ -1,0 +1,223 @@
+"""Output folders lose nothing that was not ours; model folders read by python-ref stay inside
+themselves. Every refusal: exit status 2, a last line `error: ...` naming the folder/file and field."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tensorcore_ref.cli import main
+from tensorcore_ref.fsutil import OLD_TAG, TMP_TAG, atomic_dir
+from conftest import leftovers
+
+
+def run_cli(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    return rc, capsys.readouterr().err
+
+
+def refused(rc, err, *needles):
+    assert rc == 2, err
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for n in needles:
+        assert n in err, (n, err)
+
+
+def snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+# ---- convert --out / export --out ----------------------------------------------------------------
+
+
+def test_convert_refuses_a_folder_it_did_not_write(tiny_gpt2, tmp_path, capsys):
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "README.md").write_text("my notes")
+    (project / "src" / "main.py").write_text("print(1)")
+    before = snapshot(project)
+    t0 = time.monotonic()
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", project)
+    refused(rc, err, str(project), "refusing to replace it", "no manifest.json")
+    assert time.monotonic() - t0 < 5, "refused before converting"
+    assert snapshot(project) == before
+    assert leftovers(tmp_path, "project") == []
+
+
+def test_convert_refuses_a_file_and_a_foreign_manifest(tiny_gpt2, tmp_path, capsys):
+    f = tmp_path / "notes.txt"
+    f.write_text("keep me")
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", f)
+    refused(rc, err, str(f), "it is a file")
+    assert f.read_text() == "keep me"
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "manifest.json").write_text(json.dumps({"format": "someone-else/1", "files": []}))
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", other)
+    refused(rc, err, str(other), "not a tensorcore-model/1 manifest")
+    forged = tmp_path / "forged"
+    forged.mkdir()
+    (forged / "manifest.json").write_text(json.dumps({"format": "tensorcore-model/1", "written_by": "me", "tensors": {}}))
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", forged)
+    refused(rc, err, "written by 'me'")
+    assert (forged / "manifest.json").is_file()
+
+
+def test_convert_replaces_its_own_output_and_an_empty_folder(tiny_gpt2, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()  # empty: fine
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", out)
+    assert rc == 0, err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["written_by"] == "tensorcore convert"
+    # a manifest from before the marker (as models/embedded's) is recognised by convert's own fields
+    del m["written_by"]
+    (out / "manifest.json").write_text(json.dumps(m))
+    (out / "stale.txt").write_text("from the old folder")
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", out)
+    assert rc == 0, err
+    assert json.loads((out / "manifest.json").read_text())["written_by"] == "tensorcore convert"
+    assert not (out / "stale.txt").exists()
+    assert leftovers(tmp_path, "out") == []
+
+
+def test_a_killed_run_leaves_a_temp_folder_that_the_next_run_removes(tmp_path):
+    out = tmp_path / "out"
+    code = ("import os, sys; from pathlib import Path; from tensorcore_ref.fsutil import atomic_dir\n"
+            "with atomic_dir(Path(sys.argv[1]), lambda p: None, 'x') as tmp:\n"
+            "    (tmp / 'half.bin').write_bytes(b'x' * 1000)\n"
+            "    os.kill(os.getpid(), 9)\n")
+    p = subprocess.Popen([sys.executable, "-c", code, str(out)], env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert p.wait(timeout=60) == -9
+    left = leftovers(tmp_path, "out")
+    assert len(left) == 1 and left[0].startswith(f".out.{TMP_TAG}-{p.pid}-"), left
+    # a live run's temp folder (this process's pid) is not touched
+    live = tmp_path / f".out.{TMP_TAG}-{os.getpid()}-0000abcd"
+    live.mkdir()
+    old = tmp_path / f".out.{OLD_TAG}-{dead_pid()}-1234abcd"
+    old.mkdir()
+    with atomic_dir(out, lambda p: None, "x") as tmp:
+        (tmp / "a").write_text("new")
+    assert (out / "a").read_text() == "new"
+    assert sorted(leftovers(tmp_path, "out")) == [live.name]
+
+
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_unwritable_output_is_a_message(tiny_gpt2, tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", blocker / "sub")
+    refused(rc, err, str(blocker / "sub"), "cannot create the output folder's parent")
+    rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", "/sys/tensorcore-test-out")
+    refused(rc, err, "/sys/tensorcore-test-out", "cannot write the output folder")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_output_folder_is_a_message(tiny_gpt2, tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        rc, err = run_cli(capsys, "convert", tiny_gpt2, "--out", ro / "model")
+        refused(rc, err, "cannot write the output folder", "ermission denied")
+    finally:
+        ro.chmod(0o755)
+
+
+def test_export_refuses_a_folder_it_did_not_write(tiny_gpt2, tmp_path, capsys):
+    out = tmp_path / "refs"
+    out.mkdir()
+    (out / "data.csv").write_text("1,2,3")
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("Hello\n")
+    rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out)
+    refused(rc, err, str(out), "no index.json")
+    assert (out / "data.csv").read_text() == "1,2,3"
+
+
+# ---- model folders read by python-ref -------------------------------------------------------------
+
+
+@pytest.fixture
+def folder(embedded, tmp_path):
+    """A fresh copy of models/embedded (the original is never modified)."""
+    dst = tmp_path / "m"
+    shutil.copytree(embedded, dst)
+    return dst
+
+
+def edit(folder: Path, f):
+    m = json.loads((folder / "manifest.json").read_text())
+    f(m)
+    (folder / "manifest.json").write_text(json.dumps(m))
+
+
+@pytest.mark.parametrize("change,needles", [
+    (lambda m: m["tensors"]["wte"].update(file="../outside.safetensors"), ["tensors.wte.file", "contains '..'"]),
+    (lambda m: m["tensors"]["wte"].update(file="/etc/passwd"), ["tensors.wte.file", "absolute path"]),
+    (lambda m: m.update(tensors=None), ["'tensors' must be an object", "None"]),
+    (lambda m: m["tensors"]["wpe"].update(dtype=5), ["tensors.wpe.dtype"]),
+    (lambda m: m["tensors"]["wpe"].pop("offset"), ["tensors.wpe", "'offset' is missing"]),
+    (lambda m: m["tensors"]["wpe"].update(shape=[128, "64"]), ["tensors.wpe.shape"]),
+    (lambda m: m.update(architecture=["gpt2"]), ["'architecture' must be a string"]),
+])
+def test_malformed_manifest(folder, capsys, change, needles):
+    (folder.parent / "outside.safetensors").write_bytes((folder / "weights.safetensors").read_bytes())
+    edit(folder, change)
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "manifest.json", *needles)
+
+
+def test_links_out_fifos_and_directories_are_refused(folder, tmp_path, capsys):
+    outside = tmp_path / "outside.safetensors"
+    shutil.move(folder / "weights.safetensors", outside)
+    (folder / "weights.safetensors").symlink_to(outside)
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "symbolic link", str(outside), "outside the model folder")
+    (folder / "weights.safetensors").unlink()
+    (folder / "weights.safetensors").symlink_to("/dev/zero")
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "/dev/zero")
+    (folder / "weights.safetensors").unlink()
+    os.mkfifo(folder / "weights.safetensors")
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "a FIFO, not a regular file")
+    (folder / "weights.safetensors").unlink()
+    (folder / "weights.safetensors").mkdir()
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "a directory, not a regular file")
+
+
+def test_truncated_manifest_and_weights(folder, capsys):
+    full = (folder / "manifest.json").read_bytes()
+    (folder / "manifest.json").write_bytes(full[:500])
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "manifest.json", "invalid JSON")
+    (folder / "manifest.json").write_bytes(full)
+    with open(folder / "weights.safetensors", "r+b") as f:
+        f.truncate(4_000_000)
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "weights.safetensors", "truncated", "tensor 'wte'")
+
+
+def test_flipped_byte_names_the_tensor(folder, capsys):
+    m = json.loads((folder / "manifest.json").read_text())
+    off = m["tensors"]["wpe"]["offset"] + 7
+    with open(folder / "weights.safetensors", "r+b") as f:
+        f.seek(off)
+        b = f.read(1)
+        f.seek(off)
+        f.write(bytes([b[0] ^ 1]))
+    rc, err = run_cli(capsys, "verify", folder)
+    refused(rc, err, "sha256 mismatch for tensor 'wpe'")
