@@ -39,7 +39,7 @@ export class WorkerEngine implements Engine {
   private watchdog: NodeJS.Timeout | undefined;
   private killedFor: string | undefined;
   private closed = false;
-  /** The source of every cell that succeeded since the last %reset, replayed after a crash. */
+  /** The source of every cell that succeeded (or failed only at run time) since the last %reset, replayed after a crash. */
   private readonly replay: string[] = [];
   /** The session's names as the worker last reported them. */
   private names: SessionNames | undefined;
@@ -164,7 +164,8 @@ export class WorkerEngine implements Engine {
 
   async execute(req: ExecuteRequest, emit: (e: OutputEvent) => void): Promise<ExecuteOutcome> {
     const outcome = await this.call<ExecuteOutcome>({ op: "execute", req: { code: req.code, user_expressions: req.user_expressions, execution_count: req.execution_count, silent: req.silent } }, emit);
-    if (outcome.status === "ok") {
+    // A cell that failed while running (a fault, an interrupt) had made its definitions first.
+    if (outcome.status === "ok" || outcome.error?.ename === "RuntimeFault" || outcome.error?.ename === "Interrupted") {
       if (/^\s*%reset\b/m.test(req.code)) this.replay.length = 0; // the replay re-applies the %reset itself too
       this.replay.push(req.code);
     }
