@@ -220,7 +220,8 @@ export const FOLDER_MUTATIONS: FolderMutation[] = [
   { name: "dtype not a string", apply: editManifest((m, r) => { m.dtype = pickOf(r)([7, null, ["f16"], { a: 1 }, "f64"]); }) },
   { name: "tensors null", apply: editManifest((m) => { (m as Record<string, unknown>).tensors = null; }) },
   { name: "tensor missing", apply: editManifest((m, r) => { const names = Object.keys(m.tensors); delete m.tensors[names[Math.floor(r() * names.length)]]; }) },
-  { name: "tensor shape changed", apply: editManifest((m, r) => { const t = someTensor(m, r); t.shape = pickOf(r)([[1], [], [-1, 64], [1e9, 1e9], "x", [64.5]]); }) },
+  { name: "tensor shape changed", apply: editManifest((m, r) => { const t = someTensor(m, r); t.shape = pickOf(r)([[1], [], [-1, 64], [1e9, 1e9], [64.5]]); }) },
+  { name: "tensor shape not a list", apply: editManifest((m, r) => { const t = someTensor(m, r); t.shape = pickOf(r)(["x", 64, null, { 0: 1 }]); }) },
   { name: "tensor dtype changed", apply: editManifest((m, r) => { const t = someTensor(m, r); t.dtype = pickOf(r)(["f32", "int8", "q4", 3, null]); }) },
   { name: "tensor offset out of range", apply: editManifest((m, r) => { const t = someTensor(m, r); t.offset = pickOf(r)([-1, 1e15, 6850688, 0.5, "0", null]); }) },
   { name: "tensor nbytes wrong", apply: editManifest((m, r) => { const t = someTensor(m, r); t.nbytes = pickOf(r)([0, 1, 1e12, -5, null]); }) },
@@ -240,7 +241,7 @@ export const FOLDER_MUTATIONS: FolderMutation[] = [
  * problem, or a load of a folder whose damage the loader cannot see (a flipped weight byte, without
  * sha256 verification).
  */
-export const FOLDER_CLASSES_WAITING = new Set(["manifest not an object", "architecture __proto__", "tensor dtype changed"]);
+export const FOLDER_CLASSES_WAITING = new Set(["manifest not an object", "architecture __proto__", "tensor dtype changed", "tensor shape not a list"]);
 export const FOLDER_CLASSES_HOLDING = new Set(FOLDER_MUTATIONS.map((m) => m.name).filter((n) => !FOLDER_CLASSES_WAITING.has(n)));
 
 /** Copy the embedded model folder (big files as symlinks) to a fresh temporary folder. */
