@@ -7,6 +7,7 @@ import { DiagnosticBag } from "./diagnostics.js";
 import { ACT_CODES, ACT_KINDS, BUILTIN_CONSTS, intrinsic, INTRINSIC_NAMES, PURE_TYPING } from "./intrinsics.js";
 import * as IR from "./ir.js";
 import { parseSource } from "./parser.js";
+import { exprDepth, MAX_NESTING, nestingMessage } from "./depth.js";
 import { SourceFile, Span } from "./source.js";
 import {
   broadcastShapes, ComputeKind, computeKindOf, isFloat, Layout, MAX_RANK, Precision, PRECISIONS, sameShape,
@@ -67,6 +68,20 @@ interface Frame {
   loopSlots: number;
   maxLoopSlots: number;
   locals: IR.TensorVar[];
+  /** Batch loops around the statement being checked; the deepest statement (loops + expression). */
+  level: number;
+  maxDepth: number;
+  /** Kernel calls, with the loops around them: a callee's nesting adds to the caller's. */
+  calls: { level: number; kernel: IR.Kernel; span: Span }[];
+}
+
+/** Each checked kernel's nesting (loops + expressions + calls), for the calls of later programs. */
+const kernelNesting = new WeakMap<IR.Kernel, number>();
+
+function stmtExprDepth(s: A.Stmt): number {
+  const exprs = s.kind === "decl" ? (s.init ? [s.init] : []) : s.kind === "assign" ? [s.target, s.value] : s.kind === "callstmt" ? [s.call]
+    : s.kind === "exprstmt" ? [s.expr] : s.kind === "const" ? [s.value] : s.step ? [s.start, s.end, s.step] : [s.start, s.end];
+  return Math.max(0, ...exprs.map((e) => exprDepth(e).depth));
 }
 
 const INT32_MIN = -2147483648, INT32_MAX = 2147483647;
@@ -78,6 +93,7 @@ class Checker {
   private readonly sessionTensors = new Map<string, IR.TensorVar>();
   private readonly newSessionVars: IR.TensorVar[] = [];
   private target: IR.Target | undefined;
+  private readonly frames = new Map<IR.Kernel, Frame>();
 
   constructor(private readonly diags: DiagnosticBag, env: Environment) {
     for (const [k, v] of env.consts) this.consts.set(k, { value: v, isInt: Number.isInteger(v) });
@@ -144,15 +160,17 @@ class Checker {
     // Pass 2: kernel bodies.
     for (const [ast, kernel] of kernelAsts) this.checkKernelBody(ast, kernel);
     const ordered = this.orderKernels(kernelAsts.map(([, k]) => k));
+    for (const k of ordered) kernelNesting.set(k, this.callNesting(this.frames.get(k)));
 
     // Pass 3: top-level statements, in order, as the session's program.
-    const frame: Frame = { kernel: undefined, tensorSlots: 0, loopSlots: 0, maxLoopSlots: 0, locals: [] };
+    const frame: Frame = { kernel: undefined, tensorSlots: 0, loopSlots: 0, maxLoopSlots: 0, locals: [], level: 0, maxDepth: 0, calls: [] };
     const scope = new Scope();
     const topLevel: IR.Stmt[] = [];
     for (const item of items) {
       if (item.kind === "const" || item.kind === "type" || item.kind === "target" || item.kind === "kernel") continue;
       this.checkStmt(item, scope, frame, topLevel);
     }
+    this.callNesting(frame);
 
     const consts = new Map<string, number>();
     for (const [k, v] of this.consts) consts.set(k, v.value);
@@ -168,6 +186,22 @@ class Checker {
       topLevelLoopSlots: frame.maxLoopSlots,
       target: this.target,
     };
+  }
+
+  /**
+   * A frame's nesting with its calls' (callees are done first: topological order); reports the
+   * first call that takes it past MAX_NESTING, unless the callee itself was already reported.
+   */
+  private callNesting(frame: Frame | undefined): number {
+    if (!frame) return 0;
+    let depth = frame.maxDepth;
+    for (const c of frame.calls) {
+      const inner = kernelNesting.get(c.kernel) ?? 0;
+      const d = c.level + 1 + inner;
+      if (d > MAX_NESTING && inner <= MAX_NESTING && depth <= MAX_NESTING) this.error(c.span, nestingMessage(`kernel calls (with the loops and expressions of '${c.kernel.name}')`));
+      depth = Math.max(depth, d);
+    }
+    return depth;
   }
 
   /** Topological order (callees first); reports recursion. */
@@ -303,12 +337,14 @@ class Checker {
   private checkKernelBody(ast: A.KernelDecl, kernel: IR.Kernel): void {
     const scope = new Scope();
     for (const p of kernel.params) scope.names.set(p.name, { kind: "tensor", v: p });
-    const frame: Frame = { kernel, tensorSlots: kernel.params.length, loopSlots: 0, maxLoopSlots: 0, locals: kernel.locals };
+    const frame: Frame = { kernel, tensorSlots: kernel.params.length, loopSlots: 0, maxLoopSlots: 0, locals: kernel.locals, level: 0, maxDepth: 0, calls: [] };
+    this.frames.set(kernel, frame);
     for (const s of ast.body) this.checkStmt(s, scope, frame, kernel.body);
     kernel.loopSlots = frame.maxLoopSlots;
   }
 
   private checkStmt(s: A.Stmt, scope: Scope, frame: Frame, out: IR.Stmt[]): void {
+    frame.maxDepth = Math.max(frame.maxDepth, frame.level + stmtExprDepth(s));
     try {
       this.lowerStmt(s, scope, frame, out);
     } catch (e) {
@@ -370,7 +406,9 @@ class Checker {
         frame.maxLoopSlots = Math.max(frame.maxLoopSlots, frame.loopSlots);
         inner.names.set(s.variable, { kind: "loop", v });
         const body: IR.Stmt[] = [];
+        frame.level++;
         for (const b of s.body) this.checkStmt(b, inner, frame, body);
+        frame.level--;
         frame.loopSlots--;
         out.push({ kind: "loop", v, start, end, step, body, span: s.span });
         return;
@@ -442,6 +480,7 @@ class Checker {
       });
       if (views.length !== args.length) throw new CheckAbort();
       if (frame.kernel && !frame.kernel.callees.includes(kernel)) frame.kernel.callees.push(kernel);
+      frame.calls.push({ level: frame.level, kernel, span: call.calleeSpan });
       out.push({ kind: "call", kernel, args: views, span });
       return;
     }

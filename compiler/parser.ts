@@ -5,10 +5,10 @@ import * as A from "./ast.js";
 import { DiagnosticBag } from "./diagnostics.js";
 import { Token, tokenize } from "./lexer.js";
 import { SourceFile, Span, spanFrom } from "./source.js";
+import { MAX_NESTING, nestingMessage, tooDeep } from "./depth.js";
 
 class ParseAbort extends Error {}
 
-const MAX_NESTING = 200; // deeply nested input is an error, not a stack overflow
 
 export function parseSource(file: SourceFile, diags: DiagnosticBag): A.Program {
   return new Parser(tokenize(file, diags), diags).parseProgram();
@@ -65,7 +65,11 @@ class Parser {
     while (this.tok.kind !== "eof") {
       const before = this.pos;
       try {
-        items.push(this.parseItem());
+        const item = this.parseItem();
+        // Deep input is a located error here, before any later stage recurses into it.
+        const deep = tooDeep(item);
+        if (deep) this.diags.error(deep.span, nestingMessage(deep.what));
+        else items.push(item);
       } catch (e) {
         if (!(e instanceof ParseAbort)) throw e;
         this.depth = 0;
@@ -236,14 +240,20 @@ class Parser {
     if (this.accept("step")) step = this.parseExpr();
     this.expect(")", "to close batch(...)");
     this.expect("{", "to open the loop body");
-    const body = this.parseBlockBody();
+    if (++this.depth > MAX_NESTING) this.fail(nestingMessage("batch loops"), start);
+    let body: A.Stmt[];
+    try {
+      body = this.parseBlockBody();
+    } finally {
+      this.depth--;
+    }
     const end = this.next().span;
     return { kind: "batch", variable: v.text, varSpan: v.span, start: from, end: to, step, body, span: spanFrom(start, end) };
   }
 
   // Expressions: additive > multiplicative > unary > postfix > primary.
   parseExpr(): A.Expr {
-    if (++this.depth > MAX_NESTING) this.fail("expression is nested too deeply");
+    if (++this.depth > MAX_NESTING) this.fail(nestingMessage("expression"));
     try {
       let left = this.parseTerm();
       while (this.is("+") || this.is("-")) {
@@ -270,7 +280,7 @@ class Parser {
   private parseUnary(): A.Expr {
     if (this.is("-") || this.is("+")) {
       const t = this.next();
-      if (++this.depth > MAX_NESTING) this.fail("expression is nested too deeply");
+      if (++this.depth > MAX_NESTING) this.fail(nestingMessage("expression"));
       try {
         const operand = this.parseUnary();
         return { kind: "unary", op: t.text as "-" | "+", operand, span: spanFrom(t.span, operand.span) };

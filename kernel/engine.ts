@@ -6,6 +6,8 @@ import { DiagnosticError, formatDiagnostics, Interrupted, RuntimeFault } from ".
 import { ACT_KINDS, BUILTIN_CONSTS, intrinsic, INTRINSIC_LIST, KEYWORDS } from "../compiler/intrinsics.js";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
+import { DiagnosticBag } from "../compiler/diagnostics.js";
+import { parseSource } from "../compiler/parser.js";
 import { bytesPerElement, elementCount, LAYOUTS, PRECISIONS, shapeToString, SPACES, typeToString } from "../compiler/types.js";
 import { BACKENDS, BackendName, createExecutor, Executor, isBackendName } from "../backends/index.js";
 import { InterpreterExecutor } from "../interpreter/executor.js";
@@ -27,6 +29,21 @@ export interface EngineOptions {
 }
 
 export type CellRequest = Pick<ExecuteRequest, "code" | "user_expressions"> & { execution_count?: number; silent?: boolean };
+
+/** What a session holds, by name (the worker reports it after each cell, for crash reports). */
+export interface SessionNames { tensors: [name: string, size: string][]; kernels: string[]; types: string[]; consts: string[] }
+
+/** A cell's text with everything but its definitions (consts, types, kernels, targets) blanked, lines kept. */
+export function definitionsOnly(text: string): string {
+  const items = parseSource(new SourceFile("restore", text), new DiagnosticBag()).items;
+  let out = "", at = 0;
+  for (const it of items) {
+    if (it.kind === "const" || it.kind === "type" || it.kind === "kernel" || it.kind === "target") continue;
+    out += text.slice(at, it.span.start) + text.slice(it.span.start, it.span.end).replace(/[^\n]/g, " ");
+    at = it.span.end;
+  }
+  return out + text.slice(at);
+}
 
 const STDOUT_FLUSH_BYTES = 8192, STDOUT_FLUSH_MS = 50;
 
@@ -135,6 +152,36 @@ export class LanguageEngine {
     }
     if (this.interrupt && Atomics.load(this.interrupt, 0) !== 0) throw new Interrupted();
     this.session.runPrepared(program, executor, io);
+  }
+
+  /** The session's names, and each tensor's bytes. */
+  names(): SessionNames {
+    const env = this.session.env;
+    const tensors: [string, string][] = [];
+    for (const [name, v] of env.tensors) tensors.push([name, formatBytes(elementCount(v.type.shape) * bytesPerElement(v.type.precision))]);
+    return { tensors, kernels: [...env.kernels.keys()], types: [...env.types.keys()], consts: [...env.consts.keys()] };
+  }
+
+  /**
+   * After a worker crash: define again the consts, types, kernels and targets of cells that had
+   * succeeded, in order, by checking their source without running anything (tensors are not
+   * recreated: their values are lost). Returns how many cells could not be replayed.
+   */
+  restoreDefinitions(cells: string[]): number {
+    let failed = 0;
+    for (const code of cells) {
+      try {
+        const parsed = parseCell(code);
+        for (const seg of parsed.segments) {
+          if (seg.kind === "magic" && seg.name === "reset") this.session.reset();
+          if (seg.kind !== "code") continue;
+          this.session.define(this.session.check([new SourceFile(`restore`, "\n".repeat(seg.line) + definitionsOnly(seg.text))]));
+        }
+      } catch {
+        failed++;
+      }
+    }
+    return failed;
   }
 
   /** The executor of a back end, made on first use; a clear error when it cannot run here. */

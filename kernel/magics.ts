@@ -49,7 +49,7 @@ export const MAGICS: Record<string, Magic> = {
       ctx.print(`Wall time: ${formatMs(performance.now() - t0)}\n`);
     },
   },
-  who: { usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; then kernels, types and consts.", run: (ctx) => who(ctx) },
+  who: { usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; the memory the session's tensor values hold; then kernels, types and consts.", run: (ctx) => who(ctx) },
   reset: {
     usage: "%reset", summary: "Forget every definition and tensor of the session.",
     run: (ctx) => {
@@ -179,6 +179,8 @@ function who(ctx: MagicContext): void {
     out += rows.map((r) => r.map((x, c) => (c === 4 ? x.padStart(w[c]) : x.padEnd(w[c]))).join("  ").trimEnd()).join("\n") + "\n";
     out += `${env.tensors.size} tensor${env.tensors.size === 1 ? "" : "s"}, ${formatBytes(total)}\n`;
   }
+  // What the session's values really hold (views of one buffer counted once; redeclared tensors are freed).
+  out += `memory in use: ${formatBytes(ctx.session.store.bytes())}\n`;
   if (env.kernels.size) out += `kernels: ${[...env.kernels.keys()].join(", ")}\n`;
   if (env.types.size) out += `types: ${[...env.types.keys()].join(", ")}\n`;
   if (env.consts.size) out += `consts: ${[...env.consts].map(([k, v]) => `${k} = ${v}`).join(", ")}\n`;

@@ -1,13 +1,17 @@
 // The Engine the handlers use in the kernel process: a proxy for the LanguageEngine running in
 // a worker thread (worker.ts). It interrupts through a shared flag, and it replaces the worker
 // when the worker dies (out of memory, a crash) or when compiled code ignores an interrupt:
-// that cell fails with a message saying the session state was lost; the kernel lives on.
+// that cell fails, the kernel lives on, and the new worker gets back what can be rebuilt without
+// running anything: the consts, types and kernels of the cells that had succeeded (their source is
+// replayed, definitions only). Tensor values cannot be rebuilt; the failed cell's message names
+// each lost tensor and any definition that could not be restored.
 
 import { Worker } from "node:worker_threads";
 import { Engine } from "./handlers.js";
 import { CompleteResult, ExecuteOutcome, ExecuteRequest, InspectResult, IsCompleteResult, KernelInfo, OutputEvent } from "./protocol.js";
 import { isComplete, kernelInfo } from "./syntax.js";
 import type { WorkerReply, WorkerRequest } from "./worker.js";
+import type { SessionNames } from "./engine.js";
 
 export interface WorkerEngineOptions {
   log?(line: string): void;
@@ -35,6 +39,10 @@ export class WorkerEngine implements Engine {
   private watchdog: NodeJS.Timeout | undefined;
   private killedFor: string | undefined;
   private closed = false;
+  /** The source of every cell that succeeded (or failed only at run time) since the last %reset, replayed after a crash. */
+  private readonly replay: string[] = [];
+  /** The session's names as the worker last reported them. */
+  private names: SessionNames | undefined;
   /** How many workers have been started (1 + replacements), for tests and logs. */
   generation = 0;
 
@@ -59,6 +67,7 @@ export class WorkerEngine implements Engine {
       if (!p) return;
       if ("event" in m) { p.emit?.(m.event as OutputEvent); return; }
       this.pending.delete(m.id);
+      if (m.names) this.names = m.names;
       if (m.id === this.executing) this.cellDone();
       p.resolve(m.result);
     });
@@ -69,15 +78,51 @@ export class WorkerEngine implements Engine {
       this.killedFor = undefined;
       if (!this.closed) this.opts.log?.(`worker ${this.generation} stopped: ${why}`);
       this.cellDone();
-      for (const [id, p] of this.pending) {
-        this.pending.delete(id);
-        p.resolve(this.failed(p.op, why));
-      }
-      if (!this.closed) this.spawn();
+      const lost = [...this.pending.values()];
+      this.pending.clear();
+      if (this.closed) { for (const p of lost) p.resolve(this.failed(p.op, why)); return; }
+      const before = this.names;
+      this.spawn();
+      // Answer the lost requests once the new worker has its definitions back (so the message is exact).
+      void this.restore().then((after) => { for (const p of lost) p.resolve(this.failed(p.op, why, before, after)); });
     });
   }
 
-  private failed(op: Pending["op"], why: string): unknown {
+  /** Replay the succeeded cells' definitions into a fresh worker; the names it then has (undefined if that failed). */
+  private async restore(): Promise<SessionNames | undefined> {
+    this.names = { tensors: [], kernels: [], types: [], consts: [] };
+    if (!this.replay.length) return this.names;
+    const failedCells = await this.call<number | undefined>({ op: "restore", cells: this.replay.slice() });
+    if (typeof failedCells !== "number") {
+      // the new worker died while restoring: start clean rather than loop
+      this.replay.length = 0;
+      return undefined;
+    }
+    if (failedCells) this.opts.log?.(`restoring the session: ${failedCells} cell(s) could not be replayed`);
+    return this.names;
+  }
+
+  /** What a crash lost: every tensor, and the definitions the replay did not bring back. */
+  private lossReport(before: SessionNames | undefined, after: SessionNames | undefined): string[] {
+    if (!before) return ["The session state was lost: definitions and tensors of earlier cells must be run again."];
+    if (!after) return ["The session state was lost (restoring its definitions failed): definitions and tensors of earlier cells must be run again."];
+    const lines: string[] = [];
+    lines.push(before.tensors.length
+      ? `Lost tensors (run the cells that compute them again): ${before.tensors.map(([n, size]) => `${n} (${size})`).join(", ")}.`
+      : "No session tensors were lost.");
+    const kinds: [keyof Omit<SessionNames, "tensors">, string][] = [["kernels", "kernel"], ["types", "type"], ["consts", "const"]];
+    const restored: string[] = [], missing: string[] = [];
+    for (const [k, word] of kinds) {
+      const have = new Set(after[k]);
+      for (const n of before[k]) (have.has(n) ? restored : missing).push(`${word} ${n}`);
+    }
+    if (restored.length) lines.push(`Restored by replaying the definitions of the cells that succeeded: ${restored.join(", ")}.`);
+    if (missing.length) lines.push(`Not restored (run their cells again): ${missing.join(", ")}.`);
+    return lines;
+  }
+
+  private failed(op: Pending["op"], why: string, before?: SessionNames, after?: SessionNames): unknown {
+    if (op === "restore") return undefined;
     if (op === "execute") {
       const interrupted = why.startsWith("interrupted");
       const outcome: ExecuteOutcome = {
@@ -89,7 +134,7 @@ export class WorkerEngine implements Engine {
             interrupted
               ? `Interrupted: the cell did not stop within ${this.opts.interruptGraceMs ?? 800} ms, so its worker was replaced.`
               : `WorkerDied: the cell was lost because ${why}.`,
-            "The session state was lost: definitions and tensors of earlier cells must be run again.",
+            ...this.lossReport(before, after),
           ],
         },
       };
@@ -117,8 +162,14 @@ export class WorkerEngine implements Engine {
   kernelInfo(): KernelInfo { return kernelInfo(); }
   isComplete(code: string): IsCompleteResult { return isComplete(code); }
 
-  execute(req: ExecuteRequest, emit: (e: OutputEvent) => void): Promise<ExecuteOutcome> {
-    return this.call<ExecuteOutcome>({ op: "execute", req: { code: req.code, user_expressions: req.user_expressions, execution_count: req.execution_count, silent: req.silent } }, emit);
+  async execute(req: ExecuteRequest, emit: (e: OutputEvent) => void): Promise<ExecuteOutcome> {
+    const outcome = await this.call<ExecuteOutcome>({ op: "execute", req: { code: req.code, user_expressions: req.user_expressions, execution_count: req.execution_count, silent: req.silent } }, emit);
+    // A cell that failed while running (a fault, an interrupt) had made its definitions first.
+    if (outcome.status === "ok" || outcome.error?.ename === "RuntimeFault" || outcome.error?.ename === "Interrupted") {
+      if (/^\s*%reset\b/m.test(req.code)) this.replay.length = 0; // the replay re-applies the %reset itself too
+      this.replay.push(req.code);
+    }
+    return outcome;
   }
   complete(code: string, cursor: number): Promise<CompleteResult> {
     return this.call<CompleteResult>({ op: "complete", code, cursor });

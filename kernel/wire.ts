@@ -2,15 +2,22 @@
 //   [identities..., "<IDS|MSG>", signature, header, parent_header, metadata, content, buffers...]
 // The signature is the hex HMAC of the four JSON frames with the connection file's key and
 // signature_scheme ("hmac-sha256"); an empty key means unsigned. Verification is constant-time.
+// A signature seen before is refused, as jupyter_client's Session does (its digest_history): a
+// validly signed message replayed from a capture runs once. The history is bounded (DIGEST_HISTORY
+// signatures, the oldest tenth dropped when full), so a replay older than that is not detected.
 
 import { createHmac, getHashes, timingSafeEqual } from "node:crypto";
 import { Header, JsonObject, Message } from "./protocol.js";
 
 export const DELIMITER = Buffer.from("<IDS|MSG>");
 
+/** jupyter_client's digest_history_size. */
+export const DIGEST_HISTORY = 1 << 16;
+
 export class Signer {
   private readonly algorithm: string | undefined;
-  constructor(readonly key: string, readonly scheme = "hmac-sha256") {
+  private readonly seen = new Set<string>();
+  constructor(readonly key: string, readonly scheme = "hmac-sha256", private readonly historySize = DIGEST_HISTORY) {
     if (key === "") { this.algorithm = undefined; return; }
     const m = /^hmac-(.+)$/.exec(scheme);
     if (!m || !getHashes().includes(m[1])) throw new Error(`unsupported signature_scheme '${scheme}' (expected hmac-sha256 or another hmac-<hash>)`);
@@ -28,6 +35,18 @@ export class Signer {
     if (!this.algorithm) return true;
     const expected = Buffer.from(this.sign(frames), "ascii");
     return signature.length === expected.length && timingSafeEqual(signature, expected);
+  }
+  /** Record a verified signature; false when it was seen before (a replay). */
+  remember(signature: Buffer): boolean {
+    if (!this.algorithm) return true;
+    const s = signature.toString("latin1");
+    if (this.seen.has(s)) return false;
+    if (this.seen.size >= this.historySize) {
+      let drop = Math.max(1, Math.floor(this.historySize / 10));
+      for (const old of this.seen) { if (drop-- <= 0) break; this.seen.delete(old); }
+    }
+    this.seen.add(s);
+    return true;
   }
 }
 
@@ -73,6 +92,8 @@ export function decode(frames: Buffer[], signer: Signer): DecodeResult {
       content: parseJsonFrame(c, "content"),
       buffers: frames.slice(delim + 6),
     };
+    // Last, so that only messages that would run enter the history (as in jupyter_client).
+    if (!signer.remember(signature)) return { ok: false, reason: "duplicate signature", identities };
     return { ok: true, message };
   } catch (e) {
     return { ok: false, reason: (e as Error).message, identities };

@@ -4,14 +4,16 @@
 
 import { parentPort, workerData } from "node:worker_threads";
 import { LanguageEngine } from "./engine.js";
-import { CellRequest } from "./engine.js";
+import { CellRequest, SessionNames } from "./engine.js";
 
 export type WorkerRequest =
   | { id: number; op: "execute"; req: CellRequest }
   | { id: number; op: "complete"; code: string; cursor: number }
-  | { id: number; op: "inspect"; code: string; cursor: number; detail: number };
+  | { id: number; op: "inspect"; code: string; cursor: number; detail: number }
+  | { id: number; op: "restore"; cells: string[] };
 
-export type WorkerReply = { id: number; event: unknown } | { id: number; result: unknown } | { ready: true };
+/** Results of "execute" and "restore" carry the session's names, so a crash can say what was lost. */
+export type WorkerReply = { id: number; event: unknown } | { id: number; result: unknown; names?: SessionNames } | { ready: true };
 
 if (parentPort) {
   const port = parentPort;
@@ -23,9 +25,15 @@ if (parentPort) {
   });
   port.on("message", async (m: WorkerRequest) => {
     let result: unknown;
+    let names: SessionNames | undefined;
     switch (m.op) {
       case "execute":
         result = await engine.execute(m.req, (event) => port.postMessage({ id: m.id, event }));
+        names = engine.names();
+        break;
+      case "restore":
+        result = engine.restoreDefinitions(m.cells);
+        names = engine.names();
         break;
       case "complete":
         result = engine.complete(m.code, m.cursor);
@@ -34,7 +42,7 @@ if (parentPort) {
         result = engine.inspect(m.code, m.cursor, m.detail);
         break;
     }
-    port.postMessage({ id: m.id, result });
+    port.postMessage({ id: m.id, result, names });
   });
   port.postMessage({ ready: true });
 }

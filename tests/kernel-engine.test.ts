@@ -4,9 +4,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { LanguageEngine } from "../kernel/engine.js";
+import { definitionsOnly, LanguageEngine } from "../kernel/engine.js";
 import { parseCell, identifierFor } from "../kernel/magics.js";
 import { textPlain, formatNumber, PLOTLY_MIME } from "../kernel/display.js";
 import { OutputEvent } from "../kernel/protocol.js";
@@ -225,6 +226,71 @@ test("user_expressions and parseCell", async () => {
   const p = parseCell("%%time\nx = 1;\n%who\nkernel k() {\n  a = b\n  % c;\n}\ny");
   assert.equal(p.cellMagics, [{ name: "time", args: "" }]);
   assert.equal(p.segments.map((s) => [s.kind, s.line]), [["code", 1], ["magic", 2], ["code", 3]]);
+});
+
+test("redeclaring a tensor frees the old one: 300 redeclarations of 1 MiB keep memory bounded; %who shows it", async () => {
+  const e = engine();
+  const MiB = 1 << 20;
+  const cell = "type Big = Tensor<f32, {262144}>;\nBig big;\nbig = 1;"; // 262144 * 4 B = 1 MiB
+  const base = process.memoryUsage().arrayBuffers;
+  let peak = 0;
+  for (let i = 0; i < 300; i++) {
+    assert.is((await run(e, cell, i)).outcome.status, "ok");
+    assert.is(e.session.store.bytes(), MiB, `after ${i + 1} redeclarations`);
+    peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+  }
+  // a leak would hold 300 MiB; freed buffers are reclaimed by the GC as external memory grows
+  assert.ok(peak < 150 * MiB, `array buffers grew by ${(peak / MiB).toFixed(0)} MiB`);
+  const w = await run(e, "%who");
+  assert.match(w.stdout, /big\s+\{262144\}\s+f32\s+Global\s+1\.0 MiB/);
+  assert.match(w.stdout, "memory in use: 1.0 MiB");
+  // two names, one of them a view of the same storage? no: each tensor owns its storage
+  await run(e, "Big other;\nother = 2;", 301);
+  assert.match((await run(e, "%who")).stdout, "memory in use: 2.0 MiB");
+});
+
+test("an interrupt during a %%eigen build kills the compiler and keeps the session", async () => {
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const e = new LanguageEngine({ interrupt: flag, inlinePlotly: false });
+  try { await e.executor("eigen"); } catch { return; } // no compiler here: nothing to interrupt
+  assert.is((await run(e, "type V = Tensor<f32, {2}>;\nV kept;\nkept = 4;")).outcome.status, "ok");
+  // a program no cache holds (a fresh constant), so g++ really runs
+  const code = `%%eigen\nkernel fresh(V v) { v = v * ${Math.random().toFixed(12)} + ${Date.now()}; }\nfresh(kept);`;
+  const t0 = Date.now();
+  const pending = run(e, code);
+  await new Promise((r) => setTimeout(r, 400));
+  const compilers = () => {
+    const r = spawnSync("pgrep", ["-f", "-P", String(process.pid), "g\\+\\+|c\\+\\+|cc1plus"], { encoding: "utf8" });
+    return r.stdout.trim();
+  };
+  const running = compilers();
+  const t1 = Date.now();
+  Atomics.store(flag, 0, 1);
+  const r = await pending;
+  assert.ok(running, "the compiler was running when the interrupt came");
+  // the build was cancelled (well before g++ could finish it), and no compiler process is left
+  assert.is(r.outcome.status, "error");
+  assert.is(r.outcome.error!.ename, "Interrupted", JSON.stringify(r.outcome.error));
+  assert.ok(Date.now() - t1 < 500, `stopped ${Date.now() - t1} ms after the interrupt (started ${t1 - t0} ms earlier)`);
+  assert.is(compilers(), "");
+  Atomics.store(flag, 0, 0);
+  const after = await run(e, "kept");
+  assert.match(after.outcome.result!.data["text/plain"] as string, "[4., 4.]");
+});
+
+test("after a crash: a cell's definitions, without its statements, replayed into a fresh session", async () => {
+  const cell = "type V = Tensor<f32, {2}>;\nV x;\nx = 5;\nconst N = 2;\nkernel k(V v) {\n  v = v + N;\n}\nREDUCE(x);";
+  const defs = definitionsOnly(cell);
+  assert.is(defs.split("\n").length, cell.split("\n").length, "lines are kept (diagnostics point at the same places)");
+  assert.not.match(defs, "x = 5");
+  assert.not.match(defs, "REDUCE");
+  const e = engine();
+  assert.is(e.restoreDefinitions([cell, "%reset\ntype W = Tensor<f32, {3}>;", "type U = Tensor<int32, {1}>;"]), 0);
+  const n = e.names();
+  assert.equal([n.types.sort(), n.kernels, n.consts, n.tensors], [["U", "W"], [], [], []]);
+  assert.is(e.restoreDefinitions([cell]), 0);
+  assert.equal(e.names().kernels, ["k"]);
+  assert.match(String((await run(e, "V y;\ny = 1;\nk(y);\ny")).outcome.result!.data["text/plain"]), "[3., 3.]");
 });
 
 test("out-of-memory allocations become MemoryError, not a crash", () => {

@@ -180,4 +180,25 @@ test("wire: sign, verify in constant time, round trip, drop reasons", () => {
   assert.match(reasons([DELIMITER, Buffer.from(s.sign(parts)), ...parts]), "not valid UTF-8");
 });
 
+test("wire: a validly signed message sent twice runs once (jupyter_client's digest history), bounded", () => {
+  const s = new Signer("secret");
+  const m = request("execute_request", { code: "1" });
+  const frames = encode(m, s);
+  assert.ok(decode(frames, s).ok);
+  const again = decode(frames, s);
+  assert.is(again.ok ? "ok" : again.reason, "duplicate signature");
+  // the same content in a new message (new msg_id) is a new signature
+  assert.ok(decode(encode(request("execute_request", { code: "1" }), s), s).ok);
+  // a message dropped for another reason does not enter the history: sent again, it is dropped for the same reason
+  const parts = [Buffer.from(JSON.stringify(m.header)), Buffer.from("{}"), Buffer.from("{}"), Buffer.from("{oops")];
+  const bad = [DELIMITER, Buffer.from(s.sign(parts)), ...parts];
+  for (let i = 0; i < 2; i++) { const r = decode(bad, s); assert.match(r.ok ? "ok" : r.reason, "not valid JSON"); }
+  // bounded: with room for 10 signatures, the oldest are forgotten once 10 more arrive
+  const small = new Signer("k", "hmac-sha256", 10);
+  const msgs = Array.from({ length: 25 }, (_, i) => encode(request("kernel_info_request", { i }), small));
+  for (const f of msgs) assert.ok(decode(f, small).ok);
+  assert.not.ok(decode(msgs[24], small).ok, "a recent replay is still refused");
+  assert.ok(decode(msgs[0], small).ok, "the history holds at most its size");
+});
+
 test.run();

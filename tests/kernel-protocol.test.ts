@@ -198,13 +198,36 @@ test("SIGINT interrupts too", async () => {
   assert.is((await k.execute("keep")).reply.content.status, "ok");
 });
 
-test("a crashed worker loses the cell, not the kernel", async () => {
+test("a replayed (validly signed, sent twice) execute_request runs once", async () => {
+  await k.execute("type RP = Tensor<f32, {1}>;\nRP replayed;\nreplayed = 0;");
+  const m = k.message("execute_request", { code: "replayed = replayed + 1;", silent: false, store_history: true, user_expressions: {}, allow_stdin: false, stop_on_error: false });
+  const frames = encode(m, k.signer);
+  const reply = k.waitReply(m.header.msg_id, 10000);
+  await k.sendFrames("shell", frames);
+  await reply;
+  await k.sendFrames("shell", frames);
+  await sleep(300);
+  const v = await k.execute("replayed");
+  assert.match((v.iopub.find((x) => x.header.msg_type === "execute_result")!.content.data as Record<string, string>)["text/plain"], "[1.]");
+  assert.match(k.stderr, "duplicate signature");
+});
+
+test("a crashed worker loses the cell, not the kernel: definitions come back, lost tensors are named", async () => {
+  const def = await k.execute("type CR = Tensor<f32, {2}>;\nconst CRN = 3;\nkernel crtwice(CR v) { v = v * 2; }\nCR crx;\ncrx = 1;");
+  assert.is(def.reply.content.status, "ok");
   const r = await k.execute("%_crash");
   assert.is(r.reply.content.status, "error");
   assert.is(r.reply.content.ename, "WorkerDied");
-  assert.match((r.reply.content.traceback as string[]).join("\n"), "session state was lost");
-  const after = await k.execute("1 + 1");
-  assert.is(after.reply.content.status, "ok");
+  const tb = (r.reply.content.traceback as string[]).join("\n");
+  assert.match(tb, /Lost tensors \(run the cells that compute them again\): .*\bcrx \(8 B\)/);
+  assert.match(tb, /Restored by replaying .*kernel crtwice.*type CR.*const CRN/);
+  assert.not.match(tb, "Not restored");
+  // the definitions work in the new worker; the tensor must be declared again
+  const after = await k.execute("CR y;\ny = CRN;\ncrtwice(y);\ny");
+  assert.is(after.reply.content.status, "ok", JSON.stringify(after.reply.content));
+  assert.match((after.iopub.find((x) => x.header.msg_type === "execute_result")!.content.data as Record<string, string>)["text/plain"], "[6., 6.]");
+  const gone = await k.execute("crx");
+  assert.match(String(gone.reply.content.evalue), "undefined name 'crx'");
 });
 
 test("shutdown with restart: replies, publishes, exits cleanly", async () => {

@@ -5,15 +5,21 @@
 //     <hash>.so, <hash>.cpp            one per translation unit; hash = source + flags + compiler version
 //   Every hash covers compiler/eigen/runtime/tc_runtime.{h,cpp}, so an edited runtime rebuilds all three.
 // Every artifact is written under a temporary name and renamed into place, so an interrupted or
-// failed build never leaves a broken file where a later run would load it.
+// failed build never leaves a broken file where a later run would load it. The cache is still not
+// trusted: a disk-full write, a copied or edited cache folder can leave a truncated or altered
+// object, and dlopening a truncated .so kills the process with SIGBUS. So each .so and runtime .o
+// has a record beside it (NAME.sum: size and sha256, written after the object is in place); an
+// object without a record, or whose size or hash differs, is rebuilt, never loaded. Temporary
+// names carry the writer's pid (NAME.tmp-PID-RANDOM); ones left by killed builds are removed by a
+// later build once they are old and their process is gone (cleanStaleTemporaries).
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { DiagnosticError } from "../diagnostics.js";
+import { DiagnosticError, Interrupted } from "../diagnostics.js";
 import { runtimeSource } from "./runtime.js";
 
 export const BASE_FLAGS = [
@@ -56,9 +62,12 @@ export function toolchain(): Toolchain {
   return tc;
 }
 
+let cleaned: string | undefined;
+
 export function cacheDir(): string {
   const d = join(process.env.TENSORCORE_CACHE || join(homedir(), ".cache/tensorcore"), "eigen");
   mkdirSync(d, { recursive: true });
+  if (cleaned !== d) { cleaned = d; cleanStaleTemporaries(d); } // once per process and folder
   return d;
 }
 
@@ -70,6 +79,80 @@ const hash = (...parts: string[]): string => {
 
 const tmpName = (p: string): string => `${p}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
 
+/** Exactly the names tmpName makes (plus the .cpp suffix of sources): nothing else is ever removed. */
+const TMP_RE = /\.tmp-(\d+)-[0-9a-f]{8}(?:\.cpp)?$/;
+/** A temporary younger than this may belong to a build still running on another machine sharing the cache. */
+export const STALE_AFTER_MS = 15 * 60 * 1000;
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
+  }
+}
+
+/**
+ * Remove temporaries that killed builds left in the cache folder (a half-built PCH folder is
+ * ~100 MB): only names this file makes, only when older than STALE_AFTER_MS and their writer's
+ * pid is not a live process. Returns the names removed.
+ */
+export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return removed; }
+  for (const name of names) {
+    const m = TMP_RE.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid || processAlive(pid)) continue;
+    const path = join(dir, name);
+    try {
+      const st = lstatSync(path); // a symlink is removed as a link, never followed
+      if (now - st.mtimeMs < STALE_AFTER_MS) continue;
+      rmSync(path, { recursive: st.isDirectory(), force: true });
+      removed.push(name);
+    } catch { /* gone meanwhile, or not ours to remove */ }
+  }
+  return removed;
+}
+
+/** The record of a cached object: NAME.sum beside it. */
+const sumPath = (obj: string): string => `${obj}.sum`;
+
+function fileSha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** Write the record of an object now in place (atomically: a reader sees the whole record or none). */
+function writeRecord(obj: string, sha256 = fileSha256(obj)): void {
+  const st = statSync(obj);
+  const tmp = tmpName(sumPath(obj));
+  writeFileSync(tmp, JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs, sha256 }) + "\n");
+  renameSync(tmp, sumPath(obj));
+}
+
+/**
+ * Whether a cached object is present and matches its record. Objects of a few hundred KB are
+ * hashed on every load (well under a millisecond). The ~100 MB precompiled header is not
+ * (`stamp`): its size and mtime must match the record, and only a changed mtime is rehashed.
+ */
+export function verifiedObject(obj: string, stamp = false): boolean {
+  let st;
+  try { st = statSync(obj); } catch { return false; }
+  if (!st.isFile()) return false;
+  let rec: { size?: unknown; mtimeMs?: unknown; sha256?: unknown };
+  try { rec = JSON.parse(readFileSync(sumPath(obj), "utf8")); } catch { return false; }
+  if (!rec || typeof rec !== "object" || rec.size !== st.size || typeof rec.sha256 !== "string") return false;
+  if (stamp && rec.mtimeMs === st.mtimeMs) return true;
+  try {
+    if (fileSha256(obj) !== rec.sha256) return false;
+    if (stamp) writeRecord(obj, rec.sha256); // same bytes, new mtime (a copied cache): restamp
+    return true;
+  } catch { return false; }
+}
+
 /** One compiler error in the generated file. */
 export interface CxxError { line: number; col: number; message: string }
 
@@ -79,14 +162,46 @@ export class CxxCompileError extends Error {
   }
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; output: string }> {
-  return new Promise((res) => {
+/** The pids of a process's descendants (Linux /proc; elsewhere none). */
+function descendants(root: number): number[] {
+  const parent = new Map<number, number[]>();
+  try {
+    for (const d of readdirSync("/proc")) {
+      if (!/^\d+$/.test(d)) continue;
+      try {
+        const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        const list = parent.get(ppid) ?? [];
+        list.push(Number(d));
+        parent.set(ppid, list);
+      } catch { /* exited meanwhile */ }
+    }
+  } catch { return []; }
+  const out: number[] = [];
+  for (let i = 0, todo = [root]; i < todo.length; i++) for (const c of parent.get(todo[i]) ?? []) { out.push(c); todo.push(c); }
+  return out;
+}
+
+/** Run the compiler; an abort kills it and the processes it started (cc1plus, as, ld), then rejects with Interrupted. */
+function run(cmd: string, args: string[], signal?: AbortSignal): Promise<{ code: number; output: string }> {
+  return new Promise((res, rej) => {
+    if (signal?.aborted) { rej(new Interrupted()); return; }
     const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
+    const onAbort = () => {
+      // the driver's children first: killed alone, g++ would leave cc1plus running
+      if (p.pid !== undefined) for (const pid of descendants(p.pid).reverse()) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+      p.kill("SIGKILL");
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
     p.stdout.on("data", (d) => (out += d));
     p.stderr.on("data", (d) => (out += d));
-    p.on("error", (e) => res({ code: -1, output: String(e) }));
-    p.on("close", (code) => res({ code: code ?? -1, output: out }));
+    p.on("error", (e) => { signal?.removeEventListener("abort", onAbort); res({ code: -1, output: String(e) }); });
+    p.on("close", (code) => {
+      signal?.removeEventListener("abort", onAbort);
+      if (signal?.aborted) rej(new Interrupted());
+      else res({ code: code ?? -1, output: out });
+    });
   });
 }
 
@@ -95,35 +210,54 @@ export interface BuildResult { so: string; cached: boolean; seconds: number }
 const inflight = new Map<string, Promise<string>>();
 
 /** Once per flag set: the precompiled runtime header and the runtime object. */
-async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void): Promise<{ header: string; obj: string }> {
+async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void, signal?: AbortSignal): Promise<{ header: string; obj: string }> {
   const dir = cacheDir();
   const rt = runtimeSource();
   const key = hash(rt.header, rt.impl, tc.version, tc.eigenDir, ...flags);
   const pchDir = join(dir, `pch-${key}`);
   const header = join(pchDir, "tc_runtime.h");
   const obj = join(dir, `rt-${key}.o`);
-  if (existsSync(join(pchDir, "tc_runtime.h.gch")) && existsSync(obj)) return { header, obj };
+  const gch = join(pchDir, "tc_runtime.h.gch");
+  if (verifiedObject(gch, true) && verifiedObject(obj)) return { header, obj };
   let p = inflight.get(key);
   if (!p) {
     p = (async () => {
-      if (!existsSync(join(pchDir, "tc_runtime.h.gch"))) {
+      if (!verifiedObject(gch, true)) {
+        if (existsSync(pchDir)) {
+          // a PCH folder without a valid record: move it aside (atomic), then delete it
+          log?.(`[eigen] the cached precompiled header pch-${key} does not match its record: rebuilding it`);
+          const old = tmpName(pchDir);
+          try { renameSync(pchDir, old); rmSync(old, { recursive: true, force: true }); } catch { /* another process did */ }
+        }
         log?.("[eigen] precompiling the runtime header (once per compiler and flag set)");
         const tmp = tmpName(pchDir);
         mkdirSync(tmp, { recursive: true });
         writeFileSync(join(tmp, "tc_runtime.h"), rt.header);
-        const r = await run(tc.cxx, [...flags, "-x", "c++-header", join(tmp, "tc_runtime.h"), "-o", join(tmp, "tc_runtime.h.gch")]);
-        if (r.code !== 0) { rmSync(tmp, { recursive: true, force: true }); throw new CxxCompileError([], r.output); }
+        let r;
+        try {
+          r = await run(tc.cxx, [...flags, "-x", "c++-header", join(tmp, "tc_runtime.h"), "-o", join(tmp, "tc_runtime.h.gch")], signal);
+        } finally {
+          if (r?.code !== 0) rmSync(tmp, { recursive: true, force: true });
+        }
+        if (r.code !== 0) throw new CxxCompileError([], r.output);
+        writeRecord(join(tmp, "tc_runtime.h.gch"));
         try { renameSync(tmp, pchDir); } catch { rmSync(tmp, { recursive: true, force: true }); } // another process won
       }
-      if (!existsSync(obj)) {
+      if (!verifiedObject(obj)) {
         log?.("[eigen] compiling the runtime (Eigen products, once per compiler and flag set)");
         const src = tmpName(obj) + ".cpp", out = tmpName(obj);
         writeFileSync(src, rt.impl);
         // its #include "tc_runtime.h" finds the header beside the PCH (-iquote), already included
-        const r = await run(tc.cxx, [...flags, "-iquote", pchDir, "-include", header, "-c", src, "-o", out]);
-        rmSync(src, { force: true });
-        if (r.code !== 0) { rmSync(out, { force: true }); throw new CxxCompileError([], r.output); }
+        let r;
+        try {
+          r = await run(tc.cxx, [...flags, "-iquote", pchDir, "-include", header, "-c", src, "-o", out], signal);
+        } finally {
+          rmSync(src, { force: true });
+          if (r?.code !== 0) rmSync(out, { force: true });
+        }
+        if (r.code !== 0) throw new CxxCompileError([], r.output);
         renameSync(out, obj);
+        writeRecord(obj);
       }
       return key;
     })().finally(() => inflight.delete(key));
@@ -138,8 +272,11 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
 // still-spinning worker executes unmapped code (SIGSEGV after a run that ended in a parallel product).
 const LINK_FLAGS = ["-Wl,-z,nodelete"];
 
-/** Compile a translation unit into a cached shared object (or find it in the cache). */
-export async function buildSharedObject(code: string, extraFlags: string[], log?: (m: string) => void): Promise<BuildResult> {
+/**
+ * Compile a translation unit into a cached shared object (or find it, verified, in the cache).
+ * An abort of `signal` kills the compiler and rejects with Interrupted, leaving no temporaries.
+ */
+export async function buildSharedObject(code: string, extraFlags: string[], log?: (m: string) => void, signal?: AbortSignal): Promise<BuildResult> {
   const t0 = performance.now();
   const tc = toolchain();
   const flags = [...BASE_FLAGS, ...extraFlags, `-I${tc.eigenDir}`];
@@ -147,13 +284,21 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   const rt = runtimeSource();
   const key = hash(code, tc.version, tc.eigenDir, rt.header, rt.impl, ...flags, ...LINK_FLAGS);
   const so = join(dir, `${key}.so`);
-  if (existsSync(so)) return { so, cached: true, seconds: (performance.now() - t0) / 1000 };
-  const { header, obj } = await runtimeArtifacts(tc, flags, log);
+  if (verifiedObject(so)) return { so, cached: true, seconds: (performance.now() - t0) / 1000 };
+  if (existsSync(so)) log?.(`[eigen] the cached ${key}.so does not match its record (truncated or altered): rebuilding it`);
+  const { header, obj } = await runtimeArtifacts(tc, flags, log, signal);
   const cpp = join(dir, `${key}.cpp`);
   const tmpCpp = tmpName(cpp) + ".cpp", tmpSo = tmpName(so);
   writeFileSync(tmpCpp, code);
   log?.("[eigen] compiling the program with g++ (cached after the first time)");
-  const r = await run(tc.cxx, [...flags, "-include", header, "-shared", ...LINK_FLAGS, tmpCpp, obj, "-o", tmpSo]);
+  let r;
+  try {
+    r = await run(tc.cxx, [...flags, "-include", header, "-shared", ...LINK_FLAGS, tmpCpp, obj, "-o", tmpSo], signal);
+  } catch (e) {
+    rmSync(tmpSo, { force: true });
+    rmSync(tmpCpp, { force: true });
+    throw e;
+  }
   if (r.code !== 0) {
     rmSync(tmpSo, { force: true });
     rmSync(tmpCpp, { force: true });
@@ -165,6 +310,7 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   }
   renameSync(tmpCpp, cpp);
   renameSync(tmpSo, so);
+  writeRecord(so);
   return { so, cached: false, seconds: (performance.now() - t0) / 1000 };
 }
 

@@ -65,13 +65,21 @@ export class EigenExecutor implements Executor {
     for (const w of cfg.warnings) this.opts.log?.(`warning: ${w.message}`);
     const unit = emitCpp(kernels, this.opts.emit);
     let so: string;
+    // An interrupt raised during the build cancels it: the event loop is free while g++ runs, so
+    // poll the flag and abort, which kills the compiler (the session is kept; nothing half-built
+    // stays in the cache). A flag already set before the build stops the kernels, not the build.
+    const abort = new AbortController();
+    const intr = this.opts.interrupt;
+    const poll = intr && Atomics.load(intr, 0) === 0 ? setInterval(() => { if (Atomics.load(intr, 0) !== 0) abort.abort(); }, 20) : undefined;
     try {
-      const r = await buildSharedObject(unit.code, cfg.flags, this.opts.log);
+      const r = await buildSharedObject(unit.code, cfg.flags, this.opts.log, abort.signal);
       if (!r.cached) this.opts.log?.(`[eigen] compiled ${kernels.length} kernel${kernels.length === 1 ? "" : "s"} in ${r.seconds.toFixed(1)} s`);
       so = r.so;
     } catch (e) {
       if (e instanceof CxxCompileError) throw mapCompileError(e, unit);
       throw e;
+    } finally {
+      if (poll) clearInterval(poll);
     }
     const lib = new NativeLibrary(so);
     const env = Number(process.env.TENSORCORE_THREADS);
