@@ -2,7 +2,7 @@
 // this checkout's node and compiled kernel entry, and the logos) where Jupyter looks for it.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url)); // dist/kernel
 const root = resolve(here, "../..");
 const specDir = join(root, "kernelspec");
 const kernelMain = join(here, "main.js");
+const labextension = join(root, "labextension/prebuilt"); // the .ta language for JupyterLab
 
 const USAGE = `usage:
   tensorcore kernel install [--user | --sys-prefix | --prefix P] [--name NAME] [--display-name TEXT]
@@ -65,6 +66,16 @@ export function install(argv: string[]): string {
   mkdirSync(dest, { recursive: true });
   writeFileSync(join(dest, "kernel.json"), JSON.stringify(kernelSpec(option(argv, "--display-name")), null, 2) + "\n");
   for (const logo of ["logo-32x32.png", "logo-64x64.png"]) copyFileSync(join(specDir, logo), join(dest, logo));
+  installLabextension(dirname(dirname(dest)));
+  return dest;
+}
+
+/** The prebuilt .ta language extension, beside the kernels: DATA/labextensions/tensorcore-lab. */
+export function installLabextension(dataDir: string): string | undefined {
+  if (!existsSync(join(labextension, "package.json"))) return undefined;
+  const dest = join(dataDir, "labextensions", "tensorcore-lab");
+  rmSync(dest, { recursive: true, force: true });
+  cpSync(labextension, dest, { recursive: true });
   return dest;
 }
 

@@ -6,7 +6,8 @@ req="$root/python-ref/requirements.txt"
 venv="$root/.venv"
 [ -f "$req" ] || exit 0
 want=$(cat "$req" "$root/python-ref/pyproject.toml" 2>/dev/null | sha256sum | cut -c1-16)
-if [ -f "$venv/.tc-req-hash" ] && [ "$(cat "$venv/.tc-req-hash")" = "$want" ]; then exit 0; fi
+# The .ta language extension for JupyterLab is installed whether or not pip had work to do.
+if [ -f "$venv/.tc-req-hash" ] && [ "$(cat "$venv/.tc-req-hash")" = "$want" ]; then bash "$root/scripts/ensure-labextension.sh"; exit 0; fi
 echo "[setup] preparing the Python environment in .venv (first run takes a few minutes)" >&2
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 # pip's output goes to a log (the local indexes make it chatty); it is shown only if pip fails.
@@ -17,3 +18,4 @@ if ! { "$venv/bin/pip" install -q -r "$req" && "$venv/bin/pip" install -q --no-d
   exit 1
 fi
 echo "$want" > "$venv/.tc-req-hash"
+bash "$root/scripts/ensure-labextension.sh"
