@@ -6,6 +6,7 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { homedir, platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { LANGUAGE_INFO } from "./syntax.js";
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/kernel
 const root = resolve(here, "../..");
@@ -23,6 +24,7 @@ export function kernelSpec(displayName?: string): Record<string, unknown> {
   const spec = JSON.parse(readFileSync(join(specDir, "kernel.json"), "utf8"));
   spec.argv = spec.argv.map((a: string) => (a === "@NODE@" ? process.execPath : a === "@KERNEL_MAIN@" ? kernelMain : a));
   if (displayName) spec.display_name = displayName;
+  spec.metadata = { ...spec.metadata, language_info: LANGUAGE_INFO }; // what kernel_info reports
   return spec;
 }
 
