@@ -133,7 +133,8 @@ function plotlyHeatmap(spec: HeatmapSpec): JsonObject {
   const data: Json[] = [];
   const layout: JsonObject = {
     title: { text: spec.title },
-    width: Math.max(520, 90 + 430 * n), height: 560,
+    // three panels still fit a notebook's output area
+    width: n === 1 ? 520 : 110 + 330 * n, height: n === 1 ? 560 : 470,
     margin: { t: 120, b: 40, l: 90, r: 40 },
     annotations: [] as Json[],
   };
