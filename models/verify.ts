@@ -11,7 +11,8 @@ import { parseArgs, UsageError } from "../cli/args.js";
 import { parseNpy } from "../runtime/weights.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
-import { chooseBackend } from "../backends/index.js";
+import { Gpt2Tokenizer } from "./tokenizer.js";
+import { BACKEND_NAMES, BACKENDS, chooseBackend } from "../backends/index.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
 
@@ -23,6 +24,8 @@ export interface PromptReport {
   attention: { layer: number; maxAbs: number }[];
   logitsMaxAbs: number;
   greedy: { hf: number[]; dsl: number[]; matched: number; tieSteps: number; ok: boolean };
+  /** Token text of the prompt's ids and of every id above (for the report), when the folder has a tokenizer. */
+  tokenText?: { ids: number[]; prompt: string[]; byId: Record<number, string> };
   /** First layers' attention maps of head 0: DSL and HF, for the report's heatmaps. */
   maps: { layer: number; dsl: number[][]; hf: number[][] }[];
 }
@@ -98,6 +101,8 @@ export async function verifyModel(modelDir: string, prompts: string[], backend: 
   const refDir = exportReferences(modelDir, prompts, newTokens, log);
   const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
   const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: true });
+  let tokenizer: Gpt2Tokenizer | undefined;
+  try { tokenizer = Gpt2Tokenizer.fromFolder(modelDir); } catch { tokenizer = undefined; } // a folder without one: ids only
   const failures: string[] = [];
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
@@ -158,6 +163,10 @@ export async function verifyModel(modelDir: string, prompts: string[], backend: 
       if (i + 1 < hf.length && model.length < model.nCtx) cur = Float32Array.from(model.decode(id));
     }
     const rep: PromptReport = { prompt: prompts[p], tokens: T, layers, attention, logitsMaxAbs, greedy: { hf, dsl, matched, tieSteps, ok }, maps };
+    if (tokenizer) {
+      const text = (id: number) => tokenizer!.decode([id]);
+      rep.tokenText = { ids: tokens, prompt: tokens.map(text), byId: Object.fromEntries([...tokens, ...hf, ...dsl].map((id) => [id, text(id)])) };
+    }
     reports.push(rep);
     const tag = `prompt ${p} (${JSON.stringify(prompts[p].slice(0, 30))})`;
     if (!(logitsMaxAbs <= TOLERANCE.logitsMaxAbs)) failures.push(`${tag}: logits max-abs-diff ${logitsMaxAbs.toExponential(2)} > ${TOLERANCE.logitsMaxAbs}`);
@@ -196,23 +205,31 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   const { positional, opts } = parseArgs(argv, { "--model": "value", "--prompts": "value", "--backend": "value", "--report": "value", "--new-tokens": "value", "--json": "switch" });
   if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
   const dir = (opts["--model"] as string) ?? EMBEDDED_MODEL;
-  const backend = await chooseBackend(opts["--backend"] as string | undefined, "interp");
+  // --backend all (the default with --report): every back end, one after the other, in one report.
+  const all = opts["--backend"] === "all" || (opts["--backend"] === undefined && opts["--report"] !== undefined);
+  const backends = all ? [...BACKEND_NAMES] : [await chooseBackend(opts["--backend"] as string | undefined, "interp")];
   if (!existsSync(join(dir, "manifest.json"))) throw new UsageError(`${dir}: not a model folder (no manifest.json)`);
   const newTokens = opts["--new-tokens"] ? Number(opts["--new-tokens"]) : 32;
   if (!Number.isInteger(newTokens) || newTokens < 1) throw new UsageError("--new-tokens needs a positive integer");
-  let report: VerifyReport;
-  try {
-    report = await verifyModel(dir, readPrompts(opts["--prompts"] as string | undefined), backend, { newTokens, log: (m) => console.error(m) });
-  } catch (e) {
-    if (e instanceof ModelError) throw new UsageError(e.message);
-    throw e;
+  const reports: VerifyReport[] = [];
+  for (const backend of backends) {
+    if (all) {
+      const problem = await BACKENDS[backend].available();
+      if (problem) { console.error(`verify: skipping the ${backend} back end (${problem})`); continue; }
+    }
+    try {
+      reports.push(await verifyModel(dir, readPrompts(opts["--prompts"] as string | undefined), backend, { newTokens, log: (m) => console.error(m) }));
+    } catch (e) {
+      if (e instanceof ModelError) throw new UsageError(e.message);
+      throw e;
+    }
   }
-  if (opts["--json"]) console.log(JSON.stringify(report));
-  else console.log(formatTable(report));
+  if (opts["--json"]) console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports));
+  else console.log(reports.map(formatTable).join("\n\n"));
   if (opts["--report"]) {
     const { renderReport } = await import("./report.js");
-    writeFileSync(opts["--report"] as string, renderReport(report));
+    writeFileSync(opts["--report"] as string, renderReport(reports));
     console.error(`report written to ${opts["--report"]}`);
   }
-  return report.ok ? 0 : 1;
+  return reports.length > 0 && reports.every((r) => r.ok) ? 0 : 1;
 }
