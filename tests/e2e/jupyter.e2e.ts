@@ -130,8 +130,11 @@ test("the tour notebook runs top to bottom under nbclient", async () => {
   const html = spawnSync(join(VENV, "jupyter"), ["nbconvert", "--to", "html", "--output", join(je.root, "tour.html"), out], { env: je.env, encoding: "utf8" });
   assert.is(html.status, 0, html.stderr);
   const page = readFileSync(join(je.root, "tour.html"), "utf8");
-  assert.ok((page.match(/<svg[^>]*role="img"/g) ?? []).length >= 2, "the heatmap and the line plot as SVG");
-  assert.match(page, "tc-colorkey");
+  // (nbconvert embeds each SVG as a data: URL in an <img>)
+  const svgs = [...page.matchAll(/data-mime-type="image\/svg\+xml"[^>]*>\s*<img[^>]*src="data:image\/svg\+xml;base64,([^"]+)"/g)].map((m) => Buffer.from(m[1], "base64").toString("utf8"));
+  assert.is(svgs.length, 2, "the heatmap and the line plot as SVG");
+  assert.match(svgs[0], "tc-colorkey");
+  assert.not.match(page, "plotly.js is not loaded");
 });
 
 test("the official jupyter_kernel_test suite passes with .ta samples", () => {
