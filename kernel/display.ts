@@ -1,17 +1,16 @@
 // Rich displays of tensors: MIME bundles for Jupyter front ends.
 //   text/plain                       numpy-like, with the type; elided past 1000 elements
 //   text/html                        an arquero table with row/column labels and a stats header
-//   application/vnd.plotly.v1+json   heatmaps (2-D) and line plots (1-D), with a text/html
-//                                    fallback that loads plotly.js once per session
+//   application/vnd.plotly.v1+json   heatmaps (2-D) and line plots (1-D), with an image/svg+xml
+//                                    fallback drawn by figures.ts (no plotly.js in the output)
 // and a progress bar that updates in place (display_id + update_display_data).
 
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { randomUUID } from "node:crypto";
 import * as aq from "arquero";
 import { bytesPerElement, elementCount, isFloat, Precision, shapeToString } from "../compiler/types.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
-import { Json, JsonObject, MimeBundle, OutputEvent } from "./protocol.js";
+import { FigureSpec, heatmapSpec, HeatmapSpec, LineSpec, Matrix, plotlyFigure, svgFigure } from "./figures.js";
+import { JsonObject, MimeBundle, OutputEvent } from "./protocol.js";
 
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
@@ -131,81 +130,79 @@ export function tensorBundle(view: TensorView, title?: string): MimeBundle {
   return bundle;
 }
 
-// ---- plotly figures -----------------------------------------------------------------------------
+// ---- figures ------------------------------------------------------------------------------------
 
 const MAX_HEATMAP = 256; // cells per side: larger maps are strided down
 const MAX_LINES = 16;
 
-const finiteOrNull = (v: number): Json => (Number.isFinite(v) ? v : null);
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
 
-export function heatmapFigure(view: TensorView, title: string): JsonObject {
-  if (view.shape.length !== 2 && view.shape.length !== 1) throw new DisplayError(`a heatmap needs a 2-D tensor (rows are queries, columns keys); '${title}' is ${describeType(view)}`);
+export class DisplayError extends Error {}
+
+/** The 2-D matrix of a tensor for a heatmap (strided past MAX_HEATMAP per side), or why not. */
+export function matrixOf(view: TensorView, title: string): Matrix & { strided: string } {
+  const rank = view.shape.length;
+  if (rank !== 2) {
+    const hint = rank < 2
+      ? "use %plot for 1-D data"
+      : `pick a 2-D slice with indexing, e.g. %heatmap ${title}${"[0]".repeat(rank - 2)} (the last two axes are rows and columns)`;
+    throw new DisplayError(`a heatmap needs a 2-D tensor (rows are queries, columns keys); '${title}' is ${describeType(view)}: ${hint}`);
+  }
   const values = toNumbers(view);
-  const [rows, cols] = view.shape.length === 2 ? view.shape : [1, view.shape[0]];
+  const [rows, cols] = view.shape;
   const rs = Math.max(1, Math.ceil(rows / MAX_HEATMAP)), cs = Math.max(1, Math.ceil(cols / MAX_HEATMAP));
-  const z: Json[] = [], ys: number[] = [], xs: number[] = [];
+  const xs: number[] = [], ys: number[] = [], z: (number | null)[][] = [];
   for (let c = 0; c < cols; c += cs) xs.push(c);
   for (let r = 0; r < rows; r += rs) {
     ys.push(r);
     z.push(xs.map((c) => finiteOrNull(values[r * cols + c])));
   }
-  const strided = rs > 1 || cs > 1 ? ` (every ${rs}th row, ${cs}th column)` : "";
-  return {
-    data: [{ type: "heatmap", z, x: xs, y: ys, colorscale: "Viridis", hovertemplate: "query %{y}, key %{x}: %{z}<extra></extra>" }],
-    layout: {
-      // The key axis sits on top (as an attention map is read), so the title goes below the plot.
-      title: { text: `${title} ${describeType(view)}${strided}`, y: 0.02, yanchor: "bottom" },
-      xaxis: { title: { text: "key" }, side: "top" },
-      yaxis: { title: { text: "query" }, autorange: "reversed" },
-      width: 520, height: 480, margin: { t: 70, b: 60 },
-    },
-  };
+  return { title, z, rows: ys, cols: xs, strided: rs > 1 || cs > 1 ? ` (every ${rs}th row, ${cs}th column)` : "" };
 }
 
-export function lineFigure(view: TensorView, title: string): JsonObject {
+export interface HeatmapRequest {
+  /** Token text per position, for the axes (rows and columns are positions of a prompt). */
+  labels?: string[];
+  /** A second tensor of the same shape: drawn beside the first on the same colour scale, with the difference. */
+  vs?: { view: TensorView; title: string };
+}
+
+export function heatmapFigureSpec(view: TensorView, title: string, req: HeatmapRequest = {}): HeatmapSpec {
+  const a = matrixOf(view, title);
+  if (req.labels && req.labels.length < Math.max(view.shape[0], view.shape[1])) {
+    throw new DisplayError(`${req.labels.length} labels for a ${view.shape[0]}×${view.shape[1]} map: one label per position is needed`);
+  }
+  if (!req.vs) return heatmapSpec(`${title} ${describeType(view)}${a.strided}`, [a], { labels: req.labels });
+  const b = matrixOf(req.vs.view, req.vs.title);
+  if (shapeToString(view.shape) !== shapeToString(req.vs.view.shape)) {
+    throw new DisplayError(`--vs needs tensors of one shape: '${title}' is ${describeType(view)}, '${req.vs.title}' is ${describeType(req.vs.view)}`);
+  }
+  return heatmapSpec(`${title} vs ${req.vs.title}: ${shapeToString(view.shape)}${a.strided}`, [a, b], { labels: req.labels, difference: true });
+}
+
+export function lineFigureSpec(view: TensorView, title: string): LineSpec {
   if (view.shape.length > 2 || view.shape.length === 0) throw new DisplayError(`a line plot needs 1-D data (or 2-D: one line per row); '${title}' is ${describeType(view)}`);
   const values = toNumbers(view);
   const [rows, cols] = view.shape.length === 2 ? view.shape : [1, view.shape[0]];
-  const data: Json[] = [];
+  const series = [];
   for (let r = 0; r < Math.min(rows, MAX_LINES); r++) {
-    data.push({ type: "scatter", mode: "lines", name: rows > 1 ? `row ${r}` : title, y: Array.from(values.slice(r * cols, (r + 1) * cols), finiteOrNull) });
+    series.push({ name: rows > 1 ? `row ${r}` : title, y: Array.from(values.slice(r * cols, (r + 1) * cols), finiteOrNull) });
   }
-  return { data, layout: { title: { text: `${title} ${describeType(view)}` }, xaxis: { title: { text: "index" } }, width: 620, height: 360 } };
+  const more = rows > MAX_LINES ? ` (first ${MAX_LINES} of ${rows} rows)` : "";
+  return { kind: "lines", title: `${title} ${describeType(view)}${more}`, series, xTitle: "index", yTitle: "value" };
 }
 
-export class DisplayError extends Error {}
-
-let plotlySource: string | undefined;
-function plotlyJs(): string {
-  if (!plotlySource) {
-    const require = createRequire(import.meta.url);
-    plotlySource = readFileSync(require.resolve("plotly.js-dist"), "utf8");
-  }
-  return plotlySource;
-}
+/** The plotly figures of a heatmap and a line plot (the MIME type's JSON). */
+export const heatmapFigure = (view: TensorView, title: string, req?: HeatmapRequest): JsonObject => plotlyFigure(heatmapFigureSpec(view, title, req));
+export const lineFigure = (view: TensorView, title: string): JsonObject => plotlyFigure(lineFigureSpec(view, title));
 
 /**
- * Figures: the plotly MIME type for front ends with a plotly renderer, and an HTML fallback for
- * everything else (JupyterLab without the extension, nbconvert's HTML). The fallback of the
- * session's first figure carries plotly.js itself (loaded as a global, even under require.js);
- * later ones use that global.
+ * A figure's MIME bundle: plotly's JSON for front ends with its renderer (JupyterLab with the
+ * `plotly` package), an SVG drawn here for the rest (and nbconvert's HTML), and text. No scripts:
+ * the figure is data, so it survives saving, reloading and untrusted notebooks.
  */
-export class FigureMaker {
-  private shipped = false;
-  constructor(private readonly inlinePlotly = true) {}
-
-  bundle(figure: JsonObject, fallbackText: string): MimeBundle {
-    const id = `tc-plot-${randomUUID()}`;
-    let loader = "";
-    if (!this.shipped && this.inlinePlotly) {
-      loader = `<script type="text/javascript">(function(){var define, module, exports;\n${plotlyJs().replace(/<\/script/gi, "<\\/script")}\n}).call(window);</script>`;
-      this.shipped = true;
-    }
-    const json = JSON.stringify(figure).replace(/</g, "\\u003c");
-    const html = `<div class="tc-figure">${loader}<div id="${id}" class="tc-plotly"></div><script type="text/javascript">(function(){var el=document.getElementById(${JSON.stringify(id)});var fig=${json};` +
-      `if(window.Plotly){window.Plotly.newPlot(el,fig.data,fig.layout,{responsive:true});}else{el.textContent="plotly.js is not loaded: re-run the notebook's first figure cell";}})();</script></div>`;
-    return { [PLOTLY_MIME]: figure, "text/html": html, "text/plain": fallbackText };
-  }
+export function figureBundle(spec: FigureSpec, fallbackText: string): MimeBundle {
+  return { [PLOTLY_MIME]: plotlyFigure(spec), "image/svg+xml": svgFigure(spec), "text/plain": fallbackText };
 }
 
 // ---- progress bars ----------------------------------------------------------------------------

@@ -13,18 +13,17 @@ import { BACKENDS, BackendName, createExecutor, Executor, isBackendName } from "
 import { InterpreterExecutor } from "../interpreter/executor.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
-import { DisplayError, FigureMaker, formatNumber, Progress, stats, tensorBundle, textPlain } from "./display.js";
+import { DisplayError, formatNumber, Progress, stats, tensorBundle, textPlain } from "./display.js";
 import { Backend, formatBytes, formatMs, MagicContext, MagicError, MAGIC_LIST, parseCell, runLineMagic } from "./magics.js";
 import { CompleteResult, ErrorInfo, ExecuteOutcome, ExecuteRequest, InspectResult, JsonObject, MimeBundle, OutputEvent } from "./protocol.js";
 import { lineAt, wordAt } from "./syntax.js";
+import { languageDoc } from "./docs.js";
 import { readdirSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export interface EngineOptions {
   /** Shared interrupt flag: element 0 non-zero stops the running cell. */
   interrupt?: Int32Array;
-  /** Put plotly.js into the first figure's HTML fallback (tests turn it off to keep outputs small). */
-  inlinePlotly?: boolean;
   log?(line: string): void;
 }
 
@@ -51,14 +50,12 @@ export class LanguageEngine {
   private readonly evaluator: Executor;
   readonly session = new Session();
   backend: Backend = "interp";
-  readonly figures: FigureMaker;
   /** One executor per back end, made on first use (the compiled one keeps its built code). */
   private readonly executors = new Map<BackendName, Promise<Executor>>();
   /** Where the running cell's build progress goes (set while a cell prepares). */
   private buildLog: ((m: string) => void) | undefined;
 
   constructor(private readonly opts: EngineOptions = {}) {
-    this.figures = new FigureMaker(opts.inlinePlotly ?? true);
     this.evaluator = new InterpreterExecutor({ interrupt: opts.interrupt });
   }
 
@@ -87,7 +84,6 @@ export class LanguageEngine {
       session: this.session,
       emit: emitNow,
       print,
-      figures: this.figures,
       evaluate: (expr, line) => this.evaluate(expr, line, name),
       getBackend: () => this.backend,
       setBackend: async (b) => { await this.executor(b); this.backend = b; backend = b; },
@@ -324,10 +320,8 @@ export class LanguageEngine {
     if (env.consts.has(name)) return found(`const ${name} = ${env.consts.get(name)}`);
     const declared = env.tensors.get(name);
     if (declared) return found(`${name}: ${typeToString(declared.type)} (declared, no value yet)`);
-    const doc = WORD_DOCS[name];
-    if (doc) return found(`${name}\n\n${doc}`);
-    if ((PRECISIONS as readonly string[]).includes(name)) return found(`${name}  (precision)\n\n${PRECISION_DOCS[name] ?? ""}`);
-    if ((SPACES as readonly string[]).includes(name)) return found(`${name}  (memory space)\n\n${SPACE_DOCS[name] ?? ""}`);
+    const doc = languageDoc(name);
+    if (doc) return found(doc);
     return { found: false, data: {}, metadata: {} };
   }
 
@@ -355,21 +349,3 @@ function found(text: string): InspectResult {
 function typesMeta(matches: string[], start: number, end: number, kind: (n: string) => string): JsonObject {
   return { _jupyter_types_experimental: matches.map((m) => ({ text: m, type: kind(m), start, end })) };
 }
-
-const WORD_DOCS: Record<string, string> = {
-  kernel: "kernel NAME(T a, U b) { ... }  defines a kernel; call it at top level as NAME(x, y);",
-  type: "type NAME = Tensor<precision, {dims}, Space, Layout>;  names a tensor type",
-  const: "const NAME = integer expression;  a compile-time constant",
-  batch: "batch(i = start..end step s) { ... }  a loop over i in [start, end)",
-  step: "the stride of a batch loop: batch(i = 0..N step 4)",
-  target: "target NAME { key = value; }  compilation settings for the Eigen back end",
-  Tensor: "Tensor<precision, {d0, d1, ...}, Space, Layout>: precision f32|f16|bf16|int8|int32; Space Global|L1|Shared|TileReg; Layout RowMajor|ColMajor|Tiled(RxC)",
-  INF: "+infinity (float)",
-};
-const PRECISION_DOCS: Record<string, string> = {
-  f32: "32-bit IEEE float (4 bytes)", f16: "16-bit IEEE half float (2 bytes); arithmetic in f32", bf16: "bfloat16 (2 bytes); arithmetic in f32",
-  int8: "8-bit signed integer (1 byte); arithmetic in int32", int32: "32-bit signed integer (4 bytes)",
-};
-const SPACE_DOCS: Record<string, string> = {
-  Global: "main memory (the default)", L1: "a cache-resident scratch buffer", Shared: "memory shared by a kernel's lanes", TileReg: "tile registers: the operands of MMUL/MADD and LOAD/STORE",
-};

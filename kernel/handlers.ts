@@ -35,12 +35,15 @@ export interface HandlerOptions {
 
 type Channel = "shell" | "control";
 const STOP_ON_ERROR_WAIT_MS = 5;
+const MAX_OUTPUTS = 1000, MAX_OUTPUT_CHARS = 10_000;
 interface Queued { channel: Channel; msg: Message }
 
 export class KernelHandlers {
   executionCount = 0;
   /** [session, line, input] for every execute with store_history. */
   readonly history: [number, number, string][] = [];
+  /** The text/plain result of recent history lines (history_request with output), bounded. */
+  private readonly outputs = new Map<number, string>();
   private readonly queue: Queued[] = [];
   private running = false;
   /** Requests queued behind a cell that failed with stop_on_error: they are answered "aborted". */
@@ -131,9 +134,13 @@ export class KernelHandlers {
         this.reply(channel, msg, r as unknown as JsonObject);
         return;
       }
-      case "history_request":
-        this.reply(channel, msg, { status: "ok", history: this.historyFor(c) as unknown as Json });
+      case "history_request": {
+        const entries = this.historyFor(c);
+        // With output: [session, line, [input, output]], the output being the cell's result as text (null if none).
+        const history = c.output === true ? entries.map(([s, l, input]) => [s, l, [input, this.outputs.get(l) ?? null]]) : entries;
+        this.reply(channel, msg, { status: "ok", history: history as unknown as Json });
         return;
+      }
       case "comm_info_request":
         this.reply(channel, msg, { status: "ok", comms: {} });
         return;
@@ -200,6 +207,7 @@ export class KernelHandlers {
     }
     if (outcome.status === "ok") {
       if (outcome.result && !req.silent) this.publish("execute_result", { execution_count: count, data: outcome.result.data, metadata: outcome.result.metadata }, msg);
+      if (outcome.result && req.store_history) this.keepOutput(count, outcome.result.data["text/plain"]);
       this.reply(channel, msg, { status: "ok", execution_count: count, user_expressions: outcome.user_expressions ?? {}, payload: [] });
       return;
     }
@@ -214,7 +222,16 @@ export class KernelHandlers {
     this.reply(channel, msg, { status: "error", execution_count: count, ename: err.ename, evalue: err.evalue, traceback: err.traceback, user_expressions: {}, payload: [] }, { status: "error" });
   }
 
+  private keepOutput(line: number, text: unknown): void {
+    if (typeof text !== "string") return;
+    this.outputs.set(line, text.length > MAX_OUTPUT_CHARS ? text.slice(0, MAX_OUTPUT_CHARS) + "…" : text);
+    // Only the newest outputs are kept (a long session's results would otherwise grow without end).
+    if (this.outputs.size > MAX_OUTPUTS) this.outputs.delete(this.outputs.keys().next().value!);
+  }
+
   private historyFor(c: Record<string, unknown>): [number, number, string][] {
+    // One session (1); 0 means "the current one", as in IPython.
+    if (typeof c.session === "number" && c.session !== 0 && c.session !== 1) return [];
     const h = this.history;
     switch (c.hist_access_type) {
       case "tail": {

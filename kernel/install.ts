@@ -2,16 +2,18 @@
 // this checkout's node and compiled kernel entry, and the logos) where Jupyter looks for it.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CommandGroup, CommandSpec, groupCommand, OptionSpec, parseCommand, UsageError } from "../cli/args.js";
+import { LANGUAGE_INFO } from "./syntax.js";
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/kernel
 const root = resolve(here, "../..");
 const specDir = join(root, "kernelspec");
 const kernelMain = join(here, "main.js");
+const labextension = join(root, "labextension/prebuilt"); // the .ta language for JupyterLab
 
 const WHERE = {
   user: { type: "boolean", description: "this user's Jupyter data folder (the default)" },
@@ -52,6 +54,7 @@ export function kernelSpec(displayName?: string): Record<string, unknown> {
   const spec = JSON.parse(readFileSync(join(specDir, "kernel.json"), "utf8"));
   spec.argv = spec.argv.map((a: string) => (a === "@NODE@" ? process.execPath : a === "@KERNEL_MAIN@" ? kernelMain : a));
   if (displayName) spec.display_name = displayName;
+  spec.metadata = { ...spec.metadata, language_info: LANGUAGE_INFO }; // what kernel_info reports
   return spec;
 }
 
@@ -89,6 +92,16 @@ export function install(opts: Where & { name: string; "display-name": string }):
   mkdirSync(dest, { recursive: true });
   writeFileSync(join(dest, "kernel.json"), JSON.stringify(kernelSpec(opts["display-name"]), null, 2) + "\n");
   for (const logo of ["logo-32x32.png", "logo-64x64.png"]) copyFileSync(join(specDir, logo), join(dest, logo));
+  installLabextension(dirname(dirname(dest)));
+  return dest;
+}
+
+/** The prebuilt .ta language extension, beside the kernels: DATA/labextensions/tensorcore-lab. */
+export function installLabextension(dataDir: string): string | undefined {
+  if (!existsSync(join(labextension, "package.json"))) return undefined;
+  const dest = join(dataDir, "labextensions", "tensorcore-lab");
+  rmSync(dest, { recursive: true, force: true });
+  cpSync(labextension, dest, { recursive: true });
   return dest;
 }
 

@@ -12,12 +12,17 @@ import { TensorView } from "../runtime/tensor.js";
 import { bindRaw, DirectorySource, InputError, ManifestSource, parseNpy, RawTensor } from "../runtime/weights.js";
 import { readWholeFile } from "../runtime/model-folder.js";
 import { readFileSync } from "node:fs";
-import { FigureMaker, heatmapFigure, lineFigure, Progress, tensorBundle, textPlain } from "./display.js";
+import { DisplayError, figureBundle, heatmapFigureSpec, lineFigureSpec, Progress, stats, tensorBundle, textPlain } from "./display.js";
+import { languageDoc } from "./docs.js";
+import { toNumbers } from "../runtime/tensor.js";
 import { OutputEvent } from "./protocol.js";
 import { intrinsic, KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
 
 export type { BackendName as Backend } from "../backends/index.js";
 import { BACKEND_NAMES, BackendName as Backend, isBackendName } from "../backends/index.js";
+
+/** %compare's default tolerances (numpy's allclose rule; rtol suits f32 round-off). */
+export const COMPARE_ATOL = 1e-5, COMPARE_RTOL = 1e-4;
 
 /** A magic: its usage line, what it does, and how it runs (cell magics are applied by the engine). */
 export interface Magic {
@@ -54,12 +59,22 @@ export const MAGICS: Record<string, Magic> = {
     usage: "%reset", summary: "Forget every definition and tensor of the session.",
     run: (ctx) => {
       ctx.session.reset();
+      sessionState.delete(ctx.session);
       ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
     },
   },
   load: { usage: "%load DIR [PREFIX] [--no-verify]", summary: "Bind every tensor of a model folder (manifest.json), or every NAME.npy / NAME.bin file of DIR, as session tensors. Names become identifiers (h.0.w → h_0_w), with PREFIX prepended. Each tensor's sha256 is checked against manifest.json; --no-verify skips that check (paths, file types and sizes are still checked).", run: (ctx, args) => asMagicError(() => load(ctx, args)) },
   display: { usage: "%display EXPR", summary: "Display a tensor expression: numpy-like text and an HTML table with shape, precision, min, max and mean.", run: (ctx, args, line) => figure(ctx, "display", args, line) },
-  heatmap: { usage: "%heatmap EXPR", summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys).", run: (ctx, args, line) => figure(ctx, "heatmap", args, line) },
+  heatmap: {
+    usage: "%heatmap EXPR [--vs EXPR2] [--labels TOKENS]",
+    summary: "Plot a 2-D tensor as a heatmap (an attention map: rows are queries, columns keys). --vs draws EXPR2 beside it on the same colour scale, with the difference; --labels names the positions: a list [\"The\", \" cat\"], or an expression of token ids (decoded with the session's tokenizer). After %generate, a square map of the prompt's size is labelled with its tokens.",
+    run: (ctx, args, line) => heatmap(ctx, args, line),
+  },
+  compare: {
+    usage: "%compare A B [--atol X] [--rtol Y]",
+    summary: `One line comparing two tensor expressions of one shape: max-abs-diff, cosine, and PASS when every |a - b| <= atol + rtol * |b| (numpy's allclose; defaults atol ${COMPARE_ATOL}, rtol ${COMPARE_RTOL}).`,
+    run: (ctx, args, line) => compare(ctx, args, line),
+  },
   plot: { usage: "%plot EXPR", summary: "Line plot of 1-D data (2-D: one line per row).", run: (ctx, args, line) => figure(ctx, "plot", args, line) },
   run: {
     usage: "%run FILE.ta [MORE.ta ...]", summary: "Run .ta files in the session: their consts, types and kernels become defined (e.g. a model folder's model.ta), and their top-level statements run.",
@@ -74,7 +89,7 @@ export const MAGICS: Record<string, Magic> = {
     },
   },
   generate: { usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come.", run: (ctx, args) => generateMagic(ctx, args) },
-  help: { usage: "%help [NAME]", summary: "This list; %help NAME for one magic or intrinsic.", run: (ctx, args) => help(ctx, args) },
+  help: { usage: "%help [NAME]", summary: "This list; %help NAME for one magic, intrinsic, type, precision, memory space, layout or keyword.", run: (ctx, args) => help(ctx, args) },
 };
 
 /** The magics as a list, in the order above (help, completion). */
@@ -124,7 +139,6 @@ export interface MagicContext {
   session: Session;
   emit(e: OutputEvent): void;
   print(text: string): void;
-  figures: FigureMaker;
   /** Evaluate a .ta expression to a tensor (throws DiagnosticError). */
   evaluate(expr: string, line: number): TensorView;
   getBackend(): Backend;
@@ -145,14 +159,124 @@ export async function runLineMagic(ctx: MagicContext, name: string, args: string
   await m.run(ctx, args, line);
 }
 
-function figure(ctx: MagicContext, name: "display" | "heatmap" | "plot", args: string, line: number): void {
+function figure(ctx: MagicContext, name: "display" | "plot", args: string, line: number): void {
   if (!args) throw new MagicError(`usage: %${name} EXPR`);
   const v = ctx.evaluate(args, line);
   if (name === "display") ctx.emit({ kind: "display", data: tensorBundle(v, args), metadata: {} });
-  else {
-    const fig = name === "heatmap" ? heatmapFigure(v, args) : lineFigure(v, args);
-    ctx.emit({ kind: "display", data: ctx.figures.bundle(fig, `${name} of ${args}\n${textPlain(v)}`), metadata: {} });
+  else ctx.emit({ kind: "display", data: figureBundle(lineFigureSpec(v, args), `plot of ${args}\n${textPlain(v)}`), metadata: {} });
+}
+
+/** What magics remember per session: the tokenizer's folder and the last prompt's token text. */
+interface MagicState { tokenizerDir?: string; tokens?: string[]; promptLength?: number }
+const sessionState = new WeakMap<Session, MagicState>();
+function stateOf(session: Session): MagicState {
+  let st = sessionState.get(session);
+  if (!st) sessionState.set(session, (st = {}));
+  return st;
+}
+
+/** EXPR followed by `--NAME VALUE` options (VALUE runs to the next option: it may be an expression). */
+export function splitOptions(args: string, names: string[]): { expr: string; opts: Record<string, string> } {
+  const re = new RegExp(`(?:^|\\s)--(${names.join("|")})(?=\\s|$)`, "g");
+  const marks = [...args.matchAll(re)];
+  const opts: Record<string, string> = {};
+  const expr = (marks.length ? args.slice(0, marks[0].index) : args).trim();
+  marks.forEach((m, i) => {
+    const from = m.index! + m[0].length, to = i + 1 < marks.length ? marks[i + 1].index! : args.length;
+    const value = args.slice(from, to).trim();
+    if (!value) throw new MagicError(`--${m[1]} needs a value`);
+    opts[m[1]] = value;
+  });
+  const unknown = /(?:^|\s)(--[A-Za-z][\w-]*)/.exec(expr);
+  if (unknown) throw new MagicError(`unknown option '${unknown[1]}' (options: ${names.map((n) => "--" + n).join(", ")})`);
+  return { expr, opts };
+}
+
+async function tokenizerOf(ctx: MagicContext) {
+  const { Gpt2Tokenizer } = await import("../models/tokenizer.js");
+  const { EMBEDDED_MODEL } = await import("../models/causal-lm.js");
+  return Gpt2Tokenizer.fromFolder(stateOf(ctx.session).tokenizerDir ?? EMBEDDED_MODEL);
+}
+
+/** --labels: a JSON list of strings, or an expression of token ids decoded one by one. */
+async function labelsOf(ctx: MagicContext, spec: string, line: number): Promise<string[]> {
+  if (spec.startsWith("[") && /^\[\s*(?:"|'|\])/.test(spec)) {
+    let list: unknown;
+    try { list = JSON.parse(spec.replace(/'/g, '"')); } catch { throw new MagicError(`--labels: '${spec}' is not a list of strings`); }
+    if (!Array.isArray(list) || !list.every((x) => typeof x === "string")) throw new MagicError(`--labels: '${spec}' is not a list of strings`);
+    return list;
   }
+  const v = ctx.evaluate(spec, line);
+  if (v.precision !== "int32" && v.precision !== "int8") throw new MagicError(`--labels: '${spec}' is ${v.precision}; token ids are integers (or give a list: ["The", " cat"])`);
+  const tok = await tokenizerOf(ctx);
+  return Array.from(toNumbers(v), (id) => tok.decode([id]));
+}
+
+async function heatmap(ctx: MagicContext, args: string, line: number): Promise<void> {
+  const { expr, opts } = splitOptions(args, ["vs", "labels"]);
+  if (!expr) throw new MagicError("usage: %heatmap EXPR [--vs EXPR2] [--labels TOKENS]");
+  const v = ctx.evaluate(expr, line);
+  let labels = opts.labels !== undefined ? await labelsOf(ctx, opts.labels, line) : undefined;
+  // The last prompt's tokens label a square map of the prompt's length: its attention map.
+  const { tokens, promptLength } = stateOf(ctx.session);
+  const n = v.shape[0];
+  if (!labels && tokens && v.shape.length === 2 && v.shape[1] === n && (n === promptLength || n === tokens.length)) labels = tokens.slice(0, n);
+  const vs = opts.vs !== undefined ? { view: ctx.evaluate(opts.vs, line), title: opts.vs } : undefined;
+  const spec = heatmapFigureSpec(v, expr, { labels, vs });
+  ctx.emit({ kind: "display", data: figureBundle(spec, `heatmap of ${expr}${vs ? ` vs ${vs.title}` : ""}\n${textPlain(v)}`), metadata: {} });
+}
+
+/** max-abs-diff, cosine and numpy's allclose verdict of two equally long arrays. */
+export function compareValues(a: ArrayLike<number>, b: ArrayLike<number>, atol: number, rtol: number): { maxAbs: number; cosine: number; pass: boolean; worst: number } {
+  let maxAbs = 0, ab = 0, aa = 0, bb = 0, pass = true, worst = -1;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= maxAbs)) { maxAbs = Number.isNaN(d) ? NaN : d; worst = i; }
+    if (!(d <= atol + rtol * Math.abs(b[i]))) pass = false;
+    ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i];
+  }
+  const cosine = aa === 0 && bb === 0 ? 1 : ab / Math.sqrt(aa * bb);
+  return { maxAbs, cosine, pass, worst };
+}
+
+function compare(ctx: MagicContext, args: string, line: number): void {
+  const { expr, opts } = splitOptions(args, ["atol", "rtol"]);
+  const num = (k: string, d: number) => {
+    if (opts[k] === undefined) return d;
+    const x = Number(opts[k]);
+    if (!(x >= 0)) throw new MagicError(`--${k} needs a non-negative number, got '${opts[k]}'`);
+    return x;
+  };
+  const atol = num("atol", COMPARE_ATOL), rtol = num("rtol", COMPARE_RTOL);
+  const [ea, eb, ...extra] = splitExprs(expr);
+  if (!ea || !eb || extra.length) throw new MagicError("usage: %compare A B [--atol X] [--rtol Y] (A and B are expressions; wrap ones with spaces in parentheses)");
+  const a = ctx.evaluate(ea, line), b = ctx.evaluate(eb, line);
+  if (shapeToString(a.shape) !== shapeToString(b.shape)) throw new MagicError(`%compare needs one shape: '${ea}' is ${shapeToString(a.shape)}, '${eb}' is ${shapeToString(b.shape)}`);
+  const va = toNumbers(a), vb = toNumbers(b);
+  const r = compareValues(va, vb, atol, rtol);
+  const f = (x: number) => (Number.isNaN(x) ? "nan" : x === 0 ? "0" : x.toExponential(2));
+  ctx.print(`${ea} vs ${eb}: max-abs-diff ${f(r.maxAbs)} · cosine ${r.cosine.toFixed(8)} · ${r.pass ? "PASS" : "FAIL"} (atol ${atol}, rtol ${rtol}; ${va.length} values, max |${eb}| ${f(stats(Array.from(vb, Math.abs)).max)})\n`);
+}
+
+/** Split "A B" into expressions at top-level spaces (brackets and parentheses keep theirs). */
+export function splitExprs(text: string): string[] {
+  const out: string[] = [];
+  let depth = 0, cur = "";
+  for (const ch of text.trim()) {
+    if ("([{".includes(ch)) depth++;
+    else if (")]}".includes(ch)) depth--;
+    if (/\s/.test(ch) && depth === 0) { if (cur) out.push(cur); cur = ""; continue; }
+    cur += ch;
+  }
+  if (cur) out.push(cur);
+  // Operators split by spaces ("a - b c") rejoin their neighbours.
+  const joined: string[] = [];
+  for (const part of out) {
+    const prev = joined[joined.length - 1];
+    if (prev !== undefined && (/[-+*/%,<>=]$/.test(prev) || /^[-+*/%,<>=]/.test(part))) joined[joined.length - 1] = `${prev} ${part}`;
+    else joined.push(part);
+  }
+  return joined;
 }
 
 export function formatMs(ms: number): string {
@@ -194,7 +318,9 @@ function help(ctx: MagicContext, args: string): void {
     if (m) { ctx.print(`${m.usage}\n    ${m.summary}\n`); return; }
     const i = intrinsic(name);
     if (i) { ctx.print(`${name} (intrinsic)\n${i.forms.map((f) => `    ${f}`).join("\n")}\n    ${i.summary}\n`); return; }
-    throw new MagicError(`no magic or intrinsic named '${name}' (%help lists the magics)`);
+    const doc = languageDoc(name);
+    if (doc) { ctx.print(doc.replace(/\n\n/, "\n    ") + "\n"); return; }
+    throw new MagicError(`no magic, intrinsic, type or keyword named '${name}' (%help lists the magics)`);
   }
   const w = Math.max(...MAGIC_LIST.map((m) => m.usage.length));
   ctx.print(
@@ -256,6 +382,8 @@ function load(ctx: MagicContext, args: string): void {
     }
   }
   if (entries.length === 0) throw new MagicError(`${dirArg}: no manifest.json and no .npy or .bin files`);
+  // A model folder's tokenizer decodes token ids for %heatmap --labels.
+  if (["vocab.json", "tokenizer.json"].some((f) => existsSync(join(dir, f)))) stateOf(ctx.session).tokenizerDir = dir;
   const progress = new Progress(ctx.emit, `loading ${basename(dir)}`);
   progress.update(0, `0 / ${entries.length} tensors`, true);
   const loaded: string[] = [], skipped: string[] = [];
@@ -338,12 +466,19 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   const tokenizer = asMagicError(() => Gpt2Tokenizer.fromFolder(dir));
   const text = prompt.join(" ");
   ctx.print(text);
+  const maxNewTokens = num("--max-new-tokens", 40);
   const r = generate(model, tokenizer, text, {
-    maxNewTokens: num("--max-new-tokens", 40),
+    maxNewTokens,
     sampling: { greedy: opts["--temperature"] === undefined, temperature: num("--temperature", 1), topK: num("--top-k", 0), topP: num("--top-p", 1), seed: num("--seed", 0) },
     onText: (t) => ctx.print(t),
   });
-  ctx.print(`\n[${backend}] ${r.generated_ids.length} tokens; prefill ${r.timing.prefill_ms} ms, ${r.timing.decode_ms_per_token} ms/token\n`);
+  const why = r.stop === "eos" ? "the model wrote the end-of-text token" : r.stop === "max_tokens" ? `--max-new-tokens ${maxNewTokens} reached` : `the context is full (${model.nCtx} positions)`;
+  ctx.print(`\n[${backend}] ${r.generated_ids.length} tokens; prefill ${r.timing.prefill_ms} ms, ${r.timing.decode_ms_per_token} ms/token; stopped: ${why}\n`);
+  // The prompt's (and the continuation's) tokens label attention maps of that length (%heatmap).
+  const st = stateOf(ctx.session);
+  st.tokenizerDir = dir;
+  st.promptLength = r.prompt_ids.length;
+  st.tokens = [...r.prompt_ids, ...r.generated_ids.filter((id) => id !== tokenizer.eosId)].map((id) => tokenizer.decode([id]));
 }
 
 /** `~/x` in magic paths means the home folder, as in a shell. */

@@ -15,7 +15,6 @@ import type { SessionNames } from "./engine.js";
 
 export interface WorkerEngineOptions {
   log?(line: string): void;
-  inlinePlotly?: boolean;
   /** How long an interrupted cell may take to stop before its worker is replaced. */
   interruptGraceMs?: number;
   /** V8 heap limit of the worker (typed-array data is outside it). */
@@ -54,7 +53,7 @@ export class WorkerEngine implements Engine {
     this.generation++;
     Atomics.store(this.flag, 0, 0);
     const w = new Worker(new URL("./worker.js", import.meta.url), {
-      workerData: { interrupt: this.flag.buffer, inlinePlotly: this.opts.inlinePlotly ?? true },
+      workerData: { interrupt: this.flag.buffer },
       resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb ?? 4096 },
       stdout: false,
       stderr: false,

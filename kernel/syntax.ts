@@ -4,6 +4,9 @@
 import { readFileSync } from "node:fs";
 import { KernelInfo } from "./protocol.js";
 import { IsCompleteResult } from "./protocol.js";
+import { DiagnosticBag } from "../compiler/diagnostics.js";
+import { parseSource } from "../compiler/parser.js";
+import { SourceFile } from "../compiler/source.js";
 
 export const LANGUAGE = "tensorcore";
 
@@ -22,8 +25,10 @@ export const LANGUAGE_INFO = {
   version: VERSION,
   mimetype: "text/x-tensorcore",
   file_extension: ".ta",
+  // Highlighting: JupyterLab's by the .ta language extension (labextension/, registered under this
+  // name); nbconvert's by pygments, whose closest lexer is C's.
   pygments_lexer: "c",
-  codemirror_mode: { name: "clike", mime: "text/x-csrc" },
+  codemirror_mode: "tensorcore",
   nbconvert_exporter: "script",
 };
 
@@ -38,14 +43,18 @@ export function kernelInfo(): KernelInfo {
 }
 
 /**
- * For the console: "incomplete" while a brace, bracket or parenthesis (or a block comment) is
- * open, "invalid" for a closer without an opener, otherwise "complete". Magic lines are complete.
+ * For the console: "invalid" for code that can never parse (a closer without an opener, or a
+ * syntax error before the end of the input: `kernel 1x(`), "incomplete" while a brace, bracket
+ * or parenthesis (or a block comment) is open at the end, otherwise "complete" (a missing `;`
+ * at the very end is left for the run to report). Magic lines are complete.
  */
 export function isComplete(code: string): IsCompleteResult {
   let depth = 0;
   let i = 0;
   const n = code.length;
   let lineStart = true;
+  const chunks: string[] = []; // the code between magic lines, run (and so parsed) one by one
+  let chunkStart = 0;
   while (i < n) {
     const c = code[i];
     if (lineStart) {
@@ -53,6 +62,8 @@ export function isComplete(code: string): IsCompleteResult {
       while (j < n && (code[j] === " " || code[j] === "\t")) j++;
       if (code[j] === "%" && depth === 0) { // a magic line: skip it
         while (j < n && code[j] !== "\n") j++;
+        chunks.push(code.slice(chunkStart, i));
+        chunkStart = j;
         i = j;
         continue;
       }
@@ -75,6 +86,15 @@ export function isComplete(code: string): IsCompleteResult {
     if (c === "{" || c === "(" || c === "[") depth++;
     else if (c === "}" || c === ")" || c === "]") { depth--; if (depth < 0) return { status: "invalid" }; }
     i++;
+  }
+  chunks.push(code.slice(chunkStart));
+  // The parser decides the rest: a syntax error before the end of the input can never be fixed
+  // by typing more.
+  for (const chunk of chunks) {
+    const bag = new DiagnosticBag();
+    parseSource(new SourceFile("cell", chunk), bag);
+    const end = chunk.trimEnd().length;
+    if (bag.items.some((d) => d.severity === "error" && (d.span?.start ?? end) < end)) return { status: "invalid" };
   }
   if (depth > 0) return { status: "incomplete", indent: "    ".repeat(depth) };
   return { status: "complete" };

@@ -17,10 +17,9 @@ export type WorkerReply = { id: number; event: unknown } | { id: number; result:
 
 if (parentPort) {
   const port = parentPort;
-  const data = workerData as { interrupt: SharedArrayBuffer; inlinePlotly?: boolean };
+  const data = workerData as { interrupt: SharedArrayBuffer };
   const engine = new LanguageEngine({
     interrupt: new Int32Array(data.interrupt),
-    inlinePlotly: data.inlinePlotly,
     log: (l) => process.stderr.write(`[tensorcore worker] ${l}\n`),
   });
   port.on("message", async (m: WorkerRequest) => {

@@ -16,6 +16,8 @@ export interface GenerateResult {
   prompt_ids: number[];
   generated_ids: number[];
   text: string;
+  /** Why generation stopped: the end-of-text token, the token budget, or a full context. */
+  stop: "eos" | "max_tokens" | "context_full";
   timing: { prefill_ms: number; decode_ms_per_token: number };
 }
 
@@ -30,13 +32,15 @@ export function generate(model: CausalLM, tokenizer: Gpt2Tokenizer, prompt: stri
   const generated: number[] = [];
   let decodeMs = 0, decodeSteps = 0;
   const room = model.nCtx - promptIds.length;
+  let stop: GenerateResult["stop"] = opts.maxNewTokens <= room + 1 ? "max_tokens" : "context_full";
   for (let i = 0; i < Math.min(opts.maxNewTokens, room + 1); i++) {
     const id = pickToken(logits, opts.sampling, random);
     generated.push(id);
-    if (id === tokenizer.eosId && opts.stopAtEos !== false) break;
+    if (id === tokenizer.eosId && opts.stopAtEos !== false) { stop = "eos"; break; }
     const piece = stream.push(id);
     if (piece) opts.onText?.(piece);
-    if (i === opts.maxNewTokens - 1 || model.length >= model.nCtx) break;
+    if (i === opts.maxNewTokens - 1) { stop = "max_tokens"; break; }
+    if (model.length >= model.nCtx) { stop = "context_full"; break; }
     const t = performance.now();
     logits = model.decode(id);
     decodeMs += performance.now() - t;
@@ -48,6 +52,7 @@ export function generate(model: CausalLM, tokenizer: Gpt2Tokenizer, prompt: stri
     prompt_ids: promptIds,
     generated_ids: generated,
     text: tokenizer.decode(generated.filter((id) => id !== tokenizer.eosId)),
+    stop,
     timing: { prefill_ms: round(prefillMs), decode_ms_per_token: round(decodeSteps ? decodeMs / decodeSteps : 0) },
   };
 }

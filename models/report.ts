@@ -1,59 +1,75 @@
-// The verification report: one self-contained HTML file (inline SVG, no scripts, no network),
-// reproducible from the model hash, the software versions and the seed it records.
+// The verification report: one self-contained HTML file (inline SVG drawn by kernel/figures.ts,
+// no scripts, no network), reproducible from the model hash, the software versions and the seed
+// it records. One report holds every back end that was verified (`verify --report` runs them all).
 
-import { VerifyReport } from "./verify.js";
+import { heatmapSpec, LineSpec, svgFigure, tokenLabel } from "../kernel/figures.js";
+import { PromptReport, VerifyReport } from "./verify.js";
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-/** A line chart of log10(max-abs-diff) per layer, one polyline per prompt. */
-function errorPlot(r: VerifyReport): string {
-  const W = 560, Hh = 220, pad = 40;
-  const rows = r.prompts[0]?.layers.length ?? 0;
-  const vals = r.prompts.flatMap((p) => p.layers.map((l) => Math.log10(Math.max(l.maxAbs, 1e-12))));
-  const lo = Math.floor(Math.min(...vals, -8)), hi = Math.ceil(Math.max(...vals, -2));
-  const x = (i: number) => pad + (i * (W - 2 * pad)) / Math.max(1, rows - 1);
-  const y = (v: number) => Hh - pad + ((lo - v) * (Hh - 2 * pad)) / Math.max(1e-9, hi - lo);
-  const colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-  const lines = r.prompts.map((p, k) => `<polyline fill="none" stroke="${colors[k % colors.length]}" stroke-width="2" points="${p.layers.map((l, i) => `${x(i).toFixed(1)},${y(Math.log10(Math.max(l.maxAbs, 1e-12))).toFixed(1)}`).join(" ")}"/>`);
-  const ticks: string[] = [];
-  for (let v = lo; v <= hi; v++) ticks.push(`<text x="4" y="${y(v) + 4}" font-size="10">1e${v}</text><line x1="${pad}" x2="${W - pad}" y1="${y(v)}" y2="${y(v)}" stroke="#eee"/>`);
-  const tol = `<line x1="${pad}" x2="${W - pad}" y1="${y(Math.log10(r.tolerance.logitsMaxAbs))}" y2="${y(Math.log10(r.tolerance.logitsMaxAbs))}" stroke="#999" stroke-dasharray="4"/>`;
-  const labels = (r.prompts[0]?.layers ?? []).map((_, i) => `<text x="${x(i)}" y="${Hh - pad + 14}" font-size="9" text-anchor="middle">${i}</text>`);
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${Hh}" role="img" aria-label="max-abs-diff per layer">${ticks.join("")}${tol}${lines.join("")}${labels.join("")}</svg>`;
+/** log10(max-abs-diff) per layer: one line per back end and prompt, with the logits tolerance. */
+function errorPlot(reports: VerifyReport[]): string {
+  const first = reports[0]?.prompts[0];
+  const spec: LineSpec = {
+    kind: "lines",
+    title: "Max-abs-diff against HF per layer (log scale)",
+    xTitle: "layer (residual stream entering it), final norm, logits",
+    yTitle: "max |DSL − HF|",
+    xLabels: (first?.layers ?? []).map((l) => l.name.replace(/ \(last position\)$/, "")),
+    yLog: true,
+    series: reports.flatMap((r) => r.prompts.map((p, k) => ({ name: `${r.backend} · prompt ${k + 1}`, y: p.layers.map((l) => Math.max(l.maxAbs, 1e-12)) }))),
+    hlines: reports[0] ? [{ y: reports[0].tolerance.logitsMaxAbs, label: `logits tolerance ${reports[0].tolerance.logitsMaxAbs}` }] : [],
+  };
+  return svgFigure(spec);
 }
 
-/** A heatmap of an attention map (rows are queries, columns keys), white → dark blue. */
-function heatmap(m: number[][], title: string): string {
-  const n = m.length, cell = Math.max(4, Math.min(14, Math.floor(220 / Math.max(1, n))));
-  const rects: string[] = [];
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) {
-      const v = Math.max(0, Math.min(1, m[i][j]));
-      const c = Math.round(255 * (1 - v));
-      rects.push(`<rect x="${j * cell}" y="${i * cell + 16}" width="${cell}" height="${cell}" fill="rgb(${c},${c},255)"><title>q${i} k${j}: ${m[i][j].toFixed(5)}</title></rect>`);
-    }
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${n * cell}" height="${n * cell + 16}"><text x="0" y="12" font-size="11">${esc(title)}</text>${rects.join("")}</svg>`;
+/** Token ids with their text: `The`₄₆₄. */
+function tokens(ids: number[], byId: Record<number, string> | undefined): string {
+  return ids.map((id) => `<span class="tok">${byId && byId[id] !== undefined ? `<code>${esc(tokenLabel(byId[id]))}</code>` : ""}<sub>${id}</sub></span>`).join(" ");
 }
 
-export function renderReport(r: VerifyReport): string {
-  const prompts = r.prompts.map((p) => {
-    const rows = p.layers.map((l) => `<tr><td>${esc(l.name)}</td><td>${l.maxAbs.toExponential(3)}</td><td>${l.cosine.toFixed(8)}</td></tr>`).join("");
-    const attn = p.attention.map((a) => `<tr><td>layer ${a.layer} attention probs</td><td>${a.maxAbs.toExponential(3)}</td><td></td></tr>`).join("");
-    const maps = p.maps.map((m) => `<div class="pair">${heatmap(m.dsl, `DSL layer ${m.layer} head 0`)}${heatmap(m.hf, `HF layer ${m.layer} head 0`)}</div>`).join("");
-    return `<section><h2>${esc(JSON.stringify(p.prompt))} <small>(${p.tokens} tokens)</small></h2>
+function promptSection(r: VerifyReport, p: PromptReport, k: number): string {
+  const rows = p.layers.map((l) => `<tr><td>${esc(l.name)}</td><td>${l.maxAbs.toExponential(3)}</td><td>${l.cosine.toFixed(8)}</td></tr>`).join("");
+  const attn = p.attention.map((a) => `<tr><td>layer ${a.layer} attention probs</td><td>${a.maxAbs.toExponential(3)}</td><td></td></tr>`).join("");
+  const byId = p.tokenText?.byId;
+  const labels = p.tokenText?.prompt;
+  const maps = p.maps.map((m) => {
+    const idx = m.dsl.map((_, i) => i);
+    const spec = heatmapSpec(`Layer ${m.layer}, head 0: attention probabilities (${r.backend})`, [
+      { title: "DSL", z: m.dsl, rows: idx, cols: idx },
+      { title: "HF", z: m.hf, rows: idx, cols: idx },
+    ], { labels, difference: true, scaleTitle: "probability" });
+    return `<div class="map">${svgFigure(spec)}</div>`;
+  }).join("");
+  const g = p.greedy;
+  return `<section><h3>${r.backend} · prompt ${k + 1}: ${esc(JSON.stringify(p.prompt))} <small>(${p.tokens} tokens)</small></h3>
+${p.tokenText ? `<p class="ids"><b>prompt</b> ${tokens(p.tokenText.ids, byId)}</p>` : ""}
 <table><tr><th>tensor</th><th>max-abs-diff</th><th>cosine</th></tr>${rows}${attn}</table>
-<p>Greedy continuation: ${p.greedy.matched}/${p.greedy.hf.length} tokens identical to HF <code>generate</code>${p.greedy.tieSteps ? `; ${p.greedy.tieSteps} step(s) at a near-tie (HF top-2 gap &lt; ${r.tolerance.greedyGap})` : ""}.</p>
-<p class="ids">HF: ${p.greedy.hf.join(" ")}<br>DSL: ${p.greedy.dsl.join(" ")}</p>${maps}</section>`;
-  }).join("\n");
+<p>Greedy continuation: ${g.matched}/${g.hf.length} tokens identical to HF <code>generate</code>${g.tieSteps ? `; ${g.tieSteps} step(s) at a near-tie (HF top-2 gap &lt; ${r.tolerance.greedyGap})` : ""}.</p>
+<p class="ids"><b>HF</b> ${tokens(g.hf, byId)}<br><b>DSL</b> ${tokens(g.dsl, byId)}</p>${maps}</section>`;
+}
+
+export function renderReport(input: VerifyReport | VerifyReport[]): string {
+  const reports = Array.isArray(input) ? input : [input];
+  const r0 = reports[0];
+  const ok = reports.every((r) => r.ok);
+  const verdicts = reports.map((r) => {
+    const worst = Math.max(...r.prompts.map((p) => p.logitsMaxAbs));
+    const greedy = r.prompts.map((p) => `${p.greedy.matched}/${p.greedy.hf.length}`).join(", ");
+    return `<tr><td>${esc(r.backend)}</td><td class="${r.ok ? "ok" : "bad"}"><b>${r.ok ? "PASSED" : "FAILED"}</b></td><td>${worst.toExponential(2)}</td><td>${greedy}</td></tr>`;
+  }).join("");
+  const failures = reports.flatMap((r) => r.failures.map((f) => `${r.backend}: ${f}`));
+  const sections = reports.map((r) => `<h2>Back end: ${esc(r.backend)}</h2>\n${r.prompts.map((p, k) => promptSection(r, p, k)).join("\n")}`).join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>TensorCore verification report</title>
-<style>body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.pair{display:flex;gap:24px;margin:8px 0}.ok{color:#080}.bad{color:#b00}.ids{font-family:monospace;font-size:11px}</style></head><body>
+<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.ok{color:#080}.bad{color:#b00}.ids{font-size:12px;line-height:1.9}.tok{display:inline-block;border:1px solid #ddd;border-radius:3px;padding:0 3px;margin:1px}.tok code{font-size:12px}.tok sub{color:#777;margin-left:2px}.map{margin:10px 0;overflow-x:auto}section{border-top:1px solid #eee;margin-top:1.5em}</style></head><body>
 <h1>TensorCore verification report</h1>
-<p class="${r.ok ? "ok" : "bad"}"><b>${r.ok ? "PASSED" : "FAILED"}</b> — DSL (${r.backend} back end) against Hugging Face transformers.</p>
-<table><tr><td>model</td><td>${esc(r.model)}</td></tr><tr><td>model sha256</td><td><code>${esc(r.modelSha256)}</code></td></tr>
-<tr><td>software</td><td>${esc(Object.entries(r.versions).map(([k, v]) => `${k} ${v}`).join(", "))}</td></tr><tr><td>seed</td><td>${r.seed}</td></tr>
-<tr><td>tolerances</td><td>logits max-abs-diff ≤ ${r.tolerance.logitsMaxAbs}; layer cosine ≥ ${r.tolerance.layerCosine}; greedy identical except at HF top-2 gaps &lt; ${r.tolerance.greedyGap}</td></tr></table>
-${r.failures.length ? `<ul class="bad">${r.failures.map((f) => `<li>${esc(f)}</li>`).join("")}</ul>` : ""}
-<h2>Max-abs-diff per layer (log scale; dashed: the logits tolerance)</h2>${errorPlot(r)}
-${prompts}
+<p class="${ok ? "ok" : "bad"}"><b>${ok ? "PASSED" : "FAILED"}</b> — the DSL model on ${reports.map((r) => `the ${esc(r.backend)}`).join(" and ")} back end${reports.length > 1 ? "s" : ""} against Hugging Face transformers.</p>
+<table><tr><th>back end</th><th>verdict</th><th>worst logits max-abs-diff</th><th>greedy tokens identical (per prompt)</th></tr>${verdicts}</table>
+${r0 ? `<table><tr><td>model</td><td>${esc(r0.model)}</td></tr><tr><td>model sha256</td><td><code>${esc(r0.modelSha256)}</code></td></tr>
+<tr><td>software</td><td>${esc(Object.entries(r0.versions).map(([k, v]) => `${k} ${v}`).join(", "))}</td></tr><tr><td>seed</td><td>${r0.seed}</td></tr>
+<tr><td>tolerances</td><td>logits max-abs-diff ≤ ${r0.tolerance.logitsMaxAbs}; layer cosine ≥ ${r0.tolerance.layerCosine}; greedy identical except at HF top-2 gaps &lt; ${r0.tolerance.greedyGap}</td></tr></table>` : ""}
+${failures.length ? `<ul class="bad">${failures.map((f) => `<li>${esc(f)}</li>`).join("")}</ul>` : ""}
+<h2>Max-abs-diff per layer</h2>${errorPlot(reports)}
+${sections}
 </body></html>`;
 }

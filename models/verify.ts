@@ -6,14 +6,15 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { BACKEND_OPTION, CommandSpec, parseCommand, UsageError } from "../cli/args.js";
+import { BACKEND_OPTION, CommandSpec, DEFAULT_BACKEND_TEXT, parseCommand, UsageError } from "../cli/args.js";
 import { runPythonRef } from "../cli/hf.js";
 import { Progress } from "../cli/progress.js";
 import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
 import { confinedFile, MANIFEST_MAX_BYTES, readWholeFile } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
-import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
+import { Gpt2Tokenizer } from "./tokenizer.js";
+import { BACKEND_NAMES, BACKENDS, chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
 
@@ -25,6 +26,8 @@ export interface PromptReport {
   attention: { layer: number; maxAbs: number }[];
   logitsMaxAbs: number;
   greedy: { hf: number[]; dsl: number[]; matched: number; tieSteps: number; ok: boolean };
+  /** Token text of the prompt's ids and of every id above (for the report), when the folder has a tokenizer. */
+  tokenText?: { ids: number[]; prompt: string[]; byId: Record<number, string> };
   /** First layers' attention maps of head 0: DSL and HF, for the report's heatmaps. */
   maps: { layer: number; dsl: number[][]; hf: number[][] }[];
 }
@@ -105,6 +108,8 @@ export async function verifyModel(
   const refDir = await exportReferences(modelDir, prompts, newTokens, log, opts.progress);
   const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
   const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
+  let tokenizer: Gpt2Tokenizer | undefined;
+  try { tokenizer = Gpt2Tokenizer.fromFolder(modelDir); } catch { tokenizer = undefined; } // a folder without one: ids only
   const failures: string[] = [];
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
@@ -166,6 +171,10 @@ export async function verifyModel(
       if (i + 1 < hf.length && model.length < model.nCtx) cur = Float32Array.from(model.decode(id));
     }
     const rep: PromptReport = { prompt: prompts[p], tokens: T, layers, attention, logitsMaxAbs, greedy: { hf, dsl, matched, tieSteps, ok }, maps };
+    if (tokenizer) {
+      const text = (id: number) => tokenizer!.decode([id]);
+      rep.tokenText = { ids: tokens, prompt: tokens.map(text), byId: Object.fromEntries([...tokens, ...hf, ...dsl].map((id) => [id, text(id)])) };
+    }
     reports.push(rep);
     const tag = `prompt ${p} (${JSON.stringify(prompts[p].slice(0, 30))})`;
     if (!(logitsMaxAbs <= TOLERANCE.logitsMaxAbs)) failures.push(`${tag}: logits max-abs-diff ${logitsMaxAbs.toExponential(2)} > ${TOLERANCE.logitsMaxAbs}`);
@@ -209,7 +218,7 @@ export const VERIFY = {
     model: { type: "string", value: "DIR", description: "a DSL model folder", defaultText: "the embedded model" },
     prompts: { type: "string", value: "FILE", description: "one prompt per line, or a JSON list of strings", defaultText: "three built-in prompts" },
     "new-tokens": { type: "integer", description: "greedy tokens compared per prompt", default: 32 },
-    backend: BACKEND_OPTION,
+    backend: { ...BACKEND_OPTION, description: `back end (${BACKEND_NAMES.join(", ")}, or all: each in turn, in one report)`, defaultText: `${DEFAULT_BACKEND_TEXT}; all with --report` },
     report: { type: "string", value: "FILE", description: "also write a self-contained HTML report" },
     json: { type: "boolean", description: "print the report as JSON instead of a table" },
     "no-verify": { type: "boolean", description: "skip checking each tensor's sha256 against manifest.json (a corrupted weight file then loads silently; paths, file types and sizes are still checked; the HF reference export still checks its own)" },
@@ -226,22 +235,30 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   if (!existsSync(join(dir, "manifest.json"))) throw new UsageError(`${dir}: not a model folder (no manifest.json)`);
   const prompts = readPrompts(v.prompts);
   const progress = new Progress();
-  const backend = await chooseBackend(v.backend, DEFAULT_BACKEND, progress.log);
-  let report: VerifyReport;
+  // --backend all (the default with --report): every back end, one after the other, in one report.
+  const all = v.backend === "all" || (v.backend === undefined && v.report !== undefined);
+  const backends = all ? [...BACKEND_NAMES] : [await chooseBackend(v.backend, DEFAULT_BACKEND, progress.log)];
+  const reports: VerifyReport[] = [];
   try {
-    report = await verifyModel(dir, prompts, backend, { newTokens: v["new-tokens"], log: progress.log, progress, verifyWeights: v["no-verify"] !== true });
+    for (const backend of backends) {
+      if (all) {
+        const problem = await BACKENDS[backend].available();
+        if (problem) { progress.log(`verify: skipping the ${backend} back end (${problem})`); continue; }
+      }
+      reports.push(await verifyModel(dir, prompts, backend, { newTokens: v["new-tokens"], log: progress.log, progress, verifyWeights: v["no-verify"] !== true }));
+    }
   } catch (e) {
     if (e instanceof ModelError || e instanceof InputError) throw new UsageError(e.message);
     throw e;
   } finally {
     progress.end();
   }
-  if (v.json) console.log(JSON.stringify(report));
-  else console.log(formatTable(report));
+  if (v.json) console.log(JSON.stringify(reports.length === 1 ? reports[0] : reports));
+  else console.log(reports.map(formatTable).join("\n\n"));
   if (v.report) {
     const { renderReport } = await import("./report.js");
-    writeFileSync(v.report, renderReport(report));
+    writeFileSync(v.report, renderReport(reports));
     console.error(`report written to ${v.report}`);
   }
-  return report.ok ? 0 : 1;
+  return reports.length > 0 && reports.every((r) => r.ok) ? 0 : 1;
 }

@@ -11,7 +11,8 @@ want=$(cat "$req" "$root/python-ref/pyproject.toml" 2>/dev/null | sha256sum | cu
 # modules and fail ("Dynamic require of "util" is not supported"). This package.json, the nearest
 # one for every file in .venv, says they are CommonJS.
 write_pkg() { [ -f "$venv/package.json" ] || { mkdir -p "$venv" && echo '{"type": "commonjs"}' > "$venv/package.json"; }; }
-if [ -f "$venv/.tc-req-hash" ] && [ "$(cat "$venv/.tc-req-hash")" = "$want" ]; then write_pkg; exit 0; fi
+# The .ta language extension for JupyterLab is installed whether or not pip had work to do.
+if [ -f "$venv/.tc-req-hash" ] && [ "$(cat "$venv/.tc-req-hash")" = "$want" ]; then write_pkg; bash "$root/scripts/ensure-labextension.sh"; exit 0; fi
 echo "[setup] preparing the Python environment in .venv (first run takes a few minutes)" >&2
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 write_pkg
@@ -23,3 +24,4 @@ if ! { "$venv/bin/pip" install -q -r "$req" && "$venv/bin/pip" install -q --no-d
   exit 1
 fi
 echo "$want" > "$venv/.tc-req-hash"
+bash "$root/scripts/ensure-labextension.sh"

@@ -13,7 +13,7 @@ import { textPlain, formatNumber, PLOTLY_MIME } from "../kernel/display.js";
 import { OutputEvent } from "../kernel/protocol.js";
 import { allocTensor } from "../runtime/tensor.js";
 
-function engine() { return new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)), inlinePlotly: false }); }
+function engine() { return new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)) }); }
 
 async function run(e: LanguageEngine, code: string, count = 1) {
   const events: OutputEvent[] = [];
@@ -83,20 +83,76 @@ test("text/plain is numpy-like and elided when large; html has labels and stats"
   assert.ok((html.match(/<tr>/g) ?? []).length <= 2 * 8 + 3, "elided rows");
 });
 
-test("%heatmap and %plot: plotly JSON with an HTML fallback; plotly.js shipped once", async () => {
-  const e = new LanguageEngine({ inlinePlotly: true });
+type Fig = { data: { type: string; z: (number | null)[][]; coloraxis: string }[]; layout: Record<string, { tickvals?: number[]; ticktext?: string[] }> };
+
+test("%heatmap and %plot: plotly JSON, an SVG drawn without plotly.js, and text; no scripts", async () => {
+  const e = engine();
   await run(e, "type S = Tensor<f32, {4, 4}>;\nS s;\ns = 1;\nCAUSAL_MASK(s, 0);");
   const h = await run(e, "%heatmap SOFTMAX(s)");
   assert.is(h.outcome.status, "ok");
-  const fig = h.displays[0].data[PLOTLY_MIME] as { data: { type: string; z: (number | null)[][] }[] };
+  const data = h.displays[0].data;
+  assert.equal(Object.keys(data).sort(), ["application/vnd.plotly.v1+json", "image/svg+xml", "text/plain"]);
+  const fig = data[PLOTLY_MIME] as unknown as Fig;
   assert.is(fig.data[0].type, "heatmap");
+  // softmax of a causally masked row of ones: 1/(i+1) over the first i+1 keys
   assert.equal(fig.data[0].z[0], [1, 0, 0, 0]);
-  assert.ok((h.displays[0].data["text/html"] as string).length > 1_000_000, "first figure carries plotly.js");
+  assert.equal(fig.data[0].z[3], [0.25, 0.25, 0.25, 0.25]);
+  assert.equal(fig.layout.xaxis.tickvals, [0, 1, 2, 3], "integer ticks");
+  assert.equal(fig.layout.xaxis.ticktext, ["0", "1", "2", "3"]);
+  const svg = data["image/svg+xml"] as string;
+  assert.ok(svg.startsWith("<svg") && !/<script/i.test(svg), "a static SVG");
+  assert.is((svg.match(/<rect [^>]*fill="#/g) ?? []).length, 16, "one cell per element");
+  assert.match(svg, "tc-colorkey");
+  assert.ok(JSON.stringify(data).length < 20_000, "a small figure is small");
   const p = await run(e, "type L = Tensor<f32, {8}>;\nL l;\nl = 1;\n%plot l");
   assert.is((p.displays[0].data[PLOTLY_MIME] as { data: { type: string }[] }).data[0].type, "scatter");
-  assert.ok((p.displays[0].data["text/html"] as string).length < 10_000, "later figures do not");
-  const bad = await run(e, "%heatmap l[0]");
-  assert.is(bad.outcome.error!.ename, "MagicError");
+  assert.match(p.displays[0].data["image/svg+xml"] as string, "<path");
+  const flat = await run(e, "%heatmap l");
+  assert.is(flat.outcome.error!.ename, "MagicError");
+  assert.match(flat.outcome.error!.evalue, "use %plot for 1-D data");
+  const cube = await run(e, "type C = Tensor<f32, {2, 3, 3}>;\nC c;\nc = 1;\n%heatmap c");
+  assert.match(cube.outcome.error!.evalue, "pick a 2-D slice with indexing, e.g. %heatmap c[0]");
+  const slice = await run(e, "%heatmap c[1]");
+  assert.is(slice.outcome.status, "ok");
+});
+
+test("%heatmap --vs: both maps on one colour scale and their difference; --labels names the positions", async () => {
+  const e = engine();
+  await run(e, "type M = Tensor<f32, {2, 2}>;\nM a;\nM b;\na[0][0] = 1; a[0][1] = 2; a[1][0] = 3; a[1][1] = 4;\nb = a;\nb[1][1] = 3.5;");
+  const r = await run(e, '%heatmap a --vs b --labels ["The", " cat"]');
+  assert.is(r.outcome.status, "ok", JSON.stringify(r.outcome.error));
+  const fig = r.displays[0].data[PLOTLY_MIME] as unknown as Fig;
+  assert.is(fig.data.length, 3);
+  assert.is(fig.data[0].coloraxis, fig.data[1].coloraxis, "DSL and reference share a scale");
+  assert.is.not(fig.data[2].coloraxis, fig.data[0].coloraxis);
+  assert.equal(fig.data[2].z, [[0, 0], [0, 0.5]], "a - b");
+  assert.equal(fig.layout.xaxis.ticktext, ["The", "␣cat"]);
+  const svg = r.displays[0].data["image/svg+xml"] as string;
+  assert.match(svg, "␣cat");
+  assert.is((svg.match(/tc-colorkey/g) ?? []).length, 2, "a key for the pair, one for the difference");
+  const few = await run(e, '%heatmap a --labels ["x"]');
+  assert.match(few.outcome.error!.evalue, "1 labels for a 2×2 map");
+  const shape = await run(e, "type N = Tensor<f32, {2, 3}>;\nN n;\n%heatmap a --vs n");
+  assert.match(shape.outcome.error!.evalue, "--vs needs tensors of one shape");
+  const opt = await run(e, "%heatmap a --colour red");
+  assert.match(opt.outcome.error!.evalue, "unknown option '--colour'");
+});
+
+test("%compare prints one line: max-abs-diff, cosine and a pass mark", async () => {
+  const e = engine();
+  await run(e, "type V = Tensor<f32, {3}>;\nV a;\nV b;\na[0] = 1; a[1] = 2; a[2] = 3;\nb = a + 0.5;");
+  const r = await run(e, "%compare a b");
+  // by hand: |a - b| = 0.5 everywhere; cosine = 17 / sqrt(14 * 20.75) = 0.99741490
+  assert.match(r.stdout, /^a vs b: max-abs-diff 5\.00e-1 · cosine 0\.9974149\d · FAIL \(atol 0\.00001, rtol 0\.0001;/);
+  assert.is(r.stdout.trim().split("\n").length, 1);
+  const loose = await run(e, "%compare a b --atol 0.5");
+  assert.match(loose.stdout, "· PASS (atol 0.5");
+  const rel = await run(e, "%compare a b --rtol 0.34");
+  assert.match(rel.stdout, "PASS", "0.5 <= 1e-5 + 0.34 * 1.5");
+  const same = await run(e, "%compare (a * 2) (a + a)");
+  assert.match(same.stdout, "max-abs-diff 0 · cosine 1.00000000 · PASS");
+  const bad = await run(e, "type W = Tensor<f32, {4}>;\nW w;\n%compare a w");
+  assert.match(bad.outcome.error!.evalue, "needs one shape");
 });
 
 test("magics: %who, %display, %time, %%time, %help, %reset, %backend, unknown", async () => {
@@ -115,6 +171,10 @@ test("magics: %who, %display, %time, %%time, %help, %reset, %backend, unknown", 
   for (const m of ["%backend", "%time", "%who", "%reset", "%load", "%help", "%%eigen", "%heatmap"]) assert.match(h.stdout, m);
   const b = await run(e, "%backend");
   assert.match(b.stdout, "backend: interp");
+  for (const [name, text] of [["SOFTMAX", "(intrinsic)"], ["Tensor", "Tensor<precision"], ["f16", "(precision)"], ["TileReg", "(memory space)"], ["Tiled", "(layout)"], ["GELU", "(activation"], ["compare", "%compare A B"], ["batch", "batch(i = start..end"]]) {
+    const one = await run(e, `%help ${name}`);
+    assert.match(one.stdout, text, name);
+  }
   const u = await run(e, "%frob");
   assert.is(u.outcome.error!.ename, "MagicError");
   const r = await run(e, "%reset\n%who");
@@ -251,7 +311,7 @@ test("redeclaring a tensor frees the old one: 300 redeclarations of 1 MiB keep m
 
 test("an interrupt during a %%eigen build kills the compiler and keeps the session", async () => {
   const flag = new Int32Array(new SharedArrayBuffer(4));
-  const e = new LanguageEngine({ interrupt: flag, inlinePlotly: false });
+  const e = new LanguageEngine({ interrupt: flag });
   try { await e.executor("eigen"); } catch { return; } // no compiler here: nothing to interrupt
   assert.is((await run(e, "type V = Tensor<f32, {2}>;\nV kept;\nkept = 4;")).outcome.status, "ok");
   // a program no cache holds (a fresh constant), so g++ really runs

@@ -16,6 +16,7 @@ class FakeEngine implements Engine {
     this.requests.push(req);
     if (req.code === "fail") return { status: "error", error: { ename: "CompileError", evalue: "bad", traceback: ["cell:1:1: error: bad", "  fail", "  ^"] } };
     if (req.code === "throw") throw new Error("engine bug");
+    if (req.code === "quiet") return { status: "ok" };
     emit({ kind: "stream", name: "stdout", text: "hello\n" });
     emit({ kind: "display", data: { "text/plain": "p" }, metadata: {}, displayId: "d1" });
     emit({ kind: "display", data: { "text/plain": "q" }, metadata: {}, displayId: "d1", update: true });
@@ -144,6 +145,25 @@ test("control: interrupt and shutdown (restart) run at once, even behind a busy 
   assert.is(out.replies.length, 2);
 });
 
+test("history: tail, range and search, with and without outputs (the cell's text/plain result)", async () => {
+  const { out, h } = setup();
+  h.receive("shell", exec("one"));
+  h.receive("shell", exec("quiet"));
+  h.receive("shell", exec("fail", { stop_on_error: false }));
+  h.receive("shell", request("history_request", { hist_access_type: "tail", n: 3, output: true, raw: true }));
+  h.receive("shell", request("history_request", { hist_access_type: "range", session: 0, start: 2, stop: 3, output: false }));
+  h.receive("shell", request("history_request", { hist_access_type: "range", session: 0, start: 1, stop: 4, output: true }));
+  h.receive("shell", request("history_request", { hist_access_type: "range", session: 7, start: 1, stop: 4 }));
+  h.receive("shell", request("history_request", { hist_access_type: "search", pattern: "*e*", output: true }));
+  await h.whenIdle();
+  const replies = out.replies.filter(([, m]) => m.header.msg_type === "history_reply").map(([, m]) => m.content.history);
+  assert.equal(replies[0], [[1, 1, ["one", "42"]], [1, 2, ["quiet", null]], [1, 3, ["fail", null]]]);
+  assert.equal(replies[1], [[1, 2, "quiet"]]);
+  assert.equal(replies[2], [[1, 1, ["one", "42"]], [1, 2, ["quiet", null]], [1, 3, ["fail", null]]]);
+  assert.equal(replies[3], [], "another session has no history here");
+  assert.equal(replies[4], [[1, 1, ["one", "42"]], [1, 2, ["quiet", null]]]);
+});
+
 test("is_complete: braces, comments, strings, magics", () => {
   assert.is(isComplete("x = 1;").status, "complete");
   assert.is(isComplete("kernel k() {\n  x = 1;").status, "incomplete");
@@ -152,6 +172,16 @@ test("is_complete: braces, comments, strings, magics", () => {
   assert.is(isComplete("// { in a comment").status, "complete");
   assert.is(isComplete("x = 1; }").status, "invalid");
   assert.is(isComplete("%load models/x").status, "complete");
+  // code that can never parse, whatever follows
+  assert.is(isComplete("kernel 1x(").status, "invalid");
+  assert.is(isComplete("type = ;\nkernel k() {").status, "invalid");
+  assert.is(isComplete("x = (1 + ;").status, "invalid");
+  // a syntax error only at the end of the input is for more typing (inside braces) or for the run
+  assert.is(isComplete("kernel k(V v) {\n  v = v +").status, "incomplete");
+  assert.is(isComplete("x = 1").status, "complete");
+  // chunks between magic lines are separate programs: a bare expression before a magic is fine
+  assert.is(isComplete("x\n%who\ny").status, "complete");
+  assert.is(isComplete("%who\nkernel 2 {").status, "invalid");
 });
 
 test("wire: sign, verify in constant time, round trip, drop reasons", () => {

@@ -210,7 +210,7 @@ test("run --inputs: a .bin linked out of the folder, and a corrupted manifest fo
 
 test("%load: a corrupted folder is a MagicError naming the tensor; --no-verify loads it; '..' is refused", async () => {
   const { LanguageEngine } = await import("../kernel/engine.js");
-  const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)), inlinePlotly: false });
+  const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)) });
   const run = (code: string) => e.execute({ code, user_expressions: {}, execution_count: 1 }, () => {});
   const m = join(work, "load");
   mkdirSync(m);
