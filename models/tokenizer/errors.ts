@@ -1,0 +1,2 @@
+/** A tokenizer file that is malformed, or asks for something not implemented (the message names the field). */
+export class TokenizerError extends Error {}
