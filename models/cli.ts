@@ -6,7 +6,7 @@ import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
 import { GREEDY, SamplingOptions } from "./sampling.js";
-import { Gpt2Tokenizer } from "./tokenizer.js";
+import { Tokenizer, TokenizerError } from "./tokenizer.js";
 
 const num = (v: string | boolean | undefined, name: string, dflt: number, integer = false): number => {
   if (v === undefined) return dflt;
@@ -41,7 +41,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   void GREEDY;
   try {
     const model = await CausalLM.load(dir, { backend, log: (m) => console.error(m) });
-    const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+    const tokenizer = Tokenizer.fromFolder(dir);
     if (!json) process.stdout.write(prompt);
     const result = generate(model, tokenizer, prompt, {
       maxNewTokens: maxNew,
@@ -55,7 +55,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof ModelError) throw new UsageError(e.message);
+    if (e instanceof ModelError || e instanceof TokenizerError) throw new UsageError(e.message);
     throw e;
   }
 }

@@ -12,6 +12,7 @@ import { parseNpy } from "../runtime/weights.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError, REPO_ROOT } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 import { chooseBackend } from "../backends/index.js";
+import { Tokenizer } from "./tokenizer.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
 
@@ -102,10 +103,24 @@ export async function verifyModel(modelDir: string, prompts: string[], backend: 
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
   const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
+  // The folder's tokenizer must give HF's prompt ids (BOS included), or generate would feed the model
+  // other tokens than the ones verified here.
+  let tokenizer: Tokenizer | null = null;
+  if (["tokenizer.json", "vocab.json"].some((f) => existsSync(join(modelDir, f)))) {
+    try {
+      tokenizer = Tokenizer.fromFolder(modelDir);
+    } catch (e) {
+      failures.push(`tokenizer: ${(e as Error).message}`);
+    }
+  }
   for (let p = 0; p < prompts.length; p++) {
     const dir = join(refDir, promptDirs[p]);
     const tokens = Array.from(npy(join(dir, "tokens.npy")).data);
     const T = tokens.length;
+    if (tokenizer) {
+      const mine = tokenizer.encode(prompts[p]);
+      if (mine.join() !== tokens.join()) failures.push(`prompt ${p}: the tokenizer gives ${JSON.stringify(mine)}, HF's AutoTokenizer ${JSON.stringify(tokens)}`);
+    }
     const logits = Float32Array.from(model.prefill(tokens));
     const trace = model.stateTensor("trace")!.data as Float32Array;
     const rows = (l: number) => trace.subarray(l * model.nCtx * D, l * model.nCtx * D + T * D);
