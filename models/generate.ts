@@ -48,7 +48,7 @@ export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, 
     const id = pickToken(logits, opts.sampling, random);
     generated.push(id);
     if (eos.has(id) && opts.stopAtEos !== false) break;
-    emit(stream.push(id));
+    if (tokenizer.hasToken(id)) emit(stream.push(id)); // a padding row's id decodes to nothing, as in HF
     if (i === opts.maxNewTokens - 1 || model.length >= model.nCtx) break;
     const t = performance.now();
     logits = model.decode(id);

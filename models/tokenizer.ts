@@ -494,6 +494,11 @@ export class Tokenizer {
     return templateIds(this.postProcessor);
   }
 
+  /** Whether the id names a token (a model's embedding may have padding rows beyond the tokenizer's). */
+  hasToken(id: number): boolean {
+    return Number.isInteger(id) && id >= 0 && id < this.vocabSize && this.idToToken[id] !== undefined;
+  }
+
   private checkId(id: number): void {
     if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.idToToken[id] === undefined) {
       throw new RangeError(`tokenizer: id ${id} out of range 0..${this.vocabSize - 1}`);

@@ -44,4 +44,4 @@ def test_committed_tokenizer_fixtures_match_hf(kind):
     assert len(tok) == data["vocabSize"]
     for c in data["cases"][:: 7]:
         assert tok.encode(c["text"]) == c["ids"], c["text"]
-        assert tok.decode(c["ids"]) == c["decoded"], c["text"]
+        assert tok.decode(c["ids"]) == c.get("decoded", c["text"]), c["text"]
