@@ -12,7 +12,7 @@ export type { TensorView } from "../runtime/tensor.js";
 export { parseNpy, ManifestSource, DirectorySource, bindParam } from "../runtime/weights.js";
 export { CausalLM, EMBEDDED_MODEL, REPO_ROOT, LIBRARIES } from "./causal-lm.js";
 export type { BackendName } from "./causal-lm.js";
-export { Gpt2Tokenizer } from "./tokenizer.js";
+export { Gpt2Tokenizer, Tokenizer, TokenizerError } from "./tokenizer.js";
 export { generate } from "./generate.js";
 export { GREEDY, pickToken, seededRandom, argmax, top2Gap } from "./sampling.js";
 export { verifyModel, exportReferences, formatTable, cosine, maxAbsDiff, readPrompts, TOLERANCE } from "./verify.js";

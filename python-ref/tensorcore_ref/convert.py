@@ -24,9 +24,11 @@ WRITTEN_BY = "tensorcore convert"
 WHAT = "model folder that `tensorcore hf convert` wrote"
 WEIGHTS_FILE = "weights.safetensors"
 DTYPES = ("f32", "f16", "bf16", "int8")
-# tokenizer.json is left out on purpose: it repeats vocab.json + merges.txt (3.5 MB for GPT-2)
-TOKENIZER_FILES = ("vocab.json", "merges.txt", "tokenizer_config.json", "special_tokens_map.json",
-                   "added_tokens.json", "generation_config.json")
+# Every tokenizer file the source has: tokenizer.json is what transformers 5 saves (often the only
+# vocabulary a hub folder has), tokenizer_config.json names the class whose pipeline it runs, and
+# generation_config.json lists the ids that end generation. models/tokenizer.ts reads them.
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model",
+                   "special_tokens_map.json", "added_tokens.json", "generation_config.json")
 
 SUPPORTED = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}
 
@@ -513,9 +515,9 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             if f is not None:
                 shutil.copyfile(f, tmp / name)
                 tok_files.append(name)
-        if not {"vocab.json", "merges.txt"} <= set(tok_files):
-            print(f"warning: {source} has no vocab.json/merges.txt; copied {tok_files or 'no tokenizer files'}",
-                  file=sys.stderr)
+        if "tokenizer.json" not in tok_files and not {"vocab.json", "merges.txt"} <= set(tok_files):
+            print(f"warning: {source} has neither tokenizer.json nor vocab.json + merges.txt; copied "
+                  f"{tok_files or 'no tokenizer files'} (generate needs a tokenizer)", file=sys.stderr)
         step("hashing the weights for the manifest")
         manifest = {
             "format": FORMAT,

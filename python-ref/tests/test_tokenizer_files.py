@@ -1,0 +1,47 @@
+"""Tokenizer files through convert, and the committed tokenizer fixtures against HF."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+KINDS = REPO / "tests" / "fixtures" / "tokenizers"
+
+
+def test_tokenizer_json_only_folder_converts_with_its_tokenizer(work, tiny_gpt2):
+    """A GPT-2 folder as transformers 5 saves it (tokenizer.json, no vocab.json/merges.txt) keeps its tokenizer."""
+    from transformers import AutoTokenizer
+
+    from tensorcore_ref.convert import convert
+
+    src = work / "hf-gpt2-tokenizer-json-only"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(tiny_gpt2, src)
+    for f in ("vocab.json", "merges.txt"):
+        (src / f).unlink()
+    assert (src / "tokenizer.json").is_file()
+    out = work / "dsl-gpt2-tokenizer-json-only"
+    convert(str(src), out, quiet=True)
+    assert (out / "tokenizer.json").read_bytes() == (src / "tokenizer.json").read_bytes()
+    assert (out / "tokenizer_config.json").read_bytes() == (src / "tokenizer_config.json").read_bytes()
+    assert "tokenizer.json" in json.loads((out / "manifest.json").read_text())["tokenizer_files"]
+    text = "Hello world, 日本語 😀  two spaces\tand a tab"
+    assert AutoTokenizer.from_pretrained(str(out)).encode(text) == AutoTokenizer.from_pretrained(str(src)).encode(text)
+
+
+@pytest.mark.parametrize("kind", ["llama3", "qwen2", "gpt-neox", "llama2", "mistral", "gemma"])
+def test_committed_tokenizer_fixtures_match_hf(kind):
+    """The committed cases are what AutoTokenizer gives on the committed folder (regenerate with tokenizer_kinds)."""
+    from transformers import AutoTokenizer
+
+    folder = KINDS / kind
+    data = json.loads((folder / "cases.json").read_text(encoding="utf-8"))
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    assert type(tok).__name__ == data["class"]
+    assert len(tok) == data["vocabSize"]
+    for c in data["cases"][:: 7]:
+        assert tok.encode(c["text"]) == c["ids"], c["text"]
+        assert tok.decode(c["ids"]) == c.get("decoded", c["text"]), c["text"]
