@@ -1,4 +1,4 @@
-// `tensorcore hf convert|export|make-model|verify ...`: the Hugging Face reference side.
+// `tensorcore hf convert|export|export-gguf|make-model|verify ...`: the Hugging Face reference side.
 // The work is done by the Python package python-ref/tensorcore_ref, run with the project's
 // virtual environment (<repo>/.venv, created by `npm run setup`).
 import { spawn } from "node:child_process";
@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const SUBCOMMANDS = ["convert", "export", "make-model", "verify"] as const;
+const SUBCOMMANDS = ["convert", "export", "export-gguf", "make-model", "verify"] as const;
 
 const USAGE = `usage: tensorcore hf <command> [options]
 
@@ -14,6 +14,8 @@ const USAGE = `usage: tensorcore hf <command> [options]
       HF GPT-2/Llama model (hub id or save_pretrained folder) -> DSL model folder
   export SOURCE --prompts FILE --out DIR [--new-tokens N] [--seed S] [--archive]
       reference activations (HF eager attention, fp32) for each prompt
+  export-gguf SOURCE --out FILE [--dtype f32|f16|bf16|q8_0]
+      HF GPT-2/Llama model -> one GGUF file that llama.cpp and its tools load
   make-model gpt2-124m-random|tiny-llama-random|gpt2-tiny-custom|embedded [--out DIR]
              [--layers N --heads N --width N --ctx N --seed N]
       build one of the project's HF models with save_pretrained (default: ~/.cache/tensorcore/models/NAME)
