@@ -27,7 +27,11 @@ usage:
   tensorcore compile FILE.ta [-o out.cpp] [--main]   emit C++/Eigen for a program
   tensorcore generate "PROMPT" [--model DIR] [--max-new-tokens N] [--greedy | --temperature T --top-k K --top-p P --seed S] [--backend interp|eigen] [--json]
   tensorcore verify [--model DIR] [--prompts FILE] [--backend interp|eigen] [--report out.html]
-  tensorcore hf convert|export|make-model ...     Hugging Face models and reference activations (python-ref)
+  tensorcore profile FILE.ta [...] [--kernel NAME] [--repeat N] | --model DIR [--prompt N] [--tokens N]
+                    [--backend interp|eigen] [--figure out.json] [--json]
+                                                calls, time, bytes, FLOPs, GB/s and GFLOP/s per kernel
+                                                and statement, against this machine's roofline
+  tensorcore hf convert|export|export-gguf|make-model ...     Hugging Face models and reference activations (python-ref)
   tensorcore kernel install [--user|--sys-prefix|--prefix P]   install the Jupyter kernelspec
 `;
 
@@ -99,6 +103,10 @@ async function main(argv: string[]): Promise<number> {
     case "verify": {
       const { verifyCommand } = await importPart("../models/verify.js");
       return verifyCommand(rest);
+    }
+    case "profile": {
+      const { profileCommand } = await importPart("./profile.js");
+      return profileCommand(rest);
     }
     case "kernel": {
       const { kernelCommand } = await importPart("../kernel/install.js");

@@ -14,6 +14,7 @@ import { BACKENDS, BackendName, createExecutor, Executor } from "../backends/ind
 
 export type { BackendName };
 import { RunIO } from "../runtime/executor.js";
+import type { RawProfile } from "../runtime/profile.js";
 import { Session } from "../runtime/session.js";
 import { TensorView } from "../runtime/tensor.js";
 import { bindParam, ManifestSource } from "../runtime/weights.js";
@@ -70,9 +71,9 @@ export function librarySources(modelDir: string, rows: number, architecture = "g
 }
 
 /** An executor with one instantiation of the library prepared (built, on the compiled back end). */
-export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void): Promise<Executor> {
+export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void, profile = false): Promise<Executor> {
   // parallel: the interpreter splits large products over threads and keeps weights in its wasm heap
-  const exec = await createExecutor(backend, { log, parallel: true });
+  const exec = await createExecutor(backend, { log, parallel: true, profile });
   await exec.prepare([program]);
   return exec;
 }
@@ -110,7 +111,8 @@ export class CausalLM {
     this.dModel = c.get("D_MODEL")!;
   }
 
-  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<CausalLM> {
+  /** `profile`: count time per kernel and statement (tensorcore profile --model; see profiles()). */
+  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean; profile?: boolean } = {}): Promise<CausalLM> {
     const log = opts.log ?? (() => {});
     if (!existsSync(dir)) throw new ModelError(`model folder '${dir}' does not exist`);
     const manifestPath = join(dir, "manifest.json");
@@ -129,11 +131,21 @@ export class CausalLM {
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.
     const prefill = check(Math.min(BACKENDS[backend].prefillRows, nCtx)); // a chunk never exceeds the context
     const decode = check(DECODE_ROWS);
-    const prefillExec = await makeExecutor(prefill, backend, log);
-    const decodeExec = await makeExecutor(decode, backend, log);
+    const prefillExec = await makeExecutor(prefill, backend, log, opts.profile);
+    const decodeExec = await makeExecutor(decode, backend, log, opts.profile);
     const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec, { print: log });
     m.bind(new ManifestSource(dir, opts.verifyWeights ?? false));
     return m;
+  }
+
+  /** The prefill and decode executors' profiles (a model loaded with `profile: true`). */
+  profiles(): { prefill?: RawProfile; decode?: RawProfile } {
+    return { prefill: this.prefillExec.profile?.(), decode: this.decodeExec.profile?.() };
+  }
+
+  resetProfiles(): void {
+    this.prefillExec.resetProfile?.();
+    this.decodeExec.resetProfile?.();
   }
 
   private entry(program: IR.Program): IR.Kernel {
