@@ -3,7 +3,7 @@
 
 import { existsSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { chooseBackend, createExecutor } from "../backends/index.js";
+import { BackendName, chooseBackend, createExecutor } from "../backends/index.js";
 import { runProgram } from "../backends/run-program.js";
 import { CausalLM, EMBEDDED_MODEL } from "../models/causal-lm.js";
 import { buildReport, formatProfile, ProfileReport, profileFigure, RawProfile, Roofline } from "../runtime/profile.js";
@@ -46,14 +46,8 @@ export async function profileCommand(argv: string[]): Promise<number> {
   if (model !== undefined) {
     const dir = model || EMBEDDED_MODEL;
     if (!existsSync(dir)) throw new UsageError(`model folder '${dir}' does not exist`);
-    const promptLen = count(opts["--prompt"], 16, "--prompt"), steps = count(opts["--tokens"], 16, "--tokens");
-    const m = await CausalLM.load(dir, { backend, log: (s) => console.error(s), profile: true });
-    const prompt = Array.from({ length: Math.min(promptLen, m.nCtx - steps) }, (_, i) => (100 + 37 * i) % m.vocab);
-    let logits = m.prefill(prompt);
-    for (let i = 0; i < steps; i++) logits = m.decode(argmaxOf(logits));
-    const p = m.profiles();
-    add(`prefill of ${prompt.length} tokens`, p.prefill);
-    add(`${steps} decode steps`, p.decode);
+    const runs = await profileModel(dir, backend, count(opts["--prompt"], 16, "--prompt"), count(opts["--tokens"], 16, "--tokens"), (s) => console.error(s));
+    for (const r of runs) add(r.title, r.raw);
   } else {
     const files = readSources(positional);
     const executor = await createExecutor(backend, { log: (s: string) => console.error(s), profile: true });
@@ -78,6 +72,19 @@ export async function profileCommand(argv: string[]): Promise<number> {
   if (opts["--json"]) console.log(JSON.stringify(reports.map(({ title, report }) => ({ title, ...report })), null, 1));
   else for (const { title, report } of reports) console.log(`== ${title}\n${formatProfile(report, top)}\n`);
   return 0;
+}
+
+/**
+ * A model's prefill of `promptLen` tokens, then `steps` greedy decode steps, with profiling on: one
+ * raw profile for the prefill instantiation and one for decode.
+ */
+export async function profileModel(dir: string, backend: BackendName, promptLen: number, steps: number, log: (s: string) => void = () => {}): Promise<{ title: string; raw?: RawProfile }[]> {
+  const m = await CausalLM.load(dir, { backend, log, profile: true });
+  const prompt = Array.from({ length: Math.max(1, Math.min(promptLen, m.nCtx - steps)) }, (_, i) => (100 + 37 * i) % m.vocab);
+  let logits = m.prefill(prompt);
+  for (let i = 0; i < steps && m.length < m.nCtx; i++) logits = m.decode(argmaxOf(logits));
+  const p = m.profiles();
+  return [{ title: `prefill of ${prompt.length} tokens`, raw: p.prefill }, { title: `${steps} decode steps`, raw: p.decode }];
 }
 
 function argmaxOf(x: ArrayLike<number>): number {

@@ -73,6 +73,11 @@ export const MAGICS: Record<string, Magic> = {
     },
   },
   generate: { usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come.", run: (ctx, args) => generateMagic(ctx, args) },
+  profile: {
+    usage: "%profile CODE  |  %profile --model DIR [--prompt N] [--tokens N]",
+    summary: "Run CODE (or a model's prefill and decode steps) on the session's back end with per-kernel and per-statement timers: calls, time, bytes, FLOPs, GB/s and GFLOP/s against this machine's roofline, as a table and a roofline chart.",
+    run: (ctx, args, line) => profileMagic(ctx, args, line),
+  },
   help: { usage: "%help [NAME]", summary: "This list; %help NAME for one magic or intrinsic.", run: (ctx, args) => help(ctx, args) },
 };
 
@@ -325,6 +330,46 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
     onText: (t) => ctx.print(t),
   });
   ctx.print(`\n[${backend}] ${r.generated_ids.length} tokens; prefill ${r.timing.prefill_ms} ms, ${r.timing.decode_ms_per_token} ms/token\n`);
+}
+
+/** Profiling executors, one per back end, kept so a second %profile reuses the build. */
+const profilers = new Map<Backend, Promise<import("../runtime/executor.js").Executor>>();
+
+async function profileMagic(ctx: MagicContext, args: string, line: number): Promise<void> {
+  if (!args) throw new MagicError("usage: %profile CODE  |  %profile --model DIR [--prompt N] [--tokens N]");
+  const { buildReport, formatProfile, profileFigure } = await import("../runtime/profile.js");
+  const { roofline } = await import("../runtime/roofline.js");
+  const backend = ctx.getBackend();
+  const roof = roofline();
+  const runs: { title: string; raw?: import("../runtime/profile.js").RawProfile }[] = [];
+  if (args.startsWith("--model")) {
+    const words = splitArgs(args), opt = (k: string, d: number) => {
+      const i = words.indexOf(k);
+      if (i < 0) return d;
+      const n = Number(words[i + 1]);
+      if (!Number.isInteger(n) || n < 1) throw new MagicError(`${k} needs a positive integer`);
+      return n;
+    };
+    const dir = resolve(expandHome(words[1] ?? ""));
+    if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${words[1] ?? ""}: not a model folder (no manifest.json)`);
+    const { profileModel } = await import("../cli/profile.js");
+    runs.push(...(await profileModel(dir, backend, opt("--prompt", 16), opt("--tokens", 16))));
+  } else {
+    const { createExecutor } = await import("../backends/index.js");
+    if (!profilers.has(backend)) profilers.set(backend, createExecutor(backend, { profile: true }));
+    const exec = await profilers.get(backend)!;
+    exec.resetProfile?.();
+    // the line runs against the session's tensors, on an executor of its own that counts
+    await ctx.session.run(new SourceFile(`<cell line ${line + 1}>`, args), exec, { print: (l) => ctx.print(l + "\n") });
+    runs.push({ title: args, raw: exec.profile?.() });
+  }
+  for (const { title, raw } of runs) {
+    if (!raw) continue;
+    const report = buildReport(raw, roof);
+    const text = `== ${title}\n${formatProfile(report)}\n`;
+    ctx.print(text);
+    ctx.emit({ kind: "display", data: ctx.figures.bundle(profileFigure(report) as unknown as Parameters<FigureMaker["bundle"]>[0], text), metadata: {} });
+  }
 }
 
 /** `~/x` in magic paths means the home folder, as in a shell. */

@@ -193,9 +193,9 @@ export function formatProfile(r: ProfileReport, top = 25): string {
   const roof = r.roofline;
   out.push(`profile (${r.backend}): ${fmt(r.totalSeconds * 1e3, 2)} ms in kernels` +
     (roof ? `; roofline ${fmt(roof.bandwidthGBps)} GB/s streaming read, ${fmt(roof.peakGflops)} GFLOP/s peak FMA (${roof.threads} threads; ${roof.note})` : ""));
-  const head = ["calls", "ms", "%", "MFLOP", "MB", "GB/s", "GFLOP/s", "FLOP/B", "% roof"];
+  const head = ["calls", "ms", "%", "FLOP", "bytes", "GB/s", "GFLOP/s", "FLOP/B", "% roof"];
   const cells = (x: ProfileRow) => [String(x.calls), fmt(x.seconds * 1e3, 3), fmt(r.totalSeconds > 0 ? (100 * x.seconds) / r.totalSeconds : 0),
-    fmt(x.flops / 1e6, 2), fmt(x.bytes / 1e6, 2), fmt(x.gbps, 2), fmt(x.gflops, 2), fmt(x.intensity, 2), roof ? fmt(100 * x.ofRoofline) : "-"];
+    si(x.flops), si(x.bytes), fmt(x.gbps, 2), fmt(x.gflops, 2), fmt(x.intensity, 2), roof ? fmt(100 * x.ofRoofline) : "-"];
   const table = (title: string, rows: ProfileRow[], label: (x: ProfileRow) => string) => {
     const labels = rows.map(label);
     const w = Math.max(title.length, ...labels.map((l) => l.length));
@@ -209,6 +209,15 @@ export function formatProfile(r: ProfileReport, top = 25): string {
   table(`statement (top ${shown.length} of ${r.stmts.length} by time)`, shown, (x) => `${x.kernel} ${x.where} ${clip(x.text, 44)}`);
   out.push("", "time of a loop, a call and a kernel includes what runs inside; statements inside parallel batch loops (compiled) sum their threads' time.");
   return out.join("\n");
+}
+
+/** A count with an SI suffix: 512, 4.10k, 1.23M, 2.05G. */
+export function si(x: number): string {
+  if (x < 1000) return String(Math.round(x));
+  const units = ["k", "M", "G", "T", "P"];
+  let i = -1;
+  while (x >= 1000 && i < units.length - 1) { x /= 1000; i++; }
+  return `${x.toPrecision(3)}${units[i]}`;
 }
 
 const clip = (s: string, n: number): string => (s.length > n ? s.slice(0, n - 1) + "…" : s);

@@ -169,4 +169,22 @@ test("profiling is off unless asked: no counts, no timers in the emitted code", 
   assert.is(exec.profile?.(), undefined);
 });
 
+test("%profile runs a line against the session's tensors and shows the table and a plotly chart", async () => {
+  const { LanguageEngine } = await import("../kernel/engine.js");
+  const { PLOTLY_MIME } = await import("../kernel/display.js");
+  const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)), inlinePlotly: false });
+  const events: { kind: string; text?: string; data?: Record<string, unknown> }[] = [];
+  const run = (code: string) => e.execute({ code, user_expressions: {}, execution_count: 1 }, (ev) => events.push(ev as never));
+  assert.is((await run("type V = Tensor<f32, {64}>;\nkernel inc(V v) { v = v * 2.0 + 1; }\nV x;\nx = 1.5;")).status, "ok");
+  assert.is((await run("%profile inc(x);")).status, "ok");
+  const text = events.filter((x) => x.kind === "stream").map((x) => x.text).join("");
+  // inc: 2 FLOPs per element over 64 elements (128), reads and writes 256 bytes (512)
+  assert.match(text, /^inc\s+1\s+[\d.]+\s+[\d.]+\s+128\s+512\s/m);
+  assert.match(text, /^inc 2:\d+ kernel inc\(V v\).*\s1\s+[\d.]+\s+[\d.]+\s+128\s+512\s/m);
+  assert.ok(events.some((x) => x.kind === "display" && x.data && PLOTLY_MIME in x.data));
+  // the line ran: x = 1.5 * 2 + 1
+  await run("REDUCE(x);");
+  assert.match(events.filter((x) => x.kind === "stream").map((x) => x.text).join(""), /^256$/m);
+});
+
 test.run();
