@@ -185,3 +185,13 @@ export function nativeInfo(bench: string, gguf: string): string {
     return "?";
   }
 }
+
+// `node dist/bench/llamacpp.js`: install the bench-only package and make the native build ahead of
+// `npm run bench` (which would otherwise do both on its first run).
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const err = ensureLlamaPackage();
+  if (err) { console.error(err); process.exitCode = 1; } else {
+    const b = ensureNativeBuild();
+    if ("error" in b) { console.error(`native build failed: ${b.error}`); process.exitCode = 1; } else console.log(`llama.cpp ready: prebuilt (node-llama-cpp) and native ${b.bench}`);
+  }
+}
