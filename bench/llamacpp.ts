@@ -76,6 +76,12 @@ async function nodeLlama(): Promise<any> {
   return llamaInstance;
 }
 
+/** The prebuilt libggml's CPU features as llama.cpp reports them (which prebuilt variant loaded). */
+export async function prebuiltInfo(): Promise<string> {
+  const llama = await nodeLlama();
+  return String(llama.systemInfo ?? "?").replace(/\s+/g, " ").trim();
+}
+
 /** Greedy tokens of llama.cpp (prebuilt, through node-llama-cpp) after `prompt`. */
 export async function llamaGreedy(gguf: string, prompt: number[], steps: number, threads = 2): Promise<number[]> {
   const llama = await nodeLlama();

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CausalLM, REPO_ROOT } from "../models/causal-lm.js";
 import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
-import { ensureLlamaPackage, ensureNativeBuild, GGUF_DTYPES, ggufOf, nativeInfo, timeNative, timePrebuilt } from "./llamacpp.js";
+import { ensureLlamaPackage, ensureNativeBuild, GGUF_DTYPES, ggufOf, nativeInfo, prebuiltInfo, timeNative, timePrebuilt } from "./llamacpp.js";
 
 const PROMPT = 16, NEW = 64, PREFILL = 128, THREADS = 2;
 const args = process.argv.slice(2);
@@ -141,7 +141,8 @@ const llamaBest = (dtype: string) => {
   return c.length ? { decode: Math.min(...c.map((r) => r.decode)), prefill: Math.min(...c.map((r) => r.prefill)) } : null;
 };
 console.log(`eigen product path: ${simdPath}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
-if (nativeBench) console.log(`llama.cpp native: ${nativeInfo(nativeBench, ggufOf(model.hf, "q8_0"))}`);
+if (withLlama) console.log(`llama.cpp prebuilt (node-llama-cpp 3.21.1): ${await prebuiltInfo()}`);
+if (nativeBench) console.log(`llama.cpp native (GGML_NATIVE): ${nativeInfo(nativeBench, ggufOf(model.hf, "q8_0"))}`);
 const f = (x: number | undefined, d = 2) => (x === undefined ? "" : x.toFixed(d));
 console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${"× llama".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)} ${"× llama".padStart(8)}`);
 for (const { name, decode: dec, prefill: pre, bound } of rows.values()) {
