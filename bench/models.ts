@@ -1,8 +1,12 @@
 // GPT-2 124M (seeded random weights) in DSL kernels against HF transformers, side by side in one
 // run, with the memory-bandwidth bound measured in the same run. Prints ratios, never pass/fail.
-// Rows: HF f32, DSL eigen f32, bf16 and int8 weights (converted by python-ref on first use), the
-// interpreter (unless --skip-interp); each decode figure also against its own weight-bytes bound.
-//   node dist/bench/models.js [--repeat N] [--interp-tokens N] [--skip-interp] [--skip-bf16] [--skip-int8]
+// Rows: HF f32, DSL eigen f32, f16, bf16 and int8 weights (converted by python-ref on first use), the
+// interpreter (unless --skip-interp), and llama.cpp on GGUF files of the same HF model in f32, f16,
+// bf16 and q8_0 (bench/llamacpp.ts: the prebuilt node-llama-cpp binaries and a GGML_NATIVE build of
+// the same source; each DSL row is set against the faster of the two for its dtype, int8 against
+// q8_0). Each decode figure is also set against its own weight-bytes bound.
+//   node dist/bench/models.js [--repeat N] [--interp-tokens N] [--skip-interp] [--skip-f16] [--skip-bf16]
+//     [--skip-int8] [--skip-llamacpp] [--skip-llamacpp-native]
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -10,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CausalLM, REPO_ROOT } from "../models/causal-lm.js";
 import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
+import { ensureLlamaPackage, ensureNativeBuild, GGUF_DTYPES, ggufOf, nativeInfo, prebuiltInfo, timeNative, timePrebuilt } from "./llamacpp.js";
 
 const PROMPT = 16, NEW = 64, PREFILL = 128, THREADS = 2;
 const args = process.argv.slice(2);
@@ -75,8 +80,24 @@ const boundMs = (bytesPerParam: number) => ((PARAMS * bytesPerParam) / 1e9 / bw)
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
 console.log(`machine: ${THREADS} threads, load average ${load}; streaming read ${bw.toFixed(1)} GB/s → decode bound f32 ${boundMs(4).toFixed(1)} ms/token, bf16 ${boundMs(2).toFixed(1)}, int8 ${boundMs(1).toFixed(1)}`);
 
-// Every row is measured in each of `repeat` rounds, HF and the DSL interleaved, and each figure is
-// the best round's: the machine is shared, and a neighbour's burst should not decide a ratio.
+// llama.cpp: the bench-only package (installed here, never by npm start/test) and the native build.
+const withLlama = !args.includes("--skip-llamacpp");
+let nativeBench: string | null = null;
+if (withLlama) {
+  const err = ensureLlamaPackage();
+  if (err) throw new Error(`${err}; rerun with --skip-llamacpp to bench without llama.cpp`);
+  if (!args.includes("--skip-llamacpp-native")) {
+    const b = ensureNativeBuild();
+    if ("error" in b) console.log(`llama.cpp native build unavailable (${b.error}); prebuilt rows only`);
+    else nativeBench = b.bench;
+  }
+}
+// bytes per weight of each GGUF type (q8_0: 32 int8 + one f16 scale per 32)
+const GGUF_BYTES: Record<string, number> = { f32: 4, f16: 2, bf16: 2, q8_0: 34 / 32 };
+const DSL_PAIR: Record<string, string> = { "DSL eigen f32": "f32", "DSL eigen f16 weights": "f16", "DSL eigen bf16 weights": "bf16", "DSL eigen int8 weights": "q8_0", "DSL interpreter f32": "f32" };
+
+// Every row is measured in each of `repeat` rounds, HF, the DSL and llama.cpp interleaved, and each
+// figure is the best round's: the machine is shared, and a neighbour's burst should not decide a ratio.
 type Row = { name: string; decode: number; prefill: number; bound: number };
 const rows = new Map<string, Row>();
 const keep = (name: string, t: { decode_ms_per_token: number; prefill_ms: number }, bound: number) => {
@@ -84,22 +105,48 @@ const keep = (name: string, t: { decode_ms_per_token: number; prefill_ms: number
   if (!r) rows.set(name, { name, decode: t.decode_ms_per_token, prefill: t.prefill_ms, bound });
   else { r.decode = Math.min(r.decode, t.decode_ms_per_token); r.prefill = Math.min(r.prefill, t.prefill_ms); }
 };
+const llamaRows = async (dtype: string) => {
+  if (!withLlama) return;
+  const file = ggufOf(model.hf, dtype as (typeof GGUF_DTYPES)[number]);
+  keep(`llama.cpp ${dtype} (prebuilt)`, await timePrebuilt(file, PROMPT, NEW, PREFILL, THREADS), boundMs(GGUF_BYTES[dtype]));
+  if (nativeBench) keep(`llama.cpp ${dtype} (native)`, timeNative(nativeBench, file, NEW, PREFILL, THREADS, 1), boundMs(GGUF_BYTES[dtype]));
+};
 let torchVersion = "";
 for (let round = 0; round < repeat; round++) {
   const hf = hfTiming(model.hf);
   torchVersion = hf.torch;
   keep("HF transformers f32", hf, boundMs(4));
   keep("DSL eigen f32", await dslTiming(model.dsl, "eigen", NEW), boundMs(4));
-  if (!args.includes("--skip-bf16")) keep("DSL eigen bf16 weights", await dslTiming(converted(model.hf, model.dsl, "bf16"), "eigen", NEW), boundMs(2));
+  await llamaRows("f32");
+  if (!args.includes("--skip-f16")) {
+    keep("DSL eigen f16 weights", await dslTiming(converted(model.hf, model.dsl, "f16"), "eigen", NEW), boundMs(2));
+    await llamaRows("f16");
+  }
+  if (!args.includes("--skip-bf16")) {
+    keep("DSL eigen bf16 weights", await dslTiming(converted(model.hf, model.dsl, "bf16"), "eigen", NEW), boundMs(2));
+    await llamaRows("bf16");
+  }
   // int8 weights + f32 per-channel scales (the scales and biases are < 0.1% of the bytes)
-  if (!args.includes("--skip-int8")) keep("DSL eigen int8 weights", await dslTiming(converted(model.hf, model.dsl, "int8"), "eigen", NEW), boundMs(1));
+  if (!args.includes("--skip-int8")) {
+    keep("DSL eigen int8 weights", await dslTiming(converted(model.hf, model.dsl, "int8"), "eigen", NEW), boundMs(1));
+    await llamaRows("q8_0");
+  }
   if (!args.includes("--skip-interp")) keep("DSL interpreter f32", await dslTiming(model.dsl, "interp", interpTokens), boundMs(4));
 }
 const hfRow = rows.get("HF transformers f32")!;
 hfRow.name += ` (torch ${torchVersion})`;
+/** The faster llama.cpp build for a dtype, per figure (a user who cares picks the faster one). */
+const llamaBest = (dtype: string) => {
+  const c = [rows.get(`llama.cpp ${dtype} (prebuilt)`), rows.get(`llama.cpp ${dtype} (native)`)].filter((r): r is Row => !!r);
+  return c.length ? { decode: Math.min(...c.map((r) => r.decode)), prefill: Math.min(...c.map((r) => r.prefill)) } : null;
+};
 console.log(`eigen product path: ${simdPath}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
-console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)}`);
+if (withLlama) console.log(`llama.cpp prebuilt (node-llama-cpp 3.21.1): ${await prebuiltInfo()}`);
+if (nativeBench) console.log(`llama.cpp native (GGML_NATIVE): ${nativeInfo(nativeBench, ggufOf(model.hf, "q8_0"))}`);
+const f = (x: number | undefined, d = 2) => (x === undefined ? "" : x.toFixed(d));
+console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${"× llama".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)} ${"× llama".padStart(8)}`);
 for (const { name, decode: dec, prefill: pre, bound } of rows.values()) {
-  console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hfRow.decode).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hfRow.prefill).toFixed(2).padStart(7)}`);
+  const l = DSL_PAIR[name] ? llamaBest(DSL_PAIR[name]) : null;
+  console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hfRow.decode).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${f(l ? dec / l.decode : undefined).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hfRow.prefill).toFixed(2).padStart(7)} ${f(l ? pre / l.prefill : undefined).padStart(8)}`);
 }
-console.log(`(best of ${repeat} interleaved rounds per figure; --repeat N)`);
+console.log(`(best of ${repeat} interleaved rounds per figure; --repeat N. × llama: against the faster llama.cpp build of the same dtype, int8 against q8_0)`);

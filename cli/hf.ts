@@ -1,4 +1,4 @@
-// `tensorcore hf convert|export|make-model|verify ...`: the Hugging Face reference side.
+// `tensorcore hf convert|export|export-gguf|make-model|verify ...`: the Hugging Face reference side.
 // The work is done by the Python package python-ref/tensorcore_ref, run with the project's
 // virtual environment (<repo>/.venv, created by `npm run setup`). The options are declared here
 // too (tests/cli.test.ts checks they match python-ref's argparse), so --help and mistakes are
@@ -35,6 +35,16 @@ export const HF_COMMANDS: CommandSpec[] = [
       "new-tokens": { type: "integer", description: "greedy tokens to generate", default: 8 },
       seed: { type: "integer", description: "random seed", default: 0 },
       archive: { type: "boolean", description: "also pack DIR into DIR.tar.gz" },
+    },
+  },
+  {
+    name: "hf export-gguf",
+    summary: "Write an HF GPT-2/Llama model as one GGUF file that llama.cpp and its tools load.",
+    usage: "SOURCE --out FILE [options]",
+    positionals: { min: 1, max: 1 },
+    options: {
+      out: { type: "string", value: "FILE", description: "output .gguf file (replaced atomically)", required: true },
+      dtype: { type: "string", value: "TYPE", description: "matrices' type (norms, biases and GPT-2's position table stay f32)", choices: ["f32", "f16", "bf16", "q8_0"], default: "f32" },
     },
   },
   {

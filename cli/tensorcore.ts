@@ -22,7 +22,8 @@ const COMMANDS: { name: string; summary: string; part?: string; entry?: string }
   { name: "compile", summary: "emit C++/Eigen for a program", part: "../compiler/eigen/cli.js", entry: "compileCommand" },
   { name: "generate", summary: "generate text with a model running in DSL kernels", part: "../models/cli.js", entry: "generateCommand" },
   { name: "verify", summary: "compare a model with HF transformers, layer by layer", part: "../models/verify.js", entry: "verifyCommand" },
-  { name: "hf", summary: "Hugging Face models and reference activations (convert, export, make-model, verify)", part: "./hf.js", entry: "hfCommand" },
+  { name: "profile", summary: "where the time goes: per kernel and statement, against this machine's roofline", part: "./profile.js", entry: "profileCommand" },
+  { name: "hf", summary: "Hugging Face models and reference activations (convert, export, export-gguf, make-model, verify)", part: "./hf.js", entry: "hfCommand" },
   { name: "kernel", summary: "install, uninstall or print the Jupyter kernelspec", part: "../kernel/install.js", entry: "kernelCommand" },
 ];
 

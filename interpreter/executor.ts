@@ -5,6 +5,7 @@
 import { TensorType } from "../compiler/types.js";
 import * as IR from "../compiler/ir.js";
 import { Executor, ExecutorOptions, RunIO } from "../runtime/executor.js";
+import type { RawProfile } from "../runtime/profile.js";
 import { TensorStore } from "../runtime/session.js";
 import { allocTensor, TensorView } from "../runtime/tensor.js";
 import { Interpreter } from "./interpreter.js";
@@ -22,6 +23,7 @@ export class InterpreterExecutor implements Executor {
       maxSteps: opts.maxSteps,
       sharedMemory: parallel,
       parallelMatmul: parallel ? matmulPool().hook : undefined,
+      profile: opts.profile,
     });
   }
 
@@ -47,6 +49,15 @@ export class InterpreterExecutor implements Executor {
 
   describe(): string {
     return this.opts.parallel ? `interp (products on ${matmulPool().threads} threads)` : "interp";
+  }
+
+  profile(): RawProfile | undefined {
+    const raw = this.interpreter.profile();
+    return raw && { ...raw, backend: this.describe() };
+  }
+
+  resetProfile(): void {
+    this.interpreter.resetProfile();
   }
 
   close(): void {

@@ -10,6 +10,7 @@ import { formatG6 } from "../runtime/format.js";
 import * as ops from "./ops.js";
 import { fastMatmulAccumulate, ParallelMatmul } from "./fast/products.js";
 import { allocCompute, allocTensor, TensorView } from "../runtime/tensor.js";
+import type { RawProfile } from "../runtime/profile.js";
 
 /** Where session tensors live between programs (runtime/session.ts's TensorStore). */
 export interface SessionTensors {
@@ -32,6 +33,16 @@ export interface InterpreterOptions {
    * in shared memory to be split, so it goes with `sharedMemory: true` and shared weights.
    */
   parallelMatmul?: ParallelMatmul;
+  /**
+   * Count calls and time of every kernel and statement (`profile()`). Off by default, and then no
+   * timing code runs at all: the timed paths replace `exec` and `invoke` on this instance only.
+   */
+  profile?: boolean;
+}
+
+interface ProfileCounts {
+  stmts: Map<IR.Stmt, { kernel: IR.Kernel | null; calls: number; seconds: number }>;
+  kernels: Map<IR.Kernel | null, { calls: number; seconds: number }>;
 }
 
 interface Frame {
@@ -46,7 +57,63 @@ export class Interpreter {
   private session: SessionTensors = new Map<IR.TensorVar, TensorView>();
   private steps = 0;
 
-  constructor(private readonly opts: InterpreterOptions = {}) {}
+  private counts?: ProfileCounts;
+  /** The kernel whose statements run now (null: a program's top level), for the profile. */
+  private current: IR.Kernel | null = null;
+
+  constructor(private readonly opts: InterpreterOptions = {}) {
+    if (opts.profile) this.installProfiling();
+  }
+
+  /** What was counted since the last reset (an interpreter made with `profile: true`). */
+  profile(): RawProfile | undefined {
+    const c = this.counts;
+    if (!c) return undefined;
+    return {
+      backend: "interp",
+      kernels: [...c.kernels].map(([kernel, v]) => ({ kernel, ...v })),
+      stmts: [...c.stmts].map(([stmt, v]) => ({ stmt, ...v })),
+    };
+  }
+
+  resetProfile(): void {
+    if (this.counts) this.counts = { stmts: new Map(), kernels: new Map() };
+  }
+
+  private installProfiling(): void {
+    this.counts = { stmts: new Map(), kernels: new Map() };
+    const exec = this.exec, invoke = this.invoke, top = this.runTopLevel;
+    const addKernel = (k: IR.Kernel | null, seconds: number) => {
+      const m = this.counts!.kernels, e = m.get(k);
+      if (e) { e.calls++; e.seconds += seconds; } else m.set(k, { calls: 1, seconds });
+    };
+    this.exec = (s: IR.Stmt, frame: Frame): void => {
+      // declaring a session tensor is the host's allocation, not work (compiled code never runs it)
+      if (s.kind === "zero" && s.target.role === "session") return exec.call(this, s, frame);
+      const t0 = performance.now();
+      exec.call(this, s, frame);
+      const seconds = (performance.now() - t0) / 1e3;
+      const m = this.counts!.stmts, e = m.get(s);
+      if (e) { e.calls++; e.seconds += seconds; } else m.set(s, { kernel: this.current, calls: 1, seconds });
+    };
+    this.invoke = (kernel: IR.Kernel, args: TensorView[]): void => {
+      const outer = this.current;
+      this.current = kernel;
+      const t0 = performance.now();
+      try {
+        invoke.call(this, kernel, args);
+      } finally {
+        this.current = outer;
+      }
+      addKernel(kernel, (performance.now() - t0) / 1e3);
+    };
+    this.runTopLevel = (program: IR.Program, session: SessionTensors, io: RunIO): void => {
+      this.current = null;
+      const t0 = performance.now();
+      top.call(this, program, session, io);
+      addKernel(null, (performance.now() - t0) / 1e3);
+    };
+  }
 
   /** Run a kernel with its parameters bound to the given tensors (shapes and precisions must match). */
   runKernel(kernel: IR.Kernel, args: TensorView[], io: RunIO): void {

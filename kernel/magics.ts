@@ -12,10 +12,10 @@ import { TensorView } from "../runtime/tensor.js";
 import { bindRaw, DirectorySource, InputError, ManifestSource, parseNpy, RawTensor } from "../runtime/weights.js";
 import { readWholeFile } from "../runtime/model-folder.js";
 import { readFileSync } from "node:fs";
-import { DisplayError, figureBundle, heatmapFigureSpec, lineFigureSpec, Progress, stats, tensorBundle, textPlain } from "./display.js";
+import { DisplayError, figureBundle, heatmapFigureSpec, lineFigureSpec, PLOTLY_MIME, Progress, stats, tensorBundle, textPlain } from "./display.js";
 import { languageDoc } from "./docs.js";
 import { toNumbers } from "../runtime/tensor.js";
-import { OutputEvent } from "./protocol.js";
+import { JsonObject, OutputEvent } from "./protocol.js";
 import { intrinsic, KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
 
 export type { BackendName as Backend } from "../backends/index.js";
@@ -89,6 +89,11 @@ export const MAGICS: Record<string, Magic> = {
     },
   },
   generate: { usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come.", run: (ctx, args) => generateMagic(ctx, args) },
+  profile: {
+    usage: "%profile CODE  |  %profile --model DIR [--prompt N] [--tokens N]",
+    summary: "Run CODE (or a model's prefill and decode steps) on the session's back end with per-kernel and per-statement timers: calls, time, bytes, FLOPs, GB/s and GFLOP/s against this machine's roofline, as a table and a roofline chart.",
+    run: (ctx, args, line) => profileMagic(ctx, args, line),
+  },
   help: { usage: "%help [NAME]", summary: "This list; %help NAME for one magic, intrinsic, type, precision, memory space, layout or keyword.", run: (ctx, args) => help(ctx, args) },
 };
 
@@ -479,6 +484,47 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   st.tokenizerDir = dir;
   st.promptLength = r.prompt_ids.length;
   st.tokens = [...r.prompt_ids, ...r.generated_ids.filter((id) => id !== tokenizer.eosId)].map((id) => tokenizer.decode([id]));
+}
+
+/** Profiling executors, one per back end, kept so a second %profile reuses the build. */
+const profilers = new Map<Backend, Promise<import("../runtime/executor.js").Executor>>();
+
+async function profileMagic(ctx: MagicContext, args: string, line: number): Promise<void> {
+  if (!args) throw new MagicError("usage: %profile CODE  |  %profile --model DIR [--prompt N] [--tokens N]");
+  const { buildReport, formatProfile, profileFigure } = await import("../runtime/profile.js");
+  const { roofline } = await import("../runtime/roofline.js");
+  const backend = ctx.getBackend();
+  const roof = roofline();
+  const runs: { title: string; raw?: import("../runtime/profile.js").RawProfile }[] = [];
+  if (args.startsWith("--model")) {
+    const words = splitArgs(args), opt = (k: string, d: number) => {
+      const i = words.indexOf(k);
+      if (i < 0) return d;
+      const n = Number(words[i + 1]);
+      if (!Number.isInteger(n) || n < 1) throw new MagicError(`${k} needs a positive integer`);
+      return n;
+    };
+    const dir = resolve(expandHome(words[1] ?? ""));
+    if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${words[1] ?? ""}: not a model folder (no manifest.json)`);
+    const { profileModel } = await import("../cli/profile.js");
+    runs.push(...(await profileModel(dir, backend, opt("--prompt", 16), opt("--tokens", 16))));
+  } else {
+    const { createExecutor } = await import("../backends/index.js");
+    if (!profilers.has(backend)) profilers.set(backend, createExecutor(backend, { profile: true }));
+    const exec = await profilers.get(backend)!;
+    exec.resetProfile?.();
+    // the line runs against the session's tensors, on an executor of its own that counts
+    await ctx.session.run(new SourceFile(`<cell line ${line + 1}>`, args), exec, { print: (l) => ctx.print(l + "\n") });
+    runs.push({ title: args, raw: exec.profile?.() });
+  }
+  for (const { title, raw } of runs) {
+    if (!raw) continue;
+    const report = buildReport(raw, roof);
+    const text = `== ${title}\n${formatProfile(report)}\n`;
+    ctx.print(text);
+    // the roofline chart as plotly's JSON (log axes, hover labels); the table above is its text form
+    ctx.emit({ kind: "display", data: { [PLOTLY_MIME]: profileFigure(report) as unknown as JsonObject, "text/plain": text }, metadata: {} });
+  }
 }
 
 /** `~/x` in magic paths means the home folder, as in a shell. */

@@ -14,6 +14,7 @@ import { BACKENDS, BackendName, createExecutor, Executor } from "../backends/ind
 
 export type { BackendName };
 import { RunIO } from "../runtime/executor.js";
+import type { RawProfile } from "../runtime/profile.js";
 import { Session } from "../runtime/session.js";
 import { TensorView } from "../runtime/tensor.js";
 import { bindParam, InputError, ManifestSource } from "../runtime/weights.js";
@@ -131,9 +132,9 @@ export function librarySources(modelDir: string, rows: number, architecture = "g
 }
 
 /** An executor with one instantiation of the library prepared (built, on the compiled back end). */
-export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void): Promise<Executor> {
+export async function makeExecutor(program: IR.Program, backend: BackendName, log: (m: string) => void, profile = false): Promise<Executor> {
   // parallel: the interpreter splits large products over threads and keeps weights in its wasm heap
-  const exec = await createExecutor(backend, { log, parallel: true });
+  const exec = await createExecutor(backend, { log, parallel: true, profile });
   await exec.prepare([program]);
   return exec;
 }
@@ -174,9 +175,10 @@ export class CausalLM {
   /**
    * Load a model folder. Its manifest, files and sizes are checked before anything is compiled;
    * every tensor's sha256 is checked while binding unless `verifyWeights: false` (a stamp in the
-   * cache makes a second load of the unchanged folder skip the hashing).
+   * cache makes a second load of the unchanged folder skip the hashing). `profile`: count time per
+   * kernel and statement (tensorcore profile --model; see profiles()).
    */
-  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean } = {}): Promise<CausalLM> {
+  static async load(dir: string, opts: { backend?: BackendName; log?: (m: string) => void; verifyWeights?: boolean; profile?: boolean } = {}): Promise<CausalLM> {
     const log = opts.log ?? (() => {});
     if (!existsSync(dir)) throw new ModelError(`model folder '${dir}' does not exist`);
     if (!existsSync(join(dir, "manifest.json"))) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
@@ -190,12 +192,22 @@ export class CausalLM {
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.
     const prefill = check(Math.min(BACKENDS[backend].prefillRows, nCtx)); // a chunk never exceeds the context
     const decode = check(DECODE_ROWS);
-    const prefillExec = await makeExecutor(prefill, backend, log);
-    const decodeExec = await makeExecutor(decode, backend, log);
+    const prefillExec = await makeExecutor(prefill, backend, log, opts.profile);
+    const decodeExec = await makeExecutor(decode, backend, log, opts.profile);
     const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec, { print: log });
     m.bind(source);
     source.finishVerification();
     return m;
+  }
+
+  /** The prefill and decode executors' profiles (a model loaded with `profile: true`). */
+  profiles(): { prefill?: RawProfile; decode?: RawProfile } {
+    return { prefill: this.prefillExec.profile?.(), decode: this.decodeExec.profile?.() };
+  }
+
+  resetProfiles(): void {
+    this.prefillExec.resetProfile?.();
+    this.decodeExec.resetProfile?.();
   }
 
   private entry(program: IR.Program): IR.Kernel {

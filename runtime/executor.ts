@@ -3,6 +3,7 @@
 
 import * as IR from "../compiler/ir.js";
 import { shapeToString, TensorType } from "../compiler/types.js";
+import type { RawProfile } from "./profile.js";
 import { TensorStore } from "./session.js";
 import { TensorView } from "./tensor.js";
 
@@ -30,6 +31,11 @@ export interface ExecutorOptions {
   parallel?: boolean;
   /** An execution budget in steps (the interpreter; for hosts that run generated programs). */
   maxSteps?: number;
+  /**
+   * Count calls and time per kernel and per statement (tensorcore profile, %profile). Off by default:
+   * the interpreter then runs no timing code, and the compiled back end builds code without timers.
+   */
+  profile?: boolean;
 }
 
 export interface Executor {
@@ -51,6 +57,9 @@ export interface Executor {
   describe(): string;
   /** Release native libraries and threads. */
   close(): void;
+  /** What was counted since the last reset (executors made with `profile: true`; else undefined). */
+  profile?(): RawProfile | undefined;
+  resetProfile?(): void;
 }
 
 /** Check arguments against a kernel's parameters: the same message on every back end. */

@@ -36,6 +36,11 @@ export interface EmitOptions {
   optLevel?: 1 | 2 | 3;
   /** Test hook: the statement with this emission index gets C++ that does not compile. */
   injectErrorAt?: number;
+  /**
+   * Count calls and time of every kernel and statement (tensorcore profile): a separate build, since
+   * the timers are emitted only here. Counters are read with tc_profile_read (see profileSlots).
+   */
+  profile?: boolean;
 }
 
 export interface FaultInfo {
@@ -57,6 +62,8 @@ export interface EmittedUnit {
   faults: FaultInfo[];
   /** C++ line ranges (1-based, inclusive) of each statement's code, innermost last. */
   stmtLines: { span: Span; first: number; last: number }[];
+  /** With `profile`: what each counter pair (calls, nanoseconds) of tc_profile_read counts. */
+  profileSlots?: { kernel: IR.Kernel; stmt?: IR.Stmt }[];
 }
 
 const CT: Record<Precision, string> = { f32: "float", f16: "uint16_t", bf16: "uint16_t", int8: "int8_t", int32: "int32_t" };
@@ -211,6 +218,20 @@ export class Emitter {
   private readonly analysis: Analysis;
   private n = 0;
   private stmtIndex = 0;
+  /** Profile counter slots, one per kernel and per statement (shared by a kernel's specializations). */
+  private readonly profSlots: { kernel: IR.Kernel; stmt?: IR.Stmt }[] = [];
+  private readonly profSlotOf = new Map<IR.Kernel | IR.Stmt, number>();
+
+  private profSlot(kernel: IR.Kernel, stmt?: IR.Stmt): number {
+    const key = stmt ?? kernel;
+    let id = this.profSlotOf.get(key);
+    if (id === undefined) {
+      id = this.profSlots.length;
+      this.profSlots.push({ kernel, stmt });
+      this.profSlotOf.set(key, id);
+    }
+    return id;
+  }
 
   constructor(private readonly opts: EmitOptions = {}) {
     this.analysis = new Analysis({ parallelThreshold: opts.parallelThreshold });
@@ -267,9 +288,11 @@ export class Emitter {
       if (this.opts.main) parts.push("#include <cstdio>\n#include <vector>");
     } else parts.push("// compiled with -include tc_runtime.h (the runtime header, precompiled)");
     if (this.opts.optLevel) parts.push(`#pragma GCC optimize ("O${this.opts.optLevel}")`);
-    parts.push("namespace {", ...this.globals, ...this.decls, ...this.fns, "} // namespace", ...this.entryCode, ...(this.opts.main ? [this.emitMain(this.opts.main)] : []));
+    const prof = this.opts.profile ? profileRuntime(this.profSlots.length) : { inner: [], exported: [] };
+    if (this.opts.profile) parts.push("#include <chrono>");
+    parts.push("namespace {", ...prof.inner, ...this.globals, ...this.decls, ...this.fns, "} // namespace", ...this.entryCode, ...prof.exported, ...(this.opts.main ? [this.emitMain(this.opts.main)] : []));
     const code = parts.join("\n") + "\n";
-    return { code, entries, faults: this.faults, stmtLines: lineMap(code, this.stmtSpans) };
+    return { code, entries, faults: this.faults, stmtLines: lineMap(code, this.stmtSpans), ...(this.opts.profile ? { profileSlots: this.profSlots } : {}) };
   }
 
   private readonly stmtSpans: Span[] = [];
@@ -298,7 +321,9 @@ export class Emitter {
     c.lines.push(`static int ${spec.name}(${[...params, "const tcrt::Rt* rt", "tcrt::Fault* F"].join(", ")}) {`);
     c.lines.push("  (void)rt; (void)F;");
     for (const v of k.locals) c.lines.push(`  ${CT[v.type.precision]}* const L${v.slot} = tl_k${kid}_L${v.slot}; (void)L${v.slot};`);
+    if (this.opts.profile) c.lines.push("  const uint64_t tcp_k = tc_prof_now();");
     this.block(k.body, c);
+    if (this.opts.profile) c.lines.push(`  tc_prof_add(${this.profSlot(k)}, tcp_k);`);
     c.lines.push("  return 0;", "}");
     this.fns.push(c.lines.join("\n"));
   }
@@ -317,6 +342,7 @@ export class Emitter {
     this.line(c, `{ // @stmt ${id}`);
     c.depth++;
     if (this.opts.injectErrorAt === this.stmtIndex++) this.line(c, "tc_injected_error_for_tests = 1;");
+    if (this.opts.profile) this.line(c, `const uint64_t tcp_${id} = tc_prof_now();`);
     c.divFault = false;
     switch (s.kind) {
       case "assign": this.assign(s, c); break;
@@ -334,6 +360,7 @@ export class Emitter {
       case "show": throw new Error("internal: a show statement inside a compiled kernel");
       default: assertNever(s);
     }
+    if (this.opts.profile) this.line(c, `tc_prof_add(${this.profSlot(c.spec.kernel, s)}, tcp_${id});`);
     if (c.divFault) this.line(c, "if (F->id) return 1;");
     c.depth--;
     this.line(c, `} // @end ${id}`);
@@ -773,6 +800,29 @@ export class Emitter {
     lines.push("  return 0;", "}");
     return lines.join("\n");
   }
+}
+
+/**
+ * The profile counters of a profiling build: per slot a call count and nanoseconds, added atomically
+ * (statements inside parallel batch loops run on several threads, so their times are thread-time).
+ */
+function profileRuntime(slots: number): { inner: string[]; exported: string[] } {
+  const n = Math.max(1, 2 * slots);
+  return {
+    inner: [
+      `static uint64_t tc_prof[${n}];`,
+      "static inline uint64_t tc_prof_now() { return (uint64_t)std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count(); }",
+      "static inline void tc_prof_add(int i, uint64_t t0) {",
+      "  const uint64_t dt = tc_prof_now() - t0;",
+      "  __atomic_fetch_add(&tc_prof[2 * i], (uint64_t)1, __ATOMIC_RELAXED);",
+      "  __atomic_fetch_add(&tc_prof[2 * i + 1], dt, __ATOMIC_RELAXED);",
+      "}",
+    ],
+    exported: [
+      `TC_EXPORT int32_t tc_profile_read(double* out, int32_t n) { for (int32_t i = 0; i < n && i < ${n}; i++) out[i] = (double)__atomic_load_n(&tc_prof[i], __ATOMIC_RELAXED); return ${n}; }`,
+      `TC_EXPORT void tc_profile_reset() { for (int32_t i = 0; i < ${n}; i++) __atomic_store_n(&tc_prof[i], (uint64_t)0, __ATOMIC_RELAXED); }`,
+    ],
+  };
 }
 
 /** Every kernel reachable from these (callees first). */

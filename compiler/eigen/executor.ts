@@ -9,6 +9,7 @@ import { lowerTopLevel, TopLevelSegment } from "../lower-toplevel.js";
 import { TensorType } from "../types.js";
 import { checkArgs, Executor, ExecutorOptions, RunIO } from "../../runtime/executor.js";
 import { formatG6 } from "../../runtime/format.js";
+import type { RawProfile } from "../../runtime/profile.js";
 import { TensorStore } from "../../runtime/session.js";
 import { allocTensor, forEachOffset, isContiguous, TensorView } from "../../runtime/tensor.js";
 import { buildSharedObject, CxxCompileError } from "./build.js";
@@ -43,6 +44,9 @@ export class EigenExecutor implements Executor {
   private readonly entries = new Map<IR.Kernel, Entry>();
   private readonly segments = new Map<IR.Program, TopLevelSegment[]>();
   private readonly libraries: NativeLibrary[] = [];
+  /** Profiling builds: each library's counter slots. */
+  private readonly profiled: { lib: NativeLibrary; slots: NonNullable<EmittedUnit["profileSlots"]> }[] = [];
+  private topRuns = 0;
 
   constructor(private readonly opts: EigenOptions = {}) {}
 
@@ -63,7 +67,7 @@ export class EigenExecutor implements Executor {
     if (!kernels.length) return;
     const cfg = targetConfig(target);
     for (const w of cfg.warnings) this.opts.log?.(`warning: ${w.message}`);
-    const unit = emitCpp(kernels, this.opts.emit);
+    const unit = emitCpp(kernels, this.opts.profile ? { ...this.opts.emit, profile: true } : this.opts.emit);
     let so: string;
     // An interrupt raised during the build cancels it: the event loop is free while g++ runs, so
     // poll the flag and abort, which kills the compiler (the session is kept; nothing half-built
@@ -86,6 +90,7 @@ export class EigenExecutor implements Executor {
     const threads = this.opts.threads ?? (Number.isInteger(env) && env > 0 ? env : cfg.threads);
     if (threads) lib.setThreads(threads);
     this.libraries.push(lib);
+    if (unit.profileSlots) this.profiled.push({ lib, slots: unit.profileSlots });
     for (const e of unit.entries) this.entries.set(e.kernel, { ...e, unit, call: lib.entry(e.symbol, e.kernel.params.length) });
   }
 
@@ -98,6 +103,7 @@ export class EigenExecutor implements Executor {
   runTopLevel(program: IR.Program, store: TensorStore, io: RunIO): void {
     const segments = this.segments.get(program);
     if (!segments) throw new Error("internal: runTopLevel before prepare");
+    if (this.opts.profile) this.topRuns++;
     for (const seg of segments) {
       this.checkInterrupt();
       for (const v of seg.declares) store.set(v, allocTensor(v.type));
@@ -124,6 +130,34 @@ export class EigenExecutor implements Executor {
   describe(): string {
     const lib = this.libraries[0];
     return lib ? `eigen (${lib.simdPath()} products, ${lib.getThreads()} threads)` : "eigen";
+  }
+
+  profile(): RawProfile | undefined {
+    if (!this.opts.profile) return undefined;
+    // top-level statements run as segment kernels: reported as the program's top level
+    const top = new Set<IR.Kernel>();
+    for (const segs of this.segments.values()) for (const s of segs) top.add(s.kernel);
+    const raw: RawProfile = { backend: this.describe(), kernels: [], stmts: [] };
+    let topSeconds = 0;
+    for (const { lib, slots } of this.profiled) {
+      const c = lib.profileCounters(slots.length);
+      slots.forEach((s, i) => {
+        const calls = c[2 * i], seconds = c[2 * i + 1] / 1e9;
+        if (!calls) return;
+        const kernel = top.has(s.kernel) ? null : s.kernel;
+        if (s.stmt) raw.stmts.push({ kernel, stmt: s.stmt, calls, seconds });
+        else if (kernel) raw.kernels.push({ kernel, calls, seconds });
+        else topSeconds += seconds;
+      });
+    }
+    // one top-level "call" per runTopLevel, as the interpreter counts it, whatever the segments
+    if (this.topRuns) raw.kernels.push({ kernel: null, calls: this.topRuns, seconds: topSeconds });
+    return raw;
+  }
+
+  resetProfile(): void {
+    this.topRuns = 0;
+    for (const { lib } of this.profiled) lib.profileReset();
   }
 
   /** The product path the loaded code was built with ("avx512", "avx2", "portable"). */

@@ -53,6 +53,17 @@ export class NativeLibrary {
     return (this.lib.func("tc_simd_path", "const char *", []) as unknown as () => string)();
   }
 
+  /** Profiling builds: (calls, nanoseconds) per counter slot (EmittedUnit.profileSlots). */
+  profileCounters(slots: number): Float64Array {
+    const out = new Float64Array(2 * slots);
+    (this.lib.func("tc_profile_read", "int32_t", ["double *", "int32_t"]) as Fn)(out, out.length);
+    return out;
+  }
+
+  profileReset(): void {
+    (this.lib.func("tc_profile_reset", "void", []) as Fn)();
+  }
+
   getThreads(): number {
     return (this.lib.func("tc_get_threads", "int", []) as Fn)();
   }

@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--ctx", type=int, default=128)
     m.add_argument("--seed", type=int, default=0)
 
+    g = sub.add_parser("export-gguf", help="HF GPT-2/Llama model -> one GGUF file for llama.cpp")
+    g.add_argument("source", help="hub id or save_pretrained folder")
+    g.add_argument("--out", required=True, type=Path, help="output .gguf file (replaced atomically)")
+    g.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "q8_0"],
+                   help="matrices' type (norms, biases and GPT-2's position table stay f32)")
+
     v = sub.add_parser("verify", help="check a DSL model folder's manifest and sha256s")
     v.add_argument("folder", type=Path)
     return ap
@@ -72,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
                 kw = dict(seed=args.seed)
             out = make_model(args.name, args.out, **kw)
             print(out)
+        elif args.cmd == "export-gguf":
+            from .gguf_export import export_gguf
+            export_gguf(args.source, args.out, dtype=args.dtype)
         elif args.cmd == "verify":
             from .convert import verify_folder
             m = verify_folder(args.folder)
