@@ -4,6 +4,12 @@
 
 import { heatmapSpec, LineSpec, svgFigure, tokenLabel } from "../kernel/figures.js";
 import { PromptReport, VerifyReport } from "./verify.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { REPO_ROOT } from "./causal-lm.js";
+
+/** The report's styles, kept as CSS in models/report.css and inlined so the report stays one file. */
+const REPORT_CSS = readFileSync(join(REPO_ROOT, "models", "report.css"), "utf8").replace(/\/\*.*?\*\/\n?/s, "");
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
@@ -61,7 +67,7 @@ export function renderReport(input: VerifyReport | VerifyReport[]): string {
   const failures = reports.flatMap((r) => r.failures.map((f) => `${r.backend}: ${f}`));
   const sections = reports.map((r) => `<h2>Back end: ${esc(r.backend)}</h2>\n${r.prompts.map((p, k) => promptSection(r, p, k)).join("\n")}`).join("\n");
   return `<!doctype html><html><head><meta charset="utf-8"><title>TensorCore verification report</title>
-<style>body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child{text-align:left}.ok{color:#080}.bad{color:#b00}.ids{font-size:12px;line-height:1.9}.tok{display:inline-block;border:1px solid #ddd;border-radius:3px;padding:0 3px;margin:1px}.tok code{font-size:12px}.tok sub{color:#777;margin-left:2px}.map{margin:10px 0;overflow-x:auto}section{border-top:1px solid #eee;margin-top:1.5em}</style></head><body>
+<style>${REPORT_CSS}</style></head><body>
 <h1>TensorCore verification report</h1>
 <p class="${ok ? "ok" : "bad"}"><b>${ok ? "PASSED" : "FAILED"}</b> — the DSL model on ${reports.map((r) => `the ${esc(r.backend)}`).join(" and ")} back end${reports.length > 1 ? "s" : ""} against Hugging Face transformers.</p>
 <table><tr><th>back end</th><th>verdict</th><th>worst logits max-abs-diff</th><th>greedy tokens identical (per prompt)</th></tr>${verdicts}</table>
