@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { CausalLM, REPO_ROOT } from "../models/causal-lm.js";
+import { BackendName, CausalLM, REPO_ROOT } from "../models/causal-lm.js";
 import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
 import { ensureLlamaPackage, ensureNativeBuild, GGUF_DTYPES, ggufOf, nativeInfo, prebuiltInfo, timeNative, timePrebuilt } from "./llamacpp.js";
 
@@ -39,10 +39,11 @@ function hfTiming(hfDir: string) {
   return JSON.parse(r.stdout.trim().split("\n").pop()!);
 }
 
-let simdPath = "?";
-async function dslTiming(dir: string, backend: "interp" | "eigen", newTokens: number) {
+const described = new Set<string>();
+/** One DSL row: decode steps, then the median of `prefillRounds` prefills (the interpreter's are slow: one). */
+async function dslTiming(dir: string, backend: BackendName, newTokens: number, prefillRounds = 3) {
   const m = await CausalLM.load(dir, { backend, log: () => {} });
-  if (backend === "eigen") simdPath = m.describe();
+  described.add(m.describe());
   const prompt = Array.from({ length: PROMPT }, (_, i) => 100 + i);
   m.prefill(prompt); // warm-up (and the compile, for eigen)
   m.prefill(prompt);
@@ -54,7 +55,7 @@ async function dslTiming(dir: string, backend: "interp" | "eigen", newTokens: nu
   }
   const pre = Array.from({ length: PREFILL }, (_, i) => 100 + i);
   const times: number[] = [];
-  for (let r = 0; r < (backend === "eigen" ? 3 : 1); r++) {
+  for (let r = 0; r < prefillRounds; r++) {
     const t = performance.now();
     m.prefill(pre);
     times.push(performance.now() - t);
@@ -131,7 +132,7 @@ for (let round = 0; round < repeat; round++) {
     keep("DSL eigen int8 weights", await dslTiming(converted(model.hf, model.dsl, "int8"), "eigen", NEW), boundMs(1));
     await llamaRows("q8_0");
   }
-  if (!args.includes("--skip-interp")) keep("DSL interpreter f32", await dslTiming(model.dsl, "interp", interpTokens), boundMs(4));
+  if (!args.includes("--skip-interp")) keep("DSL interpreter f32", await dslTiming(model.dsl, "interp", interpTokens, 1), boundMs(4));
 }
 const hfRow = rows.get("HF transformers f32")!;
 hfRow.name += ` (torch ${torchVersion})`;
@@ -140,7 +141,7 @@ const llamaBest = (dtype: string) => {
   const c = [rows.get(`llama.cpp ${dtype} (prebuilt)`), rows.get(`llama.cpp ${dtype} (native)`)].filter((r): r is Row => !!r);
   return c.length ? { decode: Math.min(...c.map((r) => r.decode)), prefill: Math.min(...c.map((r) => r.prefill)) } : null;
 };
-console.log(`eigen product path: ${simdPath}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
+console.log(`back ends: ${[...described].join("; ")}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 if (withLlama) console.log(`llama.cpp prebuilt (node-llama-cpp 3.21.1): ${await prebuiltInfo()}`);
 if (nativeBench) console.log(`llama.cpp native (GGML_NATIVE): ${nativeInfo(nativeBench, ggufOf(model.hf, "q8_0"))}`);
 const f = (x: number | undefined, d = 2) => (x === undefined ? "" : x.toFixed(d));
