@@ -1,6 +1,7 @@
 // The back ends by name: the one place that chooses between them. Everything that runs programs
 // (the CLI, the Jupyter kernel, the model host, the tests) asks here for an Executor.
 
+import { InterpreterExecutor } from "../interpreter/executor.js";
 import type { BackendName, Executor, ExecutorOptions } from "../runtime/executor.js";
 
 export type { BackendName, Executor, ExecutorOptions };
@@ -21,7 +22,7 @@ export const BACKENDS: Record<BackendName, BackendInfo> = {
     summary: "the reference interpreter (TypeScript; the definition of every intrinsic)",
     prefillRows: 16, // less padding work for short prompts
     available: async () => undefined,
-    create: async (opts) => new (await import("../interpreter/executor.js")).InterpreterExecutor(opts),
+    create: async (opts) => new InterpreterExecutor(opts),
   },
   eigen: {
     summary: "compiled to C++/Eigen with g++, loaded as a shared object",
@@ -31,6 +32,14 @@ export const BACKENDS: Record<BackendName, BackendInfo> = {
     create: async (opts) => new (await import("../compiler/eigen/executor.js")).EigenExecutor(opts),
   },
 };
+
+/**
+ * The reference interpreter, made synchronously: for values that must be computed now, with nothing
+ * to build (the Jupyter kernel's displays and user_expressions).
+ */
+export function referenceExecutor(opts: ExecutorOptions = {}): Executor {
+  return new InterpreterExecutor(opts);
+}
 
 /** The back end used when none is named. */
 export const DEFAULT_BACKEND: BackendName = "eigen";

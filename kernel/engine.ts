@@ -9,8 +9,7 @@ import { SourceFile } from "../compiler/source.js";
 import { DiagnosticBag } from "../compiler/diagnostics.js";
 import { parseSource } from "../compiler/parser.js";
 import { bytesPerElement, elementCount, LAYOUTS, PRECISIONS, shapeToString, SPACES, typeToString } from "../compiler/types.js";
-import { BACKENDS, BackendName, createExecutor, Executor, isBackendName } from "../backends/index.js";
-import { InterpreterExecutor } from "../interpreter/executor.js";
+import { BACKENDS, BackendName, createExecutor, Executor, isBackendName, referenceExecutor } from "../backends/index.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
 import { DisplayError, formatNumber, Progress, stats, tensorBundle, textPlain } from "./display.js";
@@ -56,7 +55,7 @@ export class LanguageEngine {
   private buildLog: ((m: string) => void) | undefined;
 
   constructor(private readonly opts: EngineOptions = {}) {
-    this.evaluator = new InterpreterExecutor({ interrupt: opts.interrupt });
+    this.evaluator = referenceExecutor({ interrupt: opts.interrupt });
   }
 
   private get interrupt(): Int32Array | undefined { return this.opts.interrupt; }
