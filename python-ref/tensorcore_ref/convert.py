@@ -621,6 +621,8 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     except Exception as e:
         raise TCError(f"{source}: cannot parse config.json ({type(e).__name__}: {e})") from None
     check_config(arch, raw_cfg, config, ignore_unknown)
+    if arch in LLAMA_LIKE:  # a sliding window that cannot be honoured is refused before loading weights
+        sliding_window(arch, config, min(max_ctx or config.max_position_embeddings, config.max_position_embeddings))
     model = load_hf_model(source, arch)
     sd = model.state_dict()
     if arch == "gpt2":
