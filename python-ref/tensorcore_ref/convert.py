@@ -184,7 +184,7 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
         problems.append(f"hidden_act={act!r} is not supported ({', '.join(ACT_KINDS)})")
     rt = rope_type(config)
     if rt not in ("default", "linear", "llama3"):
-        problems.append(f"rope type {rt!r} (rope_parameters / rope_scaling) is not supported (default, linear, llama3)")
+        problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: default, linear, llama3)")
     if arch == "gpt_neox":
         if config.hidden_size % config.num_attention_heads:
             problems.append(f"hidden_size={config.hidden_size} is not divisible by num_attention_heads={config.num_attention_heads}")
@@ -435,7 +435,7 @@ def plan_gpt2(config, sd, max_ctx: int | None, dtype: str = "f32") -> Plan:
               "N_LAYER": L, "D_FF": d_ff, "LN_EPS": float(config.layer_norm_epsilon),
               "GELU_TANH": 0 if act == "gelu" else 1}
     p = Plan("gpt2", consts, info={"activation": act, "comments": [
-        ("activation", f"{act} (GELU_TANH = 1: tanh approximation, 0: exact erf; gpt2.ta's MLP_ACT)"),
+        ("activation", f"{act} (GELU_TANH = 1: tanh approximation, 0: exact erf)"),
         ("attention", "causal, scores scaled by 1/sqrt(HEAD_DIM); LayerNorm before attention and MLP"),
         ("lm head", "logits = lnf(x) @ wte^T (tied)")]})
     plan_weights(p, weight_table("gpt2"), sd, L, {})

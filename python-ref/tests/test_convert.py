@@ -113,7 +113,7 @@ def test_llama_transposed_weights_consts_and_rope(converted, tiny_llama):
             c["D_FF"]) == ("50257", "128", "64", "4", "2", "16", "2", "128")
     assert float(c["RMS_EPS"]) == cfg["rms_norm_eps"]
     assert "type KVWeight = Tensor<f32, {N_LAYER, D_MODEL, N_KV_HEAD * HEAD_DIM}, TileReg, Tiled(128x48)>;" in text
-    assert "type RopeTable = Tensor<f32, {N_CTX, HEAD_DIM / 2}, Global, RowMajor>;" in text
+    assert "type RopeTable = Tensor<f32, {N_CTX, ROT_DIM / 2}, Global, RowMajor>;" in text and c["ROT_DIM"] == c["HEAD_DIM"]
     sd = hf_state_dict(tiny_llama)
     per = {"w_q": "self_attn.q_proj", "w_k": "self_attn.k_proj", "w_v": "self_attn.v_proj", "w_o": "self_attn.o_proj",
            "w_gate": "mlp.gate_proj", "w_up": "mlp.up_proj", "w_down": "mlp.down_proj"}
@@ -355,7 +355,7 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
     for name, t in a["tensors"].items():
         x, y = arr(base, t), arr(out, b["tensors"][name])
         if half is not None and not name.startswith("rope_"):
-            x = torch.from_numpy(x).to(half).float().numpy()
+            x = torch.from_numpy(x.copy()).to(half).float().numpy()
         np.testing.assert_array_equal(x, y, err_msg=name)
 
 
