@@ -1,5 +1,5 @@
 // Host side of a causal language model in the DSL: loads a model folder, instantiates its
-// architecture's kernel library (models/gpt2/gpt2.ta or models/llama/llama.ta) for prefill and for decode, binds weights and state tensors, and runs
+// architecture's kernel library (models/gpt2/gpt2.ta, models/llama/llama.ta or models/gpt_neox/gpt_neox.ta) for prefill and for decode, binds weights and state tensors, and runs
 // the entry kernel on the chosen back end. Every tensor operation happens in DSL kernels; the host
 // only moves token ids in and reads logits out.
 
@@ -21,26 +21,38 @@ import { bindParam, InputError, ManifestSource } from "../runtime/weights.js";
 import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-/** The kernel library of each supported architecture (manifest.json's "architecture"). */
-export const LIBRARIES: Record<string, string> = {
-  gpt2: join(REPO_ROOT, "models", "gpt2", "gpt2.ta"),
-  llama: join(REPO_ROOT, "models", "llama", "llama.ta"),
+/**
+ * The library (a folder of models/) that instantiates each supported architecture (manifest.json's
+ * "architecture", HF's model_type): Qwen2, Mistral and Gemma are the Llama library with other
+ * consts in model.ta, never a copy of it.
+ */
+export const FAMILY_LIBRARY: Record<string, string> = {
+  gpt2: "gpt2", llama: "llama", qwen2: "llama", mistral: "llama", gemma: "llama", gpt_neox: "gpt_neox",
 };
+/** The kernel library of each supported architecture. */
+export const LIBRARIES: Record<string, string> = Object.fromEntries(
+  Object.entries(FAMILY_LIBRARY).map(([arch, lib]) => [arch, join(REPO_ROOT, "models", lib, `${lib}.ta`)]),
+);
 /**
  * Kernels that depend on the weights' precision, added to the library from manifest.json's dtype
- * ("int8" or a float dtype). An architecture without an entry has float weights only.
+ * ("int8" or a float dtype). GPT-NeoX's weight types are GPT-2's, so it uses GPT-2's files.
  */
-export const PRECISION_KERNELS: Record<string, { float: string; int8: string }> = {
-  gpt2: { float: join(REPO_ROOT, "models", "gpt2", "linear-float.ta"), int8: join(REPO_ROOT, "models", "gpt2", "linear-int8.ta") },
-};
+const precision = (lib: string) => ({ float: join(REPO_ROOT, "models", lib, "linear-float.ta"), int8: join(REPO_ROOT, "models", lib, "linear-int8.ta") });
+export const PRECISION_KERNELS: Record<string, { float: string; int8: string }> = Object.fromEntries(
+  Object.entries(FAMILY_LIBRARY).map(([arch, lib]) => [arch, precision(lib === "gpt_neox" ? "gpt2" : lib)]),
+);
 /**
- * The shared kernels (models/common/) each architecture's library uses. They are checked after the
- * family file, whose consts (N_KV_HEAD, NORM_EPS, GATE_ACT) they read.
+ * The shared kernels (models/common/) each library uses. They are checked after the family file,
+ * whose consts (N_KV_HEAD, NORM_EPS, RMS_OFFSET, WINDOW, GATE_ACT) they read.
  */
-export const COMMON_KERNELS: Record<string, string[]> = {
-  gpt2: ["layers.ta"],
-  llama: ["layers.ta", "rope.ta", "gated-mlp.ta"],
+const COMMON_BY_LIBRARY: Record<string, string[]> = {
+  gpt2: ["layers.ta", "quant.ta"],
+  llama: ["layers.ta", "rope.ta", "gated-mlp.ta", "quant.ta"],
+  gpt_neox: ["layers.ta", "rope.ta", "quant.ta"],
 };
+export const COMMON_KERNELS: Record<string, string[]> = Object.fromEntries(
+  Object.entries(FAMILY_LIBRARY).map(([arch, lib]) => [arch, COMMON_BY_LIBRARY[lib]]),
+);
 export const EMBEDDED_MODEL = join(REPO_ROOT, "models", "embedded");
 
 /**
@@ -63,6 +75,10 @@ export interface WeightRow {
   tied?: string;
   /** The row this one copies when HF ties the two (Llama's lm_head ← tok_emb). */
   tied_to?: string;
+  /** HF groups the fused rows per head (GPT-NeoX's q, k, v of head 0, then head 1, ...): the head count. */
+  per_head?: string;
+  /** "zeros": when the HF model has no such tensor (a bias its config turns off), a zero tensor. */
+  absent?: string;
   /** Keep only this many leading rows (a const: wpe's N_CTX). */
   rows?: string;
   /** Not an HF tensor: computed by convert (the RoPE tables). */
@@ -74,8 +90,9 @@ export interface WeightRow {
 
 /** The weight table of an architecture. */
 export function weightTable(architecture: string): WeightRow[] {
-  const path = join(REPO_ROOT, "models", architecture, "weights.json");
-  if (!LIBRARIES[architecture] || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
+  const lib = FAMILY_LIBRARY[architecture];
+  const path = join(REPO_ROOT, "models", lib ?? architecture, "weights.json");
+  if (!lib || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
   return JSON.parse(readFileSync(path, "utf8")).weights;
 }
 
@@ -108,10 +125,8 @@ export function libraryFiles(architecture: string, dtype = "f32"): string[] {
   const library = Object.hasOwn(LIBRARIES, architecture) ? LIBRARIES[architecture] : undefined;
   if (!library) throw new ModelError(`"architecture": unsupported architecture '${architecture}' (supported: ${Object.keys(LIBRARIES).join(", ")})`);
   if (!["f32", "f16", "bf16", "int8"].includes(dtype)) throw new ModelError(`"dtype" is '${dtype}', expected f32, f16, bf16 or int8`);
-  const precision = Object.hasOwn(PRECISION_KERNELS, architecture) ? PRECISION_KERNELS[architecture] : undefined;
-  if (dtype === "int8" && !precision) throw new ModelError(`int8 weights are not supported for '${architecture}' yet (convert with --dtype f32, f16 or bf16)`);
-  const extra = precision ? [precision[dtype === "int8" ? "int8" : "float"]] : [];
-  return [library, ...extra, ...(COMMON_KERNELS[architecture] ?? []).map((f) => join(REPO_ROOT, "models", "common", f))];
+  const precision = PRECISION_KERNELS[architecture];
+  return [library, precision[dtype === "int8" ? "int8" : "float"], ...COMMON_KERNELS[architecture].map((f) => join(REPO_ROOT, "models", "common", f))];
 }
 
 /** The model's generated model.ta plus the library files (libraryFiles), with ROWS fixed for one instantiation. */
@@ -234,7 +249,7 @@ export class CausalLM {
         let w = this.weights.get(p.name);
         if (!w) {
           // a float folder has no `<name>_scale` tensors: the precision kernels declare them as
-          // unused {1} placeholders (models/gpt2/linear-float.ta), bound to zero
+          // unused {1} placeholders (models/<library>/linear-float.ta), bound to zero
           const placeholder = scales.has(p.name) && !source.has(p.name) && elementCount(p.type.shape) === 1;
           w = placeholder ? this.decodeExec.alloc(p.type) : bindParam(p.name, p.type, source, undefined); // no span: the message names the model's file, not the library
           w = this.decodeExec.adoptWeight(`${heapKey}|${p.name}`, w);

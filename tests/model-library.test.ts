@@ -12,11 +12,15 @@ import * as assert from "uvu/assert";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { Session } from "../runtime/session.js";
-import { EMBEDDED_MODEL, LIBRARIES, libraryFiles, librarySources, PRECISION_KERNELS, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
+import { EMBEDDED_MODEL, FAMILY_LIBRARY, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
 
 const CONSTS: Record<string, Record<string, number>> = {
   gpt2: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, GELU_TANH: 1 },
-  llama: { VOCAB: 40, N_CTX: 32, D_MODEL: 32, N_HEAD: 4, N_KV_HEAD: 2, HEAD_DIM: 8, N_LAYER: 2, D_FF: 48, RMS_EPS: 1e-6 },
+  // HEAD_DIM * N_HEAD != D_MODEL (as Gemma's head_dim allows), a sliding window shorter than N_CTX
+  llama: { VOCAB: 40, N_CTX: 32, D_MODEL: 32, N_HEAD: 4, N_KV_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, RMS_EPS: 1e-6,
+           GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, WINDOW: 20 },
+  // partial rotary: ROT_DIM < HEAD_DIM
+  gpt_neox: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, ROT_DIM: 4, MLP_ACT: 3, PARALLEL: 1 },
 };
 
 /**
@@ -72,9 +76,19 @@ function tableProblems(program: IR.Program, table: WeightRow[]): string[] {
   return problems;
 }
 
-for (const arch of Object.keys(LIBRARIES)) {
-  const dtypes = PRECISION_KERNELS[arch] ? (["f32", "int8"] as const) : (["f32"] as const);
-  for (const dtype of dtypes) {
+// one architecture per library: the others instantiate the same files with the same table
+const LIBRARY_ARCHS = [...new Set(Object.values(FAMILY_LIBRARY))];
+
+test("every architecture's library has a weight table that lists it", () => {
+  for (const [arch, lib] of Object.entries(FAMILY_LIBRARY)) {
+    const json = JSON.parse(readFileSync(join(EMBEDDED_MODEL, "..", lib, "weights.json"), "utf8"));
+    assert.ok(arch in json.model_types, `${lib}/weights.json: model_types lacks ${arch}`);
+    assert.equal(weightTable(arch), json.weights);
+  }
+});
+
+for (const arch of LIBRARY_ARCHS) {
+  for (const dtype of ["f32", "int8"] as const) {
     test(`${arch} (${dtype}): the library's forward and the weight table agree, prefill and decode`, () => {
       const table = weightTable(arch);
       const src = new SourceFile("model.ta", modelTa(table, CONSTS[arch], dtype));
@@ -95,6 +109,8 @@ for (const arch of Object.keys(LIBRARIES)) {
         assert.ok(j >= 0 && j < table.indexOf(r), `${r.name}: tied_to names an earlier row`);
       }
       if (r.rows) assert.is(r.rows, r.dims[0], `${r.name}: rows caps the first axis`);
+      if (r.per_head) assert.ok(r.fused && stacked, `${r.name}: per_head reorders a stacked fused projection`);
+      if (r.absent) assert.ok(r.absent === "zeros" && stacked && r.dims.length === 2, `${r.name}: only per-layer biases may be absent (zeros)`);
     }
   });
 }
@@ -124,6 +140,7 @@ test("tableProblems catches a missing row, an unknown row, a wrong type and a wr
   assert.equal(tableProblems(program, edited), [
     "w_q: type QWeight, the table says KVWeight",
     "w_v: 0 rows in the table",
+    "w_v_scale: 0 rows in the table",
     "rmsf_g: rank 1, the table's dims have 2",
     "row w_extra: not a parameter of forward",
   ]);

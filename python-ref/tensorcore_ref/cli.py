@@ -38,13 +38,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--archive", action="store_true", help="also pack OUT into OUT.tar.gz")
 
     m = sub.add_parser("make-model", help="build one of the project's HF models with save_pretrained")
-    m.add_argument("name", choices=["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded"])
+    from .make_models import FORMATS, NAMES, SOURCE_DTYPES
+    m.add_argument("name", choices=NAMES)
     m.add_argument("--out", type=Path, default=None, help="default: ~/.cache/tensorcore/models/<name>")
     m.add_argument("--layers", type=int, default=3)
     m.add_argument("--heads", type=int, default=6)
     m.add_argument("--width", type=int, default=192)
     m.add_argument("--ctx", type=int, default=128)
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--format", choices=FORMATS, default="safetensors",
+                   help="family models: safetensors, sharded (model.safetensors.index.json) or bin (pytorch_model.bin)")
+    m.add_argument("--source-dtype", choices=SOURCE_DTYPES, default="f32", help="family models: the saved weights' dtype")
 
     g = sub.add_parser("export-gguf", help="HF GPT-2/Llama model -> one GGUF file for llama.cpp")
     g.add_argument("source", help="hub id or save_pretrained folder")
@@ -76,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
                 kw = dict(layers=args.layers, heads=args.heads, width=args.width, ctx=args.ctx, seed=args.seed)
             elif args.name == "tiny-llama-random":
                 kw = dict(seed=args.seed)
+            elif args.name.endswith("-family"):
+                kw = dict(seed=args.seed, format=args.format, source_dtype=args.source_dtype)
             out = make_model(args.name, args.out, **kw)
             print(out)
         elif args.cmd == "export-gguf":

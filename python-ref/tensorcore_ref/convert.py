@@ -1,4 +1,4 @@
-"""HF model (GPT-2 or Llama) -> TensorCore DSL model folder.
+"""HF model (GPT-2, Llama, Qwen2, Mistral, Gemma, GPT-NeoX) -> TensorCore DSL model folder.
 
 See docs/model-folder.md for the folder contract.
 """
@@ -30,7 +30,24 @@ DTYPES = ("f32", "f16", "bf16", "int8")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model",
                    "special_tokens_map.json", "added_tokens.json", "generation_config.json")
 
-SUPPORTED = {"gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM"}
+# the libraries (folders of models/) and the HF model_types each instantiates, from their weight tables
+LIBRARIES = ("gpt2", "llama", "gpt_neox")
+
+
+def _families() -> dict[str, tuple[str, str]]:
+    out = {}
+    for lib in LIBRARIES:
+        table = json.loads((REPO_ROOT / "models" / lib / "weights.json").read_text())
+        for model_type, hf_class in table["model_types"].items():
+            out[model_type] = (lib, hf_class)
+    return out
+
+
+FAMILIES = _families()  # model_type -> (library, HF class)
+SUPPORTED = {mt: cls for mt, (_, cls) in FAMILIES.items()}
+LLAMA_LIKE = tuple(mt for mt, (lib, _) in FAMILIES.items() if lib == "llama")
+# config activation names -> the DSL's ACT kinds (docs/language.md): 1 GELU tanh form, 2 SiLU, 3 exact GELU, 4 ReLU
+ACT_KINDS = {"gelu_new": 1, "gelu_pytorch_tanh": 1, "silu": 2, "swish": 2, "gelu": 3, "relu": 4}
 
 # ---------------------------------------------------------------------------
 # source loading
@@ -114,18 +131,37 @@ def _generic_fields() -> set[str]:
     }
 
 
+# fields of each model_type that its config class does not list but published config.json files carry
+# (older spellings the config class converts, or fields transformers reads without storing)
+EXTRA_FIELDS = {
+    "gpt2": {"n_ctx"},
+    "llama": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "pretraining_tp"},
+    "qwen2": {"rope_scaling", "rope_theta", "rope_parameters", "use_sliding_window", "sliding_window",
+              "max_window_layers", "layer_types"},
+    "mistral": {"rope_scaling", "rope_theta", "rope_parameters", "sliding_window", "head_dim"},
+    "gemma": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "hidden_activation"},
+    "gpt_neox": {"rope_scaling", "rope_theta", "rope_parameters", "rotary_pct", "rotary_emb_base",
+                 "partial_rotary_factor", "use_parallel_residual", "attention_bias"},
+}
+
+
 def _known_fields(arch: str) -> set[str]:
-    if arch == "gpt2":
-        from transformers import GPT2Config as C
-        extra = {"n_ctx"}
-    else:
-        from transformers import LlamaConfig as C
-        extra = {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "pretraining_tp"}
-    return _generic_fields() | set(C().to_dict()) | extra
+    from transformers import AutoConfig
+
+    return _generic_fields() | set(AutoConfig.for_model(arch).to_dict()) | EXTRA_FIELDS[arch]
+
+
+def activation_kind(field: str, value) -> int:
+    if value not in ACT_KINDS:
+        raise TCError(f"config.json: {field}={value!r} is not supported (supported: {', '.join(ACT_KINDS)})")
+    return ACT_KINDS[value]
 
 
 def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> None:
-    """Reject config fields the generator cannot honour (one clear message)."""
+    """Reject config fields the generator cannot honour (one clear message naming field and value).
+
+    What each honoured field becomes is in the plan_* functions; docs/models.md has the table.
+    """
     if not ignore_unknown:
         unknown = sorted(set(raw) - _known_fields(arch))
         if unknown:
@@ -137,7 +173,8 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
         problems.append("add_cross_attention=true (cross-attention) is not supported")
     if arch == "gpt2":
         if g("activation_function") not in ("gelu_new", "gelu_pytorch_tanh", "gelu"):
-            problems.append(f"activation_function={g('activation_function')!r} is not supported (gelu_new or gelu)")
+            problems.append(f"activation_function={g('activation_function')!r} is not supported "
+                            "(gelu_new, gelu_pytorch_tanh or gelu)")
         if g("scale_attn_by_inverse_layer_idx"):
             problems.append("scale_attn_by_inverse_layer_idx=true is not supported")
         if g("scale_attn_weights") is False:
@@ -146,21 +183,32 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
             problems.append(f"n_embd={config.n_embd} is not divisible by n_head={config.n_head}")
         if raw.get("tie_word_embeddings") is False:
             problems.append("tie_word_embeddings=false: the GPT-2 DSL model uses wte as its LM head")
-    else:
-        if g("hidden_act") != "silu":
-            problems.append(f"hidden_act={g('hidden_act')!r} is not supported (silu)")
-        if g("attention_bias"):
-            problems.append("attention_bias=true: q/k/v/o biases are not mapped by the Llama generator")
-        if g("mlp_bias"):
-            problems.append("mlp_bias=true: MLP biases are not mapped by the Llama generator")
-        if (g("pretraining_tp") or 1) != 1:
-            problems.append(f"pretraining_tp={g('pretraining_tp')} is not supported")
-        rt = rope_type(config)
-        if rt not in ("default", "linear", "llama3"):
-            problems.append(f"rope type {rt!r} is not supported (default, linear, llama3)")
-        nh, nkv = config.num_attention_heads, (g("num_key_value_heads") or config.num_attention_heads)
-        if nh % nkv:
-            problems.append(f"num_attention_heads={nh} is not a multiple of num_key_value_heads={nkv}")
+        return _refuse(problems)
+    act = g("hidden_act")
+    if act not in ACT_KINDS:
+        problems.append(f"hidden_act={act!r} is not supported ({', '.join(ACT_KINDS)})")
+    rt = rope_type(config)
+    if rt not in ("default", "linear", "llama3"):
+        problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: default, linear, llama3)")
+    if arch == "gpt_neox":
+        if config.hidden_size % config.num_attention_heads:
+            problems.append(f"hidden_size={config.hidden_size} is not divisible by num_attention_heads={config.num_attention_heads}")
+        else:
+            hd = config.hidden_size // config.num_attention_heads
+            rot = int(hd * float((g("rope_parameters") or {}).get("partial_rotary_factor", 1.0)))
+            if rot < 2 or rot % 2:
+                problems.append(f"partial_rotary_factor (rotary_pct)={(g('rope_parameters') or {}).get('partial_rotary_factor')!r} "
+                                f"gives {rot} rotary dimensions of {hd}: RoPE needs an even number, at least 2")
+        return _refuse(problems)
+    nh, nkv = config.num_attention_heads, (g("num_key_value_heads") or config.num_attention_heads)
+    if nh % nkv:
+        problems.append(f"num_attention_heads={nh} is not a multiple of num_key_value_heads={nkv}")
+    if g("use_bidirectional_attention"):
+        problems.append("use_bidirectional_attention=true is not supported (causal attention only)")
+    return _refuse(problems)
+
+
+def _refuse(problems: list[str]) -> None:
     if problems:
         raise TCError("config.json: " + "; ".join(problems))
 
@@ -170,6 +218,30 @@ def rope_type(config) -> str:
     if isinstance(rp, dict):
         return rp.get("rope_type", rp.get("type", "default")) or "default"
     return "default"
+
+
+def sliding_window(arch: str, config, n_ctx: int) -> tuple[int, str]:
+    """WINDOW (model.ta) and a note: the window every layer applies, N_CTX when none matters.
+
+    Mistral: sliding_window (None: full attention) on every layer. Qwen2: layer_types says which
+    layers slide (use_sliding_window, max_window_layers). A window the context cannot exceed
+    changes nothing; a mix of sliding and full layers that could differ is refused.
+    """
+    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2") else None
+    if w is None:
+        return n_ctx, "none (full causal attention)"
+    kinds = set(getattr(config, "layer_types", None) or ["sliding_attention"])
+    if arch == "mistral":
+        kinds = {"sliding_attention"}
+    if "sliding_attention" not in kinds:
+        return n_ctx, f"sliding_window={w} is used by no layer (layer_types): full causal attention"
+    if w >= n_ctx:
+        return n_ctx, f"sliding_window={w} >= the context {n_ctx}: no effect, full causal attention"
+    if kinds != {"sliding_attention"}:
+        raise TCError(f"config.json: sliding_window={w} on some layers only (layer_types / max_window_layers="
+                      f"{getattr(config, 'max_window_layers', None)}) is not supported when the context ({n_ctx}) "
+                      f"exceeds it; convert with --max-ctx {w} or less")
+    return int(w), f"sliding_window={w}: a query sees the {w} latest positions (itself included)"
 
 
 def rope_theta(config) -> float:
@@ -239,8 +311,9 @@ TRANSPOSED = "stack+transpose (HF Linear (out,in) -> (in,out))"
 
 
 def weight_table(arch: str) -> list[dict]:
-    """The rows of models/<arch>/weights.json: one per weight parameter of the library's forward."""
-    path = REPO_ROOT / "models" / arch / "weights.json"
+    """The rows of the weight table of arch's library, models/<library>/weights.json: one per weight
+    parameter of the library's forward."""
+    path = REPO_ROOT / "models" / FAMILIES.get(arch, (arch,))[0] / "weights.json"
     try:
         table = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
@@ -261,10 +334,13 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
     """Append one Weight per table row, in table order (the order of weights.safetensors).
 
     hf with {layer}: the per-layer tensors stacked on a leading N_LAYER axis, each transposed first
-    when "transpose"; without: the tensor itself, its first rows only when "rows" names a smaller
+    when "transpose" (and its rows regrouped from per-head q, k, v to q | k | v blocks first when
+    "per_head"); "absent": "zeros" and no layer's tensor in the state dict (the config turns that
+    bias off): zeros of the row's shape; without {layer}: the tensor itself, its first rows only when "rows" names a smaller
     const. "tied": another HF name of the same tensor, refused when the state dict holds it with
-    other values. "tied_to": when the state dict lacks hf or holds the same values as that (earlier) row's
-    tensor, a copy of it. "computed": a tensor the plan computed (computed[name] = (tensor, transform)).
+    other values. "tied_to": when the state dict holds the same values as that (earlier) row's
+    tensor, a copy of it (a tensor the state dict lacks is an error, never a silent copy:
+    transformers 5 lists a tied LM head under its own name too). "computed": a tensor the plan computed (computed[name] = (tensor, transform)).
     """
     import torch
 
@@ -274,16 +350,23 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
         hf_names = hf_names_of(row, n_layer)
         if "computed" in row:
             t, transform = computed[row["computed"]]
+        elif LAYER in hf and row.get("absent") == "zeros" and not any(n in sd for n in hf_names):
+            t = torch.zeros([eval_dims(d, p.consts) for d in row["dims"]])
+            hf_names, transform = [], "zeros (the model has no such tensor)"
         elif LAYER in hf:
             missing = [n for n in hf_names if n not in sd]
             if missing:
                 raise TCError(f"weights: missing tensor {missing[0]}")
             ts = [sd[n].float() for n in hf_names]
+            if row.get("per_head"):
+                ts = [per_head_to_blocks(t, p.consts[row["per_head"]]) for t in ts]
             if row.get("transpose"):
                 ts = [t.t() for t in ts]
             t = torch.stack(ts).contiguous()
             transform = TRANSPOSED if row.get("transpose") else "stack"
-        elif "tied_to" in row and (hf not in sd or torch.equal(sd[hf], sd[by_name[row["tied_to"]]["hf"]])):
+            if row.get("per_head"):
+                transform += "; rows regrouped from per-head (q, k, v) to q | k | v blocks"
+        elif "tied_to" in row and hf in sd and torch.equal(sd[hf], sd[by_name[row["tied_to"]]["hf"]]):
             t = by_name[row["tied_to"]]["tensor"].clone()
             hf_names, transform = [by_name[row["tied_to"]]["hf"]], f"copy of {row['tied_to']} (tied)"
         else:
@@ -300,6 +383,17 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
         by_name[name] = {"hf": hf, "tensor": t}
         p.weights.append(Weight(name, t, row["type"], row["dims"], row["space"], hf_names, transform,
                                 "int8_scale" in row, row.get("note", ""), row.get("int8_scale", "")))
+
+
+def per_head_to_blocks(t, heads: int):
+    """GPT-NeoX's fused QKV rows (out axis) are [head 0: q, k, v][head 1: q, k, v]...: regroup them
+    as [q of every head][k ...][v ...], GPT-2's layout (the out axis is the first, weight or bias)."""
+    return t.reshape(heads, 3, -1, *t.shape[1:]).transpose(0, 1).reshape(t.shape)
+
+
+def blocks_to_per_head(t, heads: int):
+    """The inverse of per_head_to_blocks."""
+    return t.reshape(3, heads, -1, *t.shape[1:]).transpose(0, 1).reshape(t.shape)
 
 
 def gen_model_ta(plan: Plan, dtypes: dict[str, str], extra_types: list[tuple[str, str, list[str], str]]) -> str:
@@ -337,7 +431,7 @@ def gen_model_ta(plan: Plan, dtypes: dict[str, str], extra_types: list[tuple[str
 # per-architecture plans
 
 
-def plan_gpt2(config, sd, max_ctx: int | None) -> Plan:
+def plan_gpt2(config, sd, max_ctx: int | None, dtype: str = "f32") -> Plan:
     L, D, H = config.n_layer, config.n_embd, config.n_head
     n_ctx = config.n_positions if not max_ctx else min(max_ctx, config.n_positions)
     d_ff = config.n_inner or 4 * D
@@ -353,11 +447,12 @@ def plan_gpt2(config, sd, max_ctx: int | None) -> Plan:
     return p
 
 
-def llama_rope_tables(model, n_ctx: int):
-    """cos/sin {n_ctx, HEAD_DIM/2} exactly as HF's LlamaRotaryEmbedding computes them."""
+def rope_tables(model, n_ctx: int):
+    """cos/sin {n_ctx, ROT_DIM/2} exactly as the model's own HF rotary embedding computes them (with
+    linear / llama3 scaling and attention_scaling); ROT_DIM is the rotated part of a head."""
     import torch
 
-    rot = model.model.rotary_emb
+    rot = model.base_model.rotary_emb
     hd = rot.inv_freq.shape[0] * 2
     x = torch.zeros(1, n_ctx, hd, dtype=torch.float32)
     pos = torch.arange(n_ctx).unsqueeze(0)
@@ -369,29 +464,91 @@ def llama_rope_tables(model, n_ctx: int):
     return cos[:, :half].contiguous(), sin[:, :half].contiguous()
 
 
-def plan_llama(config, sd, model, max_ctx: int | None) -> Plan:
+
+def _round_to(x: float, dtype: str) -> float:
+    """x as the folder's float precision holds it (f32 for f32 and int8 folders)."""
     import torch
 
+    t = {"f16": torch.float16, "bf16": torch.bfloat16}.get(dtype, torch.float32)
+    return float(torch.tensor(x, dtype=torch.float32).to(t).float())
+
+
+def _rope_plan(p: Plan, model, config, n_ctx: int) -> dict:
+    cos, sin = rope_tables(model, n_ctx)
+    p.consts["ROT_DIM"] = 2 * cos.shape[1]
+    p.info.update(rope_type=rope_type(config), rope_theta=rope_theta(config))
+    what = "computed by the model's HF rotary embedding: %s(pos * inv_freq) * attention_scaling, first half"
+    return {"rope_cos": (cos, what % "cos"), "rope_sin": (sin, what % "sin")}
+
+
+def _tied(table, sd) -> bool:
+    import torch
+
+    lm = next(r for r in table if r["name"] == "lm_head")
+    emb = next(r for r in table if r["name"] == lm["tied_to"])
+    return lm["hf"] not in sd or torch.equal(sd[lm["hf"]], sd[emb["hf"]])
+
+
+def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtype: str = "f32") -> Plan:
+    """Llama 2/3, Qwen2, Mistral and Gemma: models/llama/llama.ta instantiated by model.ta's consts."""
     L, D, H = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
     KV = config.num_key_value_heads or H
     hd = getattr(config, "head_dim", None) or D // H
     n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
+    act = config.hidden_act
+    gemma = arch == "gemma"
+    window, window_note = sliding_window(arch, config, n_ctx)
     consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "N_KV_HEAD": KV,
-              "HEAD_DIM": hd, "N_LAYER": L, "D_FF": config.intermediate_size, "RMS_EPS": float(config.rms_norm_eps)}
-    table = weight_table("llama")
-    lm = next(r for r in table if r["name"] == "lm_head")
-    emb = next(r for r in table if r["name"] == lm["tied_to"])
-    tied = lm["hf"] not in sd or torch.equal(sd[lm["hf"]], sd[emb["hf"]])
-    p = Plan("llama", consts, info={"activation": "silu", "rope_type": rope_type(config),
-                                    "rope_theta": rope_theta(config), "tied_embeddings": bool(tied), "comments": [
-        ("attention", f"causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(HEAD_DIM)"),
+              "HEAD_DIM": hd, "N_LAYER": L, "D_FF": config.intermediate_size, "RMS_EPS": float(config.rms_norm_eps),
+              "GATE_ACT": activation_kind("hidden_act", act),
+              "RMS_OFFSET": 1.0 if gemma else 0.0,
+              # HF multiplies by hidden_size**0.5 cast to the model's dtype (GemmaTextScaledWordEmbedding)
+              "EMB_SCALE": _round_to(D ** 0.5, dtype) if gemma else 1.0}
+    table = weight_table(arch)
+    tied = _tied(table, sd)
+    has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r.get("absent")}
+    biases = [n for n, b in has_bias.items() if b]
+    p = Plan(arch, consts, info={"activation": act, "tied_embeddings": bool(tied), "biases": biases,
+                                 "sliding_window": window_note, "comments": [
+        ("family", f"{arch} ({SUPPORTED[arch]}) on models/llama/llama.ta"),
+        ("attention", "causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(HEAD_DIM)"),
+        ("sliding window", f"{window_note} (WINDOW)"),
         ("rope", f"{rope_type(config)}, theta {rope_theta(config):g}; rotate_half convention: "
-                 "x[:HEAD_DIM/2] and x[HEAD_DIM/2:] of each head rotate together with rope_cos/rope_sin[pos]"),
-        ("mlp", "w_down(silu(x @ w_gate) * (x @ w_up)); RMSNorm before attention and MLP")]})
+                 "x[:ROT_DIM/2] and x[ROT_DIM/2:ROT_DIM] of each head rotate together with rope_cos/rope_sin[pos]"),
+        ("mlp", f"w_down(act(x @ w_gate + b_gate) * (x @ w_up + b_up)) + b_down, act = {act} (GATE_ACT); "
+                "RMSNorm before attention and MLP" + (", multiplying by (1 + w) (RMS_OFFSET)" if gemma else "")),
+        ("embeddings", f"scaled by sqrt(hidden_size) = {consts['EMB_SCALE']!r} (EMB_SCALE)" if gemma else "not scaled"),
+        ("biases", ", ".join(biases) if biases else "none (zero tensors)"),
+        ("lm head", "tied to the token embeddings" if tied else "untied (lm_head.weight)")]})
+    computed = _rope_plan(p, model, config, n_ctx)
+    if p.consts["ROT_DIM"] != hd:
+        raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
+    p.consts["WINDOW"] = window
+    plan_weights(p, table, sd, L, computed)
+    return p
 
-    cos, sin = llama_rope_tables(model, n_ctx)
-    rope = "computed by HF LlamaRotaryEmbedding: %s(pos * inv_freq) * attention_scaling, first half"
-    plan_weights(p, table, sd, L, {"rope_cos": (cos, rope % "cos"), "rope_sin": (sin, rope % "sin")})
+
+def plan_gpt_neox(config, sd, model, max_ctx: int | None) -> Plan:
+    """GPT-NeoX / Pythia: models/gpt_neox/gpt_neox.ta."""
+    L, D, H = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
+    n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
+    act = config.hidden_act
+    parallel = bool(config.use_parallel_residual)
+    consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "HEAD_DIM": D // H,
+              "N_LAYER": L, "D_FF": config.intermediate_size, "LN_EPS": float(config.layer_norm_eps),
+              "MLP_ACT": activation_kind("hidden_act", act), "PARALLEL": int(parallel)}
+    table = weight_table("gpt_neox")
+    tied = _tied(table, sd)
+    p = Plan("gpt_neox", consts, info={"activation": act, "tied_embeddings": bool(tied),
+                                       "parallel_residual": parallel, "comments": [
+        ("attention", "causal, query_key_value regrouped to q | k | v column blocks; scores scaled by 1/sqrt(HEAD_DIM)"),
+        ("residual", "parallel: x + attn(ln1(x)) + mlp(ln2(x))" if parallel else "sequential: y = x + attn(ln1(x)); y + mlp(ln2(y))"),
+        ("rope", f"{rope_type(config)}, theta {rope_theta(config):g}, on the first ROT_DIM of HEAD_DIM elements of each head"),
+        ("mlp", f"dense_4h_to_h(act(dense_h_to_4h(x))), act = {act} (MLP_ACT)"),
+        ("lm head", "tied to the token embeddings" if tied else "untied (embed_out)")]})
+    computed = _rope_plan(p, model, config, n_ctx)
+    p.info["rotary_dims"] = p.consts["ROT_DIM"]
+    plan_weights(p, table, sd, L, computed)
     return p
 
 
@@ -427,10 +584,13 @@ def _quant(w, reduce_dim):
 
 
 def load_hf_model(source: str, arch: str):
+    """The HF model in f32 from any published form: model.safetensors, sharded safetensors
+    (model.safetensors.index.json), pytorch_model.bin (read by transformers with
+    torch.load(weights_only=True)), in f32, f16 or bf16."""
     import torch
-    from transformers import GPT2LMHeadModel, LlamaForCausalLM
+    import transformers
 
-    cls = {"gpt2": GPT2LMHeadModel, "llama": LlamaForCausalLM}[arch]
+    cls = getattr(transformers, SUPPORTED[arch])
     try:
         model = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager")
     except TCError:
@@ -469,9 +629,16 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     except Exception as e:
         raise TCError(f"{source}: cannot parse config.json ({type(e).__name__}: {e})") from None
     check_config(arch, raw_cfg, config, ignore_unknown)
+    if arch in LLAMA_LIKE:  # a sliding window that cannot be honoured is refused before loading weights
+        sliding_window(arch, config, min(max_ctx or config.max_position_embeddings, config.max_position_embeddings))
     model = load_hf_model(source, arch)
     sd = model.state_dict()
-    plan = plan_gpt2(config, sd, max_ctx) if arch == "gpt2" else plan_llama(config, sd, model, max_ctx)
+    if arch == "gpt2":
+        plan = plan_gpt2(config, sd, max_ctx, dtype)
+    elif arch == "gpt_neox":
+        plan = plan_gpt_neox(config, sd, model, max_ctx)
+    else:
+        plan = plan_llama(config, sd, model, max_ctx, arch, dtype)
 
     import torch
 
@@ -523,6 +690,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             "format": FORMAT,
             "written_by": WRITTEN_BY,
             "architecture": arch,
+            "library": FAMILIES[arch][0],
             "source": source,
             "dtype": dtype,
             "config_sha256": hashlib.sha256(raw_bytes).hexdigest(),

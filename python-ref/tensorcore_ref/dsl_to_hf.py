@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import LAYER, SUPPORTED, read_manifest, tensor_path, verify_folder, weight_table
+from .convert import LAYER, SUPPORTED, blocks_to_per_head, read_manifest, tensor_path, verify_folder, weight_table
 from .errors import TCError
 from .fsutil import confined_file
 from . import st_io
@@ -57,10 +57,15 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
         hf = row.get("hf")
         if hf is None:  # computed (RoPE tables): HF recomputes them
             continue
+        if row.get("absent") and not manifest["tensors"][row["name"]]["hf_names"]:
+            continue  # zeros standing for a bias the model does not have
         t = T(row["name"])
         if LAYER in hf:
             for i in range(c["N_LAYER"]):
-                sd[hf.replace(LAYER, str(i))] = t[i].t().contiguous() if row.get("transpose") else t[i]
+                ti = t[i].t().contiguous() if row.get("transpose") else t[i]
+                if row.get("per_head"):
+                    ti = blocks_to_per_head(ti, c[row["per_head"]]).contiguous()
+                sd[hf.replace(LAYER, str(i))] = ti
         else:
             sd[hf] = t
     if arch == "gpt2":

@@ -126,7 +126,14 @@ class Capture:
             layers = tr.h
             attn, mlp = "attn", "mlp"
             self._out(tr.ln_f, "final_norm")
-        else:
+        elif arch == "gpt_neox":
+            m = model.gpt_neox
+            self._out(m.embed_in, "tok_emb")
+            self._rope(m.rotary_emb)
+            layers = m.layers
+            attn, mlp = "attention", "mlp"
+            self._out(m.final_layer_norm, "final_norm")
+        else:  # Llama, Qwen2, Mistral, Gemma (Gemma's embed_tokens output is already scaled)
             m = model.model
             self._out(m.embed_tokens, "tok_emb")
             self._rope(m.rotary_emb)

@@ -6,6 +6,21 @@
   gpt2-tiny-custom   GPT2LMHeadModel sized by --layers/--heads/--width/--ctx (default 3/6/192/128)
   embedded           the HF form of the committed models/embedded DSL folder (f16 weights widened to f32)
 
+One seeded random model per supported family (FAMILY_MODELS), at sizes nobody tuned to, with an
+initializer range large enough that greedy continuations vary, and every norm weight, norm bias and
+projection bias redrawn after init (HF initializes them to 1 and 0, which would hide a missing or
+misplaced one):
+
+  gpt2-family      GPT-2 with exact erf GELU (activation_function "gelu")
+  llama-family     Llama 3: llama3 rope scaling, GQA, head_dim != hidden/heads, attention and MLP biases
+  qwen2-family     Qwen2: q/k/v biases, one kv head, tied embeddings
+  mistral-family   Mistral: sliding_window 12, shorter than the prompts plus their continuations
+  gemma-family     Gemma: GeGLU (gelu_pytorch_tanh), (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
+  gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
+
+--format writes the weights as published (safetensors, sharded safetensors with
+model.safetensors.index.json, or pytorch_model.bin) and --source-dtype in f32, f16 or bf16.
+
 All are saved with the real GPT-2 tokenizer files. A folder is reused when its
 tensorcore-make.json recipe matches and model.safetensors still has the recorded sha256.
 """
@@ -20,11 +35,55 @@ from .fsutil import atomic_dir
 from .paths import EMBEDDED_DIR, cache_dir, save_gpt2_tokenizer
 from .st_io import sha256_file
 
-NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded")
+FAMILY_SEED = 1234
+FAMILY_MODELS = {
+    "gpt2-family": ("GPT2LMHeadModel", {
+        "vocab_size": 50257, "n_positions": 80, "n_embd": 72, "n_layer": 2, "n_head": 3,
+        "activation_function": "gelu", "layer_norm_epsilon": 1e-5, "initializer_range": 0.2,
+        "bos_token_id": 50256, "eos_token_id": 50256}),
+    "llama-family": ("LlamaForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 56, "intermediate_size": 88, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 12, "max_position_embeddings": 96,
+        "rms_norm_eps": 1e-5, "hidden_act": "silu", "attention_bias": True, "mlp_bias": True,
+        "rope_parameters": {"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                            "high_freq_factor": 4.0, "original_max_position_embeddings": 32},
+        "tie_word_embeddings": False, "initializer_range": 0.2, "bos_token_id": 50256, "eos_token_id": 50256}),
+    "qwen2-family": ("Qwen2ForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 40, "intermediate_size": 72, "num_hidden_layers": 2,
+        "num_attention_heads": 5, "num_key_value_heads": 1, "max_position_embeddings": 96, "rms_norm_eps": 1e-6,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}, "tie_word_embeddings": True,
+        "initializer_range": 0.2, "bos_token_id": 50256, "eos_token_id": 50256}),
+    "mistral-family": ("MistralForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 48, "intermediate_size": 80, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 12, "max_position_embeddings": 96,
+        "rms_norm_eps": 1e-5, "sliding_window": 12, "tie_word_embeddings": False, "initializer_range": 0.2,
+        "bos_token_id": 50256, "eos_token_id": 50256}),
+    "gemma-family": ("GemmaForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 48, "intermediate_size": 96, "num_hidden_layers": 2,
+        "num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": 20, "max_position_embeddings": 96,
+        "rms_norm_eps": 1e-6, "hidden_act": "gelu_pytorch_tanh", "tie_word_embeddings": True,
+        "initializer_range": 0.4, "pad_token_id": 0, "bos_token_id": 50256, "eos_token_id": 50256}),
+    "gpt-neox-family": ("GPTNeoXForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 60, "intermediate_size": 136, "num_hidden_layers": 2,
+        "num_attention_heads": 5, "max_position_embeddings": 96, "layer_norm_eps": 1e-5, "hidden_act": "gelu",
+        "rotary_pct": 0.5, "rotary_emb_base": 10000, "use_parallel_residual": True, "tie_word_embeddings": False,
+        "initializer_range": 0.2, "bos_token_id": 50256, "eos_token_id": 50256}),
+}
+FORMATS = ("safetensors", "sharded", "bin")
+SOURCE_DTYPES = ("f32", "f16", "bf16")
+NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded", *FAMILY_MODELS)
 STAMP = "tensorcore-make.json"
 
 
-def recipe(name: str, layers=3, heads=6, width=192, ctx=128, seed=0) -> dict:
+def recipe(name: str, layers=3, heads=6, width=192, ctx=128, seed=0, format="safetensors", source_dtype="f32") -> dict:
+    if format not in FORMATS:
+        raise TCError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
+    if source_dtype not in SOURCE_DTYPES:
+        raise TCError(f"--source-dtype {source_dtype!r}: expected one of {', '.join(SOURCE_DTYPES)}")
+    if name in FAMILY_MODELS:
+        cls, config = FAMILY_MODELS[name]
+        return {"name": name, "class": cls, "seed": FAMILY_SEED + seed, "config": config, "randomize_norms": True,
+                "format": format, "source_dtype": source_dtype}
     if name == "gpt2-124m-random":
         return {"name": name, "class": "GPT2LMHeadModel", "seed": 0, "config": {
             "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
@@ -50,6 +109,8 @@ def recipe(name: str, layers=3, heads=6, width=192, ctx=128, seed=0) -> dict:
 
 def default_out(name: str, **kw) -> Path:
     suffix = ""
+    if name in FAMILY_MODELS:
+        suffix = f"-{kw.get('format', 'safetensors')}-{kw.get('source_dtype', 'f32')}-s{kw.get('seed', 0)}"
     if name == "gpt2-tiny-custom":
         suffix = f"-l{kw.get('layers', 3)}-h{kw.get('heads', 6)}-w{kw.get('width', 192)}-c{kw.get('ctx', 128)}-s{kw.get('seed', 0)}"
     return cache_dir() / "models" / (name + suffix)
@@ -63,7 +124,7 @@ def _reusable(out: Path, rec: dict) -> bool:
         s = json.loads(stamp.read_text())
     except json.JSONDecodeError:
         return False
-    f = out / "model.safetensors"
+    f = out / s.get("weights_file", "model.safetensors")
     return s.get("recipe") == rec and f.is_file() and sha256_file(f) == s.get("model_sha256")
 
 
@@ -73,6 +134,45 @@ def make_owner(folder: Path) -> str | None:
     if not stamp.is_file() or stamp.is_symlink():
         return f"it is not empty and has no {STAMP}"
     return None
+
+
+def randomize_norms_and_biases(model, seed: int) -> None:
+    """Redraw what HF initializes to constants: norm weights around 1 (Gemma's (1 + w) weights around
+    0), norm biases and projection biases around 0, so that each one visibly changes the output."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    gemma = model.config.model_type == "gemma"
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.dim() != 1:
+                continue
+            noise = torch.randn(p.shape, generator=g)
+            norm = "norm" in name or ".ln_" in name or "ln_f" in name
+            if norm and name.endswith("weight"):
+                p.copy_((0.0 if gemma else 1.0) + 0.3 * noise)
+            else:  # a norm's or a projection's bias
+                p.copy_(0.1 * noise)
+
+
+def save_as(model, tmp: Path, fmt: str, source_dtype: str) -> str:
+    """save_pretrained in one of the published forms; returns the file the stamp hashes."""
+    import torch
+
+    if source_dtype != "f32":
+        model = model.to({"f16": torch.float16, "bf16": torch.bfloat16}[source_dtype])
+    if fmt == "bin":
+        # transformers 5 writes safetensors only; a pytorch_model.bin is the state dict torch.save'd,
+        # tied tensors included, as older transformers versions published it
+        model.config.save_pretrained(tmp)
+        if model.can_generate():
+            model.generation_config.save_pretrained(tmp)
+        torch.save({k: v.contiguous() for k, v in model.state_dict().items()}, tmp / "pytorch_model.bin")
+        return "pytorch_model.bin"
+    model.save_pretrained(tmp, max_shard_size="2MB" if fmt == "sharded" else "50GB")
+    if fmt == "sharded" and not (tmp / "model.safetensors.index.json").is_file():
+        raise TCError("sharded save wrote a single file (the model is smaller than a shard)")
+    return "model.safetensors.index.json" if fmt == "sharded" else "model.safetensors"
 
 
 def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) -> Path:
@@ -87,22 +187,22 @@ def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) ->
             print(f"reusing {out}", file=sys.stderr)
         return out
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
+    import transformers
 
     with atomic_dir(out, make_owner, "model folder that `tensorcore hf make-model` wrote") as tmp:
         if name == "embedded":
             from .dsl_to_hf import load_dsl_as_hf
             model = load_dsl_as_hf(EMBEDDED_DIR)
-        elif rec["class"] == "GPT2LMHeadModel":
-            torch.manual_seed(rec["seed"])
-            model = GPT2LMHeadModel(GPT2Config(**rec["config"]))
         else:
             torch.manual_seed(rec["seed"])
-            model = LlamaForCausalLM(LlamaConfig(**rec["config"]))
-        model.eval().save_pretrained(tmp)
+            cls = getattr(transformers, rec["class"])
+            model = cls(cls.config_class(**rec["config"]))
+            if rec.get("randomize_norms"):
+                randomize_norms_and_biases(model, rec["seed"])
+        weights_file = save_as(model.eval(), tmp, rec.get("format", "safetensors"), rec.get("source_dtype", "f32"))
         save_gpt2_tokenizer(tmp)
         (tmp / STAMP).write_text(json.dumps(
-            {"recipe": rec, "model_sha256": sha256_file(tmp / "model.safetensors")}, indent=1) + "\n")
+            {"recipe": rec, "weights_file": weights_file, "model_sha256": sha256_file(tmp / weights_file)}, indent=1) + "\n")
     if not quiet:
         print(f"wrote {out}", file=sys.stderr)
     return out

@@ -113,7 +113,7 @@ def test_llama_transposed_weights_consts_and_rope(converted, tiny_llama):
             c["D_FF"]) == ("50257", "128", "64", "4", "2", "16", "2", "128")
     assert float(c["RMS_EPS"]) == cfg["rms_norm_eps"]
     assert "type KVWeight = Tensor<f32, {N_LAYER, D_MODEL, N_KV_HEAD * HEAD_DIM}, TileReg, Tiled(128x48)>;" in text
-    assert "type RopeTable = Tensor<f32, {N_CTX, HEAD_DIM / 2}, Global, RowMajor>;" in text
+    assert "type RopeTable = Tensor<f32, {N_CTX, ROT_DIM / 2}, Global, RowMajor>;" in text and c["ROT_DIM"] == c["HEAD_DIM"]
     sd = hf_state_dict(tiny_llama)
     per = {"w_q": "self_attn.q_proj", "w_k": "self_attn.k_proj", "w_v": "self_attn.v_proj", "w_o": "self_attn.o_proj",
            "w_gate": "mlp.gate_proj", "w_up": "mlp.up_proj", "w_down": "mlp.down_proj"}
@@ -241,16 +241,44 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
         assert t.get("note", "") == r.get("note", "")
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama"])
-def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, tiny_gpt2, tiny_llama):
-    """Every row's HF tensors exist with the row's shape (after transpose/stack/rows), and every HF
-    parameter is some row's source."""
-    from transformers import GPT2LMHeadModel, LlamaForCausalLM
-    from tensorcore_ref.convert import LAYER, eval_dims, hf_names_of, weight_table
+FAMILY_OF = {"qwen2": "qwen2-family", "mistral": "mistral-family", "gemma": "gemma-family", "gpt_neox": "gpt-neox-family"}
 
-    src = tiny_gpt2 if arch == "gpt2" else tiny_llama
-    sd = hf_state_dict(src)
-    consts = manifest(converted(arch, "f32"))["consts"]
+
+@pytest.fixture(scope="session")
+def family(work):
+    """model_type -> (HF folder of its make-model family model, its f32 DSL folder), built once."""
+    from tensorcore_ref.convert import convert
+    from tensorcore_ref.make_models import make_model
+
+    cache = {}
+
+    def get(arch):
+        if arch not in cache:
+            src = make_model(FAMILY_OF[arch], work / f"hf-{arch}", quiet=True)
+            out = work / f"dsl-{arch}"
+            convert(str(src), out, quiet=True)
+            cache[arch] = (src, out)
+        return cache[arch]
+
+    return get
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "mistral", "gemma", "gpt_neox"])
+def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, family, tiny_gpt2, tiny_llama):
+    """Every row's HF tensors exist with the row's shape (after transpose/stack/rows) in the HF
+    model's state dict, and every HF parameter is some row's source. Rows absent: zeros may be
+    missing (a bias the config turns off); then the folder holds zeros."""
+    import transformers
+    from tensorcore_ref.convert import LAYER, SUPPORTED, eval_dims, hf_names_of, weight_table
+
+    if arch in ("gpt2", "llama"):
+        src, dsl = (tiny_gpt2 if arch == "gpt2" else tiny_llama), converted(arch, "f32")
+    else:
+        src, dsl = family(arch)
+    model = getattr(transformers, SUPPORTED[arch]).from_pretrained(src)
+    sd = model.state_dict()
+    m = manifest(dsl)
+    consts = m["consts"]
     L = consts["N_LAYER"]
     covered = set()
     for r in weight_table(arch):
@@ -259,6 +287,9 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, tin
             continue
         stacked = LAYER in r["hf"]
         names = hf_names_of(r, L)[:L if stacked else 1]
+        if r.get("absent") and names[0] not in sd:
+            assert m["tensors"][r["name"]]["hf_names"] == [] and not arr(dsl, m["tensors"][r["name"]]).any(), r["name"]
+            continue
         covered.update(hf_names_of(r, L))
         for n in names:
             shape = list(sd[n].shape)
@@ -271,9 +302,61 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, tin
                 assert shape[0] >= want[0]
                 shape[0] = want[0]
             assert shape == want, (r["name"], n, shape, want)
-    cls = GPT2LMHeadModel if arch == "gpt2" else LlamaForCausalLM
-    params = {n for n, _ in cls.from_pretrained(src).named_parameters()}
+    params = {n for n, _ in model.named_parameters()}
     assert params <= covered, params - covered
+
+
+def test_gpt_neox_fused_qkv_is_regrouped_per_head(family):
+    """query_key_value's rows are (head, q|k|v, HEAD_DIM); w_qkv's columns are q | k | v blocks."""
+    import transformers
+
+    src, dsl = family("gpt_neox")
+    m = manifest(dsl)
+    H, hd = m["consts"]["N_HEAD"], m["consts"]["HEAD_DIM"]
+    sd = transformers.GPTNeoXForCausalLM.from_pretrained(src).state_dict()
+    w = arr(dsl, m["tensors"]["w_qkv"])  # {L, D, 3D}
+    hf = sd["gpt_neox.layers.1.attention.query_key_value.weight"].numpy()  # {3D, D}
+    for h in range(H):
+        for j, block in enumerate("qkv"):
+            rows = hf[(h * 3 + j) * hd:(h * 3 + j + 1) * hd]
+            cols = w[1][:, j * H * hd + h * hd: j * H * hd + (h + 1) * hd]
+            np.testing.assert_array_equal(cols, rows.T, err_msg=f"head {h} {block}")
+
+
+def test_family_consts(family):
+    """What each family's config turns into in model.ta (manifest consts)."""
+    import math
+    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "mistral", "gemma", "gpt_neox")}
+    assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
+    assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
+    assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
+    assert c["mistral"]["WINDOW"] == 12 and c["qwen2"]["WINDOW"] == c["qwen2"]["N_CTX"]
+    assert c["gpt_neox"]["ROT_DIM"] == 6 and c["gpt_neox"]["PARALLEL"] == 1 and c["gpt_neox"]["MLP_ACT"] == 3
+
+
+@pytest.mark.parametrize("fmt,source_dtype", [("sharded", "f32"), ("bin", "f32"), ("safetensors", "bf16"), ("bin", "f16")])
+def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
+    """Sharded safetensors, pytorch_model.bin, and f16/bf16 weights give the tensors of the f32
+    single-file model (exactly for f32 sources; the half-precision values widened for the others)."""
+    import torch
+    from tensorcore_ref.convert import convert
+    from tensorcore_ref.make_models import make_model
+
+    base = work / "dsl-llama-family"
+    if not base.exists():
+        convert(str(make_model("llama-family", work / "hf-llama-family", quiet=True)), base, quiet=True)
+    src = make_model("llama-family", work / f"hf-llama-family-{fmt}-{source_dtype}", quiet=True, format=fmt, source_dtype=source_dtype)
+    assert (src / {"sharded": "model.safetensors.index.json", "bin": "pytorch_model.bin"}.get(fmt, "model.safetensors")).is_file()
+    out = work / f"dsl-llama-family-{fmt}-{source_dtype}"
+    convert(str(src), out, quiet=True)
+    a, b = manifest(base), manifest(out)
+    assert list(a["tensors"]) == list(b["tensors"])
+    half = {"f16": torch.float16, "bf16": torch.bfloat16}.get(source_dtype)
+    for name, t in a["tensors"].items():
+        x, y = arr(base, t), arr(out, b["tensors"][name])
+        if half is not None and not name.startswith("rope_"):
+            x = torch.from_numpy(x.copy()).to(half).float().numpy()
+        np.testing.assert_array_equal(x, y, err_msg=name)
 
 
 def test_convert_builds_its_tensors_from_the_table(monkeypatch, work, tiny_gpt2):
