@@ -164,11 +164,11 @@ function parseMergeList(merges: Json, where: string): Array<[string, string]> {
  * vocabulary size when the folder declares one (manifest.json consts.VOCAB, config.json vocab_size).
  */
 function checkId(id: unknown, what: string, declared?: number): number {
+  if (declared !== undefined && Number.isInteger(id) && (id as number) >= declared) {
+    throw new TokenizerError(`${what}: id ${id} is outside the model's vocabulary of ${declared}`);
+  }
   if (!Number.isInteger(id) || (id as number) < 0 || (id as number) >= MAX_TOKEN_ID) {
     throw new TokenizerError(`${what}: id ${JSON.stringify(id)} is not an integer in 0..${MAX_TOKEN_ID - 1}`);
-  }
-  if (declared !== undefined && (id as number) >= declared) {
-    throw new TokenizerError(`${what}: id ${id} is outside the model's vocabulary of ${declared}`);
   }
   return id as number;
 }
