@@ -318,12 +318,16 @@ test("an interrupt during a %%eigen build kills the compiler and keeps the sessi
   const code = `%%eigen\nkernel fresh(V v) { v = v * ${Math.random().toFixed(12)} + ${Date.now()}; }\nfresh(kept);`;
   const t0 = Date.now();
   const pending = run(e, code);
-  await new Promise((r) => setTimeout(r, 400));
   const compilers = () => {
     const r = spawnSync("pgrep", ["-f", "-P", String(process.pid), "g\\+\\+|c\\+\\+|cc1plus"], { encoding: "utf8" });
     return r.stdout.trim();
   };
-  const running = compilers();
+  // wait for g++ to start (a loaded machine may take seconds), then interrupt it
+  let running = "";
+  for (let waited = 0; !running && waited < 30_000; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    running = compilers();
+  }
   const t1 = Date.now();
   Atomics.store(flag, 0, 1);
   const r = await pending;

@@ -192,18 +192,18 @@ test("run --inputs: a .bin linked out of the folder, and a corrupted manifest fo
   const secret = join(work, "secret.bin");
   writeFileSync(secret, Buffer.from(new Float32Array([1, 2, 3]).buffer));
   symlinkSync(secret, join(inputs, "w.bin"));
-  refused(cli(["run", prog, "--inputs", inputs]), ["w.bin", "outside the inputs folder"], 5, true);
+  refused(cli(["run", prog, "--inputs", inputs, "--backend", "interp"]), ["w.bin", "outside the inputs folder"], 5, true);
   // a .bin whose size does not fit the parameter is refused before it is read
   const sized = join(work, "inputs-sized");
   mkdirSync(sized);
   writeFileSync(join(sized, "w.bin"), Buffer.alloc(1 << 20));
-  refused(cli(["run", prog, "--inputs", sized]), ["w.bin", "1048576 bytes", "needs 12 bytes"], 5, true);
+  refused(cli(["run", prog, "--inputs", sized, "--backend", "interp"]), ["w.bin", "1048576 bytes", "needs 12 bytes"], 5, true);
   // without a span (a model's own binding) the error stays an InputError: one line from the CLI
   assert.throws(() => bindParam("w", { name: "", precision: "f32", shape: [3], space: "Global", layout: { kind: "RowMajor" } }, new DirectorySource(inputs), undefined), (e: unknown) => e instanceof InputError);
   // a model folder as --inputs is verified too
   const flipped = copy((d) => { const p = join(d, "weights.safetensors"); const b = readFileSync(p); b[2000] ^= 1; writeFileSync(p, b); });
   writeFileSync(prog, "type E = Tensor<f16, {50257, 64}>;\nkernel k(E wte) { }\n");
-  refused(cli(["run", prog, "--inputs", flipped]), ["tensor 'wte'", "sha256"], 10, true);
+  refused(cli(["run", prog, "--inputs", flipped, "--backend", "interp"]), ["tensor 'wte'", "sha256"], 10, true);
   const ok = cli(["run", prog, "--inputs", flipped, "--no-verify"]);
   assert.is(ok.status, 0, ok.stderr);
 });
