@@ -1,21 +1,20 @@
-// Fuzzing the front end and the interpreter with a fixed seed: random and mutated programs
+// Fuzzing the front end and the interpreter with a fixed seed: random and mutated programs from
+// the fuzz harness (tests/fuzz/harness.ts, which also drives both back ends, model folders and
+// kernel frames)
 // (the examples' text with tokens deleted, duplicated, swapped or replaced, random bytes, huge
 // numbers, deep nesting, unbalanced braces). Every failure must be a DiagnosticError (which
 // includes RuntimeFault); anything else — a TypeError, a RangeError, a stack overflow — is a bug.
 // Runs are bounded: programs with large tensors are only checked, and runs get a step budget.
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { readFileSync } from "node:fs";
 import { checkSources } from "../compiler/checker.js";
 import { DiagnosticError } from "../compiler/diagnostics.js";
 import * as IR from "../compiler/ir.js";
-import { tokenize } from "../compiler/lexer.js";
-import { DiagnosticBag } from "../compiler/diagnostics.js";
 import { SourceFile } from "../compiler/source.js";
 import { elementCount } from "../compiler/types.js";
 import { Session } from "../runtime/session.js";
 import { bindParam } from "../runtime/weights.js";
-import { examplePath, listExamples } from "./helpers/examples.js";
+import { corpus as examplesCorpus, mutate, randomProgram } from "./fuzz/harness.js";
 import { createExecutor } from "../backends/index.js";
 import { entryKernel } from "../compiler/entry.js";
 import { seededRandom as rng } from "../models/sampling.js";
@@ -27,56 +26,9 @@ const TIME_BUDGET_MS = 7000;
 const interp = await createExecutor("interp", { maxSteps: MAX_STEPS });
 
 
-const corpus = listExamples().map((n) => readFileSync(examplePath(n), "utf8"));
-const VOCAB = ["{", "}", "(", ")", "[", "]", ";", ",", "=", "+", "-", "*", "/", "%", ":", "+:", "..", "<", ">", "0", "1", "-1", "2", "4",
-  "1e30", "2147483647", "2147483648", "-2147483648", "1e-40", "0.5", "65536", "INF", "x", "i", "N", "T", "kernel", "type", "const",
-  "batch", "step", "Tensor", "f32", "f16", "bf16", "int8", "int32", "TileReg", "Global", "MMUL", "LOAD", "STORE", "SOFTMAX", "REDUCE",
-  "SUM", "MAX", "MEAN", "EXP", "LOG", "SQRT", "ACT", "GELU", "LOOKUP", "TRANSPOSE", "CAUSAL_MASK", "MAXIMUM", "/*", "*/", "//", "\"", "\n"];
+const corpus = examplesCorpus();
 
 interface Failure { what: string; program: string; error: string }
-
-function tokensOf(text: string): string[] {
-  const toks = tokenize(new SourceFile("m.ta", text), new DiagnosticBag());
-  return toks.filter((t) => t.kind !== "eof").map((t) => (t.kind === "string" ? `"${t.text}"` : t.text));
-}
-
-function mutate(text: string, r: () => number): string {
-  const pick = <T>(xs: T[]): T => xs[Math.floor(r() * xs.length)];
-  const kind = Math.floor(r() * 9);
-  if (kind === 0) { // random bytes spliced in
-    const at = Math.floor(r() * text.length);
-    let junk = "";
-    for (let i = 0, n = 1 + Math.floor(r() * 8); i < n; i++) junk += String.fromCharCode(Math.floor(r() * 0x3000));
-    return text.slice(0, at) + junk + text.slice(at);
-  }
-  if (kind === 1) { // deep nesting
-    const depth = 50 + Math.floor(r() * 400);
-    return text + `\ntype Zq = Tensor<f32, {2}>;\nkernel zz(Zq z) { z = ${"(".repeat(depth)}z + 1${")".repeat(depth)}; batch(i = 0..2) { ${"batch(j = 0..1) { ".repeat(depth % 60)}z[i] = 1; ${"} ".repeat(depth % 60)}} }`;
-  }
-  if (kind === 2) return text.slice(0, Math.floor(r() * text.length)); // truncated
-  const toks = tokensOf(text);
-  if (toks.length === 0) return text;
-  const n = 1 + Math.floor(r() * 4);
-  for (let m = 0; m < n; m++) {
-    const i = Math.floor(r() * toks.length), j = Math.floor(r() * toks.length);
-    switch (Math.floor(r() * 6)) {
-      case 0: toks.splice(i, 1); break; // delete
-      case 1: toks.splice(i, 0, toks[i]); break; // duplicate
-      case 2: [toks[i], toks[j]] = [toks[j], toks[i]]; break; // swap
-      case 3: toks.splice(i, 0, pick(VOCAB)); break; // insert
-      case 4: if (/^\d/.test(toks[i])) toks[i] = pick(["0", "-1", "1e300", "2147483648", "99999999999", "3.5", "65537", "0x10"]); else toks[i] = pick(VOCAB); break;
-      case 5: toks.splice(i, 0, pick(["{", "}", "(", ")", "[", "]"])); break; // unbalanced
-    }
-  }
-  return toks.join(r() < 0.5 ? " " : "\n");
-}
-
-function randomProgram(r: () => number): string {
-  const n = 1 + Math.floor(r() * 60);
-  let s = "";
-  for (let i = 0; i < n; i++) s += VOCAB[Math.floor(r() * VOCAB.length)] + (r() < 0.2 ? "\n" : " ");
-  return s;
-}
 
 /** Static estimate: every tensor the program declares is small enough to run. */
 function smallEnough(p: IR.Program): boolean {
