@@ -56,11 +56,12 @@ test("generate: the README's main command prints text from the embedded model", 
   const r = spawnSync(process.execPath, [bin, "generate", "The meaning of life is", "--max-new-tokens", "12", "--json"], { encoding: "utf8" });
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout);
-  assert.equal(Object.keys(out).sort(), ["generated_ids", "prompt_ids", "text", "timing"]);
+  assert.equal(Object.keys(out).sort(), ["generated_ids", "prompt_ids", "stop", "text", "timing"]);
   assert.equal(out.prompt_ids, [464, 3616, 286, 1204, 318]); // GPT-2's ids for the prompt
   // 12 tokens, or fewer ending at <|endoftext|> (generation stops there)
   const n = out.generated_ids.length;
   assert.ok(n === 12 || (n >= 1 && n < 12 && out.generated_ids[n - 1] === 50256), JSON.stringify(out));
+  assert.is(out.stop, n === 12 ? "max_tokens" : "eos", "why it stopped");
   assert.ok(out.text.trim().length > 0);
   assert.ok(out.timing.prefill_ms > 0 && out.timing.decode_ms_per_token > 0);
   // sampling with a seed is reproducible
