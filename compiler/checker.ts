@@ -420,6 +420,9 @@ class Checker {
         return;
       case "exprstmt": {
         if (frame.kernel) this.fail(s.span, "an expression on its own does nothing inside a kernel; assign it, as in `x = ...;`");
+        // One value per shown expression: inside a loop it would be shown once per iteration, and the
+        // compiled back end shows values between kernels, so both back ends refuse it alike.
+        if (frame.loopSlots > 0) this.fail(s.span, "a value is shown only outside loops; assign it to a tensor inside the loop and show that after it");
         const expr = this.lowerExpr(s.expr, scope, frame);
         out.push({ kind: "show", expr, span: s.span });
         return;

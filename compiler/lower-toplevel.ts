@@ -6,7 +6,6 @@
 // showing each output after its segment, reproduces the interpreter's order of prints and shows.
 // Session tensors declared in a segment are allocated (zeroed) by the host before it runs.
 
-import { DiagnosticError } from "./diagnostics.js";
 import * as IR from "./ir.js";
 import { TensorType } from "./types.js";
 
@@ -75,7 +74,7 @@ function segment(stmts: IR.Stmt[], show: (IR.Stmt & { kind: "show" }) | undefine
         if (!callees.includes(s.kernel)) callees.push(s.kernel);
         return { ...s, args: s.args.map(view) };
       case "show":
-        throw new DiagnosticError([{ severity: "error", span: s.span, message: "a value shown inside a loop can only be shown by the interpreter; assign it to a tensor and show that after the loop (or run the cell with %backend interp)" }]);
+        throw new Error("internal: a shown value inside a loop (the checker refuses it)");
     }
   };
   const block = (ss: IR.Stmt[]): IR.Stmt[] => ss.map(stmt).filter((s): s is IR.Stmt => s !== undefined);

@@ -341,4 +341,8 @@ test("sessions: later cells see and may redefine earlier definitions", () => {
   assert.throws(() => s.check([new SourceFile("c4", "dbl(x);")]), (e: Error) => /argument 1 of 'dbl'/.test(e.message));
 });
 
+test("a shown value stands outside loops (one value, on both back ends)", () => {
+  fails("type V = Tensor<f32, {3}>;\nV x;\nbatch(i = 0..2) {\n  x[i];\n}\n", "4:3: error: a value is shown only outside loops");
+});
+
 test.run();
