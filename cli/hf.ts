@@ -50,7 +50,8 @@ export const HF_COMMANDS: CommandSpec[] = [
   {
     name: "hf make-model",
     summary: "Build one of the project's HF models with save_pretrained.",
-    usage: "gpt2-124m-random|tiny-llama-random|gpt2-tiny-custom|embedded [options]",
+    usage: "NAME [options]   (NAME: gpt2-124m-random, tiny-llama-random, gpt2-tiny-custom, embedded, or a family's\n" +
+      "    seeded test model: gpt2-family, llama-family, qwen2-family, mistral-family, gemma-family, gpt-neox-family)",
     positionals: { min: 1, max: 1 },
     options: {
       out: { type: "string", value: "DIR", description: "output folder", defaultText: "~/.cache/tensorcore/models/NAME" },
@@ -59,6 +60,8 @@ export const HF_COMMANDS: CommandSpec[] = [
       width: { type: "integer", description: "model width (gpt2-tiny-custom)", default: 192 },
       ctx: { type: "integer", description: "context length (gpt2-tiny-custom)", default: 128 },
       seed: { type: "integer", description: "random seed (gpt2-tiny-custom, tiny-llama-random)", default: 0 },
+      format: { type: "string", value: "FORM", description: "family models: how the weights are saved (sharded: model.safetensors.index.json; bin: pytorch_model.bin)", choices: ["safetensors", "sharded", "bin"], default: "safetensors" },
+      "source-dtype": { type: "string", value: "TYPE", description: "family models: the saved weights' dtype", choices: ["f32", "f16", "bf16"], default: "f32" },
     },
   },
   {
@@ -76,7 +79,8 @@ export const HF_GROUP: CommandGroup = {
   commands: HF_COMMANDS.map((c) => ({ name: c.name.slice(3), summary: c.summary })),
 };
 
-const MAKE_MODELS = ["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded"];
+const MAKE_MODELS = ["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded",
+  "gpt2-family", "llama-family", "qwen2-family", "mistral-family", "gemma-family", "gpt-neox-family"];
 
 /** Repository root: this file compiles to <repo>/dist/cli/hf.js, two levels below the root. */
 export function repoRoot(): string {
