@@ -14,7 +14,7 @@ import { parseStepLine, Progress } from "./progress.js";
 export const HF_COMMANDS: CommandSpec[] = [
   {
     name: "hf convert",
-    summary: "Convert an HF GPT-2/Llama model (hub id or save_pretrained folder) into a DSL model folder.",
+    summary: "Convert an HF model (hub id or save_pretrained folder; GPT-2, Llama, Qwen2, Mistral, Gemma or GPT-NeoX) into a DSL model folder.",
     usage: "SOURCE --out DIR [options]",
     positionals: { min: 1, max: 1 },
     options: {
