@@ -98,8 +98,11 @@ test("an aborted build rejects with Interrupted, kills the compiler and leaves n
   const { code } = freshUnit();
   const ac = new AbortController();
   const t0 = Date.now();
-  setTimeout(() => ac.abort(), 300);
-  await buildSharedObject(code, [], undefined, ac.signal).then(
+  // abort once g++ is running (a fixed delay loses the race on a quick machine: a small unit over
+  // the precompiled header builds in a few hundred milliseconds)
+  const compilerRunning = () => spawnSync("pgrep", ["-f", "-P", String(process.pid), "g\\+\\+|c\\+\\+|cc1plus"], { encoding: "utf8" }).stdout.trim() !== "";
+  const poll = setInterval(() => { if (compilerRunning()) { clearInterval(poll); ac.abort(); } }, 5);
+  await buildSharedObject(code, [], undefined, ac.signal).finally(() => clearInterval(poll)).then(
     () => assert.unreachable("the build finished before the abort"),
     (e) => assert.ok(e instanceof Interrupted, String(e)),
   );
