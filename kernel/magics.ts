@@ -12,7 +12,7 @@ import { TensorView } from "../runtime/tensor.js";
 import { bindRaw, DirectorySource, InputError, ManifestSource, parseNpy, RawTensor } from "../runtime/weights.js";
 import { readWholeFile } from "../runtime/model-folder.js";
 import { readFileSync } from "node:fs";
-import { DisplayError, figureBundle, heatmapFigureSpec, lineFigureSpec, PLOTLY_MIME, Progress, stats, tensorBundle, textPlain } from "./display.js";
+import { figureBundle, heatmapFigureSpec, lineFigureSpec, PLOTLY_MIME, Progress, stats, tensorBundle, textPlain } from "./display.js";
 import { languageDoc } from "./docs.js";
 import { toNumbers } from "../runtime/tensor.js";
 import { JsonObject, OutputEvent } from "./protocol.js";
