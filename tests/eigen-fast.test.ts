@@ -1,8 +1,9 @@
 // The hand-written product paths (compiler/eigen/runtime/tc_runtime.cpp: mm_rowB, mv_rowA, mm_i8)
 // against the interpreter, on small shapes that hit every tile size and tail (rows 1..17, columns
 // around the 16/32/64/128-column tiles, k around the 256-row panel, windows with row strides,
-// 16-bit weights), built three ways: the host's flags (AVX-512 here), `march = x86-64-v3` (AVX2 +
-// FMA) and `simd = sse` (portable loops / Eigen). Floats: within (K+2)·2^-24·Σ|terms| of the
+// 16-bit weights; int8 in its decode, packed and LM-head forms), built three ways: the host's flags
+// (AVX-512, and VNNI where the host has it), `march = x86-64-v3` (AVX2 + FMA) and `simd = sse`
+// (portable loops / Eigen). Floats: within (K+2)·2^-24·Σ|terms| of the
 // interpreter's double sums (the fast MMUL bound of docs/compiler.md); int8 products: bitwise
 // (wrapping int32 sums).
 
@@ -42,9 +43,15 @@ function cases(): Case[] {
       `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc, x, w[1]); }`);
   }
   // int8 · int8 → int32 (exact): every tile height and column tail, odd K, the packed many-row path
-  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100], [9, 301, 130], [64, 256, 200], [33, 1001, 50]] as [number, number, number][]) {
+  // (one row: threads over k-chunks, odd K, column tails; many rows: the packed panels and their tails)
+  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [1, 777, 45], [1, 300, 1000], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100], [9, 301, 130], [64, 256, 200], [33, 1001, 50], [128, 130, 57]] as [number, number, number][]) {
     add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype B${n} = Tensor<int8, {${K}, ${N}}, TileReg>;\ntype P${n} = Tensor<int32, {${M}, ${N}}, TileReg>;`,
       `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`, true);
+  }
+  // int8 {M,K} · int8 {K}: the int8 LM head (rows four at a time, K tails)
+  for (const [M, K] of [[5, 7], [333, 768], [1001, 45], [64, 33]] as [number, number][]) {
+    add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype V${n} = Tensor<int8, {${K}}, TileReg>;\ntype Y${n} = Tensor<int32, {${M}}, TileReg>;`,
+      `(Y${n} y, A${n} a, V${n} v) { MMUL(y, a, v); }`, true);
   }
   return out;
 }

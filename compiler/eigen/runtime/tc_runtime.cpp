@@ -140,6 +140,15 @@ static inline tc_vf vldB(const void* B, int64_t i) {
   if (BP == 1) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
   return _mm512_cvtph_ps(h);
 }
+// which lanes of a vector are real when `left` columns remain (tails of packed panels)
+typedef __mmask16 tc_mask;
+static inline tc_mask vmask(int left) {
+  return left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+}
+static inline tc_vf vldm(const float* p, tc_mask m) { return _mm512_maskz_loadu_ps(m, p); }
+static inline void vstm(float* p, tc_mask m, tc_vf v) { _mm512_mask_storeu_ps(p, m, v); }
+static inline tc_vf vlda(const float* p) { return _mm512_load_ps(p); }
+static inline void vsta(float* p, tc_vf v) { _mm512_store_ps(p, v); }
 #define TC_FAST_F32 1
 #elif defined(__AVX2__) && defined(__FMA__)
 #define TC_VW 8
@@ -170,6 +179,15 @@ static inline tc_vf vldB(const void* B, int64_t i) {
   return _mm256_load_ps(t);
 #endif
 }
+typedef __m256i tc_mask; // AVX2 masks are vectors: lane j is real when all ones
+static inline tc_mask vmask(int left) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(left), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+// (vmaskmov does not fault on masked-off lanes, so a tail past the end of a buffer is safe)
+static inline tc_vf vldm(const float* p, tc_mask m) { return _mm256_maskload_ps(p, m); }
+static inline void vstm(float* p, tc_mask m, tc_vf v) { _mm256_maskstore_ps(p, m, v); }
+static inline tc_vf vlda(const float* p) { return _mm256_load_ps(p); }
+static inline void vsta(float* p, tc_vf v) { _mm256_store_ps(p, v); }
 #define TC_FAST_F32 1
 #else
 #define TC_VW 1
@@ -330,35 +348,32 @@ static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, i
   }
 }
 
-#if TC_VW == 16
-// ---- many rows (prefill): packed operands and an 8 × 48 register tile ----
+// ---- many rows (prefill): packed operands and an MR × NB register tile ----
 // A is packed once per product into k-blocks of row groups ([kc][R], so the broadcasts of one k are
 // adjacent); each thread packs the B block of its column chunk (kc × NC, widened to f32, rows read
-// sequentially) into 48-column panels that stay in L1 while every row group passes over them. The
-// tile holds 24 accumulators; per k: 3 panel loads, 8 broadcasts, 24 FMAs (the FMA ports, not the
-// loads, are the limit). Measured 80 GFLOP/s per core alone, against 25 for the 4 × 64 tile on
-// unpacked B (docs/performance.md).
+// sequentially) into NB-column panels that stay in L1 while every row group passes over them.
+// AVX-512: 8 × 48 (24 accumulators; per k 3 panel loads, 8 broadcasts, 24 FMAs), measured 80 GFLOP/s
+// per core alone against 25 for the 4 × 64 tile on unpacked B. AVX2 has 16 registers: 6 × 16
+// (12 accumulators, 2 panel loads, 6 broadcasts; the classic Haswell BLIS shape), k-blocks of 256.
+// The FMA ports, not the loads, are the limit (docs/performance.md).
+constexpr int GP_MR = TC_VW == 16 ? 8 : 6, GP_KC = TC_VW == 16 ? 128 : 256, GP_NV = TC_VW == 16 ? 3 : 2,
+              GP_NV_MAX = TC_VW == 16 ? 4 : 2;
+
 // Shared scaffolding of the packed many-row products (f32 here, int8 below).
-// fn(std::integral_constant<int, R>) for a row-group height R in 1..8: register tiles need R at
+// fn(std::integral_constant<int, R>) for a row-group height R in 1..MR: register tiles need R at
 // compile time.
-template <class Fn>
+template <int MR, class Fn>
 static inline void with_rows(int R, Fn&& fn) {
-  switch (R) {
-    case 8: fn(std::integral_constant<int, 8>{}); break;
-    case 7: fn(std::integral_constant<int, 7>{}); break;
-    case 6: fn(std::integral_constant<int, 6>{}); break;
-    case 5: fn(std::integral_constant<int, 5>{}); break;
-    case 4: fn(std::integral_constant<int, 4>{}); break;
-    case 3: fn(std::integral_constant<int, 3>{}); break;
-    case 2: fn(std::integral_constant<int, 2>{}); break;
-    default: fn(std::integral_constant<int, 1>{}); break;
-  }
+  if constexpr (MR > 1) {
+    if (R >= MR) return fn(std::integral_constant<int, MR>{});
+    return with_rows<MR - 1>(R, fn);
+  } else
+    fn(std::integral_constant<int, 1>{});
 }
 /** Store masks of the NV vectors of a panel whose first left columns are real. */
-template <int NV>
-static inline void panel_masks(int left, __mmask16* mk) {
-  for (int v = 0; v < NV; ++v, left -= 16)
-    mk[v] = left >= 16 ? (__mmask16)0xffff : left <= 0 ? (__mmask16)0 : (__mmask16)((1u << left) - 1);
+template <int NV, int VW, class Mask, class MaskOf>
+static inline void panel_masks(int left, Mask* mk, MaskOf&& mask_of) {
+  for (int v = 0; v < NV; ++v, left -= VW) mk[v] = mask_of(left);
 }
 /** A 64-byte aligned thread-local buffer of at least n elements (grown, never shrunk). */
 template <class T>
@@ -367,17 +382,17 @@ static inline T* tls_aligned(std::vector<T>& v, int64_t n) {
   return (T*)(((uintptr_t)v.data() + 63) & ~(uintptr_t)63);
 }
 /**
- * A packed for the tiles: blocks of blk along k (of KB), each holding row groups of up to 8 rows
+ * A packed for the tiles: blocks of blk along k (of KB), each holding row groups of up to MR rows
  * as [k][row], so one k's broadcasts are adjacent: ap[q0·M + i0·kb + q·R + r] = elem(i0 + r, q0 + q).
  */
-template <class T, class Elem>
+template <int MR, class T, class Elem>
 static T* pack_rows(std::vector<T>& buf, int M, int KB, int blk, Elem&& elem) {
   if ((int64_t)buf.size() < (int64_t)M * KB) buf.resize((size_t)M * KB);
   T* ap = buf.data();
   for (int q0 = 0; q0 < KB; q0 += blk) {
     const int kb = std::min(blk, KB - q0);
-    for (int i0 = 0; i0 < M; i0 += 8) {
-      const int R = std::min(8, M - i0);
+    for (int i0 = 0; i0 < M; i0 += MR) {
+      const int R = std::min(MR, M - i0);
       T* d = ap + (int64_t)q0 * M + (int64_t)i0 * kb;
       for (int q = 0; q < kb; ++q)
         for (int r = 0; r < R; ++r) d[q * R + r] = elem(i0 + r, q0 + q);
@@ -404,36 +419,32 @@ static void over_column_chunks(double work, int64_t N, int NB, Fn&& chunk) {
     for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
 }
 
-constexpr int GP_MR = 8, GP_KC = 128,
-              GP_NV = 3; // the default tile: 8 rows (pack_rows), k-blocks of 128, 48-column panels
-
 template <int R, int NV>
 static inline void gp_tile(int kc, const float* Ap, const float* pan, float* P, int64_t ldp, bool first,
-                           const __mmask16* mk) {
-  __m512 acc[R][NV];
+                           const tc_mask* mk) {
+  tc_vf acc[R][NV];
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v)
-      acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mk[v], P + r * ldp + v * 16);
+    for (int v = 0; v < NV; ++v) acc[r][v] = first ? vzero() : vldm(P + r * ldp + v * TC_VW, mk[v]);
   for (int k = 0; k < kc; ++k) {
-    __m512 b[NV];
-    for (int v = 0; v < NV; ++v) b[v] = _mm512_load_ps(pan + k * NV * 16 + v * 16);
+    tc_vf b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = vlda(pan + k * NV * TC_VW + v * TC_VW);
     for (int r = 0; r < R; ++r) {
-      const __m512 a = _mm512_set1_ps(Ap[k * R + r]);
-      for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
+      const tc_vf a = vset1(Ap[k * R + r]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = vfma(a, b[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int v = 0; v < NV; ++v) _mm512_mask_storeu_ps(P + r * ldp + v * 16, mk[v], acc[r][v]);
+    for (int v = 0; v < NV; ++v) vstm(P + r * ldp + v * TC_VW, mk[v], acc[r][v]);
 }
 
-/** P{M,N} = A·B for M > 4 (P row-major, leading dimension N), B packed in KC × (NV·16) tiles. */
+/** P{M,N} = A·B for M > 4 (P row-major, leading dimension N), B packed in KC × (NV·VW) tiles. */
 template <int BP, int NV>
 static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B,
                         int64_t ldb, float* P, const int KC) {
-  constexpr int NB = NV * 16;
+  constexpr int NB = NV * TC_VW;
   static thread_local std::vector<float> apk;
-  const float* ap =
-      pack_rows(apk, M, K, KC, [&](int i, int k) { return A[(int64_t)i * as0 + (int64_t)k * as1]; });
+  const float* ap = pack_rows<GP_MR>(apk, M, K, KC,
+                                     [&](int i, int k) { return A[(int64_t)i * as0 + (int64_t)k * as1]; });
   static thread_local std::vector<float> pan_tls;
   over_column_chunks((double)M * K * N, N, NB, [&](int64_t n0, int nc) {
     float* const pan = tls_aligned(pan_tls, (int64_t)KC * (nc + NB));
@@ -443,19 +454,19 @@ static void gemm_packed(int M, int K, int N, const float* A, int64_t as0, int64_
       for (int k = 0; k < kc; ++k) {
         const int64_t row = (int64_t)(k0 + k) * ldb + n0;
         int n = 0;
-        for (; n + 16 <= nc; n += 16)
-          _mm512_store_ps(pan + (n / NB) * kc * NB + k * NB + n % NB, vldB<BP>(B, row + n));
-        for (; n < np * NB; n += 16) {
-          alignas(64) float t[16];
-          for (int j = 0; j < 16; ++j) t[j] = n + j < nc ? ldB1<BP>(B, row + n + j) : 0.0f;
-          _mm512_store_ps(pan + (n / NB) * kc * NB + k * NB + n % NB, _mm512_load_ps(t));
+        for (; n + TC_VW <= nc; n += TC_VW)
+          vsta(pan + (n / NB) * kc * NB + k * NB + n % NB, vldB<BP>(B, row + n));
+        for (; n < np * NB; n += TC_VW) {
+          alignas(64) float t[TC_VW];
+          for (int j = 0; j < TC_VW; ++j) t[j] = n + j < nc ? ldB1<BP>(B, row + n + j) : 0.0f;
+          vsta(pan + (n / NB) * kc * NB + k * NB + n % NB, vlda(t));
         }
       }
       for (int p = 0; p < np; ++p) {
-        __mmask16 mk[NV];
-        panel_masks<NV>(nc - p * NB, mk);
+        tc_mask mk[NV];
+        panel_masks<NV, TC_VW>(nc - p * NB, mk, vmask);
         for (int i0 = 0; i0 < M; i0 += GP_MR)
-          with_rows(std::min(GP_MR, M - i0), [&](auto R) {
+          with_rows<GP_MR>(std::min(GP_MR, M - i0), [&](auto R) {
             gp_tile<decltype(R)::value, NV>(kc, ap + (int64_t)k0 * M + (int64_t)i0 * kc,
                                             pan + (int64_t)p * kc * NB, P + (int64_t)i0 * N + n0 + p * NB, N,
                                             k0 == 0, mk);
@@ -470,14 +481,17 @@ template <int BP>
 static void gemm_tiled(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B,
                        int64_t ldb, float* P, int kc, int nb) {
   const int KC = kc <= 0 ? GP_KC : std::min(1024, std::max(16, kc));
-  switch (nb <= 0 ? GP_NV : std::min(4, std::max(1, (nb + 8) / 16))) {
+  switch (nb <= 0 ? GP_NV : std::min(GP_NV_MAX, std::max(1, (nb + TC_VW / 2) / TC_VW))) {
     case 1: gemm_packed<BP, 1>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
     case 2: gemm_packed<BP, 2>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+#if TC_VW == 16
     case 4: gemm_packed<BP, 4>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
     default: gemm_packed<BP, 3>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+#else
+    default: gemm_packed<BP, 2>(M, K, N, A, as0, as1, B, ldb, P, KC); break;
+#endif
   }
 }
-#endif
 
 template <int BP>
 static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
@@ -490,16 +504,11 @@ static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, 
     rowB_vec<BP>(K, N, A, as1, B, ldb, P);
     return;
   }
-#if TC_VW == 16
   // (small products, as attention's per-tile ones, keep the unpacked tiles: packing would cost more)
   if (M > 4 && (double)M * K * N >= 1 << 18) {
     gemm_tiled<BP>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
     return;
   }
-#else
-  (void)kc;
-  (void)nb;
-#endif
   // column chunks claimed dynamically: a thread that the scheduler starts late finds the work done
   // instead of starting its whole static half then (the machine is often shared)
   const int64_t blk = (M <= 2 ? 8 : 4) * TC_VW;
@@ -619,11 +628,75 @@ void mv_rowA(int M, int K, const void* A, int ap, int64_t lda, const float* x, f
     rowA<2>(M, K, A, lda, x, P);
 }
 
-// ---- int8 · int8 → int32 (wrapping, as the interpreter's sums) with B's columns contiguous ----
-// AVX-512BW: pairs of B rows are sign-extended to int16 and interleaved, so one vpmaddwd multiplies
-// 16 columns × 2 k by a broadcast pair of A values; int32 lanes add modulo 2^32 (bitwise the reference).
-// (No VNNI on the dev host; vpmaddwd is the pre-VNNI form of the same k-pair dot product.)
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
+// ---- int8 · int8 → int32 (wrapping, as the interpreter's sums) ----
+// Pairs of k are multiplied by vpmaddwd: int16 pairs (a[k], a[k+1]) · (b[k][n], b[k+1][n]) summed into
+// one int32 lane, which cannot overflow for int8 operands; int32 lanes then add modulo 2^32, so any
+// order and any split across threads is bitwise the interpreter's sum. Hosts with VNNI use its fused
+// form, vpdpwssd (the same multiply-add with the add folded in, also wrapping). AVX-512BW: 16 lanes;
+// AVX2: 8. A pair of int8 values (a[k], a[k+1]) travels as two int16 halves of one int32.
+#if TC_FAST_F32 && TC_VW == 16 && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define TC_I8 16
+typedef __m512i tc_vi;
+static inline tc_vi vi_zero() { return _mm512_setzero_si512(); }
+static inline tc_vi vi_set1(int32_t x) { return _mm512_set1_epi32(x); }
+static inline tc_vi vi_lda(const int32_t* p) { return _mm512_load_si512((const void*)p); }
+static inline tc_vi vi_ldm(const int32_t* p, tc_mask m) { return _mm512_maskz_loadu_epi32(m, p); }
+static inline void vi_stm(int32_t* p, tc_mask m, tc_vi v) { _mm512_mask_storeu_epi32(p, m, v); }
+static inline tc_vi vi_dot2(tc_vi acc, tc_vi a, tc_vi b) {
+#if defined(__AVX512VNNI__)
+  return _mm512_dpwssd_epi32(acc, a, b);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(a, b));
+#endif
+}
+/** Lanes (b[k][n+j], b[k+1][n+j]) for the first `cols` (≤ 16) columns, zero beyond; r1 null: row k+1 = 0. */
+static inline tc_vi vi_pairs(const int8_t* r0, const int8_t* r1, int cols) {
+  const __mmask16 m = (__mmask16)vmask(cols);
+  const __m512i b0 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r0));
+  const __m512i b1 = r1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r1)) : _mm512_setzero_si512();
+  return _mm512_or_si512(_mm512_and_si512(b0, _mm512_set1_epi32(0xffff)), _mm512_slli_epi32(b1, 16));
+}
+#elif TC_FAST_F32 && TC_VW == 8
+#define TC_I8 8
+typedef __m256i tc_vi;
+static inline tc_vi vi_zero() { return _mm256_setzero_si256(); }
+static inline tc_vi vi_set1(int32_t x) { return _mm256_set1_epi32(x); }
+static inline tc_vi vi_lda(const int32_t* p) { return _mm256_load_si256((const __m256i*)p); }
+static inline tc_vi vi_ldm(const int32_t* p, tc_mask m) { return _mm256_maskload_epi32((const int*)p, m); }
+static inline void vi_stm(int32_t* p, tc_mask m, tc_vi v) { _mm256_maskstore_epi32((int*)p, m, v); }
+static inline tc_vi vi_dot2(tc_vi acc, tc_vi a, tc_vi b) {
+#if defined(__AVXVNNI__)
+  return _mm256_dpwssd_avx_epi32(acc, a, b);
+#elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpwssd_epi32(acc, a, b);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+/** Bytes of rows k and k+1 interleaved (vpunpcklbw), then sign-extended: lane j = (b[k][n+j], b[k+1][n+j]). */
+static inline tc_vi vi_pairs_full(__m128i r0, __m128i r1) { return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(r0, r1)); }
+static inline tc_vi vi_pairs(const int8_t* r0, const int8_t* r1, int cols) {
+  if (cols >= 8)
+    return vi_pairs_full(_mm_loadl_epi64((const __m128i*)r0),
+                         r1 ? _mm_loadl_epi64((const __m128i*)r1) : _mm_setzero_si128());
+  alignas(16) int8_t t0[16] = {0}, t1[16] = {0};
+  for (int j = 0; j < cols; ++j) {
+    t0[j] = r0[j];
+    t1[j] = r1 ? r1[j] : 0;
+  }
+  return vi_pairs_full(_mm_load_si128((const __m128i*)t0), _mm_load_si128((const __m128i*)t1));
+}
+#else
+#define TC_I8 0
+#endif
+
+/** (a0, a1) as the int16 halves of one int32 (a1 = 0 past the end of a row). */
+static inline int32_t i8_pair(int8_t a0, int8_t a1) {
+  return (int32_t)((uint32_t)(uint16_t)(int16_t)a0 | ((uint32_t)(uint16_t)(int16_t)a1 << 16));
+}
+
+#if TC_I8 == 16
+// Few rows, B read in place: 32-column register tiles over all of K.
 template <int R>
 static void i8_tile(int K, const int32_t* Ap, int64_t apld, const int8_t* B, int64_t ldb, int64_t n,
                     int ncols, int32_t* P, int64_t ldp) {
@@ -661,11 +734,43 @@ static void i8_tile(int K, const int32_t* Ap, int64_t apld, const int8_t* B, int
   }
 }
 
+static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
+                    int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
+  const int KP = (K + 1) / 2;
+  static thread_local std::vector<int32_t> pairs;
+  if ((int64_t)pairs.size() < (int64_t)M * KP) pairs.resize((size_t)M * KP);
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; k += 2) {
+      const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1],
+                     a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
+      pairs[(size_t)i * KP + k / 2] = (int32_t)(a0 | (a1 << 16));
+    }
+  const int32_t* ap = pairs.data();
+  for (int64_t n = c0; n < c1; n += 32) {
+    const int nc = (int)std::min<int64_t>(32, c1 - n);
+    int i = 0;
+    for (; i + 4 <= M; i += 4)
+      i8_tile<4>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp);
+    switch (M - i) {
+      case 3: i8_tile<3>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      case 2: i8_tile<2>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      case 1: i8_tile<1>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
+      default: break;
+    }
+  }
+}
+
 // One row of A (decode): P{N} = a·B. Walking B column tile by column tile over all K rows (i8_cols)
 // reads 32 bytes per row at a stride of N bytes, a new page every row or two, which the hardware
 // prefetcher does not follow (2.7 GB/s measured). Instead B is streamed row pair by row pair, whole
 // rows, into an int32 accumulator row in L1 kept in vpunpck order; threads take 64-row chunks and
 // keep their own accumulators, summed at the end (int32 adds wrap, so any split is bitwise the same).
+constexpr int I8_VEC_COLS = 32; // columns per step; the accumulator row is padded to a multiple
+/** Where column n sits in the accumulator row: lane j of lo (n%8 < 4) or hi, n%32 = 8*(j/4) + j%4 (+4). */
+static inline int i8_acc_index(int n) {
+  const int t = n & ~31, c = n & 31;
+  return t + 4 * (c / 8) + c % 4 + (c % 8 >= 4 ? 16 : 0);
+}
 static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0,
                         int k1) {
   const int NF = N & ~31;
@@ -694,135 +799,63 @@ static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, 
   }
 }
 
-static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
-  const int KP = (K + 1) / 2, NP = (N + 31) / 32 * 32;
-  std::vector<int32_t> pairs((size_t)KP);
-  for (int k = 0; k < K; k += 2) {
-    const uint32_t a0 = (uint16_t)(int16_t)A[k * as1],
-                   a1 = k + 1 < K ? (uint16_t)(int16_t)A[(k + 1) * as1] : 0u;
-    pairs[(size_t)(k / 2)] = (int32_t)(a0 | (a1 << 16));
+#elif TC_I8 == 8
+// One row of A (decode), AVX2: as the AVX-512 form, B streamed whole rows at a time into per-thread
+// int32 accumulator rows. Interleaving the bytes of rows k and k+1 before sign-extending keeps the
+// columns in their natural order; two row pairs per pass halve the accumulator loads and stores.
+constexpr int I8_VEC_COLS = 16;
+static inline int i8_acc_index(int n) { return n; }
+static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0,
+                        int k1) {
+  const int NF = N & ~15;
+  const __m128i z = _mm_setzero_si128();
+  int k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    const __m256i a01 = _mm256_set1_epi32(ap[k / 2]), a23 = _mm256_set1_epi32(ap[k / 2 + 1]);
+    const int8_t* b0 = B + (int64_t)k * ldb;
+    const int8_t *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    for (int n = 0; n < NF; n += 16) {
+      const __m128i x0 = _mm_loadu_si128((const __m128i*)(b0 + n)), x1 = _mm_loadu_si128((const __m128i*)(b1 + n));
+      const __m128i x2 = _mm_loadu_si128((const __m128i*)(b2 + n)), x3 = _mm_loadu_si128((const __m128i*)(b3 + n));
+      __m256i* q = (__m256i*)(acc + n);
+      __m256i lo = vi_dot2(q[0], _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)), a01);
+      __m256i hi = vi_dot2(q[1], _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)), a01);
+      q[0] = vi_dot2(lo, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x2, x3)), a23);
+      q[1] = vi_dot2(hi, _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x2, x3)), a23);
+    }
   }
-  const int KC = 64;
-  const int64_t nblk = (K + KC - 1) / KC;
-  const int nt = fast_threads((double)K * N, nblk);
-  // one zeroed, 64-byte aligned accumulator row per thread
-  std::vector<__m512i> buf((size_t)nt * NP / 16, _mm512_setzero_si512());
-  int32_t* accs = (int32_t*)buf.data();
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b)
-      i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)omp_get_thread_num() * NP, (int)(b * KC),
-                  (int)std::min<int64_t>(K, (b + 1) * KC));
-#endif
-  } else
-    i8_vec_rows(K, pairs.data(), B, ldb, N, accs, 0, K);
-  for (int n = 0; n < N; ++n) {
-    // column n sits in its 32-column tile at lane j of lo (n%8 < 4) or hi: n%32 = 8*(j/4) + j%4 (+4)
-    const int t = n & ~31, c = n & 31, j = 4 * (c / 8) + c % 4 + (c % 8 >= 4 ? 16 : 0);
-    uint32_t s = 0;
-    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + t + j];
-    P[n] = (int32_t)s;
+  for (; k < k1; k += 2) {
+    const __m256i a = _mm256_set1_epi32(ap[k / 2]);
+    const int8_t* b0 = B + (int64_t)k * ldb;
+    const int8_t* b1 = b0 + ldb;
+    const bool two = k + 1 < K;
+    for (int n = 0; n < NF; n += 16) {
+      const __m128i x0 = _mm_loadu_si128((const __m128i*)(b0 + n));
+      const __m128i x1 = two ? _mm_loadu_si128((const __m128i*)(b1 + n)) : z;
+      __m256i* q = (__m256i*)(acc + n);
+      q[0] = vi_dot2(q[0], _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)), a);
+      q[1] = vi_dot2(q[1], _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)), a);
+    }
+  }
+  // the last N % 16 columns, scalar (wrapping)
+  for (int kk = k0; kk < k1; ++kk) {
+    const uint32_t av = (uint32_t)(int32_t)(int16_t)(kk % 2 ? ap[kk / 2] >> 16 : ap[kk / 2] & 0xffff);
+    const int8_t* b = B + (int64_t)kk * ldb;
+    for (int n = NF; n < N; ++n) acc[n] = (int32_t)((uint32_t)acc[n] + av * (uint32_t)(int32_t)b[n]);
   }
 }
-
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
                     int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
-  const int KP = (K + 1) / 2;
-  static thread_local std::vector<int32_t> pairs;
-  if ((int64_t)pairs.size() < (int64_t)M * KP) pairs.resize((size_t)M * KP);
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; k += 2) {
-      const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1],
-                     a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
-      pairs[(size_t)i * KP + k / 2] = (int32_t)(a0 | (a1 << 16));
-    }
-  const int32_t* ap = pairs.data();
-  for (int64_t n = c0; n < c1; n += 32) {
-    const int nc = (int)std::min<int64_t>(32, c1 - n);
-    int i = 0;
-    for (; i + 4 <= M; i += 4)
-      i8_tile<4>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp);
-    switch (M - i) {
-      case 3: i8_tile<3>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
-      case 2: i8_tile<2>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
-      case 1: i8_tile<1>(K, ap + (size_t)i * KP, KP, B, ldb, n, nc, P + (int64_t)i * ldp, ldp); break;
-      default: break;
+  // portable: row-streaming loops with wrapping uint32 sums (vectorized by the compiler)
+  for (int i = 0; i < M; ++i) {
+    uint32_t* p = (uint32_t*)(P + (int64_t)i * ldp);
+    for (int64_t n = c0; n < c1; ++n) p[n] = 0;
+    for (int k = 0; k < K; ++k) {
+      const uint32_t a = (uint32_t)(int32_t)A[i * as0 + k * as1];
+      const int8_t* b = B + (int64_t)k * ldb;
+      for (int64_t n = c0; n < c1; ++n) p[n] += a * (uint32_t)(int32_t)b[n];
     }
   }
-}
-
-// Many rows (int8 prefill): the f32 packed product's plan with vpmaddwd. A is packed once into pairs
-// (a[k], a[k+1]) as int16 halves of an int32, per k-block of 8-row groups; each thread packs its
-// column chunk of B per k-block into 48-column panels whose int32 lanes hold (b[k][n], b[k+1][n]);
-// an 8 × 48 int32 register tile (24 accumulators) then does one vpmaddwd + vpaddd per 16 columns,
-// row and k-pair. int32 adds wrap, so any order is bitwise the interpreter's sum.
-constexpr int I8_MR = 8 /* pack_rows */, I8_NV = 3, I8_NB = I8_NV * 16,
-              I8_KP = 64; // 64 pairs = 128 k per block
-
-template <int R>
-static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp,
-                            bool first, const __mmask16* mk) {
-  __m512i acc[R][I8_NV];
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < I8_NV; ++v)
-      acc[r][v] = first ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(mk[v], P + r * ldp + v * 16);
-  for (int q = 0; q < kp; ++q) {
-    __m512i b[I8_NV];
-    for (int v = 0; v < I8_NV; ++v) b[v] = _mm512_load_si512((const void*)(pan + q * I8_NB + v * 16));
-    for (int r = 0; r < R; ++r) {
-      const __m512i a = _mm512_set1_epi32(Ap[q * R + r]);
-      for (int v = 0; v < I8_NV; ++v) acc[r][v] = _mm512_add_epi32(acc[r][v], _mm512_madd_epi16(a, b[v]));
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int v = 0; v < I8_NV; ++v) _mm512_mask_storeu_epi32(P + r * ldp + v * 16, mk[v], acc[r][v]);
-}
-
-static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B,
-                      int64_t ldb, int32_t* P) {
-  const int KP = (K + 1) / 2;
-  static thread_local std::vector<int32_t> apk;
-  const int32_t* ap = pack_rows(apk, M, KP, I8_KP, [&](int i, int q) {
-    const int k = 2 * q;
-    const uint32_t a0 = (uint16_t)(int16_t)A[i * as0 + k * as1],
-                   a1 = k + 1 < K ? (uint16_t)(int16_t)A[i * as0 + (k + 1) * as1] : 0u;
-    return (int32_t)(a0 | (a1 << 16));
-  });
-  static thread_local std::vector<int32_t> pan_tls;
-  const __m512i lo16 = _mm512_set1_epi32(0xffff);
-  over_column_chunks((double)M * K * N, N, I8_NB, [&](int64_t n0, int nc) {
-    int32_t* const pan = tls_aligned(pan_tls, (int64_t)I8_KP * (nc + I8_NB));
-    const int np = (nc + I8_NB - 1) / I8_NB;
-    for (int q0 = 0; q0 < KP; q0 += I8_KP) {
-      const int kp = std::min(I8_KP, KP - q0);
-      for (int q = 0; q < kp; ++q) {
-        const int k = 2 * (q0 + q);
-        const int8_t* r0 = B + (int64_t)k * ldb + n0;
-        const int8_t* r1 = k + 1 < K ? r0 + ldb : nullptr;
-        for (int n = 0; n < np * I8_NB; n += 16) {
-          const __mmask16 m = n + 16 <= nc ? (__mmask16)0xffff
-                              : n >= nc    ? (__mmask16)0
-                                           : (__mmask16)((1u << (nc - n)) - 1);
-          const __m512i b0 = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r0 + n));
-          const __m512i b1 =
-              r1 ? _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, r1 + n)) : _mm512_setzero_si512();
-          _mm512_store_si512((void*)(pan + (n / I8_NB) * kp * I8_NB + q * I8_NB + n % I8_NB),
-                             _mm512_or_si512(_mm512_and_si512(b0, lo16), _mm512_slli_epi32(b1, 16)));
-        }
-      }
-      for (int p = 0; p < np; ++p) {
-        __mmask16 mk[I8_NV];
-        panel_masks<I8_NV>(nc - p * I8_NB, mk);
-        for (int i0 = 0; i0 < M; i0 += I8_MR)
-          with_rows(std::min(I8_MR, M - i0), [&](auto R) {
-            i8p_tile<decltype(R)::value>(kp, ap + (int64_t)q0 * M + (int64_t)i0 * kp,
-                                         pan + (int64_t)p * kp * I8_NB, P + (int64_t)i0 * N + n0 + p * I8_NB,
-                                         N, q0 == 0, mk);
-          });
-      }
-    }
-  });
 }
 #else
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
@@ -840,9 +873,102 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 }
 #endif
 
+#if TC_I8
+static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
+  const int KP = (K + 1) / 2, NP = (N + I8_VEC_COLS - 1) / I8_VEC_COLS * I8_VEC_COLS;
+  std::vector<int32_t> pairs((size_t)KP);
+  for (int k = 0; k < K; k += 2) pairs[(size_t)(k / 2)] = i8_pair(A[k * as1], k + 1 < K ? A[(k + 1) * as1] : 0);
+  const int KC = 64;
+  const int64_t nblk = (K + KC - 1) / KC;
+  const int nt = fast_threads((double)K * N, nblk);
+  // one zeroed, aligned accumulator row per thread
+  static thread_local std::vector<int32_t> buf;
+  int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
+  std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
+  if (nt > 1) {
+#ifdef _OPENMP
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int64_t b = 0; b < nblk; ++b)
+      i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)omp_get_thread_num() * NP, (int)(b * KC),
+                  (int)std::min<int64_t>(K, (b + 1) * KC));
+#endif
+  } else
+    i8_vec_rows(K, pairs.data(), B, ldb, N, accs, 0, K);
+  for (int n = 0; n < N; ++n) {
+    const int j = i8_acc_index(n);
+    uint32_t s = 0;
+    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + j];
+    P[n] = (int32_t)s;
+  }
+}
+
+// Many rows (int8 prefill): the f32 packed product's plan with pair products. A is packed once into
+// pairs per k-block of MR-row groups; each thread packs its column chunk of B per k-block into
+// NB-column panels whose int32 lanes hold (b[k][n], b[k+1][n]); an MR × NB int32 register tile
+// (AVX-512 8 × 48, AVX2 6 × 16) then does one pair product per vector, row and k-pair.
+constexpr int I8_MR = GP_MR, I8_NV = GP_NV, I8_NB = I8_NV * TC_I8,
+              I8_KP = 64; // 64 pairs = 128 k per block
+
+template <int R>
+static inline void i8p_tile(int kp, const int32_t* Ap, const int32_t* pan, int32_t* P, int64_t ldp,
+                            bool first, const tc_mask* mk) {
+  tc_vi acc[R][I8_NV];
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < I8_NV; ++v) acc[r][v] = first ? vi_zero() : vi_ldm(P + r * ldp + v * TC_I8, mk[v]);
+  for (int q = 0; q < kp; ++q) {
+    tc_vi b[I8_NV];
+    for (int v = 0; v < I8_NV; ++v) b[v] = vi_lda(pan + q * I8_NB + v * TC_I8);
+    for (int r = 0; r < R; ++r) {
+      const tc_vi a = vi_set1(Ap[q * R + r]);
+      for (int v = 0; v < I8_NV; ++v) acc[r][v] = vi_dot2(acc[r][v], a, b[v]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int v = 0; v < I8_NV; ++v) vi_stm(P + r * ldp + v * TC_I8, mk[v], acc[r][v]);
+}
+
+static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B,
+                      int64_t ldb, int32_t* P) {
+  const int KP = (K + 1) / 2;
+  static thread_local std::vector<int32_t> apk;
+  const int32_t* ap = pack_rows<I8_MR>(apk, M, KP, I8_KP, [&](int i, int q) {
+    const int k = 2 * q;
+    return i8_pair(A[i * as0 + k * as1], k + 1 < K ? A[i * as0 + (k + 1) * as1] : 0);
+  });
+  static thread_local std::vector<int32_t> pan_tls;
+  over_column_chunks((double)M * K * N, N, I8_NB, [&](int64_t n0, int nc) {
+    int32_t* const pan = tls_aligned(pan_tls, (int64_t)I8_KP * (nc + I8_NB));
+    const int np = (nc + I8_NB - 1) / I8_NB;
+    for (int q0 = 0; q0 < KP; q0 += I8_KP) {
+      const int kp = std::min(I8_KP, KP - q0);
+      for (int q = 0; q < kp; ++q) {
+        const int k = 2 * (q0 + q);
+        const int8_t* r0 = B + (int64_t)k * ldb + n0;
+        const int8_t* r1 = k + 1 < K ? r0 + ldb : nullptr;
+        for (int n = 0; n < np * I8_NB; n += TC_I8) {
+          const int cols = std::max(0, std::min(TC_I8, nc - n));
+          const tc_vi v = cols ? vi_pairs(r0 + n, r1 ? r1 + n : nullptr, cols) : vi_zero();
+          std::memcpy(pan + (n / I8_NB) * kp * I8_NB + q * I8_NB + n % I8_NB, &v, sizeof v);
+        }
+      }
+      for (int p = 0; p < np; ++p) {
+        tc_mask mk[I8_NV];
+        panel_masks<I8_NV, TC_I8>(nc - p * I8_NB, mk, vmask);
+        for (int i0 = 0; i0 < M; i0 += I8_MR)
+          with_rows<I8_MR>(std::min(I8_MR, M - i0), [&](auto R) {
+            i8p_tile<decltype(R)::value>(kp, ap + (int64_t)q0 * M + (int64_t)i0 * kp,
+                                         pan + (int64_t)p * kp * I8_NB, P + (int64_t)i0 * N + n0 + p * I8_NB,
+                                         N, q0 == 0, mk);
+          });
+      }
+    }
+  });
+}
+#endif
+
 void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
            int32_t* P) {
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#if TC_I8
   if (M == 1 && K > 0) {
     i8_vec(K, A, as1, B, ldb, N, P);
     return;
@@ -865,12 +991,11 @@ void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const
 }
 
 // ---- int8 {M,K} · int8 {K} → int32 with A's rows contiguous (the int8 LM head) ----
-// AVX-512BW: x widened once to int16 (zero-padded to 32), each 32-byte piece of a row sign-extended
-// to int16 and multiplied by vpmaddwd (pairs of products into int32, which cannot overflow for int8),
-// four rows at a time; int32 lanes add modulo 2^32, so any order is bitwise the interpreter's sum.
+// x widened once to int16 (zero-padded to 32), each piece of a row sign-extended to int16 and
+// multiplied pairwise (vpmaddwd) into int32 lanes, four rows at a time.
 static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, int32_t* P, int64_t r0,
                        int64_t r1) {
-#if defined(__AVX512BW__) && defined(__AVX512VL__)
+#if TC_I8 == 16
   const int KF = K & ~31;
   const __mmask32 tm = (K & 31) ? (__mmask32)((1u << (K & 31)) - 1u) : (__mmask32)0;
   int64_t i = r0;
@@ -920,6 +1045,43 @@ static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, i
       s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)),
                                                   _mm512_loadu_si512((const void*)(xw + k))));
     P[i] = _mm512_reduce_add_epi32(s0);
+  }
+#elif TC_I8 == 8
+  const int KF = K & ~15;
+  auto hsum = [](__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+    return (uint32_t)_mm_cvtsi128_si32(s);
+  };
+  auto tail = [&](const int8_t* a) {
+    uint32_t t = 0;
+    for (int k = KF; k < K; ++k) t += (uint32_t)(int32_t)a[k] * (uint32_t)(int32_t)xw[k];
+    return t;
+  };
+  auto row = [&](const int8_t* a, int k) { return _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i*)(a + k))); };
+  int64_t i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    const int8_t* a0 = A + i * lda;
+    const int8_t *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    __m256i s0 = _mm256_setzero_si256(), s1 = s0, s2 = s0, s3 = s0;
+    for (int k = 0; k < KF; k += 16) {
+      const __m256i xv = _mm256_loadu_si256((const __m256i*)(xw + k));
+      s0 = vi_dot2(s0, row(a0, k), xv);
+      s1 = vi_dot2(s1, row(a1, k), xv);
+      s2 = vi_dot2(s2, row(a2, k), xv);
+      s3 = vi_dot2(s3, row(a3, k), xv);
+    }
+    P[i] = (int32_t)(hsum(s0) + tail(a0));
+    P[i + 1] = (int32_t)(hsum(s1) + tail(a1));
+    P[i + 2] = (int32_t)(hsum(s2) + tail(a2));
+    P[i + 3] = (int32_t)(hsum(s3) + tail(a3));
+  }
+  for (; i < r1; ++i) {
+    const int8_t* a0 = A + i * lda;
+    __m256i s0 = _mm256_setzero_si256();
+    for (int k = 0; k < KF; k += 16) s0 = vi_dot2(s0, row(a0, k), _mm256_loadu_si256((const __m256i*)(xw + k)));
+    P[i] = (int32_t)(hsum(s0) + tail(a0));
   }
 #else
   // portable: wrapping uint32 dot products (vectorized by the compiler)
