@@ -2,6 +2,10 @@
 // SIMD products. Compiled once per flag set into a cached object that every kernel .so links, so a
 // kernel's own translation unit never instantiates Eigen's GEMM templates (compiler/eigen/build.ts).
 #include "tc_runtime.h"
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 namespace tcrt {
 using RowM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -12,28 +16,134 @@ using OutMat = Eigen::Map<RowM, Eigen::Unaligned, Eigen::OuterStride<>>;
 using VecMap = Eigen::Map<const Eigen::VectorXf>;
 using RowVecMap = Eigen::Map<const Eigen::RowVectorXf>;
 
-static int threads_for(double work) {
+// ---- the pool (tc_runtime.h "threads") ----
+// One job at a time. Its ticket packs (generation:24 | chunk count:20 | next chunk:20); fn and ctx are
+// stored before the ticket that publishes them. A thread claims chunk i by compare-and-swap of the
+// exact ticket it read (after reading fn and ctx), so the swap succeeds only while that job is still
+// unfinished, and a job's fields are replaced only once it is finished: a late worker holding an old
+// ticket can never run a chunk of a newer job with the wrong function. `done` counts finished chunks;
+// the caller returns once every chunk is done. Workers have fixed slots 1..; the caller is slot 0.
+// Each kernel library carries its own pool (the runtime object is linked into every .so); its
+// destructor joins the workers, so unloading a library never leaves a thread in unmapped code.
+namespace {
+thread_local bool tls_in_pool = false;
+constexpr int POOL_BITS = 20;
+constexpr uint64_t POOL_MASK = (1u << POOL_BITS) - 1;
+struct Pool {
+  std::vector<std::thread> workers;
+  std::atomic<uint64_t> ticket{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<void (*)(void*, int64_t, int)> fn{nullptr};
+  std::atomic<void*> ctx{nullptr};
+  std::atomic<int> width{0};
+  std::atomic<int> sleepers{0};
+  std::atomic<bool> stop{false};
+  std::mutex sleep_m, job_m;
+  std::condition_variable wake;
+  int threads = 0; // the width products use (set_threads); 0: every core
+
+  ~Pool() {
+    stop.store(true);
+    { std::lock_guard<std::mutex> lk(sleep_m); }
+    wake.notify_all();
+    for (auto& t : workers) t.join();
+  }
+  static uint32_t gen_of(uint64_t t) { return (uint32_t)(t >> (2 * POOL_BITS)); }
+  static int64_t count_of(uint64_t t) { return (int64_t)((t >> POOL_BITS) & POOL_MASK); }
+  static int64_t next_of(uint64_t t) { return (int64_t)(t & POOL_MASK); }
+
+  /** Claims and runs chunks of generation g until none is left. */
+  void work(uint32_t g, int slot) {
+    uint64_t t = ticket.load(std::memory_order_acquire);
+    while (gen_of(t) == g && next_of(t) < count_of(t)) {
+      auto* const f = fn.load(std::memory_order_relaxed);
+      void* const c = ctx.load(std::memory_order_relaxed);
+      if (!ticket.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel)) continue;
+      f(c, next_of(t), slot);
+      done.fetch_add(1, std::memory_order_release);
+      t = ticket.load(std::memory_order_acquire);
+    }
+  }
+
+  void worker(int slot) {
+    tls_in_pool = true;
 #ifdef _OPENMP
-  if (omp_in_parallel() || work < 65536.0) return 1;
-  return omp_get_max_threads();
-#else
-  (void)work;
-  return 1;
+    omp_set_num_threads(1); // Eigen inside a chunk stays on this thread
 #endif
+    uint32_t seen = 0;
+    for (;;) {
+      // spin ~1 ms for the next job (yielding now and then, so a busy machine's other work runs), then sleep
+      uint64_t t = ticket.load(std::memory_order_acquire);
+      const auto t0 = std::chrono::steady_clock::now();
+      for (int i = 0; gen_of(t) == seen && !stop.load(std::memory_order_relaxed); ++i) {
+        _mm_pause();
+        if ((i & 255) == 255) {
+          if (std::chrono::steady_clock::now() - t0 > std::chrono::milliseconds(1)) {
+            std::unique_lock<std::mutex> lk(sleep_m);
+            sleepers.fetch_add(1);
+            wake.wait(lk, [&] { return gen_of(ticket.load()) != seen || stop.load(); });
+            sleepers.fetch_sub(1);
+          } else
+            std::this_thread::yield();
+        }
+        t = ticket.load(std::memory_order_acquire);
+      }
+      if (stop.load()) return;
+      seen = gen_of(t);
+      if (slot < width.load(std::memory_order_relaxed)) work(seen, slot);
+    }
+  }
+
+  void run(int64_t total, int w, void (*f)(void*, int64_t, int), void* c) {
+    std::unique_lock<std::mutex> busy(job_m, std::try_to_lock);
+    if (!busy.owns_lock() || total > (int64_t)POOL_MASK) { // another thread's job is running: run inline
+      tls_in_pool = true;
+      for (int64_t k = 0; k < total; ++k) f(c, k, 0);
+      tls_in_pool = false;
+      return;
+    }
+    while ((int)workers.size() < w - 1) workers.emplace_back([this, s = (int)workers.size() + 1] { worker(s); });
+    fn.store(f, std::memory_order_relaxed);
+    ctx.store(c, std::memory_order_relaxed);
+    width.store(w, std::memory_order_relaxed);
+    done.store(0, std::memory_order_relaxed);
+    const uint32_t g = (gen_of(ticket.load()) + 1) & ((1u << 24) - 1);
+    ticket.store(((uint64_t)g << (2 * POOL_BITS)) | ((uint64_t)total << POOL_BITS)); // publishes (seq_cst)
+    if (sleepers.load() > 0) {
+      { std::lock_guard<std::mutex> lk(sleep_m); }
+      wake.notify_all();
+    }
+    tls_in_pool = true;
+    work(g, 0);
+    tls_in_pool = false;
+    while (done.load(std::memory_order_acquire) < total) _mm_pause(); // chunks that workers claimed
+  }
+};
+Pool& pool() {
+  static Pool p;
+  return p;
+}
+} // namespace
+
+void pool_for(int64_t n, int width, void (*body)(void*, int64_t, int), void* ctx) {
+  pool().run(n, std::min(width, pool_width()), body, ctx);
+}
+bool in_pool() { return tls_in_pool; }
+int pool_width() {
+  Pool& p = pool();
+  if (p.threads <= 0) {
+    const unsigned hw = std::thread::hardware_concurrency();
+    p.threads = hw ? (int)hw : 1;
+  }
+  return p.threads;
 }
 
-/** Runs fn(t, T) on nt OpenMP threads, t = 0 .. T-1 (once, as fn(0, 1), without OpenMP or for nt = 1). */
+static int threads_for(double work) { return in_pool() || work < 65536.0 ? 1 : pool_width(); }
+
+/** Runs fn(t, T) for t = 0 .. T-1 as chunks of the pool (T = nt). */
 template <class Fn>
 static void on_threads(int nt, Fn&& fn) {
-#ifdef _OPENMP
-  if (nt > 1) {
-#pragma omp parallel num_threads(nt)
-    fn(omp_get_thread_num(), omp_get_num_threads());
-    return;
-  }
-#endif
-  (void)nt;
-  fn(0, 1);
+  run_chunks(nt, nt, [&](int64_t t, int) { fn((int)t, nt); });
 }
 
 template <class MA>
@@ -202,14 +312,8 @@ static inline float ldB1(const void* B, int64_t i) {
 }
 
 static int fast_threads(double work, int64_t units) {
-#ifdef _OPENMP
-  if (omp_in_parallel() || work < 65536.0 || units < 2) return 1;
-  return (int)std::min<int64_t>(omp_get_max_threads(), units);
-#else
-  (void)work;
-  (void)units;
-  return 1;
-#endif
+  if (in_pool() || work < 65536.0 || units < 2) return 1;
+  return (int)std::min<int64_t>(pool_width(), units);
 }
 
 #if TC_FAST_F32
@@ -410,13 +514,10 @@ static void over_column_chunks(double work, int64_t N, int NB, Fn&& chunk) {
   const int nt = fast_threads(work, (N + NB - 1) / NB);
   const int64_t NC = ((N + nt - 1) / nt + NB - 1) / NB * NB;
   const int64_t nblk = (N + NC - 1) / NC;
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
-#endif
-  } else
-    for (int64_t b = 0; b < nblk; ++b) chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    (void)slot;
+    chunk(b * NC, (int)std::min<int64_t>(NC, N - b * NC));
+  });
 }
 
 template <int R, int NV>
@@ -514,14 +615,10 @@ static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, 
   const int64_t blk = (M <= 2 ? 8 : 4) * TC_VW;
   const int64_t nblk = (N + blk - 1) / blk;
   const int nt = fast_threads((double)M * K * N, nblk);
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b)
-      rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, b * blk, std::min<int64_t>(N, (b + 1) * blk));
-#endif
-  } else
-    rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    (void)slot;
+    rowB_cols<BP>(M, K, A, as0, as1, B, ldb, P, N, b * blk, std::min<int64_t>(N, (b + 1) * blk));
+  });
 }
 
 /** P[i] = Σ_k A[i,k]·x[k] for rows [r0, r1), A rows contiguous (leading dimension lda). */
@@ -565,14 +662,10 @@ static void rowA(int M, int K, const void* A, int64_t lda, const float* x, float
   const int64_t blk = 256;
   const int64_t nblk = (M + blk - 1) / blk;
   const int nt = fast_threads((double)M * K, nblk);
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b)
-      rowA_rows<AP>(K, A, lda, x, P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
-#endif
-  } else
-    rowA_rows<AP>(K, A, lda, x, P, 0, M);
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    (void)slot;
+    rowA_rows<AP>(K, A, lda, x, P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
+  });
 }
 #else
 // portable: plain loops (the compiler vectorizes the inner column loop for the host's SSE)
@@ -885,15 +978,11 @@ static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t
   static thread_local std::vector<int32_t> buf;
   int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
   std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b)
-      i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)omp_get_thread_num() * NP, (int)(b * KC),
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    (void)slot;
+    i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)slot * NP, (int)(b * KC),
                   (int)std::min<int64_t>(K, (b + 1) * KC));
-#endif
-  } else
-    i8_vec_rows(K, pairs.data(), B, ldb, N, accs, 0, K);
+  });
   for (int n = 0; n < N; ++n) {
     const int j = i8_acc_index(n);
     uint32_t s = 0;
@@ -980,14 +1069,10 @@ void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const
 #endif
   const int64_t nblk = (N + 63) / 64;
   const int nt = fast_threads((double)M * K * N, nblk);
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b)
-      i8_cols(M, K, A, as0, as1, B, ldb, P, N, b * 64, std::min<int64_t>(N, (b + 1) * 64));
-#endif
-  } else
-    i8_cols(M, K, A, as0, as1, B, ldb, P, N, 0, N);
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    (void)slot;
+    i8_cols(M, K, A, as0, as1, B, ldb, P, N, b * 64, std::min<int64_t>(N, (b + 1) * 64));
+  });
 }
 
 // ---- int8 {M,K} · int8 {K} → int32 with A's rows contiguous (the int8 LM head) ----
@@ -1100,14 +1185,10 @@ void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t 
   const int64_t blk = 256;
   const int64_t nblk = (M + blk - 1) / blk;
   const int nt = fast_threads((double)M * K, nblk);
-  if (nt > 1) {
-#ifdef _OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int64_t b = 0; b < nblk; ++b)
-      mv_i8_rows(K, A, lda, xw.data(), P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
-#endif
-  } else
-    mv_i8_rows(K, A, lda, xw.data(), P, 0, M);
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    (void)slot;
+    mv_i8_rows(K, A, lda, xw.data(), P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
+  });
 }
 
 const char* simd_path() {
@@ -1122,17 +1203,12 @@ const char* simd_path() {
 
 void set_threads(int n) {
 #ifdef _OPENMP
-  if (n > 0) omp_set_num_threads(n);
+  if (n > 0) omp_set_num_threads(n); // Eigen's own GEMM (the layouts the fast products leave to it)
 #endif
   Eigen::setNbThreads(n > 0 ? n : 0);
+  pool().threads = n > 0 ? n : 0;
 }
-int get_threads() {
-#ifdef _OPENMP
-  return omp_get_max_threads();
-#else
-  return 1;
-#endif
-}
+int get_threads() { return pool_width(); }
 } // namespace tcrt
 TC_EXPORT void tc_set_threads(int n) { tcrt::set_threads(n); }
 TC_EXPORT int tc_get_threads() { return tcrt::get_threads(); }
