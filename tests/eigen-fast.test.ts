@@ -25,7 +25,7 @@ function cases(): Case[] {
     out.push({ name, K, int, src: `${types}\nkernel ${name}${body}` });
   };
   // {M,K}·{K,N} and {K}·{K,N} with weights in each float precision (B read in place)
-  const shapes: [number, number, number][] = [[1, 7, 1], [1, 300, 200], [2, 33, 130], [3, 64, 17], [4, 256, 64], [5, 257, 100], [16, 300, 129], [17, 40, 48], [1, 1, 33], [16, 64, 16], [32, 520, 400], [13, 33, 47]];
+  const shapes: [number, number, number][] = [[1, 7, 1], [1, 300, 200], [1, 520, 333], [2, 33, 130], [3, 64, 17], [4, 256, 64], [5, 257, 100], [16, 300, 129], [17, 40, 48], [1, 1, 33], [16, 64, 16], [32, 520, 400], [13, 33, 47]];
   for (const [M, K, N] of shapes) for (const p of ["f32", "bf16", "f16"]) {
     const t = (nm: string, pr: string, sh: string) => `type ${nm}${n} = Tensor<${pr}, {${sh}}, TileReg>;`;
     add(K, [t("A", "f32", `${M}, ${K}`), t("B", p, `${K}, ${N}`), t("P", "f32", `${M}, ${N}`)].join("\n"), `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`);

@@ -259,6 +259,12 @@ static inline tc_vf vldm(const float* p, tc_mask m) { return _mm512_maskz_loadu_
 static inline void vstm(float* p, tc_mask m, tc_vf v) { _mm512_mask_storeu_ps(p, m, v); }
 static inline tc_vf vlda(const float* p) { return _mm512_load_ps(p); }
 static inline void vsta(float* p, tc_vf v) { _mm512_store_ps(p, v); }
+typedef __m512i tc_vi16; // 2·VW 16-bit values
+static inline tc_vi16 vi16_ldu(const uint16_t* p) { return _mm512_loadu_si512((const void*)p); }
+static inline tc_vf bf16_even(tc_vi16 v) { return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)); }
+static inline tc_vf bf16_odd(tc_vi16 v) {
+  return _mm512_castsi512_ps(_mm512_and_si512(v, _mm512_set1_epi32((int)0xffff0000u)));
+}
 #define TC_FAST_F32 1
 #elif defined(__AVX2__) && defined(__FMA__)
 #define TC_VW 8
@@ -298,6 +304,12 @@ static inline tc_vf vldm(const float* p, tc_mask m) { return _mm256_maskload_ps(
 static inline void vstm(float* p, tc_mask m, tc_vf v) { _mm256_maskstore_ps(p, m, v); }
 static inline tc_vf vlda(const float* p) { return _mm256_load_ps(p); }
 static inline void vsta(float* p, tc_vf v) { _mm256_store_ps(p, v); }
+typedef __m256i tc_vi16; // 2·VW 16-bit values
+static inline tc_vi16 vi16_ldu(const uint16_t* p) { return _mm256_loadu_si256((const __m256i*)p); }
+static inline tc_vf bf16_even(tc_vi16 v) { return _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)); }
+static inline tc_vf bf16_odd(tc_vi16 v) {
+  return _mm256_castsi256_ps(_mm256_and_si256(v, _mm256_set1_epi32((int)0xffff0000u)));
+}
 #define TC_FAST_F32 1
 #else
 #define TC_VW 1
@@ -428,6 +440,52 @@ static void rowB_vec_rows(const float* A, int64_t as1, const void* B, int64_t ld
   }
 }
 
+// bf16 rows without a widening step: a bf16 is the top half of an f32, so in each 32-bit lane of a
+// vector of bf16 pairs, a shift gives the even column's f32 and a mask the odd one's (2 operations
+// per 2·VW weights, against 4 for zero-extend-and-shift). The accumulator row then holds, per block of
+// 2·VW columns, the even columns' sums and then the odd ones'; columns past the last whole block stay
+// in place. Each column's sum is formed in the same order as rowB_vec_rows<1>.
+/** Where column n's sum sits in the bf16 accumulator row (NF: columns in whole blocks). */
+static inline int bf16_acc_index(int n, int NF) {
+  if (n >= NF) return n;
+  const int c = n % (2 * TC_VW);
+  return n - c + (c % 2) * TC_VW + c / 2;
+}
+static void rowB_vec_rows_bf16(const float* A, int64_t as1, const uint16_t* B, int64_t ldb, int N, float* acc,
+                               int k0, int k1) {
+  const int NF = N / (2 * TC_VW) * (2 * TC_VW);
+  int k = k0;
+  for (; k + 4 <= k1; k += 4) {
+    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + 1) * as1]), a2 = vset1(A[(k + 2) * as1]),
+                a3 = vset1(A[(k + 3) * as1]);
+    const uint16_t* b0 = B + (int64_t)k * ldb;
+    const uint16_t *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    for (int n = 0; n < NF; n += 2 * TC_VW) {
+      const tc_vi16 w0 = vi16_ldu(b0 + n), w1 = vi16_ldu(b1 + n), w2 = vi16_ldu(b2 + n), w3 = vi16_ldu(b3 + n);
+      tc_vf e = vfma(a0, bf16_even(w0), vldu(acc + n)), o = vfma(a0, bf16_odd(w0), vldu(acc + n + TC_VW));
+      e = vfma(a1, bf16_even(w1), e);
+      o = vfma(a1, bf16_odd(w1), o);
+      e = vfma(a2, bf16_even(w2), e);
+      o = vfma(a2, bf16_odd(w2), o);
+      vstu(acc + n, vfma(a3, bf16_even(w3), e));
+      vstu(acc + n + TC_VW, vfma(a3, bf16_odd(w3), o));
+    }
+    for (int n = NF; n < N; ++n)
+      acc[n] += A[k * as1] * b2f(b0[n]) + A[(k + 1) * as1] * b2f(b1[n]) + A[(k + 2) * as1] * b2f(b2[n]) +
+                A[(k + 3) * as1] * b2f(b3[n]);
+  }
+  for (; k < k1; ++k) {
+    const tc_vf a = vset1(A[k * as1]);
+    const uint16_t* b0 = B + (int64_t)k * ldb;
+    for (int n = 0; n < NF; n += 2 * TC_VW) {
+      const tc_vi16 w = vi16_ldu(b0 + n);
+      vstu(acc + n, vfma(a, bf16_even(w), vldu(acc + n)));
+      vstu(acc + n + TC_VW, vfma(a, bf16_odd(w), vldu(acc + n + TC_VW)));
+    }
+    for (int n = NF; n < N; ++n) acc[n] += A[k * as1] * b2f(b0[n]);
+  }
+}
+
 /**
  * One row times a matrix (a decode step's projections): the threads split the weight's ROWS, so each
  * streams a contiguous block of memory (column chunks would read it with a stride), into private
@@ -442,12 +500,17 @@ static void rowB_vec(int K, int N, const float* A, int64_t as1, const void* B, i
   float* accs = buf.data();
   std::memset(accs, 0, sizeof(float) * (size_t)(nt * NP));
   on_threads(nt, [&](int t, int T) {
-    rowB_vec_rows<BP>(A, as1, B, ldb, N, accs + t * NP, (int)((int64_t)K * t / T),
-                      (int)((int64_t)K * (t + 1) / T));
+    const int k0 = (int)((int64_t)K * t / T), k1 = (int)((int64_t)K * (t + 1) / T);
+    if constexpr (BP == 1)
+      rowB_vec_rows_bf16(A, as1, (const uint16_t*)B, ldb, N, accs + t * NP, k0, k1);
+    else
+      rowB_vec_rows<BP>(A, as1, B, ldb, N, accs + t * NP, k0, k1);
   });
+  const int NF = N / (2 * TC_VW) * (2 * TC_VW);
   for (int n = 0; n < N; ++n) {
-    float s = accs[n];
-    for (int t = 1; t < nt; ++t) s += accs[t * NP + n];
+    const int j = BP == 1 ? bf16_acc_index(n, NF) : n;
+    float s = accs[j];
+    for (int t = 1; t < nt; ++t) s += accs[t * NP + j];
     P[n] = s;
   }
 }
