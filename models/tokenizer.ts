@@ -415,6 +415,12 @@ export class Tokenizer {
       const base = cfg ?? { tokenizer_class: "GPT2Tokenizer", bos_token: ENDOFTEXT, eos_token: ENDOFTEXT, unk_token: ENDOFTEXT };
       return new Tokenizer({ tokenizer: { model: { type: "BPE", vocab, merges }, added_tokens: [] }, config: base, modelType, generationEos, where: v, declaredVocab });
     }
+    // Mistral's tekken.json (mistral-common's own format) is the one tokenizer a folder may hold alone
+    // that we recognise and do not read: say so, rather than that there is no tokenizer.
+    if (existsSync(join(dir, "tekken.json"))) {
+      throw new TokenizerError(`${join(dir, "tekken.json")}: Mistral's tekken tokenizer is not supported and the folder has no other tokenizer; ` +
+        "supported: tokenizer.json (byte-level BPE as GPT-2, Llama 3 and Qwen2; SentencePiece-style BPE with byte fallback as Llama 2, Mistral and Gemma) or vocab.json + merges.txt");
+    }
     throw new TokenizerError(`${dir} has no tokenizer: neither tokenizer.json nor vocab.json + merges.txt`);
   }
 

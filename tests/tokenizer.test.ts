@@ -378,6 +378,11 @@ test("unsupported tokenizer kinds and bad files are refused, naming the field", 
   const empty = mkdtempSync(join(tmpdir(), "notok-"));
   try {
     assert.throws(() => Tokenizer.fromFolder(empty), (e: Error) => e instanceof TokenizerError && e.message.includes(empty) && /neither tokenizer\.json nor vocab\.json/.test(e.message));
+    // a folder whose only tokenizer is Mistral's tekken.json names that file and what is read instead
+    writeFileSync(join(empty, "tekken.json"), JSON.stringify({ config: { pattern: "x" }, vocab: [] }));
+    assert.throws(() => Tokenizer.fromFolder(empty), (e: Error) => e instanceof TokenizerError &&
+      e.message.startsWith(join(empty, "tekken.json") + ": Mistral's tekken tokenizer is not supported") &&
+      /supported: tokenizer\.json .* or vocab\.json \+ merges\.txt$/.test(e.message));
   } finally {
     rmSync(empty, { recursive: true, force: true });
   }

@@ -100,6 +100,24 @@ def read_config(source: str) -> tuple[dict, bytes]:
     return cfg, raw
 
 
+TOKENIZER_SUPPORTED = ("tokenizer.json (byte-level BPE as GPT-2, Llama 3 and Qwen2; SentencePiece-style BPE "
+                       "with byte fallback as Llama 2, Mistral and Gemma) or vocab.json + merges.txt")
+
+
+def check_tokenizer_files(source: str) -> None:
+    """Refuse a folder whose only tokenizer is Mistral's tekken.json (mistral-common's format, which
+    nothing here reads) before minutes of work: converting it would leave a folder generate cannot use.
+    A folder with tokenizer.json (Mistral's HF repos ship both) converts with that."""
+    if source_file(source, "tokenizer.json", required=False) is not None:
+        return
+    if source_file(source, "vocab.json", required=False) and source_file(source, "merges.txt", required=False):
+        return
+    tekken = source_file(source, "tekken.json", required=False)
+    if tekken is not None:
+        raise TCError(f"{tekken}: Mistral's tekken tokenizer is not supported and the folder has no other "
+                      f"tokenizer; supported: {TOKENIZER_SUPPORTED}")
+
+
 def architecture_of(cfg: dict) -> str:
     mt = cfg.get("model_type")
     archs = cfg.get("architectures") or []
@@ -620,6 +638,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     prepare_output(out, convert_owner, WHAT)  # refuse before minutes of work, not after
     raw_cfg, raw_bytes = read_config(source)
     arch = architecture_of(raw_cfg)
+    check_tokenizer_files(source)
     step = Steps("convert", 5, quiet)
     step(f"loading the HF {arch} model (torch, transformers)")
     from transformers import AutoConfig

@@ -17,6 +17,7 @@ misplaced one):
   mistral-family   Mistral: sliding_window 12, shorter than the prompts plus their continuations
   gemma-family     Gemma: GeGLU (gelu_pytorch_tanh), (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
+  gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
 
 --format writes the weights as published (safetensors, sharded safetensors with
 model.safetensors.index.json, or pytorch_model.bin) and --source-dtype in f32, f16 or bf16.
@@ -69,6 +70,9 @@ FAMILY_MODELS = {
         "rotary_pct": 0.5, "rotary_emb_base": 10000, "use_parallel_residual": True, "tie_word_embeddings": False,
         "initializer_range": 0.2, "bos_token_id": 50256, "eos_token_id": 50256}),
 }
+# GPT-NeoX's other residual form (x = x + attn(ln1(x)); x = x + mlp(ln2(x))): a variant of the family
+# model, not a seventh family, so that the one field is all that differs
+FAMILY_MODELS["gpt-neox-sequential"] = ("GPTNeoXForCausalLM", {**FAMILY_MODELS["gpt-neox-family"][1], "use_parallel_residual": False})
 FORMATS = ("safetensors", "sharded", "bin")
 SOURCE_DTYPES = ("f32", "f16", "bf16")
 NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded", *FAMILY_MODELS)

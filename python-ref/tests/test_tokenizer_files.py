@@ -32,6 +32,32 @@ def test_tokenizer_json_only_folder_converts_with_its_tokenizer(work, tiny_gpt2)
     assert AutoTokenizer.from_pretrained(str(out)).encode(text) == AutoTokenizer.from_pretrained(str(src)).encode(text)
 
 
+def test_tekken_only_folder_is_refused_before_writing(work, tiny_llama):
+    """A Mistral folder whose only tokenizer is tekken.json is refused by name, nothing written; with
+    tokenizer.json beside it (as Mistral's HF repos ship) it converts."""
+    from tensorcore_ref.convert import convert
+    from tensorcore_ref.errors import TCError
+
+    src = work / "hf-tekken-only"
+    if src.exists():
+        shutil.rmtree(src)
+    shutil.copytree(tiny_llama, src)
+    saved = {f: (src / f).read_bytes() for f in ("tokenizer.json", "vocab.json", "merges.txt") if (src / f).exists()}
+    for f in saved:
+        (src / f).unlink()
+    (src / "tekken.json").write_text(json.dumps({"config": {"pattern": "x"}, "vocab": []}))
+    out = work / "dsl-tekken-only"
+    with pytest.raises(TCError) as e:
+        convert(str(src), out, quiet=True)
+    msg = str(e.value)
+    assert msg.startswith(f"{src / 'tekken.json'}: Mistral's tekken tokenizer is not supported"), msg
+    assert "supported: tokenizer.json" in msg and "vocab.json + merges.txt" in msg, msg
+    assert not out.exists()
+    (src / "tokenizer.json").write_bytes(saved["tokenizer.json"])
+    convert(str(src), out, quiet=True)
+    assert "tokenizer.json" in json.loads((out / "manifest.json").read_text())["tokenizer_files"]
+
+
 @pytest.mark.parametrize("kind", ["llama3", "qwen2", "gpt-neox", "llama2", "mistral", "gemma"])
 def test_committed_tokenizer_fixtures_match_hf(kind):
     """The committed cases are what AutoTokenizer gives on the committed folder (regenerate with tokenizer_kinds)."""
