@@ -1040,8 +1040,10 @@ static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t
 // Many rows (int8 prefill): the f32 packed product's plan with pair products. A is packed once into
 // pairs per k-block of MR-row groups; each thread packs its column chunk of B per k-block into
 // NB-column panels whose int32 lanes hold (b[k][n], b[k+1][n]); an MR × NB int32 register tile
-// (AVX-512 8 × 48, AVX2 6 × 16) then does one pair product per vector, row and k-pair.
-constexpr int I8_MR = GP_MR, I8_NV = GP_NV, I8_NB = I8_NV * TC_I8,
+// (AVX-512 8 × 48, AVX2 4 × 16) then does one pair product per vector, row and k-pair. (AVX2 without
+// VNNI needs a register for each product before its add: at 6 rows GCC spilled the accumulators to
+// the stack, 45 GOP/s on one core against 53–59 at 4.)
+constexpr int I8_MR = TC_I8 == 16 ? 8 : 4, I8_NV = GP_NV, I8_NB = I8_NV * TC_I8,
               I8_KP = 64; // 64 pairs = 128 k per block
 
 template <int R>
