@@ -187,4 +187,23 @@ test("%profile runs a line against the session's tensors and shows the table and
   assert.match(events.filter((x) => x.kind === "stream").map((x) => x.text).join(""), /^256$/m);
 });
 
+test("%profile --model profiles a model folder's prefill and decode steps on the session's back end", async () => {
+  const { LanguageEngine } = await import("../kernel/engine.js");
+  const { PLOTLY_MIME } = await import("../kernel/display.js");
+  const { EMBEDDED_MODEL } = await import("../models/causal-lm.js");
+  const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)) });
+  const events: { kind: string; text?: string; data?: Record<string, unknown> }[] = [];
+  const run = (code: string) => e.execute({ code, user_expressions: {}, execution_count: 1 }, (ev) => events.push(ev as never));
+  assert.is((await run("%backend interp")).status, "ok");
+  assert.is((await run(`%profile --model ${EMBEDDED_MODEL} --prompt 3 --tokens 2`)).status, "ok");
+  const text = events.filter((x) => x.kind === "stream").map((x) => x.text).join("");
+  assert.match(text, /== prefill of 3 tokens/);
+  assert.match(text, /== 2 decode steps/);
+  // the decode instantiation's forward runs once per step; the prefill's once
+  const forwardCalls = [...text.matchAll(/^forward\s+(\d+)\s/gm)].map((m) => Number(m[1]));
+  assert.equal(forwardCalls, [1, 2]);
+  assert.is(events.filter((x) => x.kind === "display" && x.data && PLOTLY_MIME in x.data).length, 2);
+  assert.is((await run("%profile --model /nonexistent-folder")).status, "error");
+});
+
 test.run();
