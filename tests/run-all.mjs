@@ -13,7 +13,7 @@ let passed = 0, failed = 0;
 const groups = [];
 
 function run(name, cmd, args, parse, env = {}) {
-  if (only && only !== name) return;
+  if (only && only !== name.split(" ")[0]) return;
   console.log(`\n=== ${name}: ${cmd} ${args.join(" ")}`);
   const r = spawnSync(cmd, args, { cwd: root, encoding: "utf8", env: { ...process.env, ...env }, maxBuffer: 1 << 28 });
   const out = (r.stdout || "") + (r.stderr || "");
@@ -50,7 +50,7 @@ run("unit", process.execPath, [join(root, "node_modules/uvu/bin.js"), "dist/test
 // C++: tests/cpp/NAME.cpp against the eigen back end's runtime header (compiler/eigen/runtime/), built
 // with the back end's compiler and Eigen into dist/tests/cpp/NAME, again only when a source, a flag or
 // the compiler changed. Returns the binary, or why there is none.
-async function buildCpp(name) {
+async function buildCpp(name, extra = []) {
   const src = join(root, "tests/cpp", `${name}.cpp`), rtDir = join(root, "compiler/eigen/runtime");
   const bin = join(root, "dist/tests/cpp", name);
   let tc;
@@ -60,14 +60,15 @@ async function buildCpp(name) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
   const flags = ["-std=c++17", "-O1", "-march=native", "-ffp-contract=off", `-I${tc.eigenDir}`, `-I${rtDir}`];
-  const h = createHash("sha256").update(tc.cxx).update(tc.version).update(flags.join("\0")).update(readFileSync(src));
+  const sources = [src, ...extra.map((f) => join(root, f))];
+  const h = createHash("sha256").update(tc.cxx).update(tc.version).update(flags.join("\0")).update(sources.join("\0")).update(readFileSync(src));
   for (const f of readdirSync(rtDir).sort()) h.update(f).update(readFileSync(join(rtDir, f)));
   const key = h.digest("hex");
   if (existsSync(bin) && existsSync(bin + ".key") && readFileSync(bin + ".key", "utf8") === key) return { bin };
   mkdirSync(dirname(bin), { recursive: true });
   console.log(`\n=== cpp: compiling ${relative(root, src)}`);
   const tmp = `${bin}.tmp-${process.pid}`;
-  const r = spawnSync(tc.cxx, [...flags, src, "-o", tmp], { encoding: "utf8" });
+  const r = spawnSync(tc.cxx, [...flags, ...sources, "-pthread", "-o", tmp], { encoding: "utf8" });
   if (r.status !== 0) {
     rmSync(tmp, { force: true });
     return { error: `${tc.cxx} failed on ${relative(root, src)}:\n${r.error ?? ""}${r.stdout ?? ""}${r.stderr ?? ""}` };
@@ -78,12 +79,18 @@ async function buildCpp(name) {
 }
 
 if (!only || only === "cpp") {
-  const built = await buildCpp("precision_test");
-  if (built.error) {
-    console.log(`\n=== cpp: not built: ${built.error}`);
-    failed += 1;
-    groups.push("cpp: not built");
-  } else run("cpp", built.bin, [join(root, "tests/fixtures/examples/precision-cases.json")], counted);
+  // precision_test: the header's scalar rules against numpy; pool_test: the runtime's thread pool
+  for (const [name, extra, args] of [
+    ["precision_test", [], [join(root, "tests/fixtures/examples/precision-cases.json")]],
+    ["pool_test", ["compiler/eigen/runtime/tc_runtime.cpp"], []],
+  ]) {
+    const built = await buildCpp(name, extra);
+    if (built.error) {
+      console.log(`\n=== cpp: not built: ${built.error}`);
+      failed += 1;
+      groups.push(`cpp ${name}: not built`);
+    } else run(`cpp ${name}`, built.bin, args, counted);
+  }
 }
 
 // python-ref: pytest inside the project's virtual environment.
