@@ -91,7 +91,7 @@ test("a Tiled(R x C) weight's tile reaches the compiled product; RowMajor gets t
   assert.is(call("RowMajor"), "0x0");
 });
 
-// OpenMP workers spin in libgomp after a parallel product; the process (or a kernel worker thread)
+// Pool workers (and libgomp's, for Eigen's own GEMM) may still spin after a parallel product; the process (or a kernel worker thread)
 // that ends then must not unload the library under them (it did: SIGSEGV at exit, 5 runs in 6).
 test("a process that ends right after parallel products exits cleanly", () => {
   const lm = new URL("../models/causal-lm.js", import.meta.url).href;
