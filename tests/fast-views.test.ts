@@ -133,6 +133,28 @@ test("fastMatmulAccumulate into a strided accumulator with a broadcast bias = op
   }
 });
 
+// MMUL(y, a, y) and MMUL(y, a, w, y): an operand that is the accumulator's own storage is read as
+// it was before the product (a kernel writing y in place would read rows of B it already changed,
+// and add the updated y as the bias).
+test("fastMatmulAccumulate with an operand reading the accumulator's storage = ops.matmulAccumulate", () => {
+  const r = rand(23);
+  for (const [M, N] of [[6, 5], [9, 3], [8, 8]]) {
+    const acc = allocTensor({ precision: "f32", shape: [M, N], layout: { kind: "RowMajor" } });
+    acc.data.set(values(M * N, r));
+    const a = values(M * M, r), w = values(M * N, r);
+    for (const form of ["B", "C"]) {
+      const want = { ...acc, data: acc.data.slice() }, got = { ...acc, data: acc.data.slice() };
+      for (const t of [want, got]) {
+        const self = t.data as Float32Array;
+        const run = t === want ? ops.matmulAccumulate : fastMatmulAccumulate;
+        if (form === "B") run(t, a, [M, M], self, [M, N], undefined, undefined, false, new Float32Array(M * N));
+        else run(t, a, [M, M], w.subarray(0, M * N), [M, N], self, [M, N], false, new Float32Array(M * N));
+      }
+      sameBits(got.data, want.data, `${M}x${N}, the accumulator as ${form}`);
+    }
+  }
+});
+
 test("the windows are strided and the broadcast forms differ (the cases above are not all contiguous)", () => {
   const r = rand(19);
   let strided = 0, lastStrided = 0;

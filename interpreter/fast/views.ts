@@ -53,7 +53,8 @@ export function copyF32(src: Float32Array, sOff: number, sStr: readonly number[]
   let so = sOff, d = dOff;
   for (let r = 0; r < rows; r++) {
     if (ss === 1 && ds === 1) {
-      for (let j = 0; j < n; j++) dst[d + j] = src[so + j];
+      if (n >= 64) dst.set(src.subarray(so, so + n), d); // a memory copy
+      else for (let j = 0; j < n; j++) dst[d + j] = src[so + j];
     } else if (ss === 0) {
       const x = src[so];
       for (let j = 0, dj = d; j < n; j++, dj += ds) dst[dj] = x;
