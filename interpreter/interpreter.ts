@@ -9,6 +9,7 @@ import { ComputeArray } from "../runtime/precision.js";
 import { formatG6 } from "../runtime/format.js";
 import * as ops from "./ops.js";
 import { fastMatmulAccumulate, ParallelMatmul } from "./fast/products.js";
+import * as views from "./fast/views.js";
 import { allocCompute, allocTensor, TensorView } from "../runtime/tensor.js";
 import type { RawProfile } from "../runtime/profile.js";
 
@@ -166,7 +167,7 @@ export class Interpreter {
         let value = this.eval(s.src, frame);
         // A value that aliases the destination's storage (x[1 +: 3] = x[0 +: 3]) is copied first.
         if (value.buffer === dst.data.buffer) value = value.slice();
-        ops.scatter(value, s.squeeze ? dst.shape : s.src.shape, dst);
+        views.scatter(value, s.squeeze ? dst.shape : s.src.shape, dst);
         return;
       }
       case "zero": {
@@ -257,7 +258,7 @@ export class Interpreter {
     const n = elementCount(t.shape);
     if (kind === "f32" && t.data instanceof Float32Array && isRowMajorContiguous(t)) return t.data.subarray(t.offset, t.offset + n);
     if (kind === "i32" && t.data instanceof Int32Array && isRowMajorContiguous(t)) return t.data.subarray(t.offset, t.offset + n);
-    return ops.gather(t, kind, this.temp(owner, kind, n, slot));
+    return views.gather(t, kind, this.temp(owner, kind, n, slot));
   }
 
   // ---- views ----------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ export class Interpreter {
         let a = this.eval(e.left, frame), b = this.eval(e.right, frame);
         if (e.compute === "f32") { a = this.asF32(a, e.left); b = this.asF32(b, e.right); }
         const out = this.temp(e, e.compute, elementCount(e.shape), 0);
-        ops.binary(e.op, e.compute, a, e.left.shape, b, e.right.shape, out, e.shape, e.span);
+        views.binary(e.op, e.compute, a, e.left.shape, b, e.right.shape, out, e.shape, e.span);
         return out;
       }
       case "call": {
@@ -367,6 +368,13 @@ export class Interpreter {
   arg(e: IR.Expr & { kind: "call" }, i: number, frame: Frame, asFloat: boolean): ComputeArray {
     const a = this.eval(e.args[i], frame);
     return asFloat ? this.asF32(a, e.args[i]) : a;
+  }
+
+  /** The view an f32 argument reads when it is a view of f32 storage (not a computed value). */
+  f32View(e: IR.Expr, frame: Frame): TensorView | undefined {
+    if (e.kind !== "view" || e.compute !== "f32") return undefined;
+    const t = this.resolve(e.view, frame);
+    return views.isF32View(t) ? t : undefined;
   }
 
   /** Integer values used in float arithmetic are converted (as C converts int to float). */
@@ -400,7 +408,12 @@ const PURE: Record<IR.PureFn, (it: Interpreter, e: Call, frame: Frame, out: Comp
     out[0] = e.compute === "i32" ? s | 0 : s;
   },
   SOFTMAX: (it, e, f, out) => ops.softmaxLast(it.arg(e, 0, f, true), e.args[0].shape, out as Float32Array),
-  TRANSPOSE: (it, e, f, out) => ops.transpose2d(it.arg(e, 0, f, false), e.args[0].shape, out),
+  TRANSPOSE: (it, e, f, out) => {
+    // a strided f32 view (a window of a cache) is transposed in place, without gathering it first
+    const v = it.f32View(e.args[0], f);
+    if (v && out instanceof Float32Array) views.transposeViewF32(v, out);
+    else ops.transpose2d(it.arg(e, 0, f, false), e.args[0].shape, out);
+  },
 };
 
 function unary(it: Interpreter, e: Call, f: Frame, out: ComputeArray): void {

@@ -8,7 +8,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { matmulAccumulate, matmulF32 } from "../interpreter/ops.js";
-import { MatmulPool } from "../interpreter/fast/parallel.js";
+import { chunkRange, claim, CTRL, MatmulPool, SPIN_MS } from "../interpreter/fast/parallel.js";
 import { fastMatmulAccumulate, matmulF64Rows, matvecF32 } from "../interpreter/fast/products.js";
 import { toWasmHeap, WasmKernels, wasmHeap } from "../interpreter/fast/wasm-kernels.js";
 import { Precision } from "../compiler/types.js";
@@ -182,6 +182,50 @@ test("the pool (two threads; WebAssembly with the weight in the heap, TypeScript
         assert.ok(pool.hook("vec", inHeap ? heapCopy(W) : W, x, V, D, 1, got), "the pool took the product");
         sameBits(got, want, `pool vec ${V}x${D}${inHeap ? " (heap)" : ""}`);
       }
+    }
+  } finally {
+    pool.close();
+  }
+});
+
+test("claim hands out each chunk of the current job once, then nothing; chunks tile the output", () => {
+  const ctrl = new Int32Array(new SharedArrayBuffer(4 * (CTRL.SCRATCH + 1)));
+  Atomics.store(ctrl, CTRL.NEXT, (41 << 8) | 5);
+  const got: number[] = [];
+  for (let i; (i = claim(ctrl)) >= 0; ) got.push(i);
+  assert.equal(got.sort(), [0, 1, 2, 3, 4]);
+  assert.is(claim(ctrl), -1);
+  assert.is(Atomics.load(ctrl, CTRL.NEXT), 41 << 8, "an exhausted job keeps its number");
+  for (const [kind, M, N, chunk] of [[1, 1, 771, 392], [0, 5003, 1, 632], [1, 16, 8, 8]]) {
+    const count = Math.ceil((kind === 0 ? M : N) / chunk), seen: number[] = [];
+    for (let c = 0; c < count; c++) { const [lo, hi] = chunkRange(kind, M, N, chunk, c); for (let j = lo; j < hi; j++) seen.push(j); }
+    assert.equal(seen, Array.from({ length: kind === 0 ? M : N }, (_, j) => j), `chunks of ${kind ? N : M}`);
+  }
+});
+
+// Three threads race for the chunks; products come back to back (helpers spinning) and after pauses
+// longer than SPIN_MS (helpers asleep, woken by the main thread): the same bits every time.
+test("the pool with two helpers, products back to back and after pauses = the definition bit for bit", () => {
+  const pool = new MatmulPool(3), r = rand(29);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  try {
+    const cases = [[1, 768, 771], [3, 129, 1601], [1, 3072, 200]].map(([M, K, N]) => {
+      const A = values(M * K, r, false), B = values(K * N, r, false), init = values(M * N, r, false);
+      const want = init.slice();
+      matmulF32(A, B, M, K, N, false, want);
+      return { M, K, N, A, Bh: heapCopy(B), init, want };
+    });
+    const W = values(4099 * 64, r, false), x = values(64, r, false), Wh = heapCopy(W), initV = values(4099, r, false), wantV = initV.slice();
+    matmulF32(W, x, 4099, 64, 1, true, wantV);
+    for (let round = 0; round < 40; round++) {
+      if (round % 10 === 9) Atomics.wait(pause, 0, 0, 3 * SPIN_MS + 5);
+      const { M, K, N, A, Bh, init, want } = cases[round % cases.length];
+      const got = shared(init);
+      assert.ok(pool.hook("rows", A, Bh, M, K, N, got));
+      sameBits(got, want, `round ${round}: rows ${M}x${K}x${N}`);
+      const gotV = shared(initV);
+      assert.ok(pool.hook("vec", Wh, x, 4099, 64, 1, gotV));
+      sameBits(gotV, wantV, `round ${round}: vec`);
     }
   } finally {
     pool.close();

@@ -5,8 +5,9 @@
 // one place that chooses among them.
 
 import { ComputeArray } from "../../runtime/precision.js";
-import { TensorView } from "../../runtime/tensor.js";
+import { isContiguous, TensorView } from "../../runtime/tensor.js";
 import * as ops from "../ops.js";
+import * as views from "./views.js";
 
 /** Runs a large f32 product on several threads (parallel.ts); returns false to let the caller run it alone. */
 export type ParallelMatmul = (kind: "vec" | "rows", A: Float32Array, B: Float32Array, M: number, K: number, N: number, out: Float32Array) => boolean;
@@ -20,13 +21,19 @@ export function fastMatmulAccumulate(acc: TensorView, A: ComputeArray, aShape: r
   C: ComputeArray | undefined, cShape: readonly number[] | undefined, integer: boolean, scratch: ComputeArray, parallel?: ParallelMatmul): void {
   if (integer) return ops.matmulAccumulate(acc, A, aShape, B, bShape, C, cShape, true, scratch);
   const { M, K, N, vec } = ops.mmulDims(aShape, bShape);
-  const out = ops.gather(acc, "f32", scratch) as Float32Array;
+  // acc's own storage when it is a contiguous f32 view no operand reads: the kernels add each sum
+  // onto the f32 value as they would onto a copy, and the store back is then not needed
+  const inPlace = views.isF32View(acc) && isContiguous(acc) && [A, B, C].every((x) => x?.buffer !== acc.data.buffer);
+  const out = inPlace ? (acc.data as Float32Array).subarray(acc.offset, acc.offset + M * N) : views.gather(acc, "f32", scratch) as Float32Array;
   const a = A as Float32Array, b = B as Float32Array;
   if (!parallel?.(vec ? "vec" : "rows", a, b, M, K, N, out)) {
     if (vec) matvecF32(a, b, M, K, out, 0, M);
     else matmulF64Rows(a, b, M, K, N, out, 0, N);
   }
-  ops.addAndStore(out, C, cShape, false, acc);
+  // ops.addAndStore: out += C (broadcast to acc's shape) in f32, then stored into acc
+  if (C && !(C instanceof Float32Array)) return ops.addAndStore(out, C, cShape, false, acc);
+  if (C) views.binaryF32("+", out, acc.shape, C, cShape!, out, acc.shape);
+  if (!inPlace) views.scatter(out, acc.shape, acc);
 }
 
 // Monomorphic Float32Array kernels: V8 keeps element access fast only when each call site sees

@@ -116,16 +116,26 @@ export class WasmKernels {
    * kind 1 (matmulF64Rows, B in the heap) columns [lo, hi). `scratch`: scratchBytes(...) bytes.
    */
   share(kind: number, A: Float32Array, B: Float32Array, out: Float32Array, M: number, K: number, N: number, lo: number, hi: number, scratch: number): void {
-    const buf = this.memory.buffer;
-    const f32 = new Float32Array(buf), f64 = new Float64Array(buf);
+    this.stage(kind, A, B, M, K, scratch);
+    this.range(kind, A, B, out, M, K, N, lo, hi, scratch);
+  }
+
+  /** Copies the small operand of a product (kind 0: the vector B; kind 1: A) into the thread's scratch. */
+  stage(kind: number, A: Float32Array, B: Float32Array, M: number, K: number, scratch: number): void {
+    const f32 = new Float32Array(this.memory.buffer);
+    if (kind === 0) f32.set(B.subarray(0, K), scratch / 4);
+    else f32.set(A.subarray(0, M * K), scratch / 4);
+  }
+
+  /** Rows (kind 0) or columns (kind 1) [lo, hi) of a product whose small operand is staged in `scratch`. */
+  range(kind: number, A: Float32Array, B: Float32Array, out: Float32Array, M: number, K: number, N: number, lo: number, hi: number, scratch: number): void {
+    const f64 = new Float64Array(this.memory.buffer);
     if (kind === 0) {
-      f32.set(B.subarray(0, K), scratch / 4);
       const r = scratch + scratchLayout(0, M, K, N).results;
       this.k.dot4(A.byteOffset, scratch, K, lo, hi, r);
       for (let i = lo; i < hi; i++) out[i] += f64[r / 8 + i - lo];
       return;
     }
-    f32.set(A.subarray(0, M * K), scratch / 4);
     const t = scratch + scratchLayout(1, M, K, N).results, t8 = t / 8;
     for (let i0 = 0; i0 < M; i0 += 4) {
       const rows = Math.min(4, M - i0);
