@@ -411,15 +411,21 @@ static void rowB_cols(int M, int K, const float* A, int64_t as0, int64_t as1, co
   }
 }
 
-/** acc[0..N) += Σ_{k in [k0,k1)} a[k]·B[k][0..N): whole weight rows, read sequentially, four at a time. */
+/**
+ * acc[0..N) += Σ_{k in [k0,k1)} a[k]·B[k][0..N): whole weight rows, four at a time, one from each
+ * quarter of the range, so the four streams each read a long run of consecutive rows. (Four
+ * consecutive rows are four short streams that jump every row; with 768-column rows the prefetcher
+ * lost them: f16 {3072,768} on one core 8–11 GB/s that way, 20 this way.)
+ */
 template <int BP>
 static void rowB_vec_rows(const float* A, int64_t as1, const void* B, int64_t ldb, int N, float* acc, int k0,
                           int k1) {
-  int k = k0;
-  for (; k + 4 <= k1; k += 4) {
-    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + 1) * as1]), a2 = vset1(A[(k + 2) * as1]),
-                a3 = vset1(A[(k + 3) * as1]);
-    const int64_t r0 = (int64_t)k * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb;
+  const int Q = (k1 - k0) / 4;
+  for (int i = 0; i < Q; ++i) {
+    const int k = k0 + i;
+    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + Q) * as1]), a2 = vset1(A[(k + 2 * Q) * as1]),
+                a3 = vset1(A[(k + 3 * Q) * as1]);
+    const int64_t r0 = (int64_t)k * ldb, r1 = r0 + Q * ldb, r2 = r1 + Q * ldb, r3 = r2 + Q * ldb;
     int n = 0;
     for (; n + TC_VW <= N; n += TC_VW) {
       tc_vf t = vfma(a0, vldB<BP>(B, r0 + n), vldu(acc + n));
@@ -428,10 +434,10 @@ static void rowB_vec_rows(const float* A, int64_t as1, const void* B, int64_t ld
       vstu(acc + n, vfma(a3, vldB<BP>(B, r3 + n), t));
     }
     for (; n < N; ++n)
-      acc[n] += A[k * as1] * ldB1<BP>(B, r0 + n) + A[(k + 1) * as1] * ldB1<BP>(B, r1 + n) +
-                A[(k + 2) * as1] * ldB1<BP>(B, r2 + n) + A[(k + 3) * as1] * ldB1<BP>(B, r3 + n);
+      acc[n] += A[k * as1] * ldB1<BP>(B, r0 + n) + A[(k + Q) * as1] * ldB1<BP>(B, r1 + n) +
+                A[(k + 2 * Q) * as1] * ldB1<BP>(B, r2 + n) + A[(k + 3 * Q) * as1] * ldB1<BP>(B, r3 + n);
   }
-  for (; k < k1; ++k) {
+  for (int k = k0 + 4 * Q; k < k1; ++k) {
     const tc_vf a = vset1(A[k * as1]);
     const int64_t r = (int64_t)k * ldb;
     int n = 0;
@@ -444,7 +450,7 @@ static void rowB_vec_rows(const float* A, int64_t as1, const void* B, int64_t ld
 // vector of bf16 pairs, a shift gives the even column's f32 and a mask the odd one's (2 operations
 // per 2·VW weights, against 4 for zero-extend-and-shift). The accumulator row then holds, per block of
 // 2·VW columns, the even columns' sums and then the odd ones'; columns past the last whole block stay
-// in place. Each column's sum is formed in the same order as rowB_vec_rows<1>.
+// in place. Each column's sum is formed in the same order as rowB_vec_rows<1>'s.
 /** Where column n's sum sits in the bf16 accumulator row (NF: columns in whole blocks). */
 static inline int bf16_acc_index(int n, int NF) {
   if (n >= NF) return n;
@@ -454,12 +460,13 @@ static inline int bf16_acc_index(int n, int NF) {
 static void rowB_vec_rows_bf16(const float* A, int64_t as1, const uint16_t* B, int64_t ldb, int N, float* acc,
                                int k0, int k1) {
   const int NF = N / (2 * TC_VW) * (2 * TC_VW);
-  int k = k0;
-  for (; k + 4 <= k1; k += 4) {
-    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + 1) * as1]), a2 = vset1(A[(k + 2) * as1]),
-                a3 = vset1(A[(k + 3) * as1]);
+  const int Q = (k1 - k0) / 4; // one row from each quarter of the range per pass (rowB_vec_rows)
+  for (int i = 0; i < Q; ++i) {
+    const int k = k0 + i;
+    const tc_vf a0 = vset1(A[k * as1]), a1 = vset1(A[(k + Q) * as1]), a2 = vset1(A[(k + 2 * Q) * as1]),
+                a3 = vset1(A[(k + 3 * Q) * as1]);
     const uint16_t* b0 = B + (int64_t)k * ldb;
-    const uint16_t *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    const uint16_t *b1 = b0 + (int64_t)Q * ldb, *b2 = b1 + (int64_t)Q * ldb, *b3 = b2 + (int64_t)Q * ldb;
     for (int n = 0; n < NF; n += 2 * TC_VW) {
       const tc_vi16 w0 = vi16_ldu(b0 + n), w1 = vi16_ldu(b1 + n), w2 = vi16_ldu(b2 + n), w3 = vi16_ldu(b3 + n);
       tc_vf e = vfma(a0, bf16_even(w0), vldu(acc + n)), o = vfma(a0, bf16_odd(w0), vldu(acc + n + TC_VW));
@@ -471,10 +478,10 @@ static void rowB_vec_rows_bf16(const float* A, int64_t as1, const uint16_t* B, i
       vstu(acc + n + TC_VW, vfma(a3, bf16_odd(w3), o));
     }
     for (int n = NF; n < N; ++n)
-      acc[n] += A[k * as1] * b2f(b0[n]) + A[(k + 1) * as1] * b2f(b1[n]) + A[(k + 2) * as1] * b2f(b2[n]) +
-                A[(k + 3) * as1] * b2f(b3[n]);
+      acc[n] += A[k * as1] * b2f(b0[n]) + A[(k + Q) * as1] * b2f(b1[n]) + A[(k + 2 * Q) * as1] * b2f(b2[n]) +
+                A[(k + 3 * Q) * as1] * b2f(b3[n]);
   }
-  for (; k < k1; ++k) {
+  for (int k = k0 + 4 * Q; k < k1; ++k) {
     const tc_vf a = vset1(A[k * as1]);
     const uint16_t* b0 = B + (int64_t)k * ldb;
     for (int n = 0; n < NF; n += 2 * TC_VW) {
@@ -939,20 +946,40 @@ static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, 
 }
 
 #elif TC_I8 == 8
-// One row of A (decode), AVX2: as the AVX-512 form, B streamed whole rows at a time into per-thread
-// int32 accumulator rows. Interleaving the bytes of rows k and k+1 before sign-extending keeps the
-// columns in their natural order; two row pairs per pass halve the accumulator loads and stores.
+// One row of A (decode), AVX2: B streamed whole rows at a time into an int32 accumulator row per
+// chunk. The rows multiplied together by one pair product need not be neighbours (int32 sums are
+// exact in any order), so each pass takes one row from each quarter of the chunk: pairs (q0, q1) and
+// (q2, q3), four long sequential streams (four neighbouring rows are four short streams that jump
+// every row, which the prefetcher loses on 768-byte rows). Interleaving the bytes of the two rows of a
+// pair before sign-extending keeps the columns in their natural order.
 constexpr int I8_VEC_COLS = 16;
 static inline int i8_acc_index(int n) { return n; }
-static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0,
+/** acc += a0·b0 + a1·b1 for one pair of weight rows (pair = (a0, a1) as int16 halves; b1 null: a single row). */
+static inline void i8_pair_rows(int32_t pair, const int8_t* b0, const int8_t* b1, int N, int32_t* acc) {
+  const int NF = N & ~15;
+  const __m256i a = _mm256_set1_epi32(pair);
+  const __m128i z = _mm_setzero_si128();
+  for (int n = 0; n < NF; n += 16) {
+    const __m128i x0 = _mm_loadu_si128((const __m128i*)(b0 + n));
+    const __m128i x1 = b1 ? _mm_loadu_si128((const __m128i*)(b1 + n)) : z;
+    __m256i* q = (__m256i*)(acc + n);
+    q[0] = vi_dot2(q[0], _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)), a);
+    q[1] = vi_dot2(q[1], _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)), a);
+  }
+  const uint32_t a0 = (uint32_t)(int32_t)(int16_t)(pair & 0xffff), a1 = (uint32_t)(int32_t)(int16_t)(pair >> 16);
+  for (int n = NF; n < N; ++n)
+    acc[n] = (int32_t)((uint32_t)acc[n] + a0 * (uint32_t)(int32_t)b0[n] + (b1 ? a1 * (uint32_t)(int32_t)b1[n] : 0u));
+}
+static void i8_vec_rows(const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0,
                         int k1) {
   const int NF = N & ~15;
-  const __m128i z = _mm_setzero_si128();
-  int k = k0;
-  for (; k + 4 <= k1; k += 4) {
-    const __m256i a01 = _mm256_set1_epi32(ap[k / 2]), a23 = _mm256_set1_epi32(ap[k / 2 + 1]);
+  const int Q = (k1 - k0) / 4;
+  for (int i = 0; i < Q; ++i) {
+    const int k = k0 + i;
     const int8_t* b0 = B + (int64_t)k * ldb;
-    const int8_t *b1 = b0 + ldb, *b2 = b1 + ldb, *b3 = b2 + ldb;
+    const int8_t *b1 = b0 + (int64_t)Q * ldb, *b2 = b1 + (int64_t)Q * ldb, *b3 = b2 + (int64_t)Q * ldb;
+    const __m256i a01 = _mm256_set1_epi32(i8_pair(A[k * as1], A[(k + Q) * as1])),
+                  a23 = _mm256_set1_epi32(i8_pair(A[(k + 2 * Q) * as1], A[(k + 3 * Q) * as1]));
     for (int n = 0; n < NF; n += 16) {
       const __m128i x0 = _mm_loadu_si128((const __m128i*)(b0 + n)), x1 = _mm_loadu_si128((const __m128i*)(b1 + n));
       const __m128i x2 = _mm_loadu_si128((const __m128i*)(b2 + n)), x3 = _mm_loadu_si128((const __m128i*)(b3 + n));
@@ -962,25 +989,18 @@ static void i8_vec_rows(int K, const int32_t* ap, const int8_t* B, int64_t ldb, 
       q[0] = vi_dot2(lo, _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x2, x3)), a23);
       q[1] = vi_dot2(hi, _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x2, x3)), a23);
     }
-  }
-  for (; k < k1; k += 2) {
-    const __m256i a = _mm256_set1_epi32(ap[k / 2]);
-    const int8_t* b0 = B + (int64_t)k * ldb;
-    const int8_t* b1 = b0 + ldb;
-    const bool two = k + 1 < K;
-    for (int n = 0; n < NF; n += 16) {
-      const __m128i x0 = _mm_loadu_si128((const __m128i*)(b0 + n));
-      const __m128i x1 = two ? _mm_loadu_si128((const __m128i*)(b1 + n)) : z;
-      __m256i* q = (__m256i*)(acc + n);
-      q[0] = vi_dot2(q[0], _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(x0, x1)), a);
-      q[1] = vi_dot2(q[1], _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(x0, x1)), a);
+    for (int n = NF; n < N; ++n) {
+      uint32_t t = (uint32_t)acc[n];
+      for (int j = 0; j < 4; ++j)
+        t += (uint32_t)(int32_t)A[(k + j * Q) * as1] * (uint32_t)(int32_t)B[(int64_t)(k + j * Q) * ldb + n];
+      acc[n] = (int32_t)t;
     }
   }
-  // the last N % 16 columns, scalar (wrapping)
-  for (int kk = k0; kk < k1; ++kk) {
-    const uint32_t av = (uint32_t)(int32_t)(int16_t)(kk % 2 ? ap[kk / 2] >> 16 : ap[kk / 2] & 0xffff);
-    const int8_t* b = B + (int64_t)kk * ldb;
-    for (int n = NF; n < N; ++n) acc[n] = (int32_t)((uint32_t)acc[n] + av * (uint32_t)(int32_t)b[n]);
+  // the rows left over (fewer than four), in pairs of neighbours, the last one alone
+  for (int k = k0 + 4 * Q; k < k1; k += 2) {
+    const bool two = k + 1 < k1;
+    i8_pair_rows(i8_pair(A[k * as1], two ? A[(k + 1) * as1] : 0), B + (int64_t)k * ldb,
+                 two ? B + (int64_t)(k + 1) * ldb : nullptr, N, acc);
   }
 }
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
@@ -1012,7 +1032,24 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 }
 #endif
 
-#if TC_I8
+#if TC_I8 == 8
+static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
+  // one chunk of rows per thread, each into its own accumulator row (summed at the end; exact)
+  const int NP = (N + I8_VEC_COLS - 1) / I8_VEC_COLS * I8_VEC_COLS;
+  const int nt = fast_threads((double)K * N, K / 64);
+  static thread_local std::vector<int32_t> buf;
+  int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
+  std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
+  on_threads(nt, [&](int t, int T) {
+    i8_vec_rows(A, as1, B, ldb, N, accs + (int64_t)t * NP, (int)((int64_t)K * t / T), (int)((int64_t)K * (t + 1) / T));
+  });
+  for (int n = 0; n < N; ++n) {
+    uint32_t s = 0;
+    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + n];
+    P[n] = (int32_t)s;
+  }
+}
+#elif TC_I8 == 16
 static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
   const int KP = (K + 1) / 2, NP = (N + I8_VEC_COLS - 1) / I8_VEC_COLS * I8_VEC_COLS;
   std::vector<int32_t> pairs((size_t)KP);
@@ -1037,6 +1074,9 @@ static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t
   }
 }
 
+#endif
+
+#if TC_I8
 // Many rows (int8 prefill): the f32 packed product's plan with pair products. A is packed once into
 // pairs per k-block of MR-row groups; each thread packs its column chunk of B per k-block into
 // NB-column panels whose int32 lanes hold (b[k][n], b[k+1][n]); an MR × NB int32 register tile
