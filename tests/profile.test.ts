@@ -169,12 +169,18 @@ test("profiling is off unless asked: no counts, no timers in the emitted code", 
   assert.is(exec.profile?.(), undefined);
 });
 
-test("%profile runs a line against the session's tensors and shows the table and a plotly chart", async () => {
+/** A notebook session of the kernel's engine: run a cell, and every event it emitted so far. */
+async function notebook() {
   const { LanguageEngine } = await import("../kernel/engine.js");
   const { PLOTLY_MIME } = await import("../kernel/display.js");
   const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)) });
   const events: { kind: string; text?: string; data?: Record<string, unknown> }[] = [];
   const run = (code: string) => e.execute({ code, user_expressions: {}, execution_count: 1 }, (ev) => events.push(ev as never));
+  return { run, events, PLOTLY_MIME };
+}
+
+test("%profile runs a line against the session's tensors and shows the table and a plotly chart", async () => {
+  const { run, events, PLOTLY_MIME } = await notebook();
   assert.is((await run("type V = Tensor<f32, {64}>;\nkernel inc(V v) { v = v * 2.0 + 1; }\nV x;\nx = 1.5;")).status, "ok");
   assert.is((await run("%profile inc(x);")).status, "ok");
   const text = events.filter((x) => x.kind === "stream").map((x) => x.text).join("");
@@ -188,12 +194,8 @@ test("%profile runs a line against the session's tensors and shows the table and
 });
 
 test("%profile --model profiles a model folder's prefill and decode steps on the session's back end", async () => {
-  const { LanguageEngine } = await import("../kernel/engine.js");
-  const { PLOTLY_MIME } = await import("../kernel/display.js");
   const { EMBEDDED_MODEL } = await import("../models/causal-lm.js");
-  const e = new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)) });
-  const events: { kind: string; text?: string; data?: Record<string, unknown> }[] = [];
-  const run = (code: string) => e.execute({ code, user_expressions: {}, execution_count: 1 }, (ev) => events.push(ev as never));
+  const { run, events, PLOTLY_MIME } = await notebook();
   assert.is((await run("%backend interp")).status, "ok");
   assert.is((await run(`%profile --model ${EMBEDDED_MODEL} --prompt 3 --tokens 2`)).status, "ok");
   const text = events.filter((x) => x.kind === "stream").map((x) => x.text).join("");

@@ -31,14 +31,7 @@ sys.path.insert(0, str(ROOT / "python-ref"))
 from tensorcore_ref.make_models import make_model  # noqa: E402
 
 FAMILIES = ["gpt2-family", "llama-family", "qwen2-family", "mistral-family", "gemma-family", "gpt-neox-family"]
-PROMPTS = [
-    "The meaning of life is", "Hello, my dog is cute and", "In 1492, Columbus sailed the ocean blue",
-    "Once upon a time", "The quick brown fox jumps over", "def fibonacci(n):", "Paris is the capital of",
-    "She opened the door and saw", "1, 2, 3, 4,", "The weather today is", "In the beginning there was",
-    "My favourite food is", "He said: \"I will", "The stock market fell", "Water boils at",
-    "To be or not to be,", "The cat sat on the", "Tokyo, Japan —", "Once the rain stopped, we",
-    "A long time ago in a galaxy",
-]
+PROMPTS = json.loads((ROOT / "tests/fixtures/int8-prompts.json").read_text())["prompts"]
 HELD_OUT = [c["text"] for c in json.loads((ROOT / "tests/fixtures/tokenizer-cases.json").read_text())["cases"] if c["text"]]
 # (label, quantize the LM head, the embeddings, the layers' projections)
 SCHEMES = [("LM head only", True, False, False), ("embeddings only", False, True, False),

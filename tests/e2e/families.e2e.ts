@@ -21,14 +21,7 @@ const INT8_SHORTFALL: Record<string, number> = { "gpt2-family": 18, "gemma-famil
 const FAMILIES = ["gpt2-family", "llama-family", "qwen2-family", "mistral-family", "gemma-family", "gpt-neox-family"];
 // the second prompt is longer than Mistral's sliding window (12), with its continuation far longer
 const PROMPTS = ["The meaning of life is", "Hello, my dog is cute and it likes to run around the park every single morning"];
-const INT8_PROMPTS = [
-  "The meaning of life is", "Hello, my dog is cute and", "In 1492, Columbus sailed the ocean blue",
-  "Once upon a time", "The quick brown fox jumps over", "def fibonacci(n):", "Paris is the capital of",
-  "She opened the door and saw", "1, 2, 3, 4,", "The weather today is", "In the beginning there was",
-  "My favourite food is", "He said: \"I will", "The stock market fell", "Water boils at",
-  "To be or not to be,", "The cat sat on the", "Tokyo, Japan —", "Once the rain stopped, we",
-  "A long time ago in a galaxy",
-];
+const INT8_PROMPTS: string[] = JSON.parse(readFileSync(new URL("../../../tests/fixtures/int8-prompts.json", import.meta.url), "utf8")).prompts;
 
 function f32(path: string): { shape: number[]; data: Float32Array } {
   const r = parseNpy(readFileSync(path), path);

@@ -1030,20 +1030,10 @@ static void i8_vec_rows(const int8_t* A, int64_t as1, const int8_t* B, int64_t l
                  two ? B + (int64_t)(k + 1) * ldb : nullptr, N, acc);
   }
 }
-static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
-                    int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
-  // portable: row-streaming loops with wrapping uint32 sums (vectorized by the compiler)
-  for (int i = 0; i < M; ++i) {
-    uint32_t* p = (uint32_t*)(P + (int64_t)i * ldp);
-    for (int64_t n = c0; n < c1; ++n) p[n] = 0;
-    for (int k = 0; k < K; ++k) {
-      const uint32_t a = (uint32_t)(int32_t)A[i * as0 + k * as1];
-      const int8_t* b = B + (int64_t)k * ldb;
-      for (int64_t n = c0; n < c1; ++n) p[n] += a * (uint32_t)(int32_t)b[n];
-    }
-  }
-}
-#else
+#endif
+
+#if TC_I8 != 16
+// few rows (and every int8 product without AVX2 or AVX-512BW)
 static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
                     int32_t* P, int64_t ldp, int64_t c0, int64_t c1) {
   // portable: row-streaming loops with wrapping uint32 sums (vectorized by the compiler)
