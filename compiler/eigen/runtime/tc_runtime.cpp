@@ -40,7 +40,7 @@ struct Pool {
   std::atomic<bool> stop{false};
   std::mutex sleep_m, job_m;
   std::condition_variable wake;
-  int threads = 0; // the width products use (set_threads); 0: every core
+  std::atomic<int> threads{0}; // the width products use (set_threads); 0: every core
 
   ~Pool() {
     stop.store(true);
@@ -130,12 +130,10 @@ void pool_for(int64_t n, int width, void (*body)(void*, int64_t, int), void* ctx
 }
 bool in_pool() { return tls_in_pool; }
 int pool_width() {
-  Pool& p = pool();
-  if (p.threads <= 0) {
-    const unsigned hw = std::thread::hardware_concurrency();
-    p.threads = hw ? (int)hw : 1;
-  }
-  return p.threads;
+  const int n = pool().threads.load(std::memory_order_relaxed);
+  if (n > 0) return n;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw ? (int)hw : 1;
 }
 
 static int threads_for(double work) { return in_pool() || work < 65536.0 ? 1 : pool_width(); }
@@ -1314,7 +1312,7 @@ void set_threads(int n) {
   if (n > 0) omp_set_num_threads(n); // Eigen's own GEMM (the layouts the fast products leave to it)
 #endif
   Eigen::setNbThreads(n > 0 ? n : 0);
-  pool().threads = n > 0 ? n : 0;
+  pool().threads.store(n > 0 ? n : 0);
 }
 int get_threads() { return pool_width(); }
 } // namespace tcrt

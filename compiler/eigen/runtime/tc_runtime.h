@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <atomic>
+#include <mutex>
 #include <algorithm>
 #include <type_traits>
 #include <vector>
@@ -250,23 +251,23 @@ inline bool disjoint(const void* a, int64_t abytes, const void* b, int64_t bbyte
 template <class Fn>
 int par_for(int64_t n, Fn&& fn, const Rt* rt, Fault* F) {
   std::atomic<int64_t> stop{INT64_MAX}; // the lowest failing iteration so far: later ones are skipped
-  std::vector<Fault> faults((size_t)n);
-  std::vector<int> rcs((size_t)n, 0);
+  std::mutex m;                         // guards best/brc (taken only when an iteration fails)
+  Fault best{};
+  int brc = 0;
   run_chunks(n, pool_width(), [&](int64_t k, int) {
     if (k > stop.load(std::memory_order_relaxed)) return;
     Fault f{};
     const int rc = interrupted(rt) ? interrupt(&f) : fn(k, &f);
-    if (rc) {
-      faults[(size_t)k] = f;
-      rcs[(size_t)k] = rc;
-      int64_t cur = stop.load();
-      while (k < cur && !stop.compare_exchange_weak(cur, k)) {}
+    if (!rc) return;
+    std::lock_guard<std::mutex> lk(m);
+    if (k < stop.load()) {
+      stop.store(k);
+      best = f;
+      brc = rc;
     }
   });
-  const int64_t bad = stop.load();
-  if (bad == INT64_MAX) return 0;
-  *F = faults[(size_t)bad];
-  return rcs[(size_t)bad];
+  if (brc) *F = best;
+  return brc;
 }
 
 // ---- products ----
