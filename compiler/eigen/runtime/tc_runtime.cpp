@@ -132,8 +132,9 @@ bool in_pool() { return tls_in_pool; }
 int pool_width() {
   const int n = pool().threads.load(std::memory_order_relaxed);
   if (n > 0) return n;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw ? (int)hw : 1;
+  // asked once: hardware_concurrency() reads /sys on every call (a syscall per product otherwise)
+  static const int cores = std::max(1, (int)std::thread::hardware_concurrency());
+  return cores;
 }
 
 static int threads_for(double work) { return in_pool() || work < 65536.0 ? 1 : pool_width(); }
