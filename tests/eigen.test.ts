@@ -214,6 +214,36 @@ test("batch loops writing disjoint column windows run in parallel; overlapping o
   }
 });
 
+const bigSource = `
+type B = Tensor<f32, {64, 1024}>;
+type W = Tensor<f32, {64, 2048}>;
+type V = Tensor<f32, {1024}>;
+type I = Tensor<int32, {64, 1024}>;
+kernel act(B x, V b, B y) { y = x + b; ACT(y, GELU); y = y * 0.5 + EXP(x * 0.25); }
+kernel window(B x, W y) { y[:, 1024 +: 1024] = TANH(x) - x; }
+kernel small(V x, V y) { y = EXP(x); }
+kernel divide(I a, I b, I c) { c = a / b; }
+`;
+
+test("large elementwise statements split their rows across the pool and keep the interpreter's bits", async () => {
+  const { program } = checkSource("big.ta", bigSource);
+  const unit = emitCpp(program.kernels, {});
+  const body = (name: string) => {
+    const from = unit.code.indexOf(`// kernel ${name},`);
+    return unit.code.slice(from, unit.code.indexOf("\n}\n", from));
+  };
+  for (const name of ["act", "window"]) assert.ok(body(name).includes("run_chunks("), `${name} should be split`);
+  // too small to pay; an integer division reports its fault through one thread's F
+  for (const name of ["small", "divide"]) assert.not.ok(body(name).includes("run_chunks("), `${name} must stay on one thread`);
+  const be = await eigenFor(program.kernels);
+  for (const k of program.kernels.filter((k) => k.name !== "divide")) {
+    const inputs = makeInputs(k, undefined, 7);
+    const out = k.params.length - 1;
+    const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));
+    assert.equal(toNumbers(b.params[out]), toNumbers(a.params[out]), k.name);
+  }
+});
+
 // ---- set-up problems and failed builds -----------------------------------------------------------------
 
 test("a missing C++ compiler is one clear sentence", async () => {

@@ -195,6 +195,20 @@ const INLINE: Record<InlineFn, (a: InlineArgs) => string> = {
 
 type BinaryOp = (IR.Expr & { kind: "binary" })["op"];
 /** Binary operators: f32 arithmetic (as C++ float operations), i32 arithmetic (wrapping runtime helpers; / and % fault on zero). */
+/** Elements from which an elementwise statement's rows are split across the pool's threads. */
+const PAR_ELEMENTS = 1 << 15;
+
+/** Whether an expression divides integers: such a division reports its fault through F, which one thread owns. */
+function divides(e: IR.Expr): boolean {
+  switch (e.kind) {
+    case "const": case "loopvar": case "view": return false;
+    case "neg": return divides(e.operand);
+    case "binary": return (e.compute === "i32" && BINARY[e.op].divides) || divides(e.left) || divides(e.right);
+    case "call": return e.args.some(divides);
+    default: return assertNever(e);
+  }
+}
+
 const BINARY: Record<BinaryOp, { f32: (a: string, b: string) => string; i32: string; divides: boolean }> = {
   "+": { f32: (a, b) => `(${a} + ${b})`, i32: "tcrt::iadd", divides: false },
   "-": { f32: (a, b) => `(${a} - ${b})`, i32: "tcrt::isub", divides: false },
@@ -582,16 +596,28 @@ export class Emitter {
     const idx = d.shape.map((n) => (n === 1 ? "0" : this.fresh("i")));
     const srcIdx = s.squeeze ? [...idx, "0"] : bcast(s.src.shape, idx);
     const value = this.elem(s.src, srcIdx, m, c);
+    // A large elementwise statement (a prefill's ACT over {64, 3072}) splits its outer axis into
+    // chunks across the pool: each element is computed alone, so the bits do not depend on the
+    // threads. Not when it divides integers (a division fault is reported through one thread's F).
+    const outer = d.shape.findIndex((n) => n > 1);
+    const split = outer >= 0 && elementCount(d.shape) >= PAR_ELEMENTS && !divides(s.src);
     const loopsWith = (body: (i: string[]) => string) => {
       let opened = 0;
+      const ch = split ? this.fresh("ch") : "";
       d.shape.forEach((n, a) => {
         if (n === 1) return;
-        this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${n}; ++${idx[a]}) {`);
+        if (split && a === outer) {
+          const chunks = Math.min(n, 8);
+          this.line(c, `tcrt::run_chunks(${chunks}, tcrt::pool_width(), [&](int64_t ${ch}, int) {`);
+          c.depth++;
+          this.line(c, `for (int ${idx[a]} = (int)(${ch} * ${n} / ${chunks}); ${idx[a]} < (int)((${ch} + 1) * ${n} / ${chunks}); ++${idx[a]}) {`);
+        } else this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${n}; ++${idx[a]}) {`);
         c.depth++;
         opened++;
       });
       this.line(c, body(idx));
       for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
+      if (split) { c.depth--; this.line(c, "});"); }
     };
     if (!c.facts.copyAssigns.has(s)) {
       loopsWith(() => `${d.ptr}[${addr(idx, d.strides)}] = ${store(d.precision, s.src.compute, value)};`);
