@@ -221,11 +221,12 @@ type V = Tensor<f32, {1024}>;
 type I = Tensor<int32, {64, 1024}>;
 kernel act(B x, V b, B y) { y = x + b; ACT(y, GELU); y = y * 0.5 + EXP(x * 0.25); }
 kernel window(B x, W y) { y[:, 1024 +: 1024] = TANH(x) - x; }
+kernel rows(B x, B y) { y = (x - MEAN(x)) * SOFTMAX(x * 0.1) + MAX(x) - SUM(x); }
 kernel small(V x, V y) { y = EXP(x); }
 kernel divide(I a, I b, I c) { c = a / b; }
 `;
 
-test("large elementwise statements split their rows across the pool and keep the interpreter's bits", async () => {
+test("large elementwise statements and row reductions split their rows across the pool and keep the interpreter's bits", async () => {
   const { program } = checkSource("big.ta", bigSource);
   const unit = emitCpp(program.kernels, {});
   const body = (name: string) => {
@@ -233,6 +234,9 @@ test("large elementwise statements split their rows across the pool and keep the
     return unit.code.slice(from, unit.code.indexOf("\n}\n", from));
   };
   for (const name of ["act", "window"]) assert.ok(body(name).includes("run_chunks("), `${name} should be split`);
+  // each row reduction (MEAN, SOFTMAX, MAX, SUM), then the statement's two passes (y may alias x, so
+  // the value is computed whole before it is stored): six split loops
+  assert.is(body("rows").split("run_chunks(").length - 1, 6, "rows: every reduction split");
   // too small to pay; an integer division reports its fault through one thread's F
   for (const name of ["small", "divide"]) assert.not.ok(body(name).includes("run_chunks("), `${name} must stay on one thread`);
   const be = await eigenFor(program.kernels);

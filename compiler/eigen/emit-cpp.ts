@@ -474,17 +474,39 @@ export class Emitter {
     return name;
   }
 
-  private loops(c: Ctx, shape: number[], body: (idx: string[]) => void): void {
+  private loops(c: Ctx, shape: number[], body: (idx: string[]) => void, split = false): void {
     const idx = shape.map((d) => (d === 1 ? "0" : this.fresh("i")));
+    this.nest(c, shape, idx, split, () => body(idx));
+  }
+
+  /**
+   * One loop per axis of `shape` longer than 1, over the index names `idx`, around body(). `split`:
+   * the outermost such axis is cut into chunks that the pool's threads run (the caller has checked
+   * that the body's iterations are independent and report no faults).
+   */
+  private nest(c: Ctx, shape: number[], idx: string[], split: boolean, body: () => void): void {
+    const outer = split ? shape.findIndex((n) => n > 1) : -1;
+    const ch = outer >= 0 ? this.fresh("ch") : "";
     let opened = 0;
-    shape.forEach((d, a) => {
-      if (d === 1) return;
-      this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${d}; ++${idx[a]}) {`);
+    shape.forEach((n, a) => {
+      if (n === 1) return;
+      if (a === outer) {
+        const chunks = Math.min(n, 8);
+        this.line(c, `tcrt::run_chunks(${chunks}, tcrt::pool_width(), [&](int64_t ${ch}, int) {`);
+        c.depth++;
+        this.line(c, `for (int ${idx[a]} = (int)(${ch} * ${n} / ${chunks}); ${idx[a]} < (int)((${ch} + 1) * ${n} / ${chunks}); ++${idx[a]}) {`);
+      } else this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${n}; ++${idx[a]}) {`);
       c.depth++;
       opened++;
     });
-    body(idx);
+    body();
     for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
+    if (outer >= 0) { c.depth--; this.line(c, "});"); }
+  }
+
+  /** Whether a statement over `shape` whose values come from `src` splits across the pool (see nest). */
+  private splits(shape: number[], src: IR.Expr): boolean {
+    return elementCount(shape) >= PAR_ELEMENTS && shape.some((n) => n > 1) && !divides(src);
   }
 
   /** Compute a "whole" pure function (reductions, softmax) into a temporary, before the elements that use it. */
@@ -538,7 +560,7 @@ export class Emitter {
       const rowOff = rmIndex([...oidx, "0"], w.x.shape);
       const j = this.fresh("j");
       body({ j, D, rowOff, out: rmIndex(oidx, outer), at: (jj) => w.at([...oidx, jj]) });
-    });
+    }, this.splits(w.x.shape, w.x)); // rows are reduced one by one, each into its own slot
   }
 
   /** SUM (i32: wrapping int32; f32: f64 accumulation) or MEAN (f64 sum / D) of one row. */
@@ -596,29 +618,11 @@ export class Emitter {
     const idx = d.shape.map((n) => (n === 1 ? "0" : this.fresh("i")));
     const srcIdx = s.squeeze ? [...idx, "0"] : bcast(s.src.shape, idx);
     const value = this.elem(s.src, srcIdx, m, c);
-    // A large elementwise statement (a prefill's ACT over {64, 3072}) splits its outer axis into
-    // chunks across the pool: each element is computed alone, so the bits do not depend on the
-    // threads. Not when it divides integers (a division fault is reported through one thread's F).
-    const outer = d.shape.findIndex((n) => n > 1);
-    const split = outer >= 0 && elementCount(d.shape) >= PAR_ELEMENTS && !divides(s.src);
-    const loopsWith = (body: (i: string[]) => string) => {
-      let opened = 0;
-      const ch = split ? this.fresh("ch") : "";
-      d.shape.forEach((n, a) => {
-        if (n === 1) return;
-        if (split && a === outer) {
-          const chunks = Math.min(n, 8);
-          this.line(c, `tcrt::run_chunks(${chunks}, tcrt::pool_width(), [&](int64_t ${ch}, int) {`);
-          c.depth++;
-          this.line(c, `for (int ${idx[a]} = (int)(${ch} * ${n} / ${chunks}); ${idx[a]} < (int)((${ch} + 1) * ${n} / ${chunks}); ++${idx[a]}) {`);
-        } else this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${n}; ++${idx[a]}) {`);
-        c.depth++;
-        opened++;
-      });
-      this.line(c, body(idx));
-      for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
-      if (split) { c.depth--; this.line(c, "});"); }
-    };
+    // A large statement (a prefill's ACT over {64, 3072}) runs its rows on the pool's threads: each
+    // element is computed alone, so the bits do not depend on the threads. Not when it divides
+    // integers (a division fault is reported through one thread's F).
+    const split = this.splits(d.shape, s.src);
+    const loopsWith = (body: (i: string[]) => string) => this.nest(c, d.shape, idx, split, () => this.line(c, body(idx)));
     if (!c.facts.copyAssigns.has(s)) {
       loopsWith(() => `${d.ptr}[${addr(idx, d.strides)}] = ${store(d.precision, s.src.compute, value)};`);
       return;
