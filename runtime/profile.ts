@@ -23,6 +23,8 @@ export interface Roofline {
   threads: number;
   /** How it was measured (the CPU and the instruction set). */
   note: string;
+  /** Measured while other work kept the machine busy: the figures may be low, so the next use measures again. */
+  busy?: boolean;
 }
 
 export interface ProfileRow {

@@ -44,9 +44,29 @@ function runJson(exe: string, args: string[], threads: number): Record<string, u
 }
 
 /**
+ * Whether the machine is busy with other work: the 1-minute load average is at least half the cores.
+ * A roofline measured then may be far too low (one measured at load 8 read 4.9 GB/s, a quiet one 30).
+ */
+export function machineBusy(load1 = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0])): boolean {
+  return load1 >= availableParallelism() / 2;
+}
+
+/**
+ * What the cache keeps after a new measurement: a quiet one replaces a busy one; between two busy
+ * ones, or a busy one after a quiet one, the higher figure of each (a busy machine only makes them
+ * lower), busy until a quiet measurement is made.
+ */
+export function keepRoofline(cached: Roofline | undefined, fresh: Roofline): Roofline {
+  if (!cached || !fresh.busy) return fresh;
+  const best = { ...fresh, bandwidthGBps: Math.max(cached.bandwidthGBps, fresh.bandwidthGBps), peakGflops: Math.max(cached.peakGflops, fresh.peakGflops) };
+  return cached.busy ? best : { ...cached };
+}
+
+/**
  * The roofline for `threads` threads (default TENSORCORE_THREADS, else every core). Measured on the
- * first call for this CPU (a few seconds), then read from the cache; `refresh` measures again (the
- * machine may have been busy the first time).
+ * first call for this CPU (a few seconds), then read from the cache. A figure measured on a busy
+ * machine is measured again on each later call until a quiet measurement replaces it; `refresh`
+ * measures again in any case.
  */
 export function roofline(opts: { threads?: number; refresh?: boolean } = {}): Roofline {
   const env = Number(process.env.TENSORCORE_THREADS);
@@ -56,22 +76,28 @@ export function roofline(opts: { threads?: number; refresh?: boolean } = {}): Ro
   const key = createHash("sha256").update(`${cpu.name}\0${cpu.flags}\0${sources}`).digest("hex").slice(0, 12);
   const dir = cacheDir();
   const file = join(dir, `${key}-t${threads}.json`);
-  if (!opts.refresh && existsSync(file)) {
+  let cached: Roofline | undefined;
+  if (existsSync(file)) {
     try {
-      return JSON.parse(readFileSync(file, "utf8")) as Roofline;
+      cached = JSON.parse(readFileSync(file, "utf8")) as Roofline;
     } catch {
       // a damaged cache entry is measured again
     }
   }
+  if (cached && !cached.busy && !opts.refresh) return cached;
   mkdirSync(dir, { recursive: true });
+  const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3);
   const bw = runJson(build("stream", dir, key), ["1024"], threads);
   const fma = runJson(build("peak-fma", dir, key), [], threads);
-  const r: Roofline = {
+  const busy = machineBusy(Number(load[0]));
+  const fresh: Roofline = {
     bandwidthGBps: Number(bw.read_GBps),
     peakGflops: Number(fma.peak_GFLOPs),
     threads,
-    note: `${cpu.name.replace(/\s+/g, " ").trim()}, ${fma.isa}, measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`,
+    note: `${cpu.name.replace(/\s+/g, " ").trim()}, ${fma.isa}, measured ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, load ${load.join(" ")}${busy ? " (busy: measured again next time)" : ""}`,
+    ...(busy ? { busy } : {}),
   };
+  const r = opts.refresh ? fresh : keepRoofline(cached, fresh);
   writeFileSync(file + ".tmp", JSON.stringify(r) + "\n");
   renameSync(file + ".tmp", file);
   return r;

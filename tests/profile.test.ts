@@ -10,6 +10,8 @@ import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 import * as IR from "../compiler/ir.js";
 import { buildReport, formatProfile, profileFigure, ProfileReport } from "../runtime/profile.js";
 import { allocTensor } from "../runtime/tensor.js";
+import { keepRoofline, machineBusy } from "../runtime/roofline.js";
+import { availableParallelism } from "node:os";
 
 // Per execution of main, derived by hand (f32 4 bytes, bf16/f16 2):
 //   line 13 `c = 0;`            writes c {4,3} f32: 48 B
@@ -209,3 +211,13 @@ test("%profile --model profiles a model folder's prefill and decode steps on the
 });
 
 test.run();
+
+test("a roofline measured on a busy machine is not kept as if it were quiet", () => {
+  const cores = availableParallelism();
+  assert.ok(machineBusy(cores / 2) && machineBusy(cores * 4), "half the cores busy or more");
+  assert.not.ok(machineBusy(cores / 2 - 0.01), "less than half the cores busy");
+  const r = (bw: number, fma: number, busy?: boolean) => ({ bandwidthGBps: bw, peakGflops: fma, threads: 2, note: "n", ...(busy ? { busy } : {}) });
+  assert.equal(keepRoofline(undefined, r(5, 40, true)), r(5, 40, true), "the first measurement is kept, marked busy");
+  assert.equal(keepRoofline(r(5, 40, true), r(30, 200)), r(30, 200), "a quiet measurement replaces a busy one");
+  assert.equal(keepRoofline(r(5, 190, true), r(20, 60, true)), r(20, 190, true), "two busy ones: the higher of each figure, still busy");
+});
