@@ -91,7 +91,7 @@ export async function profileCommand(argv: string[]): Promise<number> {
 export async function profileModel(dir: string, backend: BackendName, promptLen: number, steps: number, log: (s: string) => void = () => {}): Promise<{ title: string; raw?: RawProfile }[]> {
   const m = await CausalLM.load(dir, { backend, log, profile: true });
   const prompt = Array.from({ length: Math.max(1, Math.min(promptLen, m.nCtx - steps)) }, (_, i) => (100 + 37 * i) % m.vocab);
-  let logits = m.prefill(prompt);
+  let logits = m.prefill(prompt, { chunked: true }); // all of it in the prefill instantiation, even a short prompt
   for (let i = 0; i < steps && m.length < m.nCtx; i++) logits = m.decode(argmaxOf(logits));
   const p = m.profiles();
   return [{ title: `prefill of ${prompt.length} tokens`, raw: p.prefill }, { title: `${steps} decode steps`, raw: p.decode }];

@@ -12,7 +12,9 @@ import * as assert from "uvu/assert";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { Session } from "../runtime/session.js";
-import { EMBEDDED_MODEL, FAMILY_LIBRARY, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
+import { CausalLM, DECODE_TAIL, EMBEDDED_MODEL, FAMILY_LIBRARY, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
+import { BACKENDS } from "../backends/index.js";
+import { buildReport, RawProfile } from "../runtime/profile.js";
 
 const CONSTS: Record<string, Record<string, number>> = {
   gpt2: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, GELU_TANH: 1 },
@@ -144,6 +146,30 @@ test("tableProblems catches a missing row, an unknown row, a wrong type and a wr
     "rmsf_g: rank 1, the table's dims have 2",
     "row w_extra: not a parameter of forward",
   ]);
+});
+
+test("a prompt's whole chunks run in the prefill instantiation and a short last chunk as decode steps, on both back ends", async () => {
+  const forwardCalls = (raw: RawProfile | undefined) => buildReport(raw!).kernels.find((k) => k.kernel === "forward")?.calls ?? 0;
+  for (const backend of ["interp", "eigen"] as const) {
+    const m = await CausalLM.load(EMBEDDED_MODEL, { backend, profile: true });
+    const rows = BACKENDS[backend].prefillRows;
+    // [prompt length, chunked, prefill forward calls, decode steps]
+    const cases: [number, boolean, number, number][] = [
+      [1, false, 0, 1], [DECODE_TAIL, false, 0, DECODE_TAIL], [DECODE_TAIL + 1, false, 1, 0],
+      [rows, false, 1, 0], [rows + 2, false, 1, 2], [3, true, 1, 0],
+      [m.nCtx - 1, false, 1, 0], // its padded chunk would fit exactly: one call of forward for every chunk
+    ];
+    for (const [n, chunked, prefills, decodes] of cases) {
+      m.resetProfiles();
+      const logits = m.prefill(Array.from({ length: n }, (_, i) => 100 + i), { chunked });
+      const p = m.profiles();
+      const what = `${backend}, ${n} tokens${chunked ? ", chunked" : ""}`;
+      assert.is(forwardCalls(p.prefill), prefills, `${what}: prefill calls`);
+      assert.is(forwardCalls(p.decode), decodes, `${what}: decode steps`);
+      assert.is(m.length, n, what);
+      assert.ok(logits.every(Number.isFinite), what);
+    }
+  }
 });
 
 test.run();

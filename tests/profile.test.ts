@@ -210,8 +210,6 @@ test("%profile --model profiles a model folder's prefill and decode steps on the
   assert.is((await run("%profile --model /nonexistent-folder")).status, "error");
 });
 
-test.run();
-
 test("a roofline measured on a busy machine is not kept as if it were quiet", () => {
   const cores = availableParallelism();
   assert.ok(machineBusy(cores / 2) && machineBusy(cores * 4), "half the cores busy or more");
@@ -221,3 +219,6 @@ test("a roofline measured on a busy machine is not kept as if it were quiet", ()
   assert.equal(keepRoofline(r(5, 40, true), r(30, 200)), r(30, 200), "a quiet measurement replaces a busy one");
   assert.equal(keepRoofline(r(5, 190, true), r(20, 60, true)), r(20, 190, true), "two busy ones: the higher of each figure, still busy");
 });
+
+test.run();
+
