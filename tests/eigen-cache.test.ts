@@ -1,7 +1,8 @@
 // The compile cache is verified before it is loaded: a truncated, altered or unrecorded .so is
 // rebuilt, never dlopened (a truncated one used to kill every later run with SIGBUS); temporaries
 // that killed builds left behind are removed once stale, and nothing else ever is; an abort kills
-// the compiler and leaves no temporaries.
+// the compiler and leaves no temporaries; callers that share a runtime build are interrupted one by
+// one, and the build stops only when none waits for it.
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -112,6 +113,51 @@ test("an aborted build rejects with Interrupted, kills the compiler and leaves n
   const kids = spawnSync("pgrep", ["-P", String(process.pid)], { encoding: "utf8" }).stdout.trim().split("\n").filter(Boolean);
   const compilers = kids.filter((pid) => existsSync(`/proc/${pid}/cmdline`) && /g\+\+|cc1plus|c\+\+/.test(readFileSync(`/proc/${pid}/cmdline`, "utf8")));
   assert.equal(compilers, []);
+});
+
+test("one caller's interrupt ends its own wait for a shared runtime build, not the build another caller needs", async () => {
+  // a stand-in compiler that takes a second per step, so that the interrupt lands during the build
+  const dir = mkdtempSync(join(tmpdir(), "tc-shared-build-"));
+  const fake = join(dir, "slow-cxx");
+  writeFileSync(fake, [
+    "#!/bin/sh",
+    'for a in "$@"; do [ "$a" = --version ] && exec g++ --version; done',
+    'out=""; prev=""',
+    'for a in "$@"; do [ "$prev" = -o ] && out="$a"; prev="$a"; done',
+    "sleep 1",
+    'echo built > "$out"',
+    "",
+  ].join("\n"), { mode: 0o755 });
+  const saved = { cxx: process.env.TENSORCORE_CXX, cache: process.env.TENSORCORE_CACHE };
+  process.env.TENSORCORE_CXX = fake;
+  process.env.TENSORCORE_CACHE = join(dir, "cache");
+  const interrupted = (e: unknown) => assert.ok(e instanceof Interrupted, String(e));
+  const slowCompilers = () => spawnSync("pgrep", ["-f", fake], { encoding: "utf8" }).stdout.trim();
+  try {
+    const ac = new AbortController();
+    const first = buildSharedObject("// unit a\n", [], undefined, ac.signal);
+    const second = buildSharedObject("// unit b\n", []); // the same flags: it waits for the same runtime build
+    setTimeout(() => ac.abort(), 300);
+    const t0 = Date.now();
+    await first.then(() => assert.unreachable("the first caller was interrupted"), interrupted);
+    assert.ok(Date.now() - t0 < 900, `the interrupted caller waited ${Date.now() - t0} ms`);
+    const r = await second;
+    assert.ok(!r.cached && readFileSync(r.so, "utf8") === "built\n", "the other caller's build completed");
+    // alone, an interrupted caller stops the build: its compiler is killed and nothing is half-written
+    const lone = new AbortController();
+    const third = buildSharedObject("// unit c\n", ["-DTC_OTHER_FLAG_SET"], undefined, lone.signal);
+    setTimeout(() => lone.abort(), 300);
+    await third.then(() => assert.unreachable("the lone caller was interrupted"), interrupted);
+    await new Promise((res) => setTimeout(res, 200));
+    assert.is(slowCompilers(), "", "no compiler left running");
+    assert.equal(readdirSync(join(dir, "cache", "eigen")).filter((n) => n.includes(".tmp-")), [], "no temporaries");
+  } finally {
+    for (const [k, v] of [["TENSORCORE_CXX", saved.cxx], ["TENSORCORE_CACHE", saved.cache]] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();

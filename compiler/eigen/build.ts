@@ -211,7 +211,26 @@ function run(cmd: string, args: string[], signal?: AbortSignal): Promise<{ code:
 
 export interface BuildResult { so: string; cached: boolean; seconds: number }
 
-const inflight = new Map<string, Promise<string>>();
+/**
+ * Runtime builds under way in this process, by key. Callers share one build; it has its own abort
+ * controller, aborted only when every caller waiting for it has been interrupted, so one caller's
+ * interrupt (a Jupyter cell's) ends that caller's wait but not the build another caller needs.
+ */
+const inflight = new Map<string, { build: Promise<void>; controller: AbortController; waiters: number; done: boolean }>();
+
+/** `p`, or Interrupted as soon as `signal` aborts (p itself goes on). */
+function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new Interrupted());
+  return new Promise<T>((res, rej) => {
+    const onAbort = () => rej(new Interrupted());
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener("abort", onAbort); res(v); },
+      (e) => { signal.removeEventListener("abort", onAbort); rej(e); },
+    );
+  });
+}
 
 /** Once per flag set: the precompiled runtime header and the runtime object. */
 async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void, signal?: AbortSignal): Promise<{ header: string; obj: string }> {
@@ -223,9 +242,12 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
   const obj = join(dir, `rt-${key}.o`);
   const gch = join(pchDir, "tc_runtime.h.gch");
   if (verifiedObject(gch, true) && verifiedObject(obj)) return { header, obj };
-  let p = inflight.get(key);
-  if (!p) {
-    p = (async () => {
+  let shared = inflight.get(key);
+  if (!shared) {
+    const controller = new AbortController();
+    const buildSignal = controller.signal;
+    const entry = { controller, waiters: 0, done: false, build: Promise.resolve() };
+    entry.build = (async () => {
       if (!verifiedObject(gch, true)) {
         if (existsSync(pchDir)) {
           // a PCH folder without a valid record: move it aside (atomic), then delete it
@@ -239,7 +261,7 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
         writeFileSync(join(tmp, "tc_runtime.h"), rt.header);
         let r;
         try {
-          r = await run(tc.cxx, [...flags, "-x", "c++-header", join(tmp, "tc_runtime.h"), "-o", join(tmp, "tc_runtime.h.gch")], signal);
+          r = await run(tc.cxx, [...flags, "-x", "c++-header", join(tmp, "tc_runtime.h"), "-o", join(tmp, "tc_runtime.h.gch")], buildSignal);
         } finally {
           if (r?.code !== 0) rmSync(tmp, { recursive: true, force: true });
         }
@@ -254,7 +276,7 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
         // its #include "tc_runtime.h" finds the header beside the PCH (-iquote), already included
         let r;
         try {
-          r = await run(tc.cxx, [...flags, "-iquote", pchDir, "-include", header, "-c", src, "-o", out], signal);
+          r = await run(tc.cxx, [...flags, "-iquote", pchDir, "-include", header, "-c", src, "-o", out], buildSignal);
         } finally {
           rmSync(src, { force: true });
           if (r?.code !== 0) rmSync(out, { force: true });
@@ -263,11 +285,22 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
         renameSync(out, obj);
         writeRecord(obj);
       }
-      return key;
-    })().finally(() => inflight.delete(key));
-    inflight.set(key, p);
+    })().finally(() => { entry.done = true; if (inflight.get(key) === entry) inflight.delete(key); });
+    entry.build.catch(() => {}); // each waiter sees the failure; an abandoned build's is nobody's
+    inflight.set(key, entry);
+    shared = entry;
   }
-  await p;
+  const mine = shared;
+  mine.waiters++;
+  try {
+    await untilAborted(mine.build, signal);
+  } finally {
+    if (--mine.waiters === 0 && !mine.done) {
+      // nobody waits for it any more: stop it, and let a later caller start afresh
+      if (inflight.get(key) === mine) inflight.delete(key);
+      mine.controller.abort();
+    }
+  }
   return { header, obj };
 }
 
