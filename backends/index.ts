@@ -12,6 +12,11 @@ export interface BackendInfo {
   building?: string;
   /** Prompt positions a model prefills per chunk on this back end (see models/causal-lm.ts). */
   prefillRows: number;
+  /**
+   * The longest last partial chunk of a prompt that runs as decode steps rather than as a padded
+   * prefill chunk (CausalLM.prefill): a chunk costs about as much as this many decode steps or more.
+   */
+  decodeTail: number;
   /** Whether this back end can run on this machine now (a C++ compiler and Eigen for eigen). */
   available(): Promise<string | undefined>;
   create(opts: ExecutorOptions & Record<string, unknown>): Promise<Executor>;
@@ -21,6 +26,7 @@ export const BACKENDS: Record<BackendName, BackendInfo> = {
   interp: {
     summary: "the reference interpreter (TypeScript; the definition of every intrinsic)",
     prefillRows: 16, // less padding work for short prompts
+    decodeTail: 4, // GPT-2 124M: a 16-row chunk ~300 ms, a decode step ~40
     available: async () => undefined,
     create: async (opts) => new InterpreterExecutor(opts),
   },
@@ -28,6 +34,7 @@ export const BACKENDS: Record<BackendName, BackendInfo> = {
     summary: "compiled to C++/Eigen with g++, loaded as a shared object",
     building: "compiling with g++ (Eigen)",
     prefillRows: 64, // each chunk reads every weight once; 64 measured faster than 32 and 128
+    decodeTail: 6, // GPT-2 124M, 2 threads: a chunk 113–136 ms; a decode step f32 ~16, bf16 ~8, int8 ~5
     available: async () => (await import("../compiler/eigen/build.js")).toolchainProblem(),
     create: async (opts) => new (await import("../compiler/eigen/executor.js")).EigenExecutor(opts),
   },

@@ -108,14 +108,6 @@ export const STATE_PARAMS = new Set(["tokens", "start", "n", "k_cache", "v_cache
  */
 export const DECODE_ROWS = 1;
 
-/**
- * The longest last partial chunk of a prompt that runs as decode steps rather than as a padded
- * prefill chunk. A chunk costs 7.5–25 decode steps here (GPT-2 124M, 2 threads: eigen f32 136 ms
- * against 14, int8 112 against 4.5; the interpreter's 16-row chunk ~300 ms against 40), so four
- * steps are cheaper on every back end and precision.
- */
-export const DECODE_TAIL = 4;
-
 /** A model folder that cannot be used: one line naming the file and field (the CLI exits 1). */
 export class ModelError extends InputError {}
 
@@ -292,9 +284,9 @@ export class CausalLM {
 
   /**
    * Prefill a prompt from an empty cache; returns the logits of its last position. Whole chunks run
-   * in the prefill instantiation; a last partial chunk of at most DECODE_TAIL tokens runs as decode
-   * steps instead (a 1-token prompt took a 64-row chunk: 136 ms for GPT-2 124M f32 against 14 for a
-   * decode step), and so does any partial chunk that would reach past N_CTX. `chunked`: every token
+   * in the prefill instantiation; a last partial chunk of at most the back end's `decodeTail` tokens
+   * runs as decode steps instead (a 1-token prompt took a 64-row chunk: 136 ms for GPT-2 124M f32
+   * against ~16 for a decode step), and so does any partial chunk that would reach past N_CTX. `chunked`: every token
    * in the prefill instantiation (tensorcore profile --model profiles that instantiation).
    */
   prefill(ids: number[], opts: { chunked?: boolean } = {}): Float32Array {
@@ -304,7 +296,7 @@ export class CausalLM {
     const rows = this.prefillProgram.consts.get("ROWS")!;
     const head = Math.floor(ids.length / rows) * rows, tail = ids.length - head;
     // a partial chunk still writes whole chunks: they must stay inside N_CTX
-    const decodeTail = tail > 0 && (head + rows > this.nCtx || (tail <= DECODE_TAIL && !opts.chunked));
+    const decodeTail = tail > 0 && (head + rows > this.nCtx || (tail <= BACKENDS[this.backend].decodeTail && !opts.chunked));
     if (!decodeTail) return this.step(ids, this.prefillExec, this.prefillProgram, this.prefillArgs);
     let logits!: Float32Array;
     if (head > 0) logits = this.step(ids.slice(0, head), this.prefillExec, this.prefillProgram, this.prefillArgs);

@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { Session } from "../runtime/session.js";
-import { CausalLM, DECODE_TAIL, EMBEDDED_MODEL, FAMILY_LIBRARY, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
+import { CausalLM, EMBEDDED_MODEL, FAMILY_LIBRARY, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
 import { BACKENDS } from "../backends/index.js";
 import { buildReport, RawProfile } from "../runtime/profile.js";
 
@@ -152,10 +152,10 @@ test("a prompt's whole chunks run in the prefill instantiation and a short last 
   const forwardCalls = (raw: RawProfile | undefined) => buildReport(raw!).kernels.find((k) => k.kernel === "forward")?.calls ?? 0;
   for (const backend of ["interp", "eigen"] as const) {
     const m = await CausalLM.load(EMBEDDED_MODEL, { backend, profile: true });
-    const rows = BACKENDS[backend].prefillRows;
+    const { prefillRows: rows, decodeTail } = BACKENDS[backend];
     // [prompt length, chunked, prefill forward calls, decode steps]
     const cases: [number, boolean, number, number][] = [
-      [1, false, 0, 1], [DECODE_TAIL, false, 0, DECODE_TAIL], [DECODE_TAIL + 1, false, 1, 0],
+      [1, false, 0, 1], [decodeTail, false, 0, decodeTail], [decodeTail + 1, false, 1, 0],
       [rows, false, 1, 0], [rows + 2, false, 1, 2], [3, true, 1, 0],
       [m.nCtx - 1, false, 1, 0], // its padded chunk would fit exactly: one call of forward for every chunk
     ];
