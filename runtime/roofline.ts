@@ -47,19 +47,18 @@ function runJson(exe: string, args: string[], threads: number): Record<string, u
  * Whether the machine is busy with other work: the 1-minute load average is at least half the cores.
  * A roofline measured then may be far too low (one measured at load 8 read 4.9 GB/s, a quiet one 30).
  */
-export function machineBusy(load1 = Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0])): boolean {
+export function machineBusy(load1: number): boolean {
   return load1 >= availableParallelism() / 2;
 }
 
 /**
- * What the cache keeps after a new measurement: a quiet one replaces a busy one; between two busy
- * ones, or a busy one after a quiet one, the higher figure of each (a busy machine only makes them
- * lower), busy until a quiet measurement is made.
+ * What the cache keeps after measuring again over a busy entry (or none): a quiet measurement
+ * replaces it; a busy one keeps the higher figure of each (a busy machine only makes them lower),
+ * still busy.
  */
 export function keepRoofline(cached: Roofline | undefined, fresh: Roofline): Roofline {
   if (!cached || !fresh.busy) return fresh;
-  const best = { ...fresh, bandwidthGBps: Math.max(cached.bandwidthGBps, fresh.bandwidthGBps), peakGflops: Math.max(cached.peakGflops, fresh.peakGflops) };
-  return cached.busy ? best : { ...cached };
+  return { ...fresh, bandwidthGBps: Math.max(cached.bandwidthGBps, fresh.bandwidthGBps), peakGflops: Math.max(cached.peakGflops, fresh.peakGflops) };
 }
 
 /**

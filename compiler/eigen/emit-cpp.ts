@@ -194,7 +194,6 @@ const INLINE: Record<InlineFn, (a: InlineArgs) => string> = {
 };
 
 type BinaryOp = (IR.Expr & { kind: "binary" })["op"];
-/** Binary operators: f32 arithmetic (as C++ float operations), i32 arithmetic (wrapping runtime helpers; / and % fault on zero). */
 /** Elements from which an elementwise statement's rows are split across the pool's threads. */
 const PAR_ELEMENTS = 1 << 15;
 
@@ -209,6 +208,7 @@ function divides(e: IR.Expr): boolean {
   }
 }
 
+/** Binary operators: f32 arithmetic (as C++ float operations), i32 arithmetic (wrapping runtime helpers; / and % fault on zero). */
 const BINARY: Record<BinaryOp, { f32: (a: string, b: string) => string; i32: string; divides: boolean }> = {
   "+": { f32: (a, b) => `(${a} + ${b})`, i32: "tcrt::iadd", divides: false },
   "-": { f32: (a, b) => `(${a} - ${b})`, i32: "tcrt::isub", divides: false },
