@@ -23,11 +23,11 @@ import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } fro
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
  * The library (a folder of models/) that instantiates each supported architecture (manifest.json's
- * "architecture", HF's model_type): Qwen2, Mistral and Gemma are the Llama library with other
+ * "architecture", HF's model_type): Qwen2, Qwen3, Mistral and Gemma are the Llama library with other
  * consts in model.ta, never a copy of it.
  */
 export const FAMILY_LIBRARY: Record<string, string> = {
-  gpt2: "gpt2", llama: "llama", qwen2: "llama", mistral: "llama", gemma: "llama", gpt_neox: "gpt_neox",
+  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gpt_neox: "gpt_neox",
 };
 /** The kernel library of each supported architecture. */
 export const LIBRARIES: Record<string, string> = Object.fromEntries(
@@ -77,7 +77,10 @@ export interface WeightRow {
   tied_to?: string;
   /** HF groups the fused rows per head (GPT-NeoX's q, k, v of head 0, then head 1, ...): the head count. */
   per_head?: string;
-  /** "zeros": when the HF model has no such tensor (a bias its config turns off), a zero tensor. */
+  /**
+   * When the HF model has no such tensor: "zeros" (a bias its config turns off), a zero tensor;
+   * "ones" (Qwen3's per-head query/key norms, off through QK_NORM = 0), ones.
+   */
   absent?: string;
   /** Keep only this many leading rows (a const: wpe's N_CTX). */
   rows?: string;
@@ -90,10 +93,26 @@ export interface WeightRow {
 
 /** The weight table of an architecture. */
 export function weightTable(architecture: string): WeightRow[] {
-  const lib = FAMILY_LIBRARY[architecture];
-  const path = join(REPO_ROOT, "models", lib ?? architecture, "weights.json");
+  const lib = Object.hasOwn(FAMILY_LIBRARY, architecture) ? FAMILY_LIBRARY[architecture] : undefined;
+  const path = join(REPO_ROOT, "models", lib ?? "-", "weights.json");
   if (!lib || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
   return JSON.parse(readFileSync(path, "utf8")).weights;
+}
+
+/**
+ * Every row of the architecture's weight table must be a tensor of the folder. A folder converted
+ * before the library gained a weight (Qwen3's q_norm/k_norm rows reached every Llama-library folder)
+ * is refused here, naming the tensor and the fix, instead of failing to check the library.
+ */
+function requireTableTensors(dir: string, manifest: { tensors?: unknown }, architecture: string): void {
+  if (!Object.hasOwn(FAMILY_LIBRARY, architecture)) return; // librarySources refuses it, naming the field
+  const tensors = isPlainObject(manifest.tensors) ? manifest.tensors : {};
+  const lib = FAMILY_LIBRARY[architecture];
+  const missing = weightTable(architecture).filter((r) => !Object.hasOwn(tensors, r.name)).map((r) => r.name);
+  if (missing.length) {
+    throw new ModelError(`${join(dir, "manifest.json")}: no tensor ${missing.map((n) => `'${n}'`).join(", ")}, which ` +
+      `models/${lib}/weights.json lists for ${architecture}: the folder was written by an older \`tensorcore hf convert\`; convert the HF model again`);
+  }
 }
 
 /** Parameters of `forward` and `attention_probs` that are the model's state, not weights: the host owns them. */
@@ -202,6 +221,7 @@ export class CausalLM {
     const architecture = manifest.architecture ?? "gpt2";
     const dtype = manifest.dtype ?? "f32";
     const nCtx = Number(manifest.consts?.N_CTX) || Infinity;
+    requireTableTensors(dir, manifest, architecture);
     const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
     const backend = opts.backend ?? "interp";
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.

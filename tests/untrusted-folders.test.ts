@@ -139,6 +139,12 @@ test("malformed manifests: __proto__ architecture, non-string dtype, null tensor
   assert.is(src.find("toString"), undefined);
 });
 
+test("a folder missing a tensor its library's weight table lists (an older conversion) is refused, naming it and the fix", () => {
+  // as a Llama-library folder converted before q_norm / k_norm joined models/llama/weights.json
+  const dir = copy((d) => editManifest(d, (m) => { delete m.tensors.lnf_g; delete m.tensors.wpe; }));
+  refused(generate(dir), ["manifest.json", "no tensor 'wpe', 'lnf_g'", "models/gpt2/weights.json", "convert the HF model again"], 5);
+});
+
 test("truncated files: weights.safetensors, vocab.json, manifest.json", () => {
   refused(generate(copy((d) => truncateSync(join(d, "weights.safetensors"), 4000000))), ["weights.safetensors", "truncated", "tensor '"], 5);
   refused(generate(copy((d) => truncateSync(join(d, "vocab.json"), 5000))), ["vocab.json", "invalid JSON"], 5);

@@ -1,4 +1,4 @@
-"""HF model (GPT-2, Llama, Qwen2, Mistral, Gemma, GPT-NeoX) -> TensorCore DSL model folder.
+"""HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, GPT-NeoX) -> TensorCore DSL model folder.
 
 See docs/model-folder.md for the folder contract.
 """
@@ -156,6 +156,8 @@ EXTRA_FIELDS = {
     "llama": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "pretraining_tp"},
     "qwen2": {"rope_scaling", "rope_theta", "rope_parameters", "use_sliding_window", "sliding_window",
               "max_window_layers", "layer_types"},
+    "qwen3": {"rope_scaling", "rope_theta", "rope_parameters", "use_sliding_window", "sliding_window",
+              "max_window_layers", "layer_types", "head_dim"},
     "mistral": {"rope_scaling", "rope_theta", "rope_parameters", "sliding_window", "head_dim"},
     "gemma": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "hidden_activation"},
     "gpt_neox": {"rope_scaling", "rope_theta", "rope_parameters", "rotary_pct", "rotary_emb_base",
@@ -241,11 +243,11 @@ def rope_type(config) -> str:
 def sliding_window(arch: str, config, n_ctx: int) -> tuple[int, str]:
     """WINDOW (model.ta) and a note: the window every layer applies, N_CTX when none matters.
 
-    Mistral: sliding_window (None: full attention) on every layer. Qwen2: layer_types says which
+    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3: layer_types says which
     layers slide (use_sliding_window, max_window_layers). A window the context cannot exceed
     changes nothing; a mix of sliding and full layers that could differ is refused.
     """
-    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2") else None
+    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3") else None
     if w is None:
         return n_ctx, "none (full causal attention)"
     kinds = set(getattr(config, "layer_types", None) or ["sliding_attention"])
@@ -353,8 +355,8 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
 
     hf with {layer}: the per-layer tensors stacked on a leading N_LAYER axis, each transposed first
     when "transpose" (and its rows regrouped from per-head q, k, v to q | k | v blocks first when
-    "per_head"); "absent": "zeros" and no layer's tensor in the state dict (the config turns that
-    bias off): zeros of the row's shape; without {layer}: the tensor itself, its first rows only when "rows" names a smaller
+    "per_head"); "absent": "zeros" (or "ones") and no layer's tensor in the state dict (the config turns that
+    bias or norm off): zeros (ones) of the row's shape; without {layer}: the tensor itself, its first rows only when "rows" names a smaller
     const. "tied": another HF name of the same tensor, refused when the state dict holds it with
     other values. "tied_to": when the state dict holds the same values as that (earlier) row's
     tensor, a copy of it (a tensor the state dict lacks is an error, never a silent copy:
@@ -368,9 +370,10 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
         hf_names = hf_names_of(row, n_layer)
         if "computed" in row:
             t, transform = computed[row["computed"]]
-        elif LAYER in hf and row.get("absent") == "zeros" and not any(n in sd for n in hf_names):
-            t = torch.zeros([eval_dims(d, p.consts) for d in row["dims"]])
-            hf_names, transform = [], "zeros (the model has no such tensor)"
+        elif LAYER in hf and row.get("absent") in ("zeros", "ones") and not any(n in sd for n in hf_names):
+            fill = torch.zeros if row["absent"] == "zeros" else torch.ones
+            t = fill([eval_dims(d, p.consts) for d in row["dims"]])
+            hf_names, transform = [], f"{row['absent']} (the model has no such tensor)"
         elif LAYER in hf:
             missing = [n for n in hf_names if n not in sd]
             if missing:
@@ -508,7 +511,7 @@ def _tied(table, sd) -> bool:
 
 
 def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtype: str = "f32") -> Plan:
-    """Llama 2/3, Qwen2, Mistral and Gemma: models/llama/llama.ta instantiated by model.ta's consts."""
+    """Llama 2/3, Qwen2, Qwen3, Mistral and Gemma: models/llama/llama.ta instantiated by model.ta's consts."""
     L, D, H = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
     KV = config.num_key_value_heads or H
     hd = getattr(config, "head_dim", None) or D // H
@@ -524,8 +527,15 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
               "EMB_SCALE": _round_to(D ** 0.5, dtype) if gemma else 1.0}
     table = weight_table(arch)
     tied = _tied(table, sd)
-    has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r.get("absent")}
+    has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r.get("absent") == "zeros"}
     biases = [n for n, b in has_bias.items() if b]
+    # Qwen3's RMSNorm of each query and key head (q_norm, k_norm), read from the state dict: a model
+    # has both or neither, and Qwen3 always has them
+    qk = [r["hf"].replace(LAYER, "0") in sd for r in table if r["name"] in ("q_norm", "k_norm")]
+    if any(qk) != all(qk) or (arch == "qwen3" and not all(qk)):
+        raise TCError(f"weights: {arch} needs both self_attn.q_norm.weight and self_attn.k_norm.weight or neither "
+                      f"(found: {', '.join(n for n, h in zip(('q_norm', 'k_norm'), qk) if h) or 'neither'})")
+    consts["QK_NORM"] = int(all(qk))
     p = Plan(arch, consts, info={"activation": act, "tied_embeddings": bool(tied), "biases": biases,
                                  "sliding_window": window_note, "comments": [
         ("family", f"{arch} ({SUPPORTED[arch]}) on models/llama/llama.ta"),
@@ -537,6 +547,8 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
                 "RMSNorm before attention and MLP" + (", multiplying by (1 + w) (RMS_OFFSET)" if gemma else "")),
         ("embeddings", f"scaled by sqrt(hidden_size) = {consts['EMB_SCALE']!r} (EMB_SCALE)" if gemma else "not scaled"),
         ("biases", ", ".join(biases) if biases else "none (zero tensors)"),
+        ("query/key norm", "RMSNorm of every query and key head before RoPE (q_norm, k_norm; QK_NORM)" if consts["QK_NORM"]
+         else "none (QK_NORM = 0; q_norm and k_norm are unread ones)"),
         ("lm head", "tied to the token embeddings" if tied else "untied (lm_head.weight)")]})
     computed = _rope_plan(p, model, config, n_ctx)
     if p.consts["ROT_DIM"] != hd:

@@ -14,6 +14,8 @@ misplaced one):
   gpt2-family      GPT-2 with exact erf GELU (activation_function "gelu")
   llama-family     Llama 3: llama3 rope scaling, GQA, head_dim != hidden/heads, attention and MLP biases
   qwen2-family     Qwen2: q/k/v biases, one kv head, tied embeddings
+  qwen3-family     Qwen3: RMSNorm of every query and key head (q_norm, k_norm), head_dim != hidden/heads,
+                   attention biases (attention_bias), tied embeddings
   mistral-family   Mistral: sliding_window 12, shorter than the prompts plus their continuations
   gemma-family     Gemma: GeGLU (gelu_pytorch_tanh), (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
@@ -54,6 +56,11 @@ FAMILY_MODELS = {
         "num_attention_heads": 5, "num_key_value_heads": 1, "max_position_embeddings": 96, "rms_norm_eps": 1e-6,
         "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0}, "tie_word_embeddings": True,
         "initializer_range": 0.2, "bos_token_id": 50256, "eos_token_id": 50256}),
+    "qwen3-family": ("Qwen3ForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 52, "intermediate_size": 84, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 16, "max_position_embeddings": 96,
+        "rms_norm_eps": 1e-6, "attention_bias": True, "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0},
+        "tie_word_embeddings": True, "initializer_range": 0.2, "bos_token_id": 50256, "eos_token_id": 50256}),
     "mistral-family": ("MistralForCausalLM", {
         "vocab_size": 50257, "hidden_size": 48, "intermediate_size": 80, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 12, "max_position_embeddings": 96,

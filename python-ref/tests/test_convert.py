@@ -241,7 +241,7 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
         assert t.get("note", "") == r.get("note", "")
 
 
-FAMILY_OF = {"qwen2": "qwen2-family", "mistral": "mistral-family", "gemma": "gemma-family", "gpt_neox": "gpt-neox-family"}
+FAMILY_OF = {"qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gpt_neox": "gpt-neox-family"}
 
 
 @pytest.fixture(scope="session")
@@ -263,11 +263,12 @@ def family(work):
     return get
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "mistral", "gemma", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gpt_neox"])
 def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, family, tiny_gpt2, tiny_llama):
     """Every row's HF tensors exist with the row's shape (after transpose/stack/rows) in the HF
     model's state dict, and every HF parameter is some row's source. Rows absent: zeros may be
-    missing (a bias the config turns off); then the folder holds zeros."""
+    missing (a bias the config turns off); then the folder holds zeros. Rows absent: ones (Qwen3's
+    query/key norms) hold ones when missing, and are present exactly when QK_NORM is 1."""
     import transformers
     from tensorcore_ref.convert import LAYER, SUPPORTED, eval_dims, hf_names_of, weight_table
 
@@ -287,8 +288,11 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, fam
             continue
         stacked = LAYER in r["hf"]
         names = hf_names_of(r, L)[:L if stacked else 1]
+        if r.get("absent") == "ones":
+            assert (names[0] in sd) == (consts["QK_NORM"] == 1), r["name"]
         if r.get("absent") and names[0] not in sd:
-            assert m["tensors"][r["name"]]["hf_names"] == [] and not arr(dsl, m["tensors"][r["name"]]).any(), r["name"]
+            fill = 0.0 if r["absent"] == "zeros" else 1.0
+            assert m["tensors"][r["name"]]["hf_names"] == [] and (arr(dsl, m["tensors"][r["name"]]) == fill).all(), r["name"]
             continue
         covered.update(hf_names_of(r, L))
         for n in names:
@@ -326,11 +330,13 @@ def test_gpt_neox_fused_qkv_is_regrouped_per_head(family):
 def test_family_consts(family):
     """What each family's config turns into in model.ta (manifest consts)."""
     import math
-    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "mistral", "gemma", "gpt_neox")}
+    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gpt_neox")}
     assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
     assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
     assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
     assert c["mistral"]["WINDOW"] == 12 and c["qwen2"]["WINDOW"] == c["qwen2"]["N_CTX"]
+    assert c["qwen3"]["QK_NORM"] == 1 and c["qwen3"]["HEAD_DIM"] == 16 and c["qwen3"]["WINDOW"] == c["qwen3"]["N_CTX"]
+    assert c["qwen2"]["QK_NORM"] == 0 and c["mistral"]["QK_NORM"] == 0 and c["gemma"]["QK_NORM"] == 0
     assert c["gpt_neox"]["ROT_DIM"] == 6 and c["gpt_neox"]["PARALLEL"] == 1 and c["gpt_neox"]["MLP_ACT"] == 3
 
 
