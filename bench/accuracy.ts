@@ -15,7 +15,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { BackendName, CausalLM } from "../models/causal-lm.js";
 import { Gpt2Tokenizer } from "../models/tokenizer.js";
-import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
+import { CACHE, ensureConversion, ensureModel, PYTHON, ZooModel } from "../models/zoo.js";
 import { parseNpy } from "../runtime/weights.js";
 import { REPO_ROOT } from "../models/causal-lm.js";
 
@@ -47,10 +47,8 @@ function py(argv: string[]): string {
   return r.stdout;
 }
 
-function converted(hf: string, out: string, dtype: string): string {
-  if (!existsSync(join(out, "manifest.json"))) py(["-m", "tensorcore_ref", "convert", hf, "--out", out, "--dtype", dtype]);
-  return out;
-}
+/** m's HF folder converted to dtype, beside m.dsl (dsl-DTYPE), made again when convert changes. */
+const converted = (m: ZooModel, dtype: string): string => ensureConversion(m, dtype, ["--dtype", dtype]);
 
 function embeddedHf(): string {
   const hf = join(CACHE, "accuracy", "embedded-hf");
@@ -130,13 +128,13 @@ console.log(`backend ${backend}; load average ${load()}`);
 const all: Row[] = [];
 {
   const hf = embeddedHf();
-  const base = join(CACHE, "accuracy", "embedded");
-  const folders = Object.fromEntries(dtypes.map((d) => [d, converted(hf, `${base}-${d}`, d)]));
+  const m: ZooModel = { name: "embedded", hf, dsl: join(CACHE, "accuracy", "embedded", "dsl") };
+  const folders = Object.fromEntries(dtypes.map((d) => [d, converted(m, d)]));
   all.push(...(await evaluate("embedded", hf, folders)));
 }
 if (!args.includes("--skip-124m")) {
   const z = ensureModel("gpt2-124m-random");
-  const folders = Object.fromEntries(dtypes.map((d) => [d, d === "f32" ? z.dsl : converted(z.hf, `${z.dsl}-${d}`, d)]));
+  const folders = Object.fromEntries(dtypes.map((d) => [d, d === "f32" ? z.dsl : converted(z, d)]));
   all.push(...(await evaluate("gpt2-124m-random", z.hf, folders)));
 }
 console.log(`\n| model | weights | logits max-abs-diff | mean-abs-diff | top-1 = HF | perplexity DSL | HF f32 | change |`);

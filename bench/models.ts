@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { BackendName, CausalLM, REPO_ROOT } from "../models/causal-lm.js";
-import { CACHE, ensureModel, PYTHON } from "../models/zoo.js";
+import { CACHE, ensureConversion, ensureModel, PYTHON, ZooModel } from "../models/zoo.js";
 import { ensureLlamaPackage, ensureNativeBuild, GGUF_DTYPES, ggufOf, nativeInfo, prebuiltInfo, timeNative, timePrebuilt } from "./llamacpp.js";
 
 const PROMPT = 16, NEW = 64, PREFILL = 128, THREADS = 2;
@@ -64,15 +64,8 @@ async function dslTiming(dir: string, backend: BackendName, newTokens: number, p
   return { decode_ms_per_token: steps.reduce((a, b) => a + b, 0) / steps.length, prefill_ms: times[Math.floor(times.length / 2)] };
 }
 
-/** The same HF model converted to another dtype by python-ref (cached next to the f32 folder). */
-function converted(hf: string, dsl: string, dtype: string): string {
-  const out = `${dsl}-${dtype}`;
-  if (!existsSync(join(out, "manifest.json"))) {
-    const r = spawnSync(PYTHON, ["-m", "tensorcore_ref", "convert", hf, "--out", out, "--dtype", dtype], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });
-    if (r.status !== 0) throw new Error(r.stderr);
-  }
-  return out;
-}
+/** The same HF model converted to another dtype (cached next to the f32 folder, made again when convert changes). */
+const converted = (m: ZooModel, dtype: string): string => ensureConversion(m, dtype, ["--dtype", dtype]);
 
 const model = ensureModel("gpt2-124m-random");
 const PARAMS = 124_439_808; // GPT-2 124M parameters (wte read once per token, as the LM head; wpe is one row)
@@ -120,16 +113,16 @@ for (let round = 0; round < repeat; round++) {
   keep("DSL eigen f32", await dslTiming(model.dsl, "eigen", NEW), boundMs(4));
   await llamaRows("f32");
   if (!args.includes("--skip-f16")) {
-    keep("DSL eigen f16 weights", await dslTiming(converted(model.hf, model.dsl, "f16"), "eigen", NEW), boundMs(2));
+    keep("DSL eigen f16 weights", await dslTiming(converted(model, "f16"), "eigen", NEW), boundMs(2));
     await llamaRows("f16");
   }
   if (!args.includes("--skip-bf16")) {
-    keep("DSL eigen bf16 weights", await dslTiming(converted(model.hf, model.dsl, "bf16"), "eigen", NEW), boundMs(2));
+    keep("DSL eigen bf16 weights", await dslTiming(converted(model, "bf16"), "eigen", NEW), boundMs(2));
     await llamaRows("bf16");
   }
   // int8 weights + f32 per-channel scales (the scales and biases are < 0.1% of the bytes)
   if (!args.includes("--skip-int8")) {
-    keep("DSL eigen int8 weights", await dslTiming(converted(model.hf, model.dsl, "int8"), "eigen", NEW), boundMs(1));
+    keep("DSL eigen int8 weights", await dslTiming(converted(model, "int8"), "eigen", NEW), boundMs(1));
     await llamaRows("q8_0");
   }
   if (!args.includes("--skip-interp")) keep("DSL interpreter f32", await dslTiming(model.dsl, "interp", interpTokens, 1), boundMs(4));
