@@ -365,6 +365,37 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
         np.testing.assert_array_equal(x, y, err_msg=name)
 
 
+def test_qwen3_config_as_the_hub_publishes_it(family, work):
+    """Qwen3 config.json files on the hub were written by transformers 4.51+: rope_theta at the top,
+    rope_scaling and sliding_window null, torch_dtype, no layer_types. Such a file (Qwen3-0.6B's
+    fields, the family model's sizes) converts to the folder of the transformers 5 spelling."""
+    import shutil
+
+    from tensorcore_ref.convert import convert
+
+    src, base = family("qwen3")
+    cfg = json.loads((src / "config.json").read_text())
+    hub = {
+        "architectures": ["Qwen3ForCausalLM"], "attention_bias": cfg["attention_bias"], "attention_dropout": 0.0,
+        "bos_token_id": cfg["bos_token_id"], "eos_token_id": cfg["eos_token_id"], "head_dim": cfg["head_dim"],
+        "hidden_act": "silu", "hidden_size": cfg["hidden_size"], "initializer_range": 0.02,
+        "intermediate_size": cfg["intermediate_size"], "max_position_embeddings": cfg["max_position_embeddings"],
+        "max_window_layers": 28, "model_type": "qwen3", "num_attention_heads": cfg["num_attention_heads"],
+        "num_hidden_layers": cfg["num_hidden_layers"], "num_key_value_heads": cfg["num_key_value_heads"],
+        "rms_norm_eps": cfg["rms_norm_eps"], "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None,
+        "tie_word_embeddings": True, "torch_dtype": "bfloat16", "transformers_version": "4.51.0", "use_cache": True,
+        "use_sliding_window": False, "vocab_size": cfg["vocab_size"]}
+    published = work / "hf-qwen3-hub-config"
+    shutil.rmtree(published, ignore_errors=True)
+    shutil.copytree(src, published)
+    (published / "config.json").write_text(json.dumps(hub, indent=2))
+    out = work / "dsl-qwen3-hub-config"
+    convert(str(published), out, quiet=True)
+    a, b = manifest(base), manifest(out)
+    assert a["consts"] == b["consts"] and a["consts"]["QK_NORM"] == 1
+    assert {n: t["sha256"] for n, t in a["tensors"].items()} == {n: t["sha256"] for n, t in b["tensors"].items()}
+
+
 def test_convert_builds_its_tensors_from_the_table(monkeypatch, work, tiny_gpt2):
     """A renamed row renames the tensor and its model.ta comment; a dropped row drops the tensor."""
     from tensorcore_ref import convert as cv
