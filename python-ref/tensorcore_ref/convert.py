@@ -155,7 +155,7 @@ EXTRA_FIELDS = {
     "gpt2": {"n_ctx"},
     "llama": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "pretraining_tp"},
     "qwen2": {"rope_scaling", "rope_theta", "rope_parameters", "use_sliding_window", "sliding_window",
-              "max_window_layers", "layer_types"},
+              "max_window_layers", "layer_types", "use_mrope"},
     "qwen3": {"rope_scaling", "rope_theta", "rope_parameters", "use_sliding_window", "sliding_window",
               "max_window_layers", "layer_types", "head_dim"},
     "mistral": {"rope_scaling", "rope_theta", "rope_parameters", "sliding_window", "head_dim"},
@@ -225,6 +225,8 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
         problems.append(f"num_attention_heads={nh} is not a multiple of num_key_value_heads={nkv}")
     if g("use_bidirectional_attention"):
         problems.append("use_bidirectional_attention=true is not supported (causal attention only)")
+    if raw.get("use_mrope"):  # Qwen2.5 configs carry false; true is Qwen2-VL's multimodal RoPE
+        problems.append("use_mrope=true (multimodal rotary embedding) is not supported")
     return _refuse(problems)
 
 

@@ -241,7 +241,7 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
         assert t.get("note", "") == r.get("note", "")
 
 
-FAMILY_OF = {"qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gpt_neox": "gpt-neox-family"}
+FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gpt_neox": "gpt-neox-family"}
 
 
 @pytest.fixture(scope="session")
@@ -365,34 +365,69 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
         np.testing.assert_array_equal(x, y, err_msg=name)
 
 
-def test_qwen3_config_as_the_hub_publishes_it(family, work):
-    """Qwen3 config.json files on the hub were written by transformers 4.51+: rope_theta at the top,
-    rope_scaling and sliding_window null, torch_dtype, no layer_types. Such a file (Qwen3-0.6B's
-    fields, the family model's sizes) converts to the folder of the transformers 5 spelling."""
+def hub_config(arch: str, c: dict) -> dict:
+    """config.json as the hub publishes the family (the transformers 4.x that wrote it; the fields and
+    spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b and
+    pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
+    rope_scaling instead of rope_parameters, torch_dtype, legacy values (gemma's hidden_act "gelu",
+    pythia's rotary_pct) and fields transformers 5 no longer defines (Qwen2.5's use_mrope)."""
+    sizes = {k: c[k] for k in ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers",
+                               "max_position_embeddings", "vocab_size", "bos_token_id", "eos_token_id") if k in c}
+    rp = c.get("rope_parameters", {})
+    common = {"architectures": c["architectures"], "model_type": c["model_type"], "initializer_range": 0.02,
+              "torch_dtype": "bfloat16", "use_cache": True, **sizes}
+    if arch == "gpt2":
+        return {"activation_function": c["activation_function"], "architectures": c["architectures"], "attn_pdrop": 0.1,
+                "bos_token_id": 50256, "embd_pdrop": 0.1, "eos_token_id": 50256, "initializer_range": 0.02,
+                "layer_norm_epsilon": c["layer_norm_epsilon"], "model_type": "gpt2", "n_ctx": c["n_positions"],
+                "n_embd": c["n_embd"], "n_head": c["n_head"], "n_layer": c["n_layer"], "n_positions": c["n_positions"],
+                "resid_pdrop": 0.1, "summary_activation": None, "summary_first_dropout": 0.1, "summary_proj_to_labels": True,
+                "summary_type": "cls_index", "summary_use_proj": True,
+                "task_specific_params": {"text-generation": {"do_sample": True, "max_length": 50}}, "vocab_size": c["vocab_size"]}
+    if arch == "gpt_neox":
+        return {**common, "hidden_act": c["hidden_act"], "layer_norm_eps": c["layer_norm_eps"], "rotary_emb_base": 10000,
+                "rotary_pct": rp["partial_rotary_factor"], "tie_word_embeddings": False, "torch_dtype": "float16",
+                "transformers_version": "4.24.0", "use_parallel_residual": c["use_parallel_residual"]}
+    llama_like = {**common, "attention_dropout": 0.0, "hidden_act": c["hidden_act"], "rms_norm_eps": c["rms_norm_eps"],
+                  "num_key_value_heads": c["num_key_value_heads"], "rope_theta": rp["rope_theta"],
+                  "tie_word_embeddings": c["tie_word_embeddings"]}
+    if arch == "llama":
+        scaling = {k: v for k, v in rp.items() if k != "rope_theta"}
+        return {**llama_like, "attention_bias": c["attention_bias"], "head_dim": c["head_dim"], "mlp_bias": c["mlp_bias"],
+                "pretraining_tp": 1, "rope_scaling": scaling, "transformers_version": "4.45.0.dev0"}
+    if arch == "mistral":
+        assert c["head_dim"] == c["hidden_size"] // c["num_attention_heads"]  # Mistral-7B has no head_dim field
+        return {**llama_like, "sliding_window": c["sliding_window"], "transformers_version": "4.34.0.dev0"}
+    if arch == "qwen2":
+        return {**llama_like, "max_window_layers": 21, "sliding_window": c["max_position_embeddings"], "use_mrope": False,
+                "use_sliding_window": False, "transformers_version": "4.40.1"}
+    if arch == "qwen3":
+        return {**llama_like, "attention_bias": c["attention_bias"], "head_dim": c["head_dim"], "max_window_layers": 28,
+                "rope_scaling": None, "sliding_window": None, "use_sliding_window": False, "transformers_version": "4.51.0"}
+    if arch == "gemma":
+        assert c["hidden_act"] == "gelu_pytorch_tanh"  # what transformers 5 makes of gemma-2b's legacy "gelu"
+        return {**llama_like, "attention_bias": False, "head_dim": c["head_dim"], "hidden_act": "gelu", "pad_token_id": 0,
+                "rope_scaling": None, "transformers_version": "4.38.0.dev0"}
+    raise AssertionError(arch)
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gpt_neox"])
+def test_config_as_the_hub_publishes_it(arch, family, work):
+    """A family model whose config.json is replaced by the hub's spelling of the same model
+    (hub_config) converts to exactly the folder of transformers 5's own config.json."""
     import shutil
 
     from tensorcore_ref.convert import convert
 
-    src, base = family("qwen3")
-    cfg = json.loads((src / "config.json").read_text())
-    hub = {
-        "architectures": ["Qwen3ForCausalLM"], "attention_bias": cfg["attention_bias"], "attention_dropout": 0.0,
-        "bos_token_id": cfg["bos_token_id"], "eos_token_id": cfg["eos_token_id"], "head_dim": cfg["head_dim"],
-        "hidden_act": "silu", "hidden_size": cfg["hidden_size"], "initializer_range": 0.02,
-        "intermediate_size": cfg["intermediate_size"], "max_position_embeddings": cfg["max_position_embeddings"],
-        "max_window_layers": 28, "model_type": "qwen3", "num_attention_heads": cfg["num_attention_heads"],
-        "num_hidden_layers": cfg["num_hidden_layers"], "num_key_value_heads": cfg["num_key_value_heads"],
-        "rms_norm_eps": cfg["rms_norm_eps"], "rope_scaling": None, "rope_theta": 1000000, "sliding_window": None,
-        "tie_word_embeddings": True, "torch_dtype": "bfloat16", "transformers_version": "4.51.0", "use_cache": True,
-        "use_sliding_window": False, "vocab_size": cfg["vocab_size"]}
-    published = work / "hf-qwen3-hub-config"
+    src, base = family(arch)
+    published = work / f"hf-{arch}-hub-config"
     shutil.rmtree(published, ignore_errors=True)
     shutil.copytree(src, published)
-    (published / "config.json").write_text(json.dumps(hub, indent=2))
-    out = work / "dsl-qwen3-hub-config"
+    (published / "config.json").write_text(json.dumps(hub_config(arch, json.loads((src / "config.json").read_text())), indent=2))
+    out = work / f"dsl-{arch}-hub-config"
     convert(str(published), out, quiet=True)
     a, b = manifest(base), manifest(out)
-    assert a["consts"] == b["consts"] and a["consts"]["QK_NORM"] == 1
+    assert a["consts"] == b["consts"]
     assert {n: t["sha256"] for n, t in a["tensors"].items()} == {n: t["sha256"] for n, t in b["tensors"].items()}
 
 

@@ -77,6 +77,7 @@ def test_gpt2_config_rejected(tiny_gpt2, tmp_path, capsys, changes, needle):
     # Qwen2 sliding on layers >= max_window_layers only, with a context longer than the window
     ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_sliding_window": True,
       "sliding_window": 16, "max_window_layers": 1}, "sliding_window=16 on some layers only"),
+    ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_mrope": True}, "use_mrope=true"),
     ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "use_sliding_window": True,
       "sliding_window": 16, "max_window_layers": 1}, "sliding_window=16 on some layers only"),
     ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
