@@ -23,11 +23,11 @@ import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } fro
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
  * The library (a folder of models/) that instantiates each supported architecture (manifest.json's
- * "architecture", HF's model_type): Qwen2, Qwen3, Mistral and Gemma are the Llama library with other
+ * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma and Gemma 2 are the Llama library with other
  * consts in model.ta, never a copy of it.
  */
 export const FAMILY_LIBRARY: Record<string, string> = {
-  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gpt_neox: "gpt_neox",
+  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gpt_neox: "gpt_neox",
 };
 /** The kernel library of each supported architecture. */
 export const LIBRARIES: Record<string, string> = Object.fromEntries(
@@ -63,6 +63,10 @@ export interface WeightRow {
   name: string;
   /** HF tensor name; `{layer}` marks per-layer tensors stacked on a leading N_LAYER axis. Absent when computed. */
   hf?: string;
+  /** Another HF name for some model types (Gemma 2's pre-MLP norm is pre_feedforward_layernorm). */
+  hf_for?: Record<string, string>;
+  /** The model types that have this tensor; for the others it is `absent` (Gemma 2's post-norms). */
+  only?: string[];
   /** model.ta type, its shape as const expressions, its memory space. */
   type: string;
   dims: string[];

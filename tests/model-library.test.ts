@@ -20,7 +20,8 @@ const CONSTS: Record<string, Record<string, number>> = {
   gpt2: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, GELU_TANH: 1 },
   // HEAD_DIM * N_HEAD != D_MODEL (as Gemma's head_dim allows), a sliding window shorter than N_CTX
   llama: { VOCAB: 40, N_CTX: 32, D_MODEL: 32, N_HEAD: 4, N_KV_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, RMS_EPS: 1e-6,
-           GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, WINDOW: 20, QK_NORM: 1 },
+           GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, WINDOW: 20, QK_NORM: 1,
+           SANDWICH: 1, ATTN_SCALAR: 10, ATTN_SOFTCAP_ON: 1, ATTN_SOFTCAP: 50, FINAL_SOFTCAP_ON: 1, FINAL_SOFTCAP: 30 },
   // partial rotary: ROT_DIM < HEAD_DIM
   gpt_neox: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, ROT_DIM: 4, MLP_ACT: 3, PARALLEL: 1 },
 };
@@ -115,6 +116,10 @@ for (const arch of LIBRARY_ARCHS) {
       if (r.absent) {
         assert.ok(stacked && r.dims.length === 2, `${r.name}: only per-layer vectors may be absent`);
         assert.ok(r.absent === "zeros" || (r.absent === "ones" && r.name.endsWith("_norm")), `${r.name}: biases are absent as zeros, norms as ones`);
+      }
+      if (r.only) assert.ok(r.absent && r.only.every((t) => FAMILY_LIBRARY[t] === arch), `${r.name}: "only" names model types of this library, and the others get the absent fill`);
+      for (const [t, name] of Object.entries(r.hf_for ?? {})) {
+        assert.ok(FAMILY_LIBRARY[t] === arch && name.includes("{layer}") === stacked, `${r.name}: hf_for ${t} is a model type of this library, stacked alike`);
       }
     }
   });

@@ -1,4 +1,4 @@
-"""HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, GPT-NeoX) -> TensorCore DSL model folder.
+"""HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, GPT-NeoX) -> TensorCore DSL model folder.
 
 See docs/model-folder.md for the folder contract.
 """
@@ -160,6 +160,8 @@ EXTRA_FIELDS = {
               "max_window_layers", "layer_types", "head_dim"},
     "mistral": {"rope_scaling", "rope_theta", "rope_parameters", "sliding_window", "head_dim"},
     "gemma": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "hidden_activation"},
+    "gemma2": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "hidden_act", "cache_implementation",
+               "sliding_window", "layer_types"},
     "gpt_neox": {"rope_scaling", "rope_theta", "rope_parameters", "rotary_pct", "rotary_emb_base",
                  "partial_rotary_factor", "use_parallel_residual", "attention_bias"},
 }
@@ -169,6 +171,11 @@ def _known_fields(arch: str) -> set[str]:
     from transformers import AutoConfig
 
     return _generic_fields() | set(AutoConfig.for_model(arch).to_dict()) | EXTRA_FIELDS[arch]
+
+
+def act_field_of(arch: str) -> str:
+    """The config field the family's MLP reads its activation from (Gemma2MLP: hidden_activation)."""
+    return "hidden_activation" if arch == "gemma2" else "hidden_act"
 
 
 def activation_kind(field: str, value) -> int:
@@ -204,9 +211,10 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
         if raw.get("tie_word_embeddings") is False:
             problems.append("tie_word_embeddings=false: the GPT-2 DSL model uses wte as its LM head")
         return _refuse(problems)
-    act = g("hidden_act")
+    act_field = act_field_of(arch)
+    act = g(act_field)
     if act not in ACT_KINDS:
-        problems.append(f"hidden_act={act!r} is not supported ({', '.join(ACT_KINDS)})")
+        problems.append(f"{act_field}={act!r} is not supported ({', '.join(ACT_KINDS)})")
     rt = rope_type(config)
     if rt not in ("default", "linear", "llama3"):
         problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: default, linear, llama3)")
@@ -245,11 +253,11 @@ def rope_type(config) -> str:
 def sliding_window(arch: str, config, n_ctx: int) -> tuple[int, str]:
     """WINDOW (model.ta) and a note: the window every layer applies, N_CTX when none matters.
 
-    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3: layer_types says which
+    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3, Gemma 2: layer_types says which
     layers slide (use_sliding_window, max_window_layers). A window the context cannot exceed
     changes nothing; a mix of sliding and full layers that could differ is refused.
     """
-    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3") else None
+    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3", "gemma2") else None
     if w is None:
         return n_ctx, "none (full causal attention)"
     kinds = set(getattr(config, "layer_types", None) or ["sliding_attention"])
@@ -334,13 +342,21 @@ TRANSPOSED = "stack+transpose (HF Linear (out,in) -> (in,out))"
 
 def weight_table(arch: str) -> list[dict]:
     """The rows of the weight table of arch's library, models/<library>/weights.json: one per weight
-    parameter of the library's forward."""
+    parameter of the library's forward, as they read for arch: "hf_for"[arch] replaces "hf" (Gemma 2's
+    pre-MLP norm is pre_feedforward_layernorm, Llama's post_attention_layernorm), and a row "only"
+    other model types have is marked "not_here" (convert writes its "absent" fill)."""
     path = REPO_ROOT / "models" / FAMILIES.get(arch, (arch,))[0] / "weights.json"
     try:
         table = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as e:
         raise TCError(f"{path}: cannot read the weight table ({e})") from None
-    return table["weights"]
+    rows = []
+    for r in table["weights"]:
+        r = dict(r, hf=r.get("hf_for", {}).get(arch, r.get("hf")))
+        if "only" in r and arch not in r["only"]:
+            r["not_here"] = True
+        rows.append({k: v for k, v in r.items() if v is not None})
+    return rows
 
 
 def hf_names_of(row: dict, n_layer: int) -> list[str]:
@@ -372,7 +388,7 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
         hf_names = hf_names_of(row, n_layer)
         if "computed" in row:
             t, transform = computed[row["computed"]]
-        elif LAYER in hf and row.get("absent") in ("zeros", "ones") and not any(n in sd for n in hf_names):
+        elif LAYER in hf and row.get("absent") in ("zeros", "ones") and (row.get("not_here") or not any(n in sd for n in hf_names)):
             fill = torch.zeros if row["absent"] == "zeros" else torch.ones
             t = fill([eval_dims(d, p.consts) for d in row["dims"]])
             hf_names, transform = [], f"{row['absent']} (the model has no such tensor)"
@@ -513,23 +529,33 @@ def _tied(table, sd) -> bool:
 
 
 def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtype: str = "f32") -> Plan:
-    """Llama 2/3, Qwen2, Qwen3, Mistral and Gemma: models/llama/llama.ta instantiated by model.ta's consts."""
+    """Llama 2/3, Qwen2, Qwen3, Mistral, Gemma and Gemma 2: models/llama/llama.ta instantiated by model.ta's consts."""
     L, D, H = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
     KV = config.num_key_value_heads or H
     hd = getattr(config, "head_dim", None) or D // H
     n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
-    act = config.hidden_act
-    gemma = arch == "gemma"
+    act = getattr(config, act_field_of(arch))
+    gemma = arch in ("gemma", "gemma2")
+    gemma2 = arch == "gemma2"
+    attn_cap = getattr(config, "attn_logit_softcapping", None) if gemma2 else None
+    final_cap = getattr(config, "final_logit_softcapping", None) if gemma2 else None
     window, window_note = sliding_window(arch, config, n_ctx)
     consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "N_KV_HEAD": KV,
               "HEAD_DIM": hd, "N_LAYER": L, "D_FF": config.intermediate_size, "RMS_EPS": float(config.rms_norm_eps),
-              "GATE_ACT": activation_kind("hidden_act", act),
+              "GATE_ACT": activation_kind(act_field_of(arch), act),
               "RMS_OFFSET": 1.0 if gemma else 0.0,
               # HF multiplies by hidden_size**0.5 cast to the model's dtype (GemmaTextScaledWordEmbedding)
-              "EMB_SCALE": _round_to(D ** 0.5, dtype) if gemma else 1.0}
+              "EMB_SCALE": _round_to(D ** 0.5, dtype) if gemma else 1.0,
+              # Gemma 2: RMSNorm after attention and after the MLP too (post_attn_g, post_ffn_g); scores
+              # scaled by query_pre_attn_scalar**-0.5; attention scores and final logits soft-capped
+              # (tanh(x / cap) * cap) when the config gives a cap
+              "SANDWICH": int(gemma2),
+              "ATTN_SCALAR": config.query_pre_attn_scalar if gemma2 else hd,
+              "ATTN_SOFTCAP_ON": int(attn_cap is not None), "ATTN_SOFTCAP": float(attn_cap or 1.0),
+              "FINAL_SOFTCAP_ON": int(final_cap is not None), "FINAL_SOFTCAP": float(final_cap or 1.0)}
     table = weight_table(arch)
     tied = _tied(table, sd)
-    has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r.get("absent") == "zeros"}
+    has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r["name"].startswith("b_")}
     biases = [n for n, b in has_bias.items() if b]
     # Qwen3's RMSNorm of each query and key head (q_norm, k_norm), read from the state dict: a model
     # has both or neither, and Qwen3 always has them
@@ -548,6 +574,8 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
         ("mlp", f"w_down(act(x @ w_gate + b_gate) * (x @ w_up + b_up)) + b_down, act = {act} (GATE_ACT); "
                 "RMSNorm before attention and MLP" + (", multiplying by (1 + w) (RMS_OFFSET)" if gemma else "")),
         ("embeddings", f"scaled by sqrt(hidden_size) = {consts['EMB_SCALE']!r} (EMB_SCALE)" if gemma else "not scaled"),
+        ("gemma 2", f"RMSNorm after attention and after the MLP (SANDWICH); scores scaled by {consts['ATTN_SCALAR']}**-0.5 "
+                    f"(ATTN_SCALAR); soft caps: attention {attn_cap}, final logits {final_cap}" if gemma2 else "no post-norms, no soft caps"),
         ("biases", ", ".join(biases) if biases else "none (zero tensors)"),
         ("query/key norm", "RMSNorm of every query and key head before RoPE (q_norm, k_norm; QK_NORM)" if consts["QK_NORM"]
          else "none (QK_NORM = 0; q_norm and k_norm are unread ones)"),

@@ -18,6 +18,9 @@ misplaced one):
                    attention biases (attention_bias), tied embeddings
   mistral-family   Mistral: sliding_window 12, shorter than the prompts plus their continuations
   gemma-family     Gemma: GeGLU (gelu_pytorch_tanh), (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
+  gemma2-family    Gemma 2: Gemma's, with RMSNorm after attention and after the MLP, scores scaled by
+                   query_pre_attn_scalar**-0.5 (24, not head_dim), attention scores and logits
+                   soft-capped (caps 5 and 8, low enough to bend these models' values)
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
 
@@ -71,6 +74,13 @@ FAMILY_MODELS = {
         "num_attention_heads": 3, "num_key_value_heads": 1, "head_dim": 20, "max_position_embeddings": 96,
         "rms_norm_eps": 1e-6, "hidden_act": "gelu_pytorch_tanh", "tie_word_embeddings": True,
         "initializer_range": 0.4, "pad_token_id": 0, "bos_token_id": 50256, "eos_token_id": 50256}),
+    "gemma2-family": ("Gemma2ForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 44, "intermediate_size": 100, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 14, "max_position_embeddings": 96,
+        "rms_norm_eps": 1e-6, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 24,
+        "attn_logit_softcapping": 5.0, "final_logit_softcapping": 8.0, "sliding_window": 4096,
+        "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
+        "eos_token_id": 50256}),
     "gpt-neox-family": ("GPTNeoXForCausalLM", {
         "vocab_size": 50257, "hidden_size": 60, "intermediate_size": 136, "num_hidden_layers": 2,
         "num_attention_heads": 5, "max_position_embeddings": 96, "layer_norm_eps": 1e-5, "hidden_act": "gelu",
@@ -153,7 +163,7 @@ def randomize_norms_and_biases(model, seed: int) -> None:
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    gemma = model.config.model_type == "gemma"
+    gemma = model.config.model_type in ("gemma", "gemma2")
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() != 1:

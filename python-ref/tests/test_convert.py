@@ -241,7 +241,7 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
         assert t.get("note", "") == r.get("note", "")
 
 
-FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gpt_neox": "gpt-neox-family"}
+FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gpt_neox": "gpt-neox-family"}
 
 
 @pytest.fixture(scope="session")
@@ -263,7 +263,7 @@ def family(work):
     return get
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gpt_neox"])
 def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, family, tiny_gpt2, tiny_llama):
     """Every row's HF tensors exist with the row's shape (after transpose/stack/rows) in the HF
     model's state dict, and every HF parameter is some row's source. Rows absent: zeros may be
@@ -290,7 +290,7 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, fam
         names = hf_names_of(r, L)[:L if stacked else 1]
         if r.get("absent") == "ones":
             assert (names[0] in sd) == (consts["QK_NORM"] == 1), r["name"]
-        if r.get("absent") and names[0] not in sd:
+        if r.get("not_here") or (r.get("absent") and names[0] not in sd):
             fill = 0.0 if r["absent"] == "zeros" else 1.0
             assert m["tensors"][r["name"]]["hf_names"] == [] and (arr(dsl, m["tensors"][r["name"]]) == fill).all(), r["name"]
             continue
@@ -330,13 +330,18 @@ def test_gpt_neox_fused_qkv_is_regrouped_per_head(family):
 def test_family_consts(family):
     """What each family's config turns into in model.ta (manifest consts)."""
     import math
-    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gpt_neox")}
+    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gpt_neox")}
     assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
     assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
     assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
     assert c["mistral"]["WINDOW"] == 12 and c["qwen2"]["WINDOW"] == c["qwen2"]["N_CTX"]
     assert c["qwen3"]["QK_NORM"] == 1 and c["qwen3"]["HEAD_DIM"] == 16 and c["qwen3"]["WINDOW"] == c["qwen3"]["N_CTX"]
     assert c["qwen2"]["QK_NORM"] == 0 and c["mistral"]["QK_NORM"] == 0 and c["gemma"]["QK_NORM"] == 0
+    g2 = c["gemma2"]
+    assert (g2["SANDWICH"], g2["ATTN_SCALAR"], g2["ATTN_SOFTCAP_ON"], g2["ATTN_SOFTCAP"], g2["FINAL_SOFTCAP_ON"], g2["FINAL_SOFTCAP"]) == (1, 24, 1, 5.0, 1, 8.0)
+    assert g2["RMS_OFFSET"] == 1.0 and g2["GATE_ACT"] == 1 and g2["WINDOW"] == g2["N_CTX"]
+    for a in ("qwen2", "qwen3", "mistral", "gemma"):
+        assert (c[a]["SANDWICH"], c[a]["ATTN_SCALAR"], c[a]["ATTN_SOFTCAP_ON"], c[a]["FINAL_SOFTCAP_ON"]) == (0, c[a]["HEAD_DIM"], 0, 0), a
     assert c["gpt_neox"]["ROT_DIM"] == 6 and c["gpt_neox"]["PARALLEL"] == 1 and c["gpt_neox"]["MLP_ACT"] == 3
 
 
@@ -367,8 +372,8 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
 
 def hub_config(arch: str, c: dict) -> dict:
     """config.json as the hub publishes the family (the transformers 4.x that wrote it; the fields and
-    spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b and
-    pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
+    spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b, gemma-2-2b
+    and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
     rope_scaling instead of rope_parameters, torch_dtype, legacy values (gemma's hidden_act "gelu",
     pythia's rotary_pct) and fields transformers 5 no longer defines (Qwen2.5's use_mrope)."""
     sizes = {k: c[k] for k in ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers",
@@ -388,7 +393,7 @@ def hub_config(arch: str, c: dict) -> dict:
         return {**common, "hidden_act": c["hidden_act"], "layer_norm_eps": c["layer_norm_eps"], "rotary_emb_base": 10000,
                 "rotary_pct": rp["partial_rotary_factor"], "tie_word_embeddings": False, "torch_dtype": "float16",
                 "transformers_version": "4.24.0", "use_parallel_residual": c["use_parallel_residual"]}
-    llama_like = {**common, "attention_dropout": 0.0, "hidden_act": c["hidden_act"], "rms_norm_eps": c["rms_norm_eps"],
+    llama_like = {**common, "attention_dropout": 0.0, "hidden_act": c.get("hidden_act"), "rms_norm_eps": c["rms_norm_eps"],
                   "num_key_value_heads": c["num_key_value_heads"], "rope_theta": rp["rope_theta"],
                   "tie_word_embeddings": c["tie_word_embeddings"]}
     if arch == "llama":
@@ -408,10 +413,17 @@ def hub_config(arch: str, c: dict) -> dict:
         assert c["hidden_act"] == "gelu_pytorch_tanh"  # what transformers 5 makes of gemma-2b's legacy "gelu"
         return {**llama_like, "attention_bias": False, "head_dim": c["head_dim"], "hidden_act": "gelu", "pad_token_id": 0,
                 "rope_scaling": None, "transformers_version": "4.38.0.dev0"}
+    if arch == "gemma2":  # gemma-2-2b: hidden_act beside hidden_activation, cache_implementation, no layer_types
+        del llama_like["hidden_act"]
+        return {**llama_like, "attention_bias": False, "attn_logit_softcapping": c["attn_logit_softcapping"],
+                "cache_implementation": "hybrid", "final_logit_softcapping": c["final_logit_softcapping"],
+                "head_dim": c["head_dim"], "hidden_act": "gelu_pytorch_tanh", "hidden_activation": c["hidden_activation"],
+                "pad_token_id": 0, "query_pre_attn_scalar": c["query_pre_attn_scalar"], "sliding_window": c["sliding_window"],
+                "transformers_version": "4.42.4"}
     raise AssertionError(arch)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gpt_neox"])
 def test_config_as_the_hub_publishes_it(arch, family, work):
     """A family model whose config.json is replaced by the hub's spelling of the same model
     (hub_config) converts to exactly the folder of transformers 5's own config.json."""
