@@ -52,7 +52,8 @@ export const HF_COMMANDS: CommandSpec[] = [
     summary: "Build one of the project's HF models with save_pretrained.",
     usage: "NAME [options]   (NAME: gpt2-124m-random, tiny-llama-random, gpt2-tiny-custom, embedded, or a family's\n" +
       "    seeded test model: gpt2-family, llama-family, qwen2-family, qwen3-family, mistral-family, gemma-family,\n" +
-      "    gemma2-family, gpt-neox-family, gpt-neox-sequential: GPT-NeoX with use_parallel_residual false)",
+      "    gemma2-family, gpt-neox-family; variants: gpt-neox-sequential (use_parallel_residual false),\n" +
+      "    qwen2-sliding (a sliding window on layer 1 only))",
     positionals: { min: 1, max: 1 },
     options: {
       out: { type: "string", value: "DIR", description: "output folder", defaultText: "~/.cache/tensorcore/models/NAME" },
@@ -81,7 +82,7 @@ export const HF_GROUP: CommandGroup = {
 };
 
 const MAKE_MODELS = ["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded",
-  "gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gpt-neox-family", "gpt-neox-sequential"];
+  "gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gpt-neox-family", "gpt-neox-sequential", "qwen2-sliding"];
 
 /** Repository root: this file compiles to <repo>/dist/cli/hf.js, two levels below the root. */
 export function repoRoot(): string {

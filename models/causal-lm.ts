@@ -88,8 +88,10 @@ export interface WeightRow {
   absent?: string;
   /** Keep only this many leading rows (a const: wpe's N_CTX). */
   rows?: string;
-  /** Not an HF tensor: computed by convert (the RoPE tables). */
+  /** Not an HF tensor: computed by convert (the RoPE tables, each layer's attention window). */
   computed?: string;
+  /** The tensor's type whatever the folder's dtype (the windows: int32). */
+  dtype?: string;
   /** An int8 candidate: the model.ta type of its `<name>_scale` tensor. */
   int8_scale?: string;
   note?: string;

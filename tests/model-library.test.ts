@@ -20,7 +20,7 @@ const CONSTS: Record<string, Record<string, number>> = {
   gpt2: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, GELU_TANH: 1 },
   // HEAD_DIM * N_HEAD != D_MODEL (as Gemma's head_dim allows), a sliding window shorter than N_CTX
   llama: { VOCAB: 40, N_CTX: 32, D_MODEL: 32, N_HEAD: 4, N_KV_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, RMS_EPS: 1e-6,
-           GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, WINDOW: 20, QK_NORM: 1,
+           GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, QK_NORM: 1,
            SANDWICH: 1, ATTN_SCALAR: 10, ATTN_SOFTCAP_ON: 1, ATTN_SOFTCAP: 50, FINAL_SOFTCAP_ON: 1, FINAL_SOFTCAP: 30 },
   // partial rotary: ROT_DIM < HEAD_DIM
   gpt_neox: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, ROT_DIM: 4, MLP_ACT: 3, PARALLEL: 1 },
@@ -28,7 +28,7 @@ const CONSTS: Record<string, Record<string, number>> = {
 
 /**
  * A model.ta for these consts as docs/model-folder.md specifies it: one type per table type; for
- * int8, the int8 rows are int8, everything else f32, and each scale type is f32 {N_LAYER, OUT} for
+ * int8, the int8 rows are int8, a row with a dtype (the int32 windows) has it, everything else f32, and each scale type is f32 {N_LAYER, OUT} for
  * a stacked matrix or {ROWS_OF_TABLE} for an embedding.
  */
 function modelTa(table: WeightRow[], consts: Record<string, number>, dtype: "f32" | "int8"): string {
@@ -39,7 +39,7 @@ function modelTa(table: WeightRow[], consts: Record<string, number>, dtype: "f32
     seen.add(name);
     lines.push(`type ${name} = Tensor<${prec}, {${dims.join(", ")}}, ${space}, RowMajor>;`);
   };
-  for (const r of table) type(r.type, dtype === "int8" && r.int8_scale ? "int8" : "f32", r.dims, r.space);
+  for (const r of table) type(r.type, r.dtype ?? (dtype === "int8" && r.int8_scale ? "int8" : "f32"), r.dims, r.space);
   if (dtype === "int8") {
     for (const r of table) if (r.int8_scale) type(r.int8_scale, "f32", r.dims.length === 3 ? [r.dims[0], r.dims[2]] : [r.dims[0]], "Global");
   }
@@ -104,7 +104,7 @@ for (const arch of LIBRARY_ARCHS) {
     for (const r of table) {
       assert.ok((r.hf === undefined) !== (r.computed === undefined), `${r.name}: an HF name or computed`);
       const stacked = r.hf?.includes("{layer}") ?? false;
-      assert.is(stacked, r.dims[0] === "N_LAYER", `${r.name}: {layer} in the HF name exactly when stacked on N_LAYER`);
+      if (!r.computed) assert.is(stacked, r.dims[0] === "N_LAYER", `${r.name}: {layer} in the HF name exactly when stacked on N_LAYER`);
       if (r.transpose) assert.ok(stacked && r.dims.length === 3, `${r.name}: only stacked matrices are transposed`);
       // convert copies the tied row's tensor, so that row comes first
       if (r.tied_to) {

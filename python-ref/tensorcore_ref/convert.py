@@ -250,28 +250,32 @@ def rope_type(config) -> str:
     return "default"
 
 
-def sliding_window(arch: str, config, n_ctx: int) -> tuple[int, str]:
-    """WINDOW (model.ta) and a note: the window every layer applies, N_CTX when none matters.
+def sliding_window(arch: str, config, n_ctx: int) -> tuple[list[int], str]:
+    """Each layer's attention window (the `windows` tensor) and a note. A query sees the keys less than
+    its layer's window behind it; N_CTX is full causal attention.
 
-    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3, Gemma 2: layer_types says which
-    layers slide (use_sliding_window, max_window_layers). A window the context cannot exceed
-    changes nothing; a mix of sliding and full layers that could differ is refused.
+    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3, Gemma 2:
+    layer_types says which layers slide (transformers derives it from use_sliding_window and
+    max_window_layers, or alternates for Gemma 2). A window the context cannot exceed changes nothing.
     """
+    L = config.num_hidden_layers
     w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3", "gemma2") else None
     if w is None:
-        return n_ctx, "none (full causal attention)"
-    kinds = set(getattr(config, "layer_types", None) or ["sliding_attention"])
+        return [n_ctx] * L, "none (full causal attention)"
+    kinds = list(getattr(config, "layer_types", None) or ["sliding_attention"] * L)
     if arch == "mistral":
-        kinds = {"sliding_attention"}
-    if "sliding_attention" not in kinds:
-        return n_ctx, f"sliding_window={w} is used by no layer (layer_types): full causal attention"
+        kinds = ["sliding_attention"] * L
+    bad = sorted({k for k in kinds if k not in ("sliding_attention", "full_attention")})
+    if bad or len(kinds) != L:
+        raise TCError(f"config.json: layer_types {kinds!r} is not supported (one of sliding_attention, full_attention per layer)")
+    sliding = [i for i, k in enumerate(kinds) if k == "sliding_attention"]
+    if not sliding:
+        return [n_ctx] * L, f"sliding_window={w} is used by no layer (layer_types): full causal attention"
     if w >= n_ctx:
-        return n_ctx, f"sliding_window={w} >= the context {n_ctx}: no effect, full causal attention"
-    if kinds != {"sliding_attention"}:
-        raise TCError(f"config.json: sliding_window={w} on some layers only (layer_types / max_window_layers="
-                      f"{getattr(config, 'max_window_layers', None)}) is not supported when the context ({n_ctx}) "
-                      f"exceeds it; convert with --max-ctx {w} or less")
-    return int(w), f"sliding_window={w}: a query sees the {w} latest positions (itself included)"
+        return [n_ctx] * L, f"sliding_window={w} >= the context {n_ctx}: no effect, full causal attention"
+    windows = [int(w) if k == "sliding_attention" else n_ctx for k in kinds]
+    which = "every layer" if len(sliding) == L else f"layer{'s' if len(sliding) > 1 else ''} {', '.join(map(str, sliding))} (the others attend to the whole context)"
+    return windows, f"sliding_window={w} on {which}: a query sees the {w} latest positions (itself included)"
 
 
 def rope_theta(config) -> float:
@@ -539,7 +543,7 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     gemma2 = arch == "gemma2"
     attn_cap = getattr(config, "attn_logit_softcapping", None) if gemma2 else None
     final_cap = getattr(config, "final_logit_softcapping", None) if gemma2 else None
-    window, window_note = sliding_window(arch, config, n_ctx)
+    windows, window_note = sliding_window(arch, config, n_ctx)
     consts = {"VOCAB": config.vocab_size, "N_CTX": n_ctx, "D_MODEL": D, "N_HEAD": H, "N_KV_HEAD": KV,
               "HEAD_DIM": hd, "N_LAYER": L, "D_FF": config.intermediate_size, "RMS_EPS": float(config.rms_norm_eps),
               "GATE_ACT": activation_kind(act_field_of(arch), act),
@@ -568,7 +572,7 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
                                  "sliding_window": window_note, "comments": [
         ("family", f"{arch} ({SUPPORTED[arch]}) on models/llama/llama.ta"),
         ("attention", "causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(HEAD_DIM)"),
-        ("sliding window", f"{window_note} (WINDOW)"),
+        ("sliding window", f"{window_note} (windows: {windows})"),
         ("rope", f"{rope_type(config)}, theta {rope_theta(config):g}; rotate_half convention: "
                  "x[:ROT_DIM/2] and x[ROT_DIM/2:ROT_DIM] of each head rotate together with rope_cos/rope_sin[pos]"),
         ("mlp", f"w_down(act(x @ w_gate + b_gate) * (x @ w_up + b_up)) + b_down, act = {act} (GATE_ACT); "
@@ -583,7 +587,9 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     computed = _rope_plan(p, model, config, n_ctx)
     if p.consts["ROT_DIM"] != hd:
         raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
-    p.consts["WINDOW"] = window
+    import torch
+
+    computed["windows"] = (torch.tensor(windows, dtype=torch.int32), "computed from sliding_window and layer_types (int32)")
     plan_weights(p, table, sd, L, computed)
     return p
 
@@ -690,7 +696,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     except Exception as e:
         raise TCError(f"{source}: cannot parse config.json ({type(e).__name__}: {e})") from None
     check_config(arch, raw_cfg, config, ignore_unknown)
-    if arch in LLAMA_LIKE:  # a sliding window that cannot be honoured is refused before loading weights
+    if arch in LLAMA_LIKE:  # layer_types it cannot honour are refused before loading weights
         sliding_window(arch, config, min(max_ctx or config.max_position_embeddings, config.max_position_embeddings))
     model = load_hf_model(source, arch)
     sd = model.state_dict()
@@ -726,8 +732,9 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             meta[w.name] = dict(entry, quantization={"scheme": "symmetric-per-output-channel", "scale": sname})
             meta[sname] = {"hf_names": w.hf_names, "transform": f"int8 scale of {w.name}", "type": stype,
                            "space": "Global", "scale_of": w.name}
-        else:
-            tensors[w.name] = w.tensor.to(tdtype.get(dtype, torch.float32)).contiguous()
+        else:  # integer tables (each layer's window) keep their type
+            keep = w.tensor.dtype == torch.int32
+            tensors[w.name] = (w.tensor if keep else w.tensor.to(tdtype.get(dtype, torch.float32))).contiguous()
             meta[w.name] = entry
     wdtypes = {n: st_io.dsl_dtype(t) for n, t in tensors.items()}
     model_ta = gen_model_ta(plan, wdtypes, extra_types)

@@ -20,9 +20,12 @@ misplaced one):
   gemma-family     Gemma: GeGLU (gelu_pytorch_tanh), (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
   gemma2-family    Gemma 2: Gemma's, with RMSNorm after attention and after the MLP, scores scaled by
                    query_pre_attn_scalar**-0.5 (24, not head_dim), attention scores and logits
-                   soft-capped (caps 5 and 8, low enough to bend these models' values)
+                   soft-capped (caps 5 and 8, low enough to bend these models' values), and a
+                   10-position window on alternate layers (layer 0 slides, layer 1 sees everything)
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
+  qwen2-sliding    qwen2-family with use_sliding_window: a 10-position window on layer 1 only
+                   (max_window_layers 1), the other attending to the whole context
 
 --format writes the weights as published (safetensors, sharded safetensors with
 model.safetensors.index.json, or pytorch_model.bin) and --source-dtype in f32, f16 or bf16.
@@ -78,7 +81,7 @@ FAMILY_MODELS = {
         "vocab_size": 50257, "hidden_size": 44, "intermediate_size": 100, "num_hidden_layers": 2,
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 14, "max_position_embeddings": 96,
         "rms_norm_eps": 1e-6, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 24,
-        "attn_logit_softcapping": 5.0, "final_logit_softcapping": 8.0, "sliding_window": 4096,
+        "attn_logit_softcapping": 5.0, "final_logit_softcapping": 8.0, "sliding_window": 10,
         "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
         "eos_token_id": 50256}),
     "gpt-neox-family": ("GPTNeoXForCausalLM", {
@@ -90,6 +93,9 @@ FAMILY_MODELS = {
 # GPT-NeoX's other residual form (x = x + attn(ln1(x)); x = x + mlp(ln2(x))): a variant of the family
 # model, not a seventh family, so that the one field is all that differs
 FAMILY_MODELS["gpt-neox-sequential"] = ("GPTNeoXForCausalLM", {**FAMILY_MODELS["gpt-neox-family"][1], "use_parallel_residual": False})
+# Qwen2 with a sliding window on the layers from max_window_layers on (layer 1 of 2): per-layer windows
+FAMILY_MODELS["qwen2-sliding"] = ("Qwen2ForCausalLM", {**FAMILY_MODELS["qwen2-family"][1], "use_sliding_window": True,
+                                                       "sliding_window": 10, "max_window_layers": 1})
 FORMATS = ("safetensors", "sharded", "bin")
 SOURCE_DTYPES = ("f32", "f16", "bf16")
 NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded", *FAMILY_MODELS)

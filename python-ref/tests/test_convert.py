@@ -11,7 +11,7 @@ import torch
 
 from conftest import hf_state_dict, manifest
 
-DT_NP = {"f32": "<f4", "f16": "<f2", "int8": "i1", "bf16": "<u2"}
+DT_NP = {"f32": "<f4", "f16": "<f2", "int8": "i1", "bf16": "<u2", "int32": "<i4"}
 
 
 def raw(folder, t):
@@ -53,7 +53,7 @@ def test_manifest_offsets_sha_alignment(converted, arch, dtype):
         h = header[name]
         assert 8 + n + h["data_offsets"][0] == t["offset"] and h["data_offsets"][1] - h["data_offsets"][0] == t["nbytes"]
         assert h["shape"] == t["shape"]
-        assert t["nbytes"] == int(np.prod(t["shape"])) * {"f32": 4, "f16": 2, "bf16": 2, "int8": 1}[t["dtype"]]
+        assert t["nbytes"] == int(np.prod(t["shape"])) * {"f32": 4, "f16": 2, "bf16": 2, "int8": 1, "int32": 4}[t["dtype"]]
     # extra header entries are only alignment fillers
     assert all(k.startswith("__pad") or k in m["tensors"] or k == "__metadata__" for k in header)
     # and the safetensors library reads the file and agrees on every tensor
@@ -165,8 +165,8 @@ def test_int8_dequantizes_within_half_scale(converted, tiny_gpt2, tiny_llama):
             assert np.all(np.abs(deq - w) <= bound / 2 * (1 + 1e-5) + 1e-12), n
             np.testing.assert_allclose(s, np.where(amax > 0, amax / 127, 1.0), rtol=1e-6)
             assert np.abs(q).max() <= 127
-        # vectors stay f32
-        assert all(t["dtype"] == "f32" for n, t in m["tensors"].items() if n not in qnames)
+        # vectors stay f32 (the per-layer windows are int32 in every folder)
+        assert all(t["dtype"] == ("int32" if n == "windows" else "f32") for n, t in m["tensors"].items() if n not in qnames)
         assert "QKVScale" in (d / "model.ta").read_text() or arch == "llama"
 
 
@@ -284,7 +284,7 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, fam
     covered = set()
     for r in weight_table(arch):
         if r.get("hf") is None:
-            assert r["computed"] in ("rope_cos", "rope_sin")
+            assert r["computed"] in ("rope_cos", "rope_sin", "windows")
             continue
         stacked = LAYER in r["hf"]
         names = hf_names_of(r, L)[:L if stacked else 1]
@@ -334,15 +334,30 @@ def test_family_consts(family):
     assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
     assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
     assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
-    assert c["mistral"]["WINDOW"] == 12 and c["qwen2"]["WINDOW"] == c["qwen2"]["N_CTX"]
-    assert c["qwen3"]["QK_NORM"] == 1 and c["qwen3"]["HEAD_DIM"] == 16 and c["qwen3"]["WINDOW"] == c["qwen3"]["N_CTX"]
+    windows = {a: arr(family(a)[1], manifest(family(a)[1])["tensors"]["windows"]).tolist() for a in c if a != "gpt_neox"}
+    assert windows == {"qwen2": [96, 96], "qwen3": [96, 96], "mistral": [12, 12], "gemma": [96, 96], "gemma2": [10, 96]}
+    assert c["qwen3"]["QK_NORM"] == 1 and c["qwen3"]["HEAD_DIM"] == 16
     assert c["qwen2"]["QK_NORM"] == 0 and c["mistral"]["QK_NORM"] == 0 and c["gemma"]["QK_NORM"] == 0
     g2 = c["gemma2"]
     assert (g2["SANDWICH"], g2["ATTN_SCALAR"], g2["ATTN_SOFTCAP_ON"], g2["ATTN_SOFTCAP"], g2["FINAL_SOFTCAP_ON"], g2["FINAL_SOFTCAP"]) == (1, 24, 1, 5.0, 1, 8.0)
-    assert g2["RMS_OFFSET"] == 1.0 and g2["GATE_ACT"] == 1 and g2["WINDOW"] == g2["N_CTX"]
+    assert g2["RMS_OFFSET"] == 1.0 and g2["GATE_ACT"] == 1
     for a in ("qwen2", "qwen3", "mistral", "gemma"):
         assert (c[a]["SANDWICH"], c[a]["ATTN_SCALAR"], c[a]["ATTN_SOFTCAP_ON"], c[a]["FINAL_SOFTCAP_ON"]) == (0, c[a]["HEAD_DIM"], 0, 0), a
     assert c["gpt_neox"]["ROT_DIM"] == 6 and c["gpt_neox"]["PARALLEL"] == 1 and c["gpt_neox"]["MLP_ACT"] == 3
+
+
+def test_per_layer_windows(work):
+    """Qwen2 with use_sliding_window slides from max_window_layers on: layer 0 sees the whole context,
+    layer 1 the 10 latest positions; a context no longer than the window makes every window N_CTX."""
+    from tensorcore_ref.convert import convert
+    from tensorcore_ref.make_models import make_model
+
+    src = make_model("qwen2-sliding", work / "hf-qwen2-sliding", quiet=True)
+    for max_ctx, want in ((None, [96, 10]), (10, [10, 10])):
+        out = work / f"dsl-qwen2-sliding-{max_ctx}"
+        m = convert(str(src), out, max_ctx=max_ctx, quiet=True)
+        assert arr(out, m["tensors"]["windows"]).tolist() == want and m["tensors"]["windows"]["dtype"] == "int32"
+        assert ("layer 1 (the others" in m["model"]["sliding_window"]) == (max_ctx is None), m["model"]["sliding_window"]
 
 
 @pytest.mark.parametrize("fmt,source_dtype", [("sharded", "f32"), ("bin", "f32"), ("safetensors", "bf16"), ("bin", "f16")])

@@ -74,12 +74,7 @@ def test_gpt2_config_rejected(tiny_gpt2, tmp_path, capsys, changes, needle):
     ({"rope_parameters": {"rope_type": "dynamic", "rope_theta": 10000.0, "factor": 2.0}}, "rope type 'dynamic' is not supported"),
     ({"hidden_act": "gelu_fast"}, "hidden_act='gelu_fast' is not supported"),
     ({"model_type": "falcon", "architectures": ["FalconForCausalLM"]}, "unsupported architecture: model_type 'falcon'"),
-    # Qwen2 sliding on layers >= max_window_layers only, with a context longer than the window
-    ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_sliding_window": True,
-      "sliding_window": 16, "max_window_layers": 1}, "sliding_window=16 on some layers only"),
     ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_mrope": True}, "use_mrope=true"),
-    ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "use_sliding_window": True,
-      "sliding_window": 16, "max_window_layers": 1}, "sliding_window=16 on some layers only"),
     ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
       "original_max_position_embeddings": 32}}, "rope type 'yarn' is not supported"),
     # GPT-NeoX: 16-wide heads with rotary_pct 0.2 rotate 3 dimensions (RoPE turns pairs)

@@ -37,15 +37,17 @@ function i32(path: string): number[] {
 
 // Variants of a family model that differ in one config field, verified on both back ends (no int8
 // check: the field does not touch the precision kernels). gpt-neox-sequential: use_parallel_residual
-// false, gpt_neox.ta's PARALLEL = 0 path.
-const VARIANTS = ["gpt-neox-sequential"];
+// false, gpt_neox.ta's PARALLEL = 0 path; qwen2-sliding: a 10-position window on layer 1 only.
+const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding"];
 
 for (const variant of VARIANTS) {
   for (const backend of ["interp", "eigen"] as const) {
     test(`${variant}: converts and verifies against HF on ${backend} (layers, logits, 16 greedy tokens)`, async () => {
       const m = ensureModel(variant);
       const manifest = JSON.parse(readFileSync(join(m.dsl, "manifest.json"), "utf8"));
-      assert.is(manifest.consts.PARALLEL, 0);
+      // the one field the variant changes reached the folder
+      if (variant === "gpt-neox-sequential") assert.is(manifest.consts.PARALLEL, 0);
+      else assert.match(manifest.model.sliding_window, /^sliding_window=10 on layer 1 /);
       const r = await verifyModel(m.dsl, PROMPTS, backend, { newTokens: 16 });
       assert.ok(r.ok, formatTable(r));
       for (const p of r.prompts) assert.is(p.greedy.matched + p.greedy.tieSteps, 16, formatTable(r));
