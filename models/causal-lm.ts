@@ -23,11 +23,11 @@ import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } fro
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
  * The library (a folder of models/) that instantiates each supported architecture (manifest.json's
- * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma and Gemma 2 are the Llama library with other
+ * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma, Gemma 2 and Gemma 3 are the Llama library with other
  * consts in model.ta, never a copy of it.
  */
 export const FAMILY_LIBRARY: Record<string, string> = {
-  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gpt_neox: "gpt_neox",
+  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gemma3_text: "llama", gpt_neox: "gpt_neox",
 };
 /** The kernel library of each supported architecture. */
 export const LIBRARIES: Record<string, string> = Object.fromEntries(
@@ -92,6 +92,8 @@ export interface WeightRow {
   computed?: string;
   /** The tensor's type whatever the folder's dtype (the windows: int32). */
   dtype?: string;
+  /** model.ta also declares the type of one slice along the first axis (the stacked rope tables' RopeTable). */
+  slice_type?: string;
   /** An int8 candidate: the model.ta type of its `<name>_scale` tensor. */
   int8_scale?: string;
   note?: string;

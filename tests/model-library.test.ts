@@ -21,7 +21,7 @@ const CONSTS: Record<string, Record<string, number>> = {
   // HEAD_DIM * N_HEAD != D_MODEL (as Gemma's head_dim allows), a sliding window shorter than N_CTX
   llama: { VOCAB: 40, N_CTX: 32, D_MODEL: 32, N_HEAD: 4, N_KV_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, RMS_EPS: 1e-6,
            GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, QK_NORM: 1,
-           SANDWICH: 1, ATTN_SCALAR: 10, ATTN_SOFTCAP_ON: 1, ATTN_SOFTCAP: 50, FINAL_SOFTCAP_ON: 1, FINAL_SOFTCAP: 30 },
+           N_ROPE: 2, SANDWICH: 1, ATTN_SCALAR: 10, ATTN_SOFTCAP_ON: 1, ATTN_SOFTCAP: 50, FINAL_SOFTCAP_ON: 1, FINAL_SOFTCAP: 30 },
   // partial rotary: ROT_DIM < HEAD_DIM
   gpt_neox: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, ROT_DIM: 4, MLP_ACT: 3, PARALLEL: 1 },
 };
@@ -40,6 +40,7 @@ function modelTa(table: WeightRow[], consts: Record<string, number>, dtype: "f32
     lines.push(`type ${name} = Tensor<${prec}, {${dims.join(", ")}}, ${space}, RowMajor>;`);
   };
   for (const r of table) type(r.type, r.dtype ?? (dtype === "int8" && r.int8_scale ? "int8" : "f32"), r.dims, r.space);
+  for (const r of table) if (r.slice_type) type(r.slice_type, r.dtype ?? "f32", r.dims.slice(1), r.space);
   if (dtype === "int8") {
     for (const r of table) if (r.int8_scale) type(r.int8_scale, "f32", r.dims.length === 3 ? [r.dims[0], r.dims[2]] : [r.dims[0]], "Global");
   }

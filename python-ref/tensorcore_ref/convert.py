@@ -1,4 +1,4 @@
-"""HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, GPT-NeoX) -> TensorCore DSL model folder.
+"""HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3, GPT-NeoX) -> TensorCore DSL model folder.
 
 See docs/model-folder.md for the folder contract.
 """
@@ -162,6 +162,8 @@ EXTRA_FIELDS = {
     "gemma": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "hidden_activation"},
     "gemma2": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim", "hidden_act", "cache_implementation",
                "sliding_window", "layer_types"},
+    "gemma3_text": {"rope_scaling", "rope_theta", "rope_local_base_freq", "rope_parameters", "head_dim", "hidden_act",
+                    "cache_implementation", "sliding_window", "sliding_window_pattern", "layer_types"},
     "gpt_neox": {"rope_scaling", "rope_theta", "rope_parameters", "rotary_pct", "rotary_emb_base",
                  "partial_rotary_factor", "use_parallel_residual", "attention_bias"},
 }
@@ -175,7 +177,7 @@ def _known_fields(arch: str) -> set[str]:
 
 def act_field_of(arch: str) -> str:
     """The config field the family's MLP reads its activation from (Gemma2MLP: hidden_activation)."""
-    return "hidden_activation" if arch == "gemma2" else "hidden_act"
+    return "hidden_activation" if arch in ("gemma2", "gemma3_text") else "hidden_act"
 
 
 def activation_kind(field: str, value) -> int:
@@ -216,7 +218,7 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
     if act not in ACT_KINDS:
         problems.append(f"{act_field}={act!r} is not supported ({', '.join(ACT_KINDS)})")
     rt = rope_type(config)
-    if rt not in ("default", "linear", "llama3"):
+    if any(t not in ("default", "linear", "llama3") for t in rt.split("+")):
         problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: default, linear, llama3)")
     if arch == "gpt_neox":
         if config.hidden_size % config.num_attention_heads:
@@ -244,10 +246,16 @@ def _refuse(problems: list[str]) -> None:
 
 
 def rope_type(config) -> str:
+    """The rope type; Gemma 3's per-layer-type parameters give "full_attention+sliding_attention" types joined by "+"."""
     rp = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    if isinstance(rp, dict) and ROPE_LAYER_TYPES <= set(rp):
+        return "+".join(sorted({rp[t].get("rope_type", "default") or "default" for t in ROPE_LAYER_TYPES}))
     if isinstance(rp, dict):
         return rp.get("rope_type", rp.get("type", "default")) or "default"
     return "default"
+
+
+ROPE_LAYER_TYPES = {"full_attention", "sliding_attention"}
 
 
 def sliding_window(arch: str, config, n_ctx: int) -> tuple[list[int], str]:
@@ -259,7 +267,7 @@ def sliding_window(arch: str, config, n_ctx: int) -> tuple[list[int], str]:
     max_window_layers, or alternates for Gemma 2). A window the context cannot exceed changes nothing.
     """
     L = config.num_hidden_layers
-    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3", "gemma2") else None
+    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3", "gemma2", "gemma3_text") else None
     if w is None:
         return [n_ctx] * L, "none (full causal attention)"
     kinds = list(getattr(config, "layer_types", None) or ["sliding_attention"] * L)
@@ -280,6 +288,8 @@ def sliding_window(arch: str, config, n_ctx: int) -> tuple[list[int], str]:
 
 def rope_theta(config) -> float:
     rp = getattr(config, "rope_parameters", None) or {}
+    if isinstance(rp, dict) and ROPE_LAYER_TYPES <= set(rp):  # Gemma 3: the full-attention layers' theta
+        rp = rp["full_attention"]
     if isinstance(rp, dict) and "rope_theta" in rp:
         return float(rp["rope_theta"])
     return float(getattr(config, "rope_theta", 10000.0))
@@ -490,19 +500,19 @@ def plan_gpt2(config, sd, max_ctx: int | None, dtype: str = "f32") -> Plan:
     return p
 
 
-def rope_tables(model, n_ctx: int):
+def rope_tables(model, n_ctx: int, layer_type: str | None = None):
     """cos/sin {n_ctx, ROT_DIM/2} exactly as the model's own HF rotary embedding computes them (with
-    linear / llama3 scaling and attention_scaling); ROT_DIM is the rotated part of a head."""
+    linear / llama3 scaling and attention_scaling); ROT_DIM is the rotated part of a head. layer_type:
+    Gemma 3's embedding has one table per kind of layer (full_attention, sliding_attention)."""
     import torch
 
     rot = model.base_model.rotary_emb
-    hd = rot.inv_freq.shape[0] * 2
-    x = torch.zeros(1, n_ctx, hd, dtype=torch.float32)
+    x = torch.zeros(1, n_ctx, 1, dtype=torch.float32)  # only its dtype and device are read
     pos = torch.arange(n_ctx).unsqueeze(0)
     with torch.no_grad():
-        cos, sin = rot(x, pos)
+        cos, sin = rot(x, pos) if layer_type is None else rot(x, pos, layer_type)
     cos, sin = cos[0].float(), sin[0].float()
-    half = hd // 2
+    half = cos.shape[-1] // 2
     assert torch.equal(cos[:, :half], cos[:, half:]) and torch.equal(sin[:, :half], sin[:, half:])
     return cos[:, :half].contiguous(), sin[:, :half].contiguous()
 
@@ -516,8 +526,8 @@ def _round_to(x: float, dtype: str) -> float:
     return float(torch.tensor(x, dtype=torch.float32).to(t).float())
 
 
-def _rope_plan(p: Plan, model, config, n_ctx: int) -> dict:
-    cos, sin = rope_tables(model, n_ctx)
+def _rope_plan(p: Plan, model, config, n_ctx: int, layer_type: str | None = None) -> dict:
+    cos, sin = rope_tables(model, n_ctx, layer_type)
     p.consts["ROT_DIM"] = 2 * cos.shape[1]
     p.info.update(rope_type=rope_type(config), rope_theta=rope_theta(config))
     what = "computed by the model's HF rotary embedding: %s(pos * inv_freq) * attention_scaling, first half"
@@ -539,8 +549,8 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     hd = getattr(config, "head_dim", None) or D // H
     n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
     act = getattr(config, act_field_of(arch))
-    gemma = arch in ("gemma", "gemma2")
-    gemma2 = arch == "gemma2"
+    gemma = arch in ("gemma", "gemma2", "gemma3_text")
+    gemma2 = arch in ("gemma2", "gemma3_text")  # Gemma 2's and Gemma 3's post-norms, scale and soft caps
     attn_cap = getattr(config, "attn_logit_softcapping", None) if gemma2 else None
     final_cap = getattr(config, "final_logit_softcapping", None) if gemma2 else None
     windows, window_note = sliding_window(arch, config, n_ctx)
@@ -564,7 +574,7 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     # Qwen3's RMSNorm of each query and key head (q_norm, k_norm), read from the state dict: a model
     # has both or neither, and Qwen3 always has them
     qk = [r["hf"].replace(LAYER, "0") in sd for r in table if r["name"] in ("q_norm", "k_norm")]
-    if any(qk) != all(qk) or (arch == "qwen3" and not all(qk)):
+    if any(qk) != all(qk) or (arch in ("qwen3", "gemma3_text") and not all(qk)):
         raise TCError(f"weights: {arch} needs both self_attn.q_norm.weight and self_attn.k_norm.weight or neither "
                       f"(found: {', '.join(n for n, h in zip(('q_norm', 'k_norm'), qk) if h) or 'neither'})")
     consts["QK_NORM"] = int(all(qk))
@@ -578,17 +588,27 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
         ("mlp", f"w_down(act(x @ w_gate + b_gate) * (x @ w_up + b_up)) + b_down, act = {act} (GATE_ACT); "
                 "RMSNorm before attention and MLP" + (", multiplying by (1 + w) (RMS_OFFSET)" if gemma else "")),
         ("embeddings", f"scaled by sqrt(hidden_size) = {consts['EMB_SCALE']!r} (EMB_SCALE)" if gemma else "not scaled"),
-        ("gemma 2", f"RMSNorm after attention and after the MLP (SANDWICH); scores scaled by {consts['ATTN_SCALAR']}**-0.5 "
+        ("gemma 2 / 3", f"RMSNorm after attention and after the MLP (SANDWICH); scores scaled by {consts['ATTN_SCALAR']}**-0.5 "
                     f"(ATTN_SCALAR); soft caps: attention {attn_cap}, final logits {final_cap}" if gemma2 else "no post-norms, no soft caps"),
         ("biases", ", ".join(biases) if biases else "none (zero tensors)"),
         ("query/key norm", "RMSNorm of every query and key head before RoPE (q_norm, k_norm; QK_NORM)" if consts["QK_NORM"]
          else "none (QK_NORM = 0; q_norm and k_norm are unread ones)"),
         ("lm head", "tied to the token embeddings" if tied else "untied (lm_head.weight)")]})
-    computed = _rope_plan(p, model, config, n_ctx)
-    if p.consts["ROT_DIM"] != hd:
-        raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
+    computed = _rope_plan(p, model, config, n_ctx, "full_attention" if arch == "gemma3_text" else None)
     import torch
 
+    # one rope table per kind of layer: Gemma 3's sliding layers turn with rope_local_base_freq
+    # (rope_parameters["sliding_attention"]), its full-attention layers with rope_theta and scaling
+    kinds = sorted(ROPE_LAYER_TYPES) if arch == "gemma3_text" else [None]
+    tables = [rope_tables(model, n_ctx, k) for k in kinds] if kinds != [None] else [(computed["rope_cos"][0], computed["rope_sin"][0])]
+    rope_of = [kinds.index(t) for t in config.layer_types] if kinds != [None] else [0] * L
+    p.consts["N_ROPE"] = len(tables)
+    for i, name in enumerate(("rope_cos", "rope_sin")):
+        computed[name] = (torch.stack([t[i] for t in tables]).contiguous(), computed[name][1] + (
+            f"; one table per layer kind {kinds} (rope_of)" if len(tables) > 1 else ""))
+    computed["rope_of"] = (torch.tensor(rope_of, dtype=torch.int32), "which rope table each layer uses (int32)")
+    if p.consts["ROT_DIM"] != hd:
+        raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
     computed["windows"] = (torch.tensor(windows, dtype=torch.int32), "computed from sliding_window and layer_types (int32)")
     plan_weights(p, table, sd, L, computed)
     return p
@@ -737,6 +757,11 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             tensors[w.name] = (w.tensor if keep else w.tensor.to(tdtype.get(dtype, torch.float32))).contiguous()
             meta[w.name] = entry
     wdtypes = {n: st_io.dsl_dtype(t) for n, t in tensors.items()}
+    # a stacked table's slice type (Gemma 3's rope tables are {N_ROPE, N_CTX, ROT_DIM/2}; rope takes one)
+    for w in plan.weights:
+        row = next((r for r in weight_table(arch) if r["name"] == w.name), {})
+        if "slice_type" in row:
+            extra_types.append((row["slice_type"], wdtypes[w.name], w.dims[1:], w.space, w.name))
     model_ta = gen_model_ta(plan, wdtypes, extra_types)
 
     with atomic_dir(out, convert_owner, WHAT) as tmp:

@@ -133,7 +133,7 @@ class Capture:
             layers = m.layers
             attn, mlp = "attention", "mlp"
             self._out(m.final_layer_norm, "final_norm")
-        else:  # Llama, Qwen2, Qwen3, Mistral, Gemma (Gemma's embed_tokens output is already scaled)
+        else:  # Llama, Qwen2, Qwen3, Mistral, Gemma 1-3 (Gemma's embed_tokens output is already scaled)
             m = model.model
             self._out(m.embed_tokens, "tok_emb")
             self._rope(m.rotary_emb)

@@ -22,6 +22,9 @@ misplaced one):
                    query_pre_attn_scalar**-0.5 (24, not head_dim), attention scores and logits
                    soft-capped (caps 5 and 8, low enough to bend these models' values), and a
                    10-position window on alternate layers (layer 0 slides, layer 1 sees everything)
+  gemma3-family    Gemma 3 (text): Gemma 2's norms and scale without soft caps, (1 + w) query/key norms,
+                   layers 0 and 1 sliding (8 positions) with their own rope base (10000), layer 2
+                   attending to everything with rope_theta 1e6 and linear scaling 4
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
   qwen2-sliding    qwen2-family with use_sliding_window: a 10-position window on layer 1 only
@@ -82,6 +85,15 @@ FAMILY_MODELS = {
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 14, "max_position_embeddings": 96,
         "rms_norm_eps": 1e-6, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 24,
         "attn_logit_softcapping": 5.0, "final_logit_softcapping": 8.0, "sliding_window": 10,
+        "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
+        "eos_token_id": 50256}),
+    "gemma3-family": ("Gemma3ForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 40, "intermediate_size": 88, "num_hidden_layers": 3,
+        "num_attention_heads": 4, "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 96,
+        "rms_norm_eps": 1e-6, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 20,
+        "sliding_window": 8, "layer_types": ["sliding_attention", "sliding_attention", "full_attention"],
+        "rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
+                            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
         "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
         "eos_token_id": 50256}),
     "gpt-neox-family": ("GPTNeoXForCausalLM", {
@@ -169,7 +181,7 @@ def randomize_norms_and_biases(model, seed: int) -> None:
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    gemma = model.config.model_type in ("gemma", "gemma2")
+    gemma = model.config.model_type in ("gemma", "gemma2", "gemma3_text")
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() != 1:

@@ -129,8 +129,8 @@ def test_llama_transposed_weights_consts_and_rope(converted, tiny_llama):
     # RoPE: cos/sin(pos * theta^(-2j/HEAD_DIM)), computed here in float64
     inv = 1.0 / (10000.0 ** (np.arange(0, 16, 2) / 16))
     ang = np.arange(128)[:, None] * inv[None, :]
-    np.testing.assert_allclose(arr(d, m["tensors"]["rope_cos"]), np.cos(ang), atol=2e-5)
-    np.testing.assert_allclose(arr(d, m["tensors"]["rope_sin"]), np.sin(ang), atol=2e-5)
+    np.testing.assert_allclose(arr(d, m["tensors"]["rope_cos"])[0], np.cos(ang), atol=2e-5)
+    np.testing.assert_allclose(arr(d, m["tensors"]["rope_sin"])[0], np.sin(ang), atol=2e-5)
 
 
 def test_int8_dequantizes_within_half_scale(converted, tiny_gpt2, tiny_llama):
@@ -165,8 +165,8 @@ def test_int8_dequantizes_within_half_scale(converted, tiny_gpt2, tiny_llama):
             assert np.all(np.abs(deq - w) <= bound / 2 * (1 + 1e-5) + 1e-12), n
             np.testing.assert_allclose(s, np.where(amax > 0, amax / 127, 1.0), rtol=1e-6)
             assert np.abs(q).max() <= 127
-        # vectors stay f32 (the per-layer windows are int32 in every folder)
-        assert all(t["dtype"] == ("int32" if n == "windows" else "f32") for n, t in m["tensors"].items() if n not in qnames)
+        # vectors stay f32 (the per-layer windows and rope choices are int32 in every folder)
+        assert all(t["dtype"] == ("int32" if n in ("windows", "rope_of") else "f32") for n, t in m["tensors"].items() if n not in qnames)
         assert "QKVScale" in (d / "model.ta").read_text() or arch == "llama"
 
 
@@ -241,7 +241,7 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
         assert t.get("note", "") == r.get("note", "")
 
 
-FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gpt_neox": "gpt-neox-family"}
+FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gemma3_text": "gemma3-family", "gpt_neox": "gpt-neox-family"}
 
 
 @pytest.fixture(scope="session")
@@ -263,7 +263,7 @@ def family(work):
     return get
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox"])
 def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, family, tiny_gpt2, tiny_llama):
     """Every row's HF tensors exist with the row's shape (after transpose/stack/rows) in the HF
     model's state dict, and every HF parameter is some row's source. Rows absent: zeros may be
@@ -284,7 +284,7 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, fam
     covered = set()
     for r in weight_table(arch):
         if r.get("hf") is None:
-            assert r["computed"] in ("rope_cos", "rope_sin", "windows")
+            assert r["computed"] in ("rope_cos", "rope_sin", "windows", "rope_of")
             continue
         stacked = LAYER in r["hf"]
         names = hf_names_of(r, L)[:L if stacked else 1]
@@ -330,12 +330,19 @@ def test_gpt_neox_fused_qkv_is_regrouped_per_head(family):
 def test_family_consts(family):
     """What each family's config turns into in model.ta (manifest consts)."""
     import math
-    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gpt_neox")}
+    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox")}
     assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
     assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
     assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
     windows = {a: arr(family(a)[1], manifest(family(a)[1])["tensors"]["windows"]).tolist() for a in c if a != "gpt_neox"}
-    assert windows == {"qwen2": [96, 96], "qwen3": [96, 96], "mistral": [12, 12], "gemma": [96, 96], "gemma2": [10, 96]}
+    assert windows == {"qwen2": [96, 96], "qwen3": [96, 96], "mistral": [12, 12], "gemma": [96, 96], "gemma2": [10, 96],
+                       "gemma3_text": [8, 8, 96]}
+    # Gemma 3: one rope table per kind of layer (sorted: full_attention 0, sliding_attention 1)
+    g3 = manifest(family("gemma3_text")[1])
+    assert c["gemma3_text"]["N_ROPE"] == 2 and arr(family("gemma3_text")[1], g3["tensors"]["rope_of"]).tolist() == [1, 1, 0]
+    assert (c["gemma3_text"]["QK_NORM"], c["gemma3_text"]["SANDWICH"], c["gemma3_text"]["ATTN_SCALAR"]) == (1, 1, 20)
+    assert (c["gemma3_text"]["ATTN_SOFTCAP_ON"], c["gemma3_text"]["FINAL_SOFTCAP_ON"]) == (0, 0)
+    assert all(c[a]["N_ROPE"] == 1 for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2"))
     assert c["qwen3"]["QK_NORM"] == 1 and c["qwen3"]["HEAD_DIM"] == 16
     assert c["qwen2"]["QK_NORM"] == 0 and c["mistral"]["QK_NORM"] == 0 and c["gemma"]["QK_NORM"] == 0
     g2 = c["gemma2"]
@@ -387,8 +394,8 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
 
 def hub_config(arch: str, c: dict) -> dict:
     """config.json as the hub publishes the family (the transformers 4.x that wrote it; the fields and
-    spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b, gemma-2-2b
-    and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
+    spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b, gemma-2-2b,
+    gemma-3-1b and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
     rope_scaling instead of rope_parameters, torch_dtype, legacy values (gemma's hidden_act "gelu",
     pythia's rotary_pct) and fields transformers 5 no longer defines (Qwen2.5's use_mrope)."""
     sizes = {k: c[k] for k in ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers",
@@ -409,7 +416,7 @@ def hub_config(arch: str, c: dict) -> dict:
                 "rotary_pct": rp["partial_rotary_factor"], "tie_word_embeddings": False, "torch_dtype": "float16",
                 "transformers_version": "4.24.0", "use_parallel_residual": c["use_parallel_residual"]}
     llama_like = {**common, "attention_dropout": 0.0, "hidden_act": c.get("hidden_act"), "rms_norm_eps": c["rms_norm_eps"],
-                  "num_key_value_heads": c["num_key_value_heads"], "rope_theta": rp["rope_theta"],
+                  "num_key_value_heads": c["num_key_value_heads"], "rope_theta": rp.get("rope_theta"),
                   "tie_word_embeddings": c["tie_word_embeddings"]}
     if arch == "llama":
         scaling = {k: v for k, v in rp.items() if k != "rope_theta"}
@@ -435,10 +442,20 @@ def hub_config(arch: str, c: dict) -> dict:
                 "head_dim": c["head_dim"], "hidden_act": "gelu_pytorch_tanh", "hidden_activation": c["hidden_activation"],
                 "pad_token_id": 0, "query_pre_attn_scalar": c["query_pre_attn_scalar"], "sliding_window": c["sliding_window"],
                 "transformers_version": "4.42.4"}
+    if arch == "gemma3_text":  # gemma-3-1b / 4b: rope_local_base_freq and sliding_window_pattern, no layer_types
+        del llama_like["hidden_act"], llama_like["rope_theta"]
+        full, local = c["rope_parameters"]["full_attention"], c["rope_parameters"]["sliding_attention"]
+        pattern = c["layer_types"].index("full_attention") + 1
+        assert c["layer_types"] == ["full_attention" if (i + 1) % pattern == 0 else "sliding_attention" for i in range(c["num_hidden_layers"])]
+        return {**llama_like, "attention_bias": False, "attn_logit_softcapping": None, "cache_implementation": "hybrid",
+                "final_logit_softcapping": None, "head_dim": c["head_dim"], "hidden_activation": c["hidden_activation"],
+                "pad_token_id": 0, "query_pre_attn_scalar": c["query_pre_attn_scalar"], "rope_local_base_freq": local["rope_theta"],
+                "rope_scaling": {"rope_type": full["rope_type"], "factor": full["factor"]}, "rope_theta": full["rope_theta"],
+                "sliding_window": c["sliding_window"], "sliding_window_pattern": pattern, "transformers_version": "4.50.0.dev0"}
     raise AssertionError(arch)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox"])
 def test_config_as_the_hub_publishes_it(arch, family, work):
     """A family model whose config.json is replaced by the hub's spelling of the same model
     (hub_config) converts to exactly the folder of transformers 5's own config.json."""
