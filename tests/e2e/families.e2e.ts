@@ -85,7 +85,8 @@ FAMILIES.forEach((family, i) => {
     // The issue's target is 19 of 20. GPT-2 and Gemma reach 18 (their misses are near-ties of HF's
     // top two, gaps 0.006 to 0.11, on these deliberately high-variance models; llama.cpp's q8_0 gets
     // 19 and 18 there, and bf16 itself 18 on Gemma): that shortfall is recorded in docs/models.md
-    // (python-ref/tools/int8_agreement.py) and guarded here at its measured level, not hidden.
+    // (python-ref/tools/int8_agreement.py) and guarded here at its measured level, not hidden. Qwen3,
+    // added later, measured 18 too (its simulated held-out rate is 92%).
     const need = INT8_SHORTFALL[family] ?? 19;
     assert.ok(agree >= need, `${agree}/20 agree (need ${need}); ${misses.join("; ")}`);
   });
