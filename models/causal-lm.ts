@@ -112,11 +112,10 @@ export function weightTable(architecture: string): WeightRow[] {
  * before the library gained a weight (Qwen3's q_norm/k_norm rows reached every Llama-library folder)
  * is refused here, naming the tensor and the fix, instead of failing to check the library.
  */
-function requireTableTensors(dir: string, manifest: { tensors?: unknown }, architecture: string): void {
-  if (!Object.hasOwn(FAMILY_LIBRARY, architecture)) return; // librarySources refuses it, naming the field
+function requireTableTensors(dir: string, manifest: { tensors?: unknown }, architecture: string, table: WeightRow[]): void {
   const tensors = isPlainObject(manifest.tensors) ? manifest.tensors : {};
   const lib = FAMILY_LIBRARY[architecture];
-  const missing = weightTable(architecture).filter((r) => !Object.hasOwn(tensors, r.name)).map((r) => r.name);
+  const missing = table.filter((r) => !Object.hasOwn(tensors, r.name)).map((r) => r.name);
   if (missing.length) {
     throw new ModelError(`${join(dir, "manifest.json")}: no tensor ${missing.map((n) => `'${n}'`).join(", ")}, which ` +
       `models/${lib}/weights.json lists for ${architecture}: the folder was written by an older \`tensorcore hf convert\`; convert the HF model again`);
@@ -229,7 +228,9 @@ export class CausalLM {
     const architecture = manifest.architecture ?? "gpt2";
     const dtype = manifest.dtype ?? "f32";
     const nCtx = Number(manifest.consts?.N_CTX) || Infinity;
-    requireTableTensors(dir, manifest, architecture);
+    // (an unsupported architecture has no table: librarySources refuses it below, naming the field)
+    const table = Object.hasOwn(FAMILY_LIBRARY, architecture) ? weightTable(architecture) : [];
+    requireTableTensors(dir, manifest, architecture, table);
     const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
     const backend = opts.backend ?? "interp";
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.
@@ -238,7 +239,7 @@ export class CausalLM {
     const prefillExec = await makeExecutor(prefill, backend, log, opts.profile);
     const decodeExec = await makeExecutor(decode, backend, log, opts.profile);
     const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec, { print: log });
-    m.bind(source);
+    m.bind(source, table);
     source.finishVerification();
     return m;
   }
@@ -260,8 +261,7 @@ export class CausalLM {
   }
 
   /** Bind every parameter of `forward`: the state (STATE_PARAMS), and the weight table's weights by name. */
-  private bind(source: ManifestSource): void {
-    const table = weightTable(source.manifest.architecture ?? "gpt2");
+  private bind(source: ManifestSource, table: WeightRow[]): void {
     const weights = new Set(table.map((r) => r.name));
     const scales = new Set(table.filter((r) => r.int8_scale).map((r) => `${r.name}_scale`));
     // names this folder's weights in the interpreter's wasm heap (a reconverted folder gets new ones)

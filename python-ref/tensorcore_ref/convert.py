@@ -46,6 +46,11 @@ def _families() -> dict[str, tuple[str, str]]:
 FAMILIES = _families()  # model_type -> (library, HF class)
 SUPPORTED = {mt: cls for mt, (_, cls) in FAMILIES.items()}
 LLAMA_LIKE = tuple(mt for mt, (lib, _) in FAMILIES.items() if lib == "llama")
+# What sets the Llama library's model types apart, by model_type (plan_llama turns these into consts)
+GEMMA_NORMS = ("gemma", "gemma2", "gemma3_text")     # (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
+GEMMA2_LIKE = ("gemma2", "gemma3_text")              # post-norms, query_pre_attn_scalar, soft caps, hidden_activation
+QK_NORMED = ("qwen3", "gemma3_text")                 # q_norm / k_norm on every head, always
+SLIDING = ("mistral", "qwen2", "qwen3", "gemma2", "gemma3_text")  # sliding_window (per layer_types)
 # config activation names -> the DSL's ACT kinds (docs/language.md): 1 GELU tanh form, 2 SiLU, 3 exact GELU, 4 ReLU
 ACT_KINDS = {"gelu_new": 1, "gelu_pytorch_tanh": 1, "silu": 2, "swish": 2, "gelu": 3, "relu": 4}
 
@@ -177,7 +182,7 @@ def _known_fields(arch: str) -> set[str]:
 
 def act_field_of(arch: str) -> str:
     """The config field the family's MLP reads its activation from (Gemma2MLP: hidden_activation)."""
-    return "hidden_activation" if arch in ("gemma2", "gemma3_text") else "hidden_act"
+    return "hidden_activation" if arch in GEMMA2_LIKE else "hidden_act"
 
 
 def activation_kind(field: str, value) -> int:
@@ -262,12 +267,13 @@ def sliding_window(arch: str, config, n_ctx: int) -> tuple[list[int], str]:
     """Each layer's attention window (the `windows` tensor) and a note. A query sees the keys less than
     its layer's window behind it; N_CTX is full causal attention.
 
-    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3, Gemma 2:
+    Mistral: sliding_window (None: full attention) on every layer. Qwen2, Qwen3, Gemma 2 and 3:
     layer_types says which layers slide (transformers derives it from use_sliding_window and
-    max_window_layers, or alternates for Gemma 2). A window the context cannot exceed changes nothing.
+    max_window_layers, alternates for Gemma 2, five of six for Gemma 3). A window the context cannot
+    exceed changes nothing.
     """
     L = config.num_hidden_layers
-    w = getattr(config, "sliding_window", None) if arch in ("mistral", "qwen2", "qwen3", "gemma2", "gemma3_text") else None
+    w = getattr(config, "sliding_window", None) if arch in SLIDING else None
     if w is None:
         return [n_ctx] * L, "none (full causal attention)"
     kinds = list(getattr(config, "layer_types", None) or ["sliding_attention"] * L)
@@ -543,14 +549,14 @@ def _tied(table, sd) -> bool:
 
 
 def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtype: str = "f32") -> Plan:
-    """Llama 2/3, Qwen2, Qwen3, Mistral, Gemma and Gemma 2: models/llama/llama.ta instantiated by model.ta's consts."""
+    """Llama 2/3, Qwen2, Qwen3, Mistral and Gemma 1-3: models/llama/llama.ta instantiated by model.ta's consts."""
     L, D, H = config.num_hidden_layers, config.hidden_size, config.num_attention_heads
     KV = config.num_key_value_heads or H
     hd = getattr(config, "head_dim", None) or D // H
     n_ctx = config.max_position_embeddings if not max_ctx else min(max_ctx, config.max_position_embeddings)
     act = getattr(config, act_field_of(arch))
-    gemma = arch in ("gemma", "gemma2", "gemma3_text")
-    gemma2 = arch in ("gemma2", "gemma3_text")  # Gemma 2's and Gemma 3's post-norms, scale and soft caps
+    gemma = arch in GEMMA_NORMS
+    gemma2 = arch in GEMMA2_LIKE
     attn_cap = getattr(config, "attn_logit_softcapping", None) if gemma2 else None
     final_cap = getattr(config, "final_logit_softcapping", None) if gemma2 else None
     windows, window_note = sliding_window(arch, config, n_ctx)
@@ -571,17 +577,17 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     tied = _tied(table, sd)
     has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r["name"].startswith("b_")}
     biases = [n for n, b in has_bias.items() if b]
-    # Qwen3's RMSNorm of each query and key head (q_norm, k_norm), read from the state dict: a model
-    # has both or neither, and Qwen3 always has them
+    # Qwen3's and Gemma 3's RMSNorm of each query and key head (q_norm, k_norm), read from the state
+    # dict: a model has both or neither, and those two always have them
     qk = [r["hf"].replace(LAYER, "0") in sd for r in table if r["name"] in ("q_norm", "k_norm")]
-    if any(qk) != all(qk) or (arch in ("qwen3", "gemma3_text") and not all(qk)):
+    if any(qk) != all(qk) or (arch in QK_NORMED and not all(qk)):
         raise TCError(f"weights: {arch} needs both self_attn.q_norm.weight and self_attn.k_norm.weight or neither "
                       f"(found: {', '.join(n for n, h in zip(('q_norm', 'k_norm'), qk) if h) or 'neither'})")
     consts["QK_NORM"] = int(all(qk))
     p = Plan(arch, consts, info={"activation": act, "tied_embeddings": bool(tied), "biases": biases,
                                  "sliding_window": window_note, "comments": [
         ("family", f"{arch} ({SUPPORTED[arch]}) on models/llama/llama.ta"),
-        ("attention", "causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(HEAD_DIM)"),
+        ("attention", "causal, GQA: query head h uses kv head h / (N_HEAD / N_KV_HEAD); scores scaled by 1/sqrt(ATTN_SCALAR)"),
         ("sliding window", f"{window_note} (windows: {windows})"),
         ("rope", f"{rope_type(config)}, theta {rope_theta(config):g}; rotate_half convention: "
                  "x[:ROT_DIM/2] and x[ROT_DIM/2:ROT_DIM] of each head rotate together with rope_cos/rope_sin[pos]"),
@@ -594,14 +600,15 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
         ("query/key norm", "RMSNorm of every query and key head before RoPE (q_norm, k_norm; QK_NORM)" if consts["QK_NORM"]
          else "none (QK_NORM = 0; q_norm and k_norm are unread ones)"),
         ("lm head", "tied to the token embeddings" if tied else "untied (lm_head.weight)")]})
-    computed = _rope_plan(p, model, config, n_ctx, "full_attention" if arch == "gemma3_text" else None)
     import torch
 
     # one rope table per kind of layer: Gemma 3's sliding layers turn with rope_local_base_freq
-    # (rope_parameters["sliding_attention"]), its full-attention layers with rope_theta and scaling
+    # (rope_parameters["sliding_attention"]), its full-attention layers with rope_theta and scaling;
+    # the others have one table, which every layer reads
     kinds = sorted(ROPE_LAYER_TYPES) if arch == "gemma3_text" else [None]
-    tables = [rope_tables(model, n_ctx, k) for k in kinds] if kinds != [None] else [(computed["rope_cos"][0], computed["rope_sin"][0])]
-    rope_of = [kinds.index(t) for t in config.layer_types] if kinds != [None] else [0] * L
+    computed = _rope_plan(p, model, config, n_ctx, kinds[0])
+    tables = [(computed["rope_cos"][0], computed["rope_sin"][0])] + [rope_tables(model, n_ctx, k) for k in kinds[1:]]
+    rope_of = [kinds.index(t) for t in config.layer_types] if len(kinds) > 1 else [0] * L
     p.consts["N_ROPE"] = len(tables)
     for i, name in enumerate(("rope_cos", "rope_sin")):
         computed[name] = (torch.stack([t[i] for t in tables]).contiguous(), computed[name][1] + (
@@ -757,11 +764,11 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             tensors[w.name] = (w.tensor if keep else w.tensor.to(tdtype.get(dtype, torch.float32))).contiguous()
             meta[w.name] = entry
     wdtypes = {n: st_io.dsl_dtype(t) for n, t in tensors.items()}
-    # a stacked table's slice type (Gemma 3's rope tables are {N_ROPE, N_CTX, ROT_DIM/2}; rope takes one)
+    # a stacked table's slice type (the rope tables are {N_ROPE, N_CTX, ROT_DIM/2}; rope takes one)
+    slice_types = {r["name"]: r["slice_type"] for r in weight_table(arch) if "slice_type" in r}
     for w in plan.weights:
-        row = next((r for r in weight_table(arch) if r["name"] == w.name), {})
-        if "slice_type" in row:
-            extra_types.append((row["slice_type"], wdtypes[w.name], w.dims[1:], w.space, w.name))
+        if w.name in slice_types:
+            extra_types.append((slice_types[w.name], wdtypes[w.name], w.dims[1:], w.space, w.name))
     model_ta = gen_model_ta(plan, wdtypes, extra_types)
 
     with atomic_dir(out, convert_owner, WHAT) as tmp:

@@ -180,8 +180,10 @@ def randomize_norms_and_biases(model, seed: int) -> None:
     0), norm biases and projection biases around 0, so that each one visibly changes the output."""
     import torch
 
+    from .convert import GEMMA_NORMS
+
     g = torch.Generator().manual_seed(seed)
-    gemma = model.config.model_type in ("gemma", "gemma2", "gemma3_text")
+    gemma = model.config.model_type in GEMMA_NORMS
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() != 1:
