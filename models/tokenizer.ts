@@ -138,7 +138,7 @@ const REBUILT: Record<string, (cfg: Json) => Rebuilt> = {
 const AS_WRITTEN = new Set(["PreTrainedTokenizer", "TokenizersBackend"]); // names without "Fast"
 /** AutoTokenizer's class for a config.json model_type when tokenizer_config.json names none. */
 const CLASS_OF_MODEL_TYPE: Record<string, string> = {
-  gpt2: "GPT2Tokenizer", gpt_neox: "GPTNeoXTokenizer", qwen2: "Qwen2Tokenizer", qwen3: "Qwen2Tokenizer", gemma: "GemmaTokenizer", gemma2: "GemmaTokenizer", gemma3_text: "GemmaTokenizer",
+  gpt2: "GPT2Tokenizer", gpt_neox: "GPTNeoXTokenizer", qwen2: "Qwen2Tokenizer", qwen3: "Qwen2Tokenizer", gemma: "GemmaTokenizer", gemma2: "GemmaTokenizer", gemma3_text: "GemmaTokenizer", gemma3: "GemmaTokenizer",
 };
 
 function tokenContent(t: Json): string | null {

@@ -34,16 +34,17 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "mer
 LIBRARIES = ("gpt2", "llama", "gpt_neox")
 
 
-def _families() -> dict[str, tuple[str, str]]:
-    out = {}
+def _families() -> tuple[dict[str, tuple[str, str]], dict[str, dict]]:
+    out, multimodal = {}, {}
     for lib in LIBRARIES:
         table = json.loads((REPO_ROOT / "models" / lib / "weights.json").read_text())
         for model_type, hf_class in table["model_types"].items():
             out[model_type] = (lib, hf_class)
-    return out
+        multimodal.update(table.get("multimodal", {}))
+    return out, multimodal
 
 
-FAMILIES = _families()  # model_type -> (library, HF class)
+FAMILIES, MULTIMODAL = _families()  # model_type -> (library, HF class); multimodal model_type -> its language model
 SUPPORTED = {mt: cls for mt, (_, cls) in FAMILIES.items()}
 LLAMA_LIKE = tuple(mt for mt, (lib, _) in FAMILIES.items() if lib == "llama")
 # What sets the Llama library's model types apart, by model_type (plan_llama turns these into consts)
@@ -124,15 +125,58 @@ def check_tokenizer_files(source: str) -> None:
 
 
 def architecture_of(cfg: dict) -> str:
+    """The model_type the DSL runs: config.json's, or for a multimodal model (MULTIMODAL) its
+    language model's (text_config's)."""
     mt = cfg.get("model_type")
     archs = cfg.get("architectures") or []
-    if mt not in SUPPORTED:
+    if isinstance(mt, str) and mt in MULTIMODAL:
+        mm = MULTIMODAL[mt]
+        bad = [a for a in archs if a != mm["hf_class"]]
+        if bad:
+            raise TCError(f"unsupported architecture {bad[0]!r}: only {mm['hf_class']} is supported for model_type {mt!r}")
+        text = cfg.get("text_config", {})
+        if not isinstance(text, dict):
+            raise TCError(f"config.json: text_config must be a JSON object, not {type(text).__name__}")
+        if text.get("model_type", mm["text_model_type"]) != mm["text_model_type"]:
+            raise TCError(f"config.json: text_config.model_type={text.get('model_type')!r} is not supported for "
+                          f"model_type {mt!r} (expected {mm['text_model_type']!r})")
+        return mm["text_model_type"]
+    if not isinstance(mt, str) or mt not in SUPPORTED:
         raise TCError(f"unsupported architecture: model_type {mt!r} (architectures {archs}); "
-                      f"supported: " + ", ".join(f"{k} ({v})" for k, v in SUPPORTED.items()))
+                      f"supported: " + ", ".join(f"{k} ({v})" for k, v in SUPPORTED.items()) + ", and the "
+                      "language model of " + ", ".join(f"{k} ({v['hf_class']})" for k, v in MULTIMODAL.items()))
     bad = [a for a in archs if a != SUPPORTED[mt]]
     if bad:
         raise TCError(f"unsupported architecture {bad[0]!r}: only {SUPPORTED[mt]} is supported for model_type {mt!r}")
     return mt
+
+
+def multimodal_of(cfg: dict) -> dict | None:
+    """MULTIMODAL's entry for a config.json whose model is a multimodal one, else None."""
+    mt = cfg.get("model_type")
+    return MULTIMODAL[mt] if isinstance(mt, str) and mt in MULTIMODAL else None
+
+
+def multimodal_name(name: str, mm: dict | None) -> str:
+    """A text model tensor's name in the multimodal model (mm), whose language model it is."""
+    for text, full in (mm or {}).get("prefixes", {}).items():
+        if name.startswith(text):
+            return full + name[len(text):]
+    return name
+
+
+def check_multimodal_fields(cfg: dict, mm: dict, ignore_unknown: bool) -> None:
+    """The fields outside text_config: those of the multimodal config class are about images (the
+    vision tower, the image tokens), which text-only generation never reaches; others are refused as
+    for any config."""
+    from transformers import AutoConfig
+
+    if ignore_unknown:
+        return
+    unknown = sorted(set(cfg) - _generic_fields() - set(AutoConfig.for_model(cfg["model_type"]).to_dict()))
+    if unknown:
+        raise TCError(f"config.json: unknown {cfg['model_type']} config field(s) {', '.join(unknown)}: the "
+                      f"{mm['hf_class']} reader does not know how to honour them (use --ignore-unknown-config to convert anyway)")
 
 
 # ---------------------------------------------------------------------------
@@ -683,7 +727,8 @@ def load_hf_model(source: str, arch: str):
     import torch
     import transformers
 
-    cls = getattr(transformers, SUPPORTED[arch])
+    mm = multimodal_of(read_config(source)[0])
+    cls = getattr(transformers, mm["hf_class"] if mm else SUPPORTED[arch])
     try:
         model = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager")
     except TCError:
@@ -692,6 +737,21 @@ def load_hf_model(source: str, arch: str):
         msg = str(e).strip().splitlines()
         raise TCError(f"{source}: cannot load {cls.__name__} weights ({type(e).__name__}: {msg[0] if msg else ''})") from None
     return model.eval()
+
+
+def language_model_view(model, arch: str):
+    """The text model (SUPPORTED[arch]) of a multimodal HF model, sharing its modules: its language
+    model and LM head under the names the weight table uses (model.layers..., lm_head), built on the
+    meta device so that nothing is copied. A text model is returned as it is."""
+    import torch
+    import transformers
+
+    if not hasattr(getattr(model, "model", None), "language_model"):
+        return model
+    with torch.device("meta"):
+        view = getattr(transformers, SUPPORTED[arch])(model.config.get_text_config())
+    view.model, view.lm_head = model.model.language_model, model.lm_head
+    return view.eval()
 
 
 def state_dict_sha256(model) -> str:
@@ -713,6 +773,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     prepare_output(out, convert_owner, WHAT)  # refuse before minutes of work, not after
     raw_cfg, raw_bytes = read_config(source)
     arch = architecture_of(raw_cfg)
+    mm = multimodal_of(raw_cfg)
     check_tokenizer_files(source)
     step = Steps("convert", 5, quiet)
     step(f"loading the HF {arch} model (torch, transformers)")
@@ -722,10 +783,13 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         config = AutoConfig.from_pretrained(source)
     except Exception as e:
         raise TCError(f"{source}: cannot parse config.json ({type(e).__name__}: {e})") from None
-    check_config(arch, raw_cfg, config, ignore_unknown)
+    if mm:  # the language model's config is text_config; the fields around it are about images
+        check_multimodal_fields(raw_cfg, mm, ignore_unknown)
+        config = config.get_text_config()
+    check_config(arch, raw_cfg.get("text_config", {}) if mm else raw_cfg, config, ignore_unknown)
     if arch in LLAMA_LIKE:  # layer_types it cannot honour are refused before loading weights
         sliding_window(arch, config, min(max_ctx or config.max_position_embeddings, config.max_position_embeddings))
-    model = load_hf_model(source, arch)
+    model = language_model_view(load_hf_model(source, arch), arch)
     sd = model.state_dict()
     if arch == "gpt2":
         plan = plan_gpt2(config, sd, max_ctx, dtype)
@@ -745,7 +809,8 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         shape = [eval_dims(d, plan.consts) for d in w.dims]
         if list(w.tensor.shape) != shape:
             raise AssertionError(f"{w.name}: tensor shape {list(w.tensor.shape)} != type shape {shape}")
-        entry = {"hf_names": w.hf_names, "transform": w.transform, "type": w.type_name, "space": w.space}
+        entry = {"hf_names": [multimodal_name(n, mm) for n in w.hf_names], "transform": w.transform,
+                 "type": w.type_name, "space": w.space}
         if w.note:
             entry["note"] = w.note
         if dtype == "int8" and w.quantize:
@@ -757,7 +822,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             tensors[sname] = s
             extra_types.append((stype, "f32", sdims, "Global", sname))
             meta[w.name] = dict(entry, quantization={"scheme": "symmetric-per-output-channel", "scale": sname})
-            meta[sname] = {"hf_names": w.hf_names, "transform": f"int8 scale of {w.name}", "type": stype,
+            meta[sname] = {"hf_names": entry["hf_names"], "transform": f"int8 scale of {w.name}", "type": stype,
                            "space": "Global", "scale_of": w.name}
         else:  # integer tables (each layer's window) keep their type
             keep = w.tensor.dtype == torch.int32
@@ -791,6 +856,8 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
             "written_by": WRITTEN_BY,
             "architecture": arch,
             "library": FAMILIES[arch][0],
+            **({"language_model_of": {"model_type": raw_cfg["model_type"], "hf_class": mm["hf_class"],
+                                      "left_out": "the vision tower and the multimodal projector"}} if mm else {}),
             "source": source,
             "dtype": dtype,
             "config_sha256": hashlib.sha256(raw_bytes).hexdigest(),

@@ -42,7 +42,7 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
         raise TCError(f"{folder / 'manifest.json'}: 'consts' is missing")
     confined_file(folder, "config.json", str(folder / "config.json"))
     try:
-        config = AutoConfig.from_pretrained(folder)
+        config = AutoConfig.from_pretrained(folder).get_text_config()  # a multimodal model's: its language model's
     except Exception as e:  # malformed config.json
         raise TCError(f"{folder / 'config.json'}: cannot parse it ({type(e).__name__}: {e})") from None
     config._attn_implementation = "eager"

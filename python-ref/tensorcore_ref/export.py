@@ -110,7 +110,7 @@ def load_model(source: str):
 
 def n_ctx_of(model, arch: str) -> int:
     c = model.config
-    return c.n_positions if arch == "gpt2" else c.max_position_embeddings
+    return c.n_positions if arch == "gpt2" else c.get_text_config().max_position_embeddings
 
 
 class Capture:
@@ -135,6 +135,7 @@ class Capture:
             self._out(m.final_layer_norm, "final_norm")
         else:  # Llama, Qwen2, Qwen3, Mistral, Gemma 1-3 (Gemma's embed_tokens output is already scaled)
             m = model.model
+            m = getattr(m, "language_model", m)  # a multimodal model (Gemma 3 4B+): its language model
             self._out(m.embed_tokens, "tok_emb")
             self._rope(m.rotary_emb)
             layers = m.layers

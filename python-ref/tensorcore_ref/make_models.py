@@ -29,6 +29,8 @@ misplaced one):
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
   qwen2-sliding    qwen2-family with use_sliding_window: a 10-position window on layer 1 only
                    (max_window_layers 1), the other attending to the whole context
+  gemma3-multimodal  Gemma 3 as its 4B+ checkpoints are published (Gemma3ForConditionalGeneration,
+                   model_type gemma3): gemma3-family's language model beside a small vision tower
 
 --format writes the weights as published (safetensors, sharded safetensors with
 model.safetensors.index.json, or pytorch_model.bin) and --source-dtype in f32, f16 or bf16.
@@ -108,6 +110,16 @@ FAMILY_MODELS["gpt-neox-sequential"] = ("GPTNeoXForCausalLM", {**FAMILY_MODELS["
 # Qwen2 with a sliding window on the layers from max_window_layers on (layer 1 of 2): per-layer windows
 FAMILY_MODELS["qwen2-sliding"] = ("Qwen2ForCausalLM", {**FAMILY_MODELS["qwen2-family"][1], "use_sliding_window": True,
                                                        "sliding_window": 10, "max_window_layers": 1})
+# Gemma 3 as its 4B and larger checkpoints are published: Gemma3ForConditionalGeneration (model_type
+# gemma3), gemma3-family's language model in text_config beside a small SigLIP vision tower, saved
+# under the hub's names (language_model.model.*, vision_tower.*, multi_modal_projector.*). The image
+# token is out of the vocabulary (as the hub's 262144 of 262144 ids), so no text prompt can hold it.
+FAMILY_MODELS["gemma3-multimodal"] = ("Gemma3ForConditionalGeneration", {
+    "text_config": FAMILY_MODELS["gemma3-family"][1], "initializer_range": 0.3, "tie_word_embeddings": True,
+    "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
+                      "image_size": 32, "patch_size": 16, "vision_use_head": False},
+    "mm_tokens_per_image": 4, "image_token_index": 50257, "boi_token_index": 50254, "eoi_token_index": 50253,
+    "eos_token_id": 50256})
 FORMATS = ("safetensors", "sharded", "bin")
 SOURCE_DTYPES = ("f32", "f16", "bf16")
 NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded", *FAMILY_MODELS)
@@ -183,7 +195,7 @@ def randomize_norms_and_biases(model, seed: int) -> None:
     from .convert import GEMMA_NORMS
 
     g = torch.Generator().manual_seed(seed)
-    gemma = model.config.model_type in GEMMA_NORMS
+    gemma = model.config.get_text_config().model_type in GEMMA_NORMS  # a multimodal model: its language model's
     with torch.no_grad():
         for name, p in model.named_parameters():
             if p.dim() != 1:

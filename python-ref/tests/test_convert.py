@@ -241,7 +241,8 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
         assert t.get("note", "") == r.get("note", "")
 
 
-FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gemma3_text": "gemma3-family", "gpt_neox": "gpt-neox-family"}
+FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gemma3_text": "gemma3-family", "gpt_neox": "gpt-neox-family",
+             "gemma3": "gemma3-multimodal"}
 
 
 @pytest.fixture(scope="session")
@@ -395,9 +396,22 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
 def hub_config(arch: str, c: dict) -> dict:
     """config.json as the hub publishes the family (the transformers 4.x that wrote it; the fields and
     spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b, gemma-2-2b,
-    gemma-3-1b and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
+    gemma-3-1b, gemma-3-4b-it and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
     rope_scaling instead of rope_parameters, torch_dtype, legacy values (gemma's hidden_act "gelu",
     pythia's rotary_pct) and fields transformers 5 no longer defines (Qwen2.5's use_mrope)."""
+    if arch == "gemma3":  # gemma-3-4b-it: text_config lists only what differs from Gemma3TextConfig's defaults
+        text = {k: v for k, v in hub_config("gemma3_text", {**c["text_config"], "architectures": None}).items()
+                if k not in ("architectures", "torch_dtype", "transformers_version", "use_cache", "initializer_range")}
+        v = c["vision_config"]
+        return {"architectures": c["architectures"], "boi_token_index": c["boi_token_index"],
+                "eoi_token_index": c["eoi_token_index"], "eos_token_id": [c["text_config"]["eos_token_id"]],
+                "image_token_index": c["image_token_index"], "initializer_range": 0.02,
+                "mm_tokens_per_image": c["mm_tokens_per_image"], "model_type": "gemma3",
+                "text_config": {**text, "model_type": "gemma3_text"}, "torch_dtype": "bfloat16",
+                "transformers_version": "4.50.0.dev0",
+                "vision_config": {k: v[k] for k in ("hidden_size", "image_size", "intermediate_size", "num_attention_heads",
+                                                     "num_hidden_layers", "patch_size")}
+                                 | {"model_type": "siglip_vision_model", "vision_use_head": False}}
     sizes = {k: c[k] for k in ("hidden_size", "intermediate_size", "num_attention_heads", "num_hidden_layers",
                                "max_position_embeddings", "vocab_size", "bos_token_id", "eos_token_id") if k in c}
     rp = c.get("rope_parameters", {})
@@ -455,7 +469,7 @@ def hub_config(arch: str, c: dict) -> dict:
     raise AssertionError(arch)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox", "gemma3"])
 def test_config_as_the_hub_publishes_it(arch, family, work):
     """A family model whose config.json is replaced by the hub's spelling of the same model
     (hub_config) converts to exactly the folder of transformers 5's own config.json."""
@@ -507,3 +521,37 @@ def test_tied_llama_lm_head_is_a_copy_of_tok_emb(work):
     assert m["model"]["tied_embeddings"] is True
     np.testing.assert_array_equal(arr(out, head), hf_state_dict(src)["model.embed_tokens.weight"].numpy())
     np.testing.assert_array_equal(arr(out, head), arr(out, emb))
+
+
+def test_gemma3_multimodal_converts_its_language_model(family):
+    """A Gemma3ForConditionalGeneration folder (gemma-3-4b and larger) converts to the Gemma 3 text
+    model: its language model's tensors, read here from the file under the hub's own names
+    (language_model.model.*), and nothing of the vision tower or projector; the manifest says what
+    was taken and names each tensor as transformers 5 does (model.language_model.*)."""
+    from safetensors.numpy import load_file
+
+    src, out = family("gemma3")
+    m = manifest(out)
+    assert m["architecture"] == "gemma3_text"
+    assert m["language_model_of"] == {"model_type": "gemma3", "hf_class": "Gemma3ForConditionalGeneration",
+                                      "left_out": "the vision tower and the multimodal projector"}
+    assert m["consts"] == manifest(family("gemma3_text")[1])["consts"]  # the same text_config
+    raw = load_file(src / "model.safetensors")
+    assert any(k.startswith("vision_tower.") for k in raw) and any(k.startswith("multi_modal_projector.") for k in raw)
+    text = {k: v for k, v in raw.items() if k.startswith("language_model.")}
+    assert m["n_params"] == sum(v.size for v in text.values())  # the LM head is the (tied) embedding
+    names = [n for t in m["tensors"].values() for n in t["hf_names"]]
+    assert names and all(n.startswith(("model.language_model.", "lm_head.")) for n in names), names
+    np.testing.assert_array_equal(arr(out, m["tensors"]["tok_emb"]), text["language_model.model.embed_tokens.weight"])
+    for i in range(m["consts"]["N_LAYER"]):
+        np.testing.assert_array_equal(arr(out, m["tensors"]["w_q"])[i], text[f"language_model.model.layers.{i}.self_attn.q_proj.weight"].T)
+        np.testing.assert_array_equal(arr(out, m["tensors"]["post_ffn_g"])[i],
+                                      text[f"language_model.model.layers.{i}.post_feedforward_layernorm.weight"])
+    # and back: the DSL folder as an HF text model computes the multimodal model's logits
+    import torch
+    from tensorcore_ref.convert import load_hf_model
+    from tensorcore_ref.dsl_to_hf import load_dsl_as_hf
+
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]])  # longer than the 8-position window
+    with torch.no_grad():
+        np.testing.assert_array_equal(load_dsl_as_hf(out)(ids).logits.numpy(), load_hf_model(str(src), "gemma3_text")(ids).logits.numpy())

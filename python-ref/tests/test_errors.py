@@ -89,6 +89,35 @@ def test_llama_config_rejected(tiny_llama, tmp_path, capsys, changes, needle):
     assert_clean_failure(rc, err, out, needle)
 
 
+GEMMA3_MULTIMODAL = {"architectures": ["Gemma3ForConditionalGeneration"], "model_type": "gemma3",
+                     "text_config": {"model_type": "gemma3_text", "hidden_size": 32, "intermediate_size": 64,
+                                     "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1,
+                                     "head_dim": 8, "vocab_size": 96, "max_position_embeddings": 32},
+                     "vision_config": {"model_type": "siglip_vision_model", "hidden_size": 16, "intermediate_size": 32,
+                                       "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 32, "patch_size": 16},
+                     "mm_tokens_per_image": 4, "image_token_index": 96}
+
+
+@pytest.mark.parametrize("changes,needle", [
+    ({"architectures": ["Gemma3ForCausalLM"]}, "unsupported architecture 'Gemma3ForCausalLM': only Gemma3ForConditionalGeneration"),
+    ({"text_config": "gemma"}, "text_config must be a JSON object"),
+    ({"text_config": {**GEMMA3_MULTIMODAL["text_config"], "model_type": "llama"}}, "text_config.model_type='llama' is not supported"),
+    ({"audio_config": {}}, "unknown gemma3 config field(s) audio_config"),
+    ({"text_config": {**GEMMA3_MULTIMODAL["text_config"], "frobnicate": 1}}, "unknown gemma3_text config field(s) frobnicate"),
+    ({"text_config": {**GEMMA3_MULTIMODAL["text_config"], "hidden_activation": "gelu_fast"}}, "hidden_activation='gelu_fast' is not supported"),
+    ({"text_config": {**GEMMA3_MULTIMODAL["text_config"], "use_bidirectional_attention": True}}, "use_bidirectional_attention=true"),
+])
+def test_gemma3_multimodal_config_rejected(tmp_path, capsys, changes, needle):
+    """A multimodal Gemma 3 folder is refused by name for what its language model cannot honour,
+    before any weight is read (the folder has none)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "config.json").write_text(json.dumps({**GEMMA3_MULTIMODAL, **changes}))
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, needle)
+
+
 def test_failed_convert_keeps_existing_output(tiny_gpt2, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

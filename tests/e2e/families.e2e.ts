@@ -37,8 +37,10 @@ function i32(path: string): number[] {
 
 // Variants of a family model that differ in one config field, verified on both back ends (no int8
 // check: the field does not touch the precision kernels). gpt-neox-sequential: use_parallel_residual
-// false, gpt_neox.ta's PARALLEL = 0 path; qwen2-sliding: a 10-position window on layer 1 only.
-const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding"];
+// false, gpt_neox.ta's PARALLEL = 0 path; qwen2-sliding: a 10-position window on layer 1 only;
+// gemma3-multimodal: gemma3-family's language model inside a Gemma3ForConditionalGeneration (as
+// gemma-3-4b and larger are published), verified against that multimodal model's own forward.
+const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal"];
 
 for (const variant of VARIANTS) {
   for (const backend of ["interp", "eigen"] as const) {
@@ -47,6 +49,7 @@ for (const variant of VARIANTS) {
       const manifest = JSON.parse(readFileSync(join(m.dsl, "manifest.json"), "utf8"));
       // the one field the variant changes reached the folder
       if (variant === "gpt-neox-sequential") assert.is(manifest.consts.PARALLEL, 0);
+      else if (variant === "gemma3-multimodal") assert.is(manifest.language_model_of.hf_class, "Gemma3ForConditionalGeneration");
       else assert.match(manifest.model.sliding_window, /^sliding_window=10 on layer 1 /);
       const r = await verifyModel(m.dsl, PROMPTS, backend, { newTokens: 16 });
       assert.ok(r.ok, formatTable(r));
