@@ -23,11 +23,11 @@ import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } fro
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
  * The library (a folder of models/) that instantiates each supported architecture (manifest.json's
- * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma, Gemma 2 and Gemma 3 are the Llama library with other
+ * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3 and Phi-3 are the Llama library with other
  * consts in model.ta, never a copy of it.
  */
 export const FAMILY_LIBRARY: Record<string, string> = {
-  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gemma3_text: "llama", gpt_neox: "gpt_neox",
+  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gemma3_text: "llama", phi3: "llama", gpt_neox: "gpt_neox",
 };
 /** The kernel library of each supported architecture. */
 export const LIBRARIES: Record<string, string> = Object.fromEntries(

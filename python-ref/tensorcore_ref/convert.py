@@ -51,7 +51,7 @@ LLAMA_LIKE = tuple(mt for mt, (lib, _) in FAMILIES.items() if lib == "llama")
 GEMMA_NORMS = ("gemma", "gemma2", "gemma3_text")     # (1 + w) RMSNorm, embeddings scaled by sqrt(hidden)
 GEMMA2_LIKE = ("gemma2", "gemma3_text")              # post-norms, query_pre_attn_scalar, soft caps, hidden_activation
 QK_NORMED = ("qwen3", "gemma3_text")                 # q_norm / k_norm on every head, always
-SLIDING = ("mistral", "qwen2", "qwen3", "gemma2", "gemma3_text")  # sliding_window (per layer_types)
+SLIDING = ("mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3")  # sliding_window (per layer_types)
 # config activation names -> the DSL's ACT kinds (docs/language.md): 1 GELU tanh form, 2 SiLU, 3 exact GELU, 4 ReLU
 ACT_KINDS = {"gelu_new": 1, "gelu_pytorch_tanh": 1, "silu": 2, "swish": 2, "gelu": 3, "relu": 4}
 
@@ -195,6 +195,9 @@ def _generic_fields() -> set[str]:
         "decoder_start_token_id", "finetuning_task", "cross_attention_hidden_size", "tf_legacy_loss",
         "pruned_heads", "torchscript", "use_bfloat16", "initializer_range", "layer_types",
         "_attn_implementation_autoset", "attn_implementation",
+        # classes in the model repo's own .py files (trust_remote_code): never imported here, since
+        # convert loads transformers' own class for the model_type and never passes trust_remote_code
+        "auto_map",
     }
 
 
@@ -213,6 +216,9 @@ EXTRA_FIELDS = {
                "sliding_window", "layer_types"},
     "gemma3_text": {"rope_scaling", "rope_theta", "rope_local_base_freq", "rope_parameters", "head_dim", "hidden_act",
                     "cache_implementation", "sliding_window", "sliding_window_pattern", "layer_types"},
+    # Phi-3: dropouts (training only), original_max_position_embeddings (read by longrope, refused)
+    # (attention_bias: some published Phi-3 configs carry it; transformers' Phi3Attention has no biases whatever it says)
+    "phi3": {"rope_scaling", "rope_theta", "rope_parameters", "partial_rotary_factor", "sliding_window", "attention_bias"},
     "gpt_neox": {"rope_scaling", "rope_theta", "rope_parameters", "rotary_pct", "rotary_emb_base",
                  "partial_rotary_factor", "use_parallel_residual", "attention_bias"},
 }
@@ -269,15 +275,17 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
     rt = rope_type(config)
     if any(t not in ("default", "linear", "llama3") for t in rt.split("+")):
         problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: default, linear, llama3)")
+    # partial rotary (GPT-NeoX's rotary_pct, Phi-3's partial_rotary_factor): the rotated part of a head
+    hd = g("head_dim") or (config.hidden_size // config.num_attention_heads)
+    if arch in ("gpt_neox", "phi3") and config.hidden_size % config.num_attention_heads:
+        problems.append(f"hidden_size={config.hidden_size} is not divisible by num_attention_heads={config.num_attention_heads}")
+    else:
+        factor = (g("rope_parameters") or {}).get("partial_rotary_factor", 1.0) if isinstance(g("rope_parameters"), dict) else 1.0
+        rot = int(hd * float(factor))
+        if rot < 2 or rot % 2:
+            problems.append(f"partial_rotary_factor{' (rotary_pct)' if arch == 'gpt_neox' else ''}={factor!r} "
+                            f"gives {rot} rotary dimensions of {hd}: RoPE needs an even number, at least 2")
     if arch == "gpt_neox":
-        if config.hidden_size % config.num_attention_heads:
-            problems.append(f"hidden_size={config.hidden_size} is not divisible by num_attention_heads={config.num_attention_heads}")
-        else:
-            hd = config.hidden_size // config.num_attention_heads
-            rot = int(hd * float((g("rope_parameters") or {}).get("partial_rotary_factor", 1.0)))
-            if rot < 2 or rot % 2:
-                problems.append(f"partial_rotary_factor (rotary_pct)={(g('rope_parameters') or {}).get('partial_rotary_factor')!r} "
-                                f"gives {rot} rotary dimensions of {hd}: RoPE needs an even number, at least 2")
         return _refuse(problems)
     nh, nkv = config.num_attention_heads, (g("num_key_value_heads") or config.num_attention_heads)
     if nh % nkv:
@@ -408,7 +416,8 @@ def weight_table(arch: str) -> list[dict]:
     """The rows of the weight table of arch's library, models/<library>/weights.json: one per weight
     parameter of the library's forward, as they read for arch: "hf_for"[arch] replaces "hf" (Gemma 2's
     pre-MLP norm is pre_feedforward_layernorm, Llama's post_attention_layernorm), and a row "only"
-    other model types have is marked "not_here" (convert writes its "absent" fill)."""
+    other model types have is marked "not_here" (convert writes its "absent" fill); "fused_for"[arch]
+    makes the row a slice of a fused tensor (Phi-3's qkv_proj, gate_up_proj): "hf" and "hf_rows"."""
     path = REPO_ROOT / "models" / FAMILIES.get(arch, (arch,))[0] / "weights.json"
     try:
         table = json.loads(path.read_text())
@@ -417,6 +426,8 @@ def weight_table(arch: str) -> list[dict]:
     rows = []
     for r in table["weights"]:
         r = dict(r, hf=r.get("hf_for", {}).get(arch, r.get("hf")))
+        if arch in r.get("fused_for", {}):  # a slice of a fused tensor: hf_rows = [start, count] of its out axis
+            r.update(hf=r["fused_for"][arch]["hf"], hf_rows=r["fused_for"][arch]["rows"])
         if "only" in r and arch not in r["only"]:
             r["not_here"] = True
         rows.append({k: v for k, v in r.items() if v is not None})
@@ -461,12 +472,19 @@ def plan_weights(p: Plan, table: list[dict], sd, n_layer: int, computed: dict) -
             if missing:
                 raise TCError(f"weights: missing tensor {missing[0]}")
             ts = [sd[n].float() for n in hf_names]
+            if row.get("hf_rows"):  # rows [start, start + count) of a fused tensor's out axis
+                start, count = (eval_dims(d, p.consts) for d in row["hf_rows"])
+                if ts[0].shape[0] < start + count:
+                    raise TCError(f"weights: {hf_names[0]} has {ts[0].shape[0]} rows; {name} needs rows [{start}, {start + count})")
+                ts = [t[start:start + count] for t in ts]
             if row.get("per_head"):
                 ts = [per_head_to_blocks(t, p.consts[row["per_head"]]) for t in ts]
             if row.get("transpose"):
                 ts = [t.t() for t in ts]
             t = torch.stack(ts).contiguous()
             transform = TRANSPOSED if row.get("transpose") else "stack"
+            if row.get("hf_rows"):
+                transform = f"rows [{start}, {start + count}) of the fused tensor, then " + transform
             if row.get("per_head"):
                 transform += "; rows regrouped from per-head (q, k, v) to q | k | v blocks"
         elif "tied_to" in row and hf in sd and torch.equal(sd[hf], sd[by_name[row["tied_to"]]["hf"]]):
@@ -658,7 +676,7 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
         computed[name] = (torch.stack([t[i] for t in tables]).contiguous(), computed[name][1] + (
             f"; one table per layer kind {kinds} (rope_of)" if len(tables) > 1 else ""))
     computed["rope_of"] = (torch.tensor(rope_of, dtype=torch.int32), "which rope table each layer uses (int32)")
-    if p.consts["ROT_DIM"] != hd:
+    if p.consts["ROT_DIM"] != hd and arch != "phi3":  # transformers itself rotates whole heads elsewhere
         raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
     computed["windows"] = (torch.tensor(windows, dtype=torch.int32), "computed from sliding_window and layer_types (int32)")
     plan_weights(p, table, sd, L, computed)
@@ -730,12 +748,19 @@ def load_hf_model(source: str, arch: str):
     mm = multimodal_of(read_config(source)[0])
     cls = getattr(transformers, mm["hf_class"] if mm else SUPPORTED[arch])
     try:
-        model = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager")
+        model, info = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager", output_loading_info=True)
     except TCError:
         raise
     except Exception as e:
         msg = str(e).strip().splitlines()
         raise TCError(f"{source}: cannot load {cls.__name__} weights ({type(e).__name__}: {msg[0] if msg else ''})") from None
+    # transformers fills a tensor the files lack with fresh random values and only logs it: a partial
+    # download or a folder of another architecture would convert to noise
+    missing = sorted(info.get("missing_keys") or [])
+    if missing:
+        raise TCError(f"{source}: the weights lack {len(missing)} tensor(s) that {cls.__name__} needs: "
+                      f"{', '.join(missing[:3])}{', …' if len(missing) > 3 else ''} (an incomplete download, or "
+                      f"weights of another architecture?)")
     return model.eval()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import LAYER, SUPPORTED, blocks_to_per_head, read_manifest, tensor_path, verify_folder, weight_table
+from .convert import LAYER, SUPPORTED, blocks_to_per_head, eval_dims, read_manifest, tensor_path, verify_folder, weight_table
 from .errors import TCError
 from .fsutil import confined_file
 from . import st_io
@@ -53,6 +53,7 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
     T = lambda n: torch.from_numpy(read_tensor(folder, manifest, n).copy())  # noqa: E731
     # the weight table read backwards: each row's tensor goes back under its HF name(s)
     sd = {}
+    fused: dict[str, list] = {}  # a fused HF tensor's name -> its rows' (start, tensor) slices
     for row in weight_table(arch):
         hf = row.get("hf")
         if hf is None:  # computed (RoPE tables): HF recomputes them
@@ -65,9 +66,14 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
                 ti = t[i].t().contiguous() if row.get("transpose") else t[i]
                 if row.get("per_head"):
                     ti = blocks_to_per_head(ti, c[row["per_head"]]).contiguous()
-                sd[hf.replace(LAYER, str(i))] = ti
+                if row.get("hf_rows"):
+                    fused.setdefault(hf.replace(LAYER, str(i)), []).append((eval_dims(row["hf_rows"][0], c), ti))
+                else:
+                    sd[hf.replace(LAYER, str(i))] = ti
         else:
             sd[hf] = t
+    for name, parts in fused.items():  # Phi-3's qkv_proj, gate_up_proj: the slices in row order
+        sd[name] = torch.cat([t for _, t in sorted(parts, key=lambda p: p[0])])
     if arch == "gpt2":
         config.n_positions = c["N_CTX"]
     else:

@@ -25,6 +25,8 @@ misplaced one):
   gemma3-family    Gemma 3 (text): Gemma 2's norms and scale without soft caps, (1 + w) query/key norms,
                    layers 0 and 1 sliding (8 positions) with their own rope base (10000), layer 2
                    attending to everything with rope_theta 1e6 and linear scaling 4
+  phi3-family      Phi-3: fused qkv_proj (q | k | v rows) and gate_up_proj (gate | up rows), partial
+                   rotary (partial_rotary_factor 0.5), GQA, a 14-position sliding window on every layer
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
   qwen2-sliding    qwen2-family with use_sliding_window: a 10-position window on layer 1 only
@@ -98,6 +100,13 @@ FAMILY_MODELS = {
                             "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
         "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
         "eos_token_id": 50256}),
+    "phi3-family": ("Phi3ForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 48, "intermediate_size": 76, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96,
+        "original_max_position_embeddings": 96, "rms_norm_eps": 1e-5, "hidden_act": "silu",
+        "rope_parameters": {"rope_type": "default", "rope_theta": 250000.0, "partial_rotary_factor": 0.5},
+        "sliding_window": 14, "tie_word_embeddings": False, "initializer_range": 0.2, "pad_token_id": 50256,
+        "bos_token_id": 50256, "eos_token_id": 50256}),
     "gpt-neox-family": ("GPTNeoXForCausalLM", {
         "vocab_size": 50257, "hidden_size": 60, "intermediate_size": 136, "num_hidden_layers": 2,
         "num_attention_heads": 5, "max_position_embeddings": 96, "layer_norm_eps": 1e-5, "hidden_act": "gelu",

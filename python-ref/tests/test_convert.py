@@ -242,7 +242,7 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
 
 
 FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gemma3_text": "gemma3-family", "gpt_neox": "gpt-neox-family",
-             "gemma3": "gemma3-multimodal"}
+             "gemma3": "gemma3-multimodal", "phi3": "phi3-family"}
 
 
 @pytest.fixture(scope="session")
@@ -264,7 +264,7 @@ def family(work):
     return get
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "gpt_neox"])
 def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, family, tiny_gpt2, tiny_llama):
     """Every row's HF tensors exist with the row's shape (after transpose/stack/rows) in the HF
     model's state dict, and every HF parameter is some row's source. Rows absent: zeros may be
@@ -306,6 +306,10 @@ def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, fam
             if "rows" in r:  # the first N rows of a longer table
                 assert shape[0] >= want[0]
                 shape[0] = want[0]
+            if "hf_rows" in r:  # a slice of a fused tensor's out axis (after the transpose: the last)
+                start, count = (eval_dims(d, consts) for d in r["hf_rows"])
+                assert shape[-1] >= start + count, (r["name"], shape)
+                shape[-1] = count
             assert shape == want, (r["name"], n, shape, want)
     params = {n for n, _ in model.named_parameters()}
     assert params <= covered, params - covered
@@ -331,13 +335,13 @@ def test_gpt_neox_fused_qkv_is_regrouped_per_head(family):
 def test_family_consts(family):
     """What each family's config turns into in model.ta (manifest consts)."""
     import math
-    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox")}
+    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "gpt_neox")}
     assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
     assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
     assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
     windows = {a: arr(family(a)[1], manifest(family(a)[1])["tensors"]["windows"]).tolist() for a in c if a != "gpt_neox"}
     assert windows == {"qwen2": [96, 96], "qwen3": [96, 96], "mistral": [12, 12], "gemma": [96, 96], "gemma2": [10, 96],
-                       "gemma3_text": [8, 8, 96]}
+                       "gemma3_text": [8, 8, 96], "phi3": [14, 14]}
     # Gemma 3: one rope table per kind of layer (sorted: full_attention 0, sliding_attention 1)
     g3 = manifest(family("gemma3_text")[1])
     assert c["gemma3_text"]["N_ROPE"] == 2 and arr(family("gemma3_text")[1], g3["tensors"]["rope_of"]).tolist() == [1, 1, 0]
@@ -352,6 +356,8 @@ def test_family_consts(family):
     for a in ("qwen2", "qwen3", "mistral", "gemma"):
         assert (c[a]["SANDWICH"], c[a]["ATTN_SCALAR"], c[a]["ATTN_SOFTCAP_ON"], c[a]["FINAL_SOFTCAP_ON"]) == (0, c[a]["HEAD_DIM"], 0, 0), a
     assert c["gpt_neox"]["ROT_DIM"] == 6 and c["gpt_neox"]["PARALLEL"] == 1 and c["gpt_neox"]["MLP_ACT"] == 3
+    # Phi-3: partial rotary in the Llama library (half of each 12-wide head), SiLU, no biases
+    assert (c["phi3"]["HEAD_DIM"], c["phi3"]["ROT_DIM"], c["phi3"]["GATE_ACT"], c["phi3"]["QK_NORM"]) == (12, 6, 2, 0)
 
 
 def test_per_layer_windows(work):
@@ -466,10 +472,18 @@ def hub_config(arch: str, c: dict) -> dict:
                 "pad_token_id": 0, "query_pre_attn_scalar": c["query_pre_attn_scalar"], "rope_local_base_freq": local["rope_theta"],
                 "rope_scaling": {"rope_type": full["rope_type"], "factor": full["factor"]}, "rope_theta": full["rope_theta"],
                 "sliding_window": c["sliding_window"], "sliding_window_pattern": pattern, "transformers_version": "4.50.0.dev0"}
+    if arch == "phi3":  # Phi-3-mini-4k-instruct: rope_theta at the top, rope_scaling null, auto_map (its remote code)
+        del llama_like["rope_theta"]
+        return {**llama_like, "_name_or_path": "Phi-3-mini-4k-instruct", "auto_map": {
+                    "AutoConfig": "configuration_phi3.Phi3Config", "AutoModelForCausalLM": "modeling_phi3.Phi3ForCausalLM"},
+                "embd_pdrop": 0.0, "original_max_position_embeddings": c["original_max_position_embeddings"],
+                "pad_token_id": c["pad_token_id"], "partial_rotary_factor": rp["partial_rotary_factor"], "resid_pdrop": 0.0,
+                "rope_scaling": None, "rope_theta": rp["rope_theta"], "sliding_window": c["sliding_window"],
+                "transformers_version": "4.40.2"}
     raise AssertionError(arch)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox", "gemma3"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox", "gemma3", "phi3"])
 def test_config_as_the_hub_publishes_it(arch, family, work):
     """A family model whose config.json is replaced by the hub's spelling of the same model
     (hub_config) converts to exactly the folder of transformers 5's own config.json."""
@@ -555,3 +569,52 @@ def test_gemma3_multimodal_converts_its_language_model(family):
     ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]])  # longer than the 8-position window
     with torch.no_grad():
         np.testing.assert_array_equal(load_dsl_as_hf(out)(ids).logits.numpy(), load_hf_model(str(src), "gemma3_text")(ids).logits.numpy())
+
+
+def test_phi3_fused_projections_are_sliced(family):
+    """Phi-3's qkv_proj rows are q | k | v and gate_up_proj's gate | up (Phi3Attention, Phi3MLP's
+    chunk): each DSL weight is its slice, read here from the file itself; and the folder back in HF
+    computes the source model's logits."""
+    import torch
+    from safetensors.numpy import load_file
+    from tensorcore_ref.convert import load_hf_model
+    from tensorcore_ref.dsl_to_hf import load_dsl_as_hf
+
+    src, out = family("phi3")
+    m = manifest(out)
+    c = m["consts"]
+    q, kv, ff = c["N_HEAD"] * c["HEAD_DIM"], c["N_KV_HEAD"] * c["HEAD_DIM"], c["D_FF"]
+    raw = load_file(src / "model.safetensors")
+    for i in range(c["N_LAYER"]):
+        qkv, gate_up = raw[f"model.layers.{i}.self_attn.qkv_proj.weight"], raw[f"model.layers.{i}.mlp.gate_up_proj.weight"]
+        assert qkv.shape[0] == q + 2 * kv and gate_up.shape[0] == 2 * ff
+        for name, rows in (("w_q", qkv[:q]), ("w_k", qkv[q:q + kv]), ("w_v", qkv[q + kv:]),
+                           ("w_gate", gate_up[:ff]), ("w_up", gate_up[ff:])):
+            np.testing.assert_array_equal(arr(out, m["tensors"][name])[i], rows.T, err_msg=f"{name} layer {i}")
+    ids = torch.tensor([list(range(100, 120))])  # longer than the 14-position window
+    with torch.no_grad():
+        np.testing.assert_array_equal(load_dsl_as_hf(out)(ids).logits.numpy(), load_hf_model(str(src), "phi3")(ids).logits.numpy())
+
+
+def test_remote_code_in_a_model_folder_is_never_run(family, work):
+    """A folder whose config.json maps its classes to .py files of its own (auto_map, as Phi-3's
+    repos do) converts with transformers' own Phi3 classes: the folder's code is never imported."""
+    import shutil
+
+    from tensorcore_ref.convert import convert
+
+    src, base = family("phi3")
+    hostile = work / "hf-phi3-remote-code"
+    shutil.rmtree(hostile, ignore_errors=True)
+    shutil.copytree(src, hostile)
+    marker = work / "remote-code-ran"
+    marker.unlink(missing_ok=True)
+    for mod in ("configuration_phi3", "modeling_phi3"):
+        (hostile / f"{mod}.py").write_text(f"open({str(marker)!r}, 'w').write('{mod}')\n")
+    cfg = json.loads((hostile / "config.json").read_text())
+    cfg["auto_map"] = {"AutoConfig": "configuration_phi3.Phi3Config", "AutoModelForCausalLM": "modeling_phi3.Phi3ForCausalLM"}
+    (hostile / "config.json").write_text(json.dumps(cfg))
+    out = work / "dsl-phi3-remote-code"
+    convert(str(hostile), out, quiet=True)
+    assert not marker.exists(), marker.read_text()
+    assert {n: t["sha256"] for n, t in manifest(out)["tensors"].items()} == {n: t["sha256"] for n, t in manifest(base)["tensors"].items()}

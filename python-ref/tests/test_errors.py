@@ -77,6 +77,13 @@ def test_gpt2_config_rejected(tiny_gpt2, tmp_path, capsys, changes, needle):
     ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_mrope": True}, "use_mrope=true"),
     ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
       "original_max_position_embeddings": 32}}, "rope type 'yarn' is not supported"),
+    # Phi-3.5 / Phi-4-mini's LongRoPE (short and long factors chosen by the sequence's length)
+    ({"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "rope_parameters": None, "rope_scaling": {"type": "longrope",
+      "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}, "original_max_position_embeddings": 16}, "rope type 'longrope' is not supported"),
+    ({"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "rope_parameters": None, "partial_rotary_factor": 0.1},
+     "partial_rotary_factor=0.1 gives 1 rotary dimensions of 16"),
+    # a folder of another architecture under this model_type: Phi3ForCausalLM finds no qkv_proj
+    ({"model_type": "phi3", "architectures": ["Phi3ForCausalLM"]}, "the weights lack 4 tensor(s) that Phi3ForCausalLM needs"),
     # GPT-NeoX: 16-wide heads with rotary_pct 0.2 rotate 3 dimensions (RoPE turns pairs)
     ({"model_type": "gpt_neox", "architectures": ["GPTNeoXForCausalLM"], "rotary_pct": 0.2, "hidden_act": "gelu",
       "layer_norm_eps": 1e-5}, "gives 3 rotary dimensions of 16"),
@@ -116,6 +123,20 @@ def test_gemma3_multimodal_config_rejected(tmp_path, capsys, changes, needle):
     out = tmp_path / "out"
     rc, err = run_cli(capsys, "convert", src, "--out", out)
     assert_clean_failure(rc, err, out, needle)
+
+
+def test_missing_weight_tensor_refused(tiny_llama, tmp_path, capsys):
+    """A weights file without one of the model's tensors (an interrupted download) is refused by
+    name: transformers would fill it with random values and only log it."""
+    from safetensors.torch import load_file, save_file
+
+    src = config_only_copy(tiny_llama, tmp_path / "src")
+    sd = load_file(src / "model.safetensors")
+    del sd["model.layers.1.mlp.up_proj.weight"]
+    save_file(sd, src / "model.safetensors", metadata={"format": "pt"})
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, "the weights lack 1 tensor(s) that LlamaForCausalLM needs: model.layers.1.mlp.up_proj.weight")
 
 
 def test_failed_convert_keeps_existing_output(tiny_gpt2, tmp_path, capsys):

@@ -1,4 +1,4 @@
-// The model families against HF transformers (issue 12's six, Qwen3, Gemma 2 and Gemma 3), each from a seeded random HF model that
+// The model families against HF transformers (issue 12's six, Qwen3, Gemma 2, Gemma 3 and Phi-3), each from a seeded random HF model that
 // `hf make-model` builds (python-ref/tensorcore_ref/make_models.py, FAMILY_MODELS: sizes nobody
 // tuned to, norm weights and biases redrawn after init): convert, `verify` on both back ends
 // (per-layer cosine ≥ 0.99999, logits within 1e-3 of HF f32, HF's greedy tokens for 16 steps), and
@@ -19,7 +19,7 @@ import { parseNpy } from "../../runtime/weights.js";
 const INT8_SHORTFALL: Record<string, number> = { "gpt2-family": 18, "gemma-family": 18, "qwen3-family": 18 };
 
 // (the later families last, so that the six keep the back end their int8 check ran on)
-const FAMILIES = ["gpt2-family", "llama-family", "qwen2-family", "mistral-family", "gemma-family", "gpt-neox-family", "qwen3-family", "gemma2-family", "gemma3-family"];
+const FAMILIES = ["gpt2-family", "llama-family", "qwen2-family", "mistral-family", "gemma-family", "gpt-neox-family", "qwen3-family", "gemma2-family", "gemma3-family", "phi3-family"];
 // the second prompt is longer than Mistral's sliding window (12), with its continuation far longer
 const PROMPTS = ["The meaning of life is", "Hello, my dog is cute and it likes to run around the park every single morning"];
 const INT8_PROMPTS: string[] = JSON.parse(readFileSync(new URL("../../../tests/fixtures/int8-prompts.json", import.meta.url), "utf8")).prompts;
@@ -39,7 +39,8 @@ function i32(path: string): number[] {
 // check: the field does not touch the precision kernels). gpt-neox-sequential: use_parallel_residual
 // false, gpt_neox.ta's PARALLEL = 0 path; qwen2-sliding: a 10-position window on layer 1 only;
 // gemma3-multimodal: gemma3-family's language model inside a Gemma3ForConditionalGeneration (as
-// gemma-3-4b and larger are published), verified against that multimodal model's own forward.
+// gemma-3-4b and larger are published); test_convert.py shows that the folder back in HF computes
+// that multimodal model's own logits, bit for bit.
 const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal"];
 
 for (const variant of VARIANTS) {
