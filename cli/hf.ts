@@ -53,7 +53,8 @@ export const HF_COMMANDS: CommandSpec[] = [
     usage: "NAME [options]   (NAME: gpt2-124m-random, tiny-llama-random, gpt2-tiny-custom, embedded, or a family's\n" +
       "    seeded test model: gpt2-family, llama-family, qwen2-family, qwen3-family, mistral-family, gemma-family,\n" +
       "    gemma2-family, gemma3-family, phi3-family, gpt-neox-family; variants: gpt-neox-sequential (use_parallel_residual false),\n" +
-      "    qwen2-sliding (a sliding window on layer 1 only), gemma3-multimodal (Gemma 3 as its 4B+ checkpoints are\n" +
+      "    qwen2-sliding (a sliding window on layer 1 only), phi3-longrope (LongRoPE; convert it with --max-ctx 48),\n" +
+      "    gemma3-multimodal (Gemma 3 as its 4B+ checkpoints are\n" +
       "    published: Gemma3ForConditionalGeneration, a language model beside a vision tower))",
     positionals: { min: 1, max: 1 },
     options: {
@@ -83,7 +84,7 @@ export const HF_GROUP: CommandGroup = {
 };
 
 const MAKE_MODELS = ["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded",
-  "gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gemma3-family", "phi3-family", "gpt-neox-family", "gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal"];
+  "gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gemma3-family", "phi3-family", "gpt-neox-family", "gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal", "phi3-longrope"];
 
 /** Repository root: this file compiles to <repo>/dist/cli/hf.js, two levels below the root. */
 export function repoRoot(): string {

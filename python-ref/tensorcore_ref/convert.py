@@ -273,8 +273,9 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
     if act not in ACT_KINDS:
         problems.append(f"{act_field}={act!r} is not supported ({', '.join(ACT_KINDS)})")
     rt = rope_type(config)
-    if any(t not in ("default", "linear", "llama3") for t in rt.split("+")):
-        problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: default, linear, llama3)")
+    kinds = ("default", "linear", "llama3") + (("longrope",) if arch in LLAMA_LIKE else ())
+    if any(t not in kinds for t in rt.split("+")):
+        problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: {', '.join(kinds)})")
     # partial rotary (GPT-NeoX's rotary_pct, Phi-3's partial_rotary_factor): the rotated part of a head
     hd = g("head_dim") or (config.hidden_size // config.num_attention_heads)
     if arch in ("gpt_neox", "phi3") and config.hidden_size % config.num_attention_heads:
@@ -342,6 +343,31 @@ def sliding_window(arch: str, config, n_ctx: int) -> tuple[list[int], str]:
     windows = [int(w) if k == "sliding_attention" else n_ctx for k in kinds]
     which = "every layer" if len(sliding) == L else f"layer{'s' if len(sliding) > 1 else ''} {', '.join(map(str, sliding))} (the others attend to the whole context)"
     return windows, f"sliding_window={w} on {which}: a query sees the {w} latest positions (itself included)"
+
+
+def longrope_limit(config) -> int | None:
+    """LongRoPE's original_max_position_embeddings (None for other rope types)."""
+    if "longrope" not in rope_type(config).split("+"):
+        return None
+    rp = getattr(config, "rope_parameters", None) or {}
+    if ROPE_LAYER_TYPES <= set(rp):  # per kind of layer (Gemma 3): the longrope one's
+        rp = next(rp[t] for t in sorted(ROPE_LAYER_TYPES) if rp[t].get("rope_type") == "longrope")
+    limit = rp.get("original_max_position_embeddings") or getattr(config, "original_max_position_embeddings", None)
+    if not isinstance(limit, int) or limit < 1:
+        raise TCError(f"config.json: rope type longrope needs original_max_position_embeddings (a positive integer), not {limit!r}")
+    return limit
+
+
+def check_longrope_context(config, n_ctx: int) -> None:
+    """LongRoPE (Phi-3.5, Phi-4-mini) turns with short_factor while the sequence is at most
+    original_max_position_embeddings long and with long_factor beyond (transformers recomputes the
+    frequencies from the longest position of each forward pass). Up to that length the short-factor
+    table is exact; past it no fixed table is, so a longer context is refused."""
+    limit = longrope_limit(config)
+    if limit is not None and n_ctx > limit:
+        raise TCError(f"config.json: LongRoPE (rope type longrope) switches from short_factor to long_factor once a "
+                      f"sequence is longer than original_max_position_embeddings={limit}, which a fixed rope table "
+                      f"cannot follow; the context would be {n_ctx}: convert with --max-ctx {limit} (or less)")
 
 
 def rope_theta(config) -> float:
@@ -812,8 +838,10 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         check_multimodal_fields(raw_cfg, mm, ignore_unknown)
         config = config.get_text_config()
     check_config(arch, raw_cfg.get("text_config", {}) if mm else raw_cfg, config, ignore_unknown)
-    if arch in LLAMA_LIKE:  # layer_types it cannot honour are refused before loading weights
-        sliding_window(arch, config, min(max_ctx or config.max_position_embeddings, config.max_position_embeddings))
+    if arch in LLAMA_LIKE:  # layer_types and contexts it cannot honour are refused before loading weights
+        n_ctx = min(max_ctx or config.max_position_embeddings, config.max_position_embeddings)
+        sliding_window(arch, config, n_ctx)
+        check_longrope_context(config, n_ctx)
     model = language_model_view(load_hf_model(source, arch), arch)
     sd = model.state_dict()
     if arch == "gpt2":

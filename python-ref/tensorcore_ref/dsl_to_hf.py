@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .convert import LAYER, SUPPORTED, blocks_to_per_head, eval_dims, read_manifest, tensor_path, verify_folder, weight_table
+from .convert import LAYER, SUPPORTED, blocks_to_per_head, eval_dims, longrope_limit, read_manifest, tensor_path, verify_folder, weight_table
 from .errors import TCError
 from .fsutil import confined_file
 from . import st_io
@@ -76,7 +76,7 @@ def load_dsl_as_hf(folder: Path, verify: bool = True):
         sd[name] = torch.cat([t for _, t in sorted(parts, key=lambda p: p[0])])
     if arch == "gpt2":
         config.n_positions = c["N_CTX"]
-    else:
+    elif longrope_limit(config) is None:  # LongRoPE's scale comes from max_position_embeddings: keep it
         config.max_position_embeddings = c["N_CTX"]
     model_cls = getattr(transformers, SUPPORTED[arch])
     model = model_cls(config)

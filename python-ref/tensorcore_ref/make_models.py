@@ -31,6 +31,7 @@ misplaced one):
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
   qwen2-sliding    qwen2-family with use_sliding_window: a 10-position window on layer 1 only
                    (max_window_layers 1), the other attending to the whole context
+  phi3-longrope    phi3-family with LongRoPE (short and long factors, original_max_position_embeddings 48)
   gemma3-multimodal  Gemma 3 as its 4B+ checkpoints are published (Gemma3ForConditionalGeneration,
                    model_type gemma3): gemma3-family's language model beside a small vision tower
 
@@ -116,6 +117,13 @@ FAMILY_MODELS = {
 # GPT-NeoX's other residual form (x = x + attn(ln1(x)); x = x + mlp(ln2(x))): a variant of the family
 # model, not a seventh family, so that the one field is all that differs
 FAMILY_MODELS["gpt-neox-sequential"] = ("GPTNeoXForCausalLM", {**FAMILY_MODELS["gpt-neox-family"][1], "use_parallel_residual": False})
+# Phi-3.5 / Phi-4-mini's LongRoPE: short_factor up to original_max_position_embeddings (48), the
+# attention factor sqrt(1 + ln(96 / 48) / ln 48) on cos and sin; convert needs --max-ctx 48
+FAMILY_MODELS["phi3-longrope"] = ("Phi3ForCausalLM", {**FAMILY_MODELS["phi3-family"][1], "original_max_position_embeddings": 48,
+                                                      "rope_parameters": {"rope_type": "longrope", "rope_theta": 250000.0,
+                                                                          "partial_rotary_factor": 0.5,
+                                                                          "short_factor": [1.0, 1.75, 3.5],
+                                                                          "long_factor": [1.5, 4.0, 9.0]}})
 # Qwen2 with a sliding window on the layers from max_window_layers on (layer 1 of 2): per-layer windows
 FAMILY_MODELS["qwen2-sliding"] = ("Qwen2ForCausalLM", {**FAMILY_MODELS["qwen2-family"][1], "use_sliding_window": True,
                                                        "sliding_window": 10, "max_window_layers": 1})

@@ -618,3 +618,29 @@ def test_remote_code_in_a_model_folder_is_never_run(family, work):
     convert(str(hostile), out, quiet=True)
     assert not marker.exists(), marker.read_text()
     assert {n: t["sha256"] for n, t in manifest(out)["tensors"].items()} == {n: t["sha256"] for n, t in manifest(base)["tensors"].items()}
+
+
+def test_longrope_tables_are_the_short_factors(work):
+    """LongRoPE (Phi-3.5, Phi-4-mini) within original_max_position_embeddings: the tables are
+    cos/sin(p / (short_factor * theta^(2j / ROT_DIM))) times sqrt(1 + ln(96 / 48) / ln 48), derived
+    here by hand; beyond it (the default context, 96) convert refuses and names --max-ctx."""
+    import math
+
+    from tensorcore_ref.convert import convert
+    from tensorcore_ref.errors import TCError
+    from tensorcore_ref.make_models import FAMILY_MODELS, make_model
+
+    src = make_model("phi3-longrope", work / "hf-phi3-longrope", quiet=True)
+    with pytest.raises(TCError, match=r"original_max_position_embeddings=48.*--max-ctx 48"):
+        convert(str(src), work / "dsl-phi3-longrope-96", quiet=True)
+    assert not (work / "dsl-phi3-longrope-96").exists()
+    out = work / "dsl-phi3-longrope"
+    m = convert(str(src), out, max_ctx=48, quiet=True)
+    rp = FAMILY_MODELS["phi3-longrope"][1]["rope_parameters"]
+    rot = m["consts"]["ROT_DIM"]
+    assert (rot, m["consts"]["N_CTX"], m["model"]["rope_type"]) == (6, 48, "longrope")
+    inv = 1.0 / (np.array(rp["short_factor"]) * rp["rope_theta"] ** (np.arange(0, rot, 2) / rot))
+    scale = math.sqrt(1 + math.log(96 / 48) / math.log(48))
+    angles = np.arange(48)[:, None] * inv[None, :]
+    np.testing.assert_allclose(arr(out, m["tensors"]["rope_cos"])[0], np.cos(angles) * scale, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(arr(out, m["tensors"]["rope_sin"])[0], np.sin(angles) * scale, rtol=0, atol=2e-6)

@@ -41,16 +41,19 @@ function i32(path: string): number[] {
 // gemma3-multimodal: gemma3-family's language model inside a Gemma3ForConditionalGeneration (as
 // gemma-3-4b and larger are published); test_convert.py shows that the folder back in HF computes
 // that multimodal model's own logits, bit for bit.
-const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal"];
+// phi3-longrope: LongRoPE, exact up to original_max_position_embeddings (48), converted with --max-ctx 48.
+const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal", "phi3-longrope"];
+const VARIANT_CONVERT: Record<string, string[]> = { "phi3-longrope": ["--max-ctx", "48"] };
 
 for (const variant of VARIANTS) {
   for (const backend of ["interp", "eigen"] as const) {
     test(`${variant}: converts and verifies against HF on ${backend} (layers, logits, 16 greedy tokens)`, async () => {
-      const m = ensureModel(variant);
+      const m = ensureModel(variant, [], variant, VARIANT_CONVERT[variant] ?? []);
       const manifest = JSON.parse(readFileSync(join(m.dsl, "manifest.json"), "utf8"));
       // the one field the variant changes reached the folder
       if (variant === "gpt-neox-sequential") assert.is(manifest.consts.PARALLEL, 0);
       else if (variant === "gemma3-multimodal") assert.is(manifest.language_model_of.hf_class, "Gemma3ForConditionalGeneration");
+      else if (variant === "phi3-longrope") assert.equal([manifest.model.rope_type, manifest.consts.N_CTX], ["longrope", 48]);
       else assert.match(manifest.model.sliding_window, /^sliding_window=10 on layer 1 /);
       const r = await verifyModel(m.dsl, PROMPTS, backend, { newTokens: 16 });
       assert.ok(r.ok, formatTable(r));
