@@ -14,7 +14,7 @@ import { parseStepLine, Progress } from "./progress.js";
 export const HF_COMMANDS: CommandSpec[] = [
   {
     name: "hf convert",
-    summary: "Convert an HF model (hub id or save_pretrained folder; GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3 (text, or the language model of the 4B+ image-text checkpoints), Phi-3 or GPT-NeoX) into a DSL model folder.",
+    summary: "Convert an HF model (hub id or save_pretrained folder; GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3 (text, or the language model of the 4B+ image-text checkpoints), Phi-3, Granite or GPT-NeoX) into a DSL model folder.",
     usage: "SOURCE --out DIR [options]",
     positionals: { min: 1, max: 1 },
     options: {
@@ -52,7 +52,7 @@ export const HF_COMMANDS: CommandSpec[] = [
     summary: "Build one of the project's HF models with save_pretrained.",
     usage: "NAME [options]   (NAME: gpt2-124m-random, tiny-llama-random, gpt2-tiny-custom, embedded, or a family's\n" +
       "    seeded test model: gpt2-family, llama-family, qwen2-family, qwen3-family, mistral-family, gemma-family,\n" +
-      "    gemma2-family, gemma3-family, phi3-family, gpt-neox-family; variants: gpt-neox-sequential (use_parallel_residual false),\n" +
+      "    gemma2-family, gemma3-family, phi3-family, granite-family, gpt-neox-family; variants: gpt-neox-sequential (use_parallel_residual false),\n" +
       "    qwen2-sliding (a sliding window on layer 1 only), phi3-longrope (LongRoPE; convert it with --max-ctx 48),\n" +
       "    gemma3-multimodal (Gemma 3 as its 4B+ checkpoints are\n" +
       "    published: Gemma3ForConditionalGeneration, a language model beside a vision tower))",
@@ -84,7 +84,7 @@ export const HF_GROUP: CommandGroup = {
 };
 
 const MAKE_MODELS = ["gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded",
-  "gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gemma3-family", "phi3-family", "gpt-neox-family", "gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal", "phi3-longrope"];
+  "gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gemma3-family", "phi3-family", "granite-family", "gpt-neox-family", "gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal", "phi3-longrope"];
 
 /** Repository root: this file compiles to <repo>/dist/cli/hf.js, two levels below the root. */
 export function repoRoot(): string {

@@ -23,11 +23,11 @@ import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } fro
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 /**
  * The library (a folder of models/) that instantiates each supported architecture (manifest.json's
- * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3 and Phi-3 are the Llama library with other
+ * "architecture", HF's model_type): Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3, Phi-3 and Granite are the Llama library with other
  * consts in model.ta, never a copy of it.
  */
 export const FAMILY_LIBRARY: Record<string, string> = {
-  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gemma3_text: "llama", phi3: "llama", gpt_neox: "gpt_neox",
+  gpt2: "gpt2", llama: "llama", qwen2: "llama", qwen3: "llama", mistral: "llama", gemma: "llama", gemma2: "llama", gemma3_text: "llama", phi3: "llama", granite: "llama", gpt_neox: "gpt_neox",
 };
 /** The kernel library of each supported architecture. */
 export const LIBRARIES: Record<string, string> = Object.fromEntries(
@@ -99,26 +99,44 @@ export interface WeightRow {
   note?: string;
 }
 
-/** The weight table of an architecture. */
-export function weightTable(architecture: string): WeightRow[] {
+function libraryTable(architecture: string): { weights: WeightRow[]; consts: string[] } {
   const lib = Object.hasOwn(FAMILY_LIBRARY, architecture) ? FAMILY_LIBRARY[architecture] : undefined;
   const path = join(REPO_ROOT, "models", lib ?? "-", "weights.json");
   if (!lib || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
-  return JSON.parse(readFileSync(path, "utf8")).weights;
+  return JSON.parse(readFileSync(path, "utf8"));
+}
+
+/** The weight table of an architecture. */
+export function weightTable(architecture: string): WeightRow[] {
+  return libraryTable(architecture).weights;
+}
+
+/** The consts an architecture's library reads from model.ta (its weights.json "consts"). */
+export function libraryConsts(architecture: string): string[] {
+  return libraryTable(architecture).consts;
 }
 
 /**
- * Every row of the architecture's weight table must be a tensor of the folder. A folder converted
- * before the library gained a weight (Qwen3's q_norm/k_norm rows reached every Llama-library folder)
- * is refused here, naming the tensor and the fix, instead of failing to check the library.
+ * Every row of the architecture's weight table must be a tensor of the folder, and every const its
+ * library reads a const of the folder. A folder converted before the library gained a weight or a
+ * const (Qwen3's q_norm/k_norm rows, Granite's RESID_SCALE reached every Llama-library folder) is
+ * refused here, naming what is missing and the fix, instead of failing to check the library.
  */
-function requireTableTensors(dir: string, manifest: { tensors?: unknown }, architecture: string, table: WeightRow[]): void {
+function requireTableTensors(dir: string, manifest: { tensors?: unknown; consts?: unknown }, architecture: string, table: WeightRow[]): void {
   const tensors = isPlainObject(manifest.tensors) ? manifest.tensors : {};
+  const consts = isPlainObject(manifest.consts) ? manifest.consts : {};
   const lib = FAMILY_LIBRARY[architecture];
+  const stale = "the folder was written by an older `tensorcore hf convert`; convert the HF model again";
   const missing = table.filter((r) => !Object.hasOwn(tensors, r.name)).map((r) => r.name);
   if (missing.length) {
     throw new ModelError(`${join(dir, "manifest.json")}: no tensor ${missing.map((n) => `'${n}'`).join(", ")}, which ` +
-      `models/${lib}/weights.json lists for ${architecture}: the folder was written by an older \`tensorcore hf convert\`; convert the HF model again`);
+      `models/${lib}/weights.json lists for ${architecture}: ${stale}`);
+  }
+  const listed = Object.hasOwn(FAMILY_LIBRARY, architecture) ? libraryConsts(architecture) : [];
+  const noConst = listed.filter((c) => !Object.hasOwn(consts, c));
+  if (noConst.length) {
+    throw new ModelError(`${join(dir, "manifest.json")}: no const ${noConst.map((n) => `'${n}'`).join(", ")}, which ` +
+      `models/${lib}/weights.json lists for ${architecture}: ${stale}`);
   }
 }
 

@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import * as IR from "../compiler/ir.js";
 import { SourceFile } from "../compiler/source.js";
 import { Session } from "../runtime/session.js";
-import { CausalLM, EMBEDDED_MODEL, FAMILY_LIBRARY, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
+import { CausalLM, EMBEDDED_MODEL, FAMILY_LIBRARY, libraryConsts, libraryFiles, librarySources, STATE_PARAMS, weightTable, WeightRow } from "../models/causal-lm.js";
 import { BACKENDS } from "../backends/index.js";
 import { buildReport, RawProfile } from "../runtime/profile.js";
 
@@ -21,7 +21,8 @@ const CONSTS: Record<string, Record<string, number>> = {
   // HEAD_DIM * N_HEAD != D_MODEL (as Gemma's head_dim allows), a sliding window shorter than N_CTX
   llama: { VOCAB: 40, N_CTX: 32, D_MODEL: 32, N_HEAD: 4, N_KV_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, RMS_EPS: 1e-6,
            GATE_ACT: 2, RMS_OFFSET: 0, EMB_SCALE: 1, ROT_DIM: 12, QK_NORM: 1,
-           N_ROPE: 2, SANDWICH: 1, ATTN_SCALAR: 10, ATTN_SOFTCAP_ON: 1, ATTN_SOFTCAP: 50, FINAL_SOFTCAP_ON: 1, FINAL_SOFTCAP: 30 },
+           N_ROPE: 2, SANDWICH: 1, ATTN_SCALAR: 10, ATTN_SOFTCAP_ON: 1, ATTN_SOFTCAP: 50, FINAL_SOFTCAP_ON: 1, FINAL_SOFTCAP: 30,
+           RESID_SCALE: 0.5, LOGITS_SCALING_ON: 1, LOGITS_SCALING: 4 },
   // partial rotary: ROT_DIM < HEAD_DIM
   gpt_neox: { VOCAB: 40, N_CTX: 32, D_MODEL: 24, N_HEAD: 2, HEAD_DIM: 12, N_LAYER: 2, D_FF: 48, LN_EPS: 1e-5, ROT_DIM: 4, MLP_ACT: 3, PARALLEL: 1 },
 };
@@ -88,6 +89,24 @@ test("every architecture's library has a weight table that lists it", () => {
     const json = JSON.parse(readFileSync(join(EMBEDDED_MODEL, "..", lib, "weights.json"), "utf8"));
     assert.ok(arch in json.model_types, `${lib}/weights.json: model_types lacks ${arch}`);
     assert.equal(weightTable(arch), json.weights);
+  }
+});
+
+test("each library's weights.json lists the consts its files read from model.ta, and each is needed", () => {
+  for (const arch of LIBRARY_ARCHS) {
+    const listed = libraryConsts(arch);
+    assert.equal([...listed].sort(), Object.keys(CONSTS[arch]).sort(), arch);
+    const table = weightTable(arch);
+    for (const name of listed) {  // a model.ta without it does not check
+      const { [name]: _, ...rest } = CONSTS[arch];
+      let error = "";
+      try {
+        check(arch, new SourceFile("model.ta", modelTa(table, rest, "f32")), 1, "f32");
+      } catch (e) {
+        error = String((e as Error).message);
+      }
+      assert.ok(error.includes(name), `${arch}: model.ta without ${name}: ${error || "still checks"}`);
+    }
   }
 });
 

@@ -143,6 +143,9 @@ test("a folder missing a tensor its library's weight table lists (an older conve
   // as a Llama-library folder converted before q_norm / k_norm joined models/llama/weights.json
   const dir = copy((d) => editManifest(d, (m) => { delete m.tensors.lnf_g; delete m.tensors.wpe; }));
   refused(generate(dir), ["manifest.json", "no tensor 'wpe', 'lnf_g'", "models/gpt2/weights.json", "convert the HF model again"], 5);
+  // and one without a const its library reads (as a Llama-library folder from before RESID_SCALE)
+  const old = copy((d) => editManifest(d, (m) => { delete m.consts.GELU_TANH; }));
+  refused(generate(old), ["manifest.json", "no const 'GELU_TANH'", "models/gpt2/weights.json", "convert the HF model again"], 5);
 });
 
 test("truncated files: weights.safetensors, vocab.json, manifest.json", () => {

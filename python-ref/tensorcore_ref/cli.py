@@ -21,7 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="TensorCore HF reference tools (conversion, reference activations, models)")
     sub = ap.add_subparsers(dest="cmd", required=True, metavar="command")
 
-    c = sub.add_parser("convert", help="HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3 (text; the language model of image-text checkpoints), Phi-3, GPT-NeoX) -> DSL model folder")
+    c = sub.add_parser("convert", help="HF model (GPT-2, Llama, Qwen2, Qwen3, Mistral, Gemma, Gemma 2, Gemma 3 (text; the language model of image-text checkpoints), Phi-3, Granite, GPT-NeoX) -> DSL model folder")
     c.add_argument("source", help="hub id or save_pretrained folder")
     c.add_argument("--out", required=True, type=Path, help="output model folder: written beside it and swapped in; replaced only if missing, empty or written by convert")
     c.add_argument("--dtype", default="f32", choices=["f32", "f16", "bf16", "int8"])

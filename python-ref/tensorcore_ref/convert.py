@@ -216,6 +216,7 @@ EXTRA_FIELDS = {
                "sliding_window", "layer_types"},
     "gemma3_text": {"rope_scaling", "rope_theta", "rope_local_base_freq", "rope_parameters", "head_dim", "hidden_act",
                     "cache_implementation", "sliding_window", "sliding_window_pattern", "layer_types"},
+    "granite": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim"},
     # Phi-3: dropouts (training only), original_max_position_embeddings (read by longrope, refused)
     # (attention_bias: some published Phi-3 configs carry it; transformers' Phi3Attention has no biases whatever it says)
     "phi3": {"rope_scaling", "rope_theta", "rope_parameters", "partial_rotary_factor", "sliding_window", "attention_bias"},
@@ -645,6 +646,7 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     act = getattr(config, act_field_of(arch))
     gemma = arch in GEMMA_NORMS
     gemma2 = arch in GEMMA2_LIKE
+    granite = arch == "granite"
     attn_cap = getattr(config, "attn_logit_softcapping", None) if gemma2 else None
     final_cap = getattr(config, "final_logit_softcapping", None) if gemma2 else None
     windows, window_note = sliding_window(arch, config, n_ctx)
@@ -653,14 +655,20 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
               "GATE_ACT": activation_kind(act_field_of(arch), act),
               "RMS_OFFSET": 1.0 if gemma else 0.0,
               # HF multiplies by hidden_size**0.5 cast to the model's dtype (GemmaTextScaledWordEmbedding)
-              "EMB_SCALE": _round_to(D ** 0.5, dtype) if gemma else 1.0,
+              # (Granite: its embedding_multiplier, a float HF multiplies by in f32)
+              "EMB_SCALE": _round_to(D ** 0.5, dtype) if gemma else float(config.embedding_multiplier) if granite else 1.0,
               # Gemma 2: RMSNorm after attention and after the MLP too (post_attn_g, post_ffn_g); scores
               # scaled by query_pre_attn_scalar**-0.5; attention scores and final logits soft-capped
               # (tanh(x / cap) * cap) when the config gives a cap
               "SANDWICH": int(gemma2),
-              "ATTN_SCALAR": config.query_pre_attn_scalar if gemma2 else hd,
+              # the scores' scale is ATTN_SCALAR**-0.5: Granite gives the scale itself (attention_multiplier)
+              "ATTN_SCALAR": config.query_pre_attn_scalar if gemma2 else (
+                  float(config.attention_multiplier) ** -2 if granite else hd),
               "ATTN_SOFTCAP_ON": int(attn_cap is not None), "ATTN_SOFTCAP": float(attn_cap or 1.0),
-              "FINAL_SOFTCAP_ON": int(final_cap is not None), "FINAL_SOFTCAP": float(final_cap or 1.0)}
+              "FINAL_SOFTCAP_ON": int(final_cap is not None), "FINAL_SOFTCAP": float(final_cap or 1.0),
+              # Granite: each block's output times residual_multiplier before the residual add; logits / logits_scaling
+              "RESID_SCALE": float(config.residual_multiplier) if granite else 1.0,
+              "LOGITS_SCALING_ON": int(granite), "LOGITS_SCALING": float(config.logits_scaling) if granite else 1.0}
     table = weight_table(arch)
     tied = _tied(table, sd)
     has_bias = {r["name"]: r["hf"].replace(LAYER, "0") in sd for r in table if r["name"].startswith("b_")}
@@ -681,7 +689,11 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
                  "x[:ROT_DIM/2] and x[ROT_DIM/2:ROT_DIM] of each head rotate together with rope_cos/rope_sin[pos]"),
         ("mlp", f"w_down(act(x @ w_gate + b_gate) * (x @ w_up + b_up)) + b_down, act = {act} (GATE_ACT); "
                 "RMSNorm before attention and MLP" + (", multiplying by (1 + w) (RMS_OFFSET)" if gemma else "")),
-        ("embeddings", f"scaled by sqrt(hidden_size) = {consts['EMB_SCALE']!r} (EMB_SCALE)" if gemma else "not scaled"),
+        ("embeddings", f"scaled by sqrt(hidden_size) = {consts['EMB_SCALE']!r} (EMB_SCALE)" if gemma else
+                       f"scaled by embedding_multiplier = {consts['EMB_SCALE']!r} (EMB_SCALE)" if consts["EMB_SCALE"] != 1.0 else "not scaled"),
+        ("granite", f"residual_multiplier {consts['RESID_SCALE']!r} (RESID_SCALE), attention_multiplier (ATTN_SCALAR = "
+                    f"{consts['ATTN_SCALAR']!r}), logits / {consts['LOGITS_SCALING']!r} (LOGITS_SCALING)" if granite
+         else "no residual, attention or logits multipliers"),
         ("gemma 2 / 3", f"RMSNorm after attention and after the MLP (SANDWICH); scores scaled by {consts['ATTN_SCALAR']}**-0.5 "
                     f"(ATTN_SCALAR); soft caps: attention {attn_cap}, final logits {final_cap}" if gemma2 else "no post-norms, no soft caps"),
         ("biases", ", ".join(biases) if biases else "none (zero tensors)"),

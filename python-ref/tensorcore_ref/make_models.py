@@ -21,12 +21,17 @@ misplaced one):
   gemma2-family    Gemma 2: Gemma's, with RMSNorm after attention and after the MLP, scores scaled by
                    query_pre_attn_scalar**-0.5 (24, not head_dim), attention scores and logits
                    soft-capped (caps 5 and 8, low enough to bend these models' values), and a
-                   10-position window on alternate layers (layer 0 slides, layer 1 sees everything)
+                   10-position window on alternate layers (layer 0 slides, layer 1 sees everything);
+                   untied: tied, the scaled embeddings outweigh the post-normed blocks of a random
+                   model, and greedy decoding repeats its input token (as granite-family's would)
   gemma3-family    Gemma 3 (text): Gemma 2's norms and scale without soft caps, (1 + w) query/key norms,
                    layers 0 and 1 sliding (8 positions) with their own rope base (10000), layer 2
-                   attending to everything with rope_theta 1e6 and linear scaling 4
+                   attending to everything with rope_theta 1e6 and linear scaling 4; untied, as gemma2-family
   phi3-family      Phi-3: fused qkv_proj (q | k | v rows) and gate_up_proj (gate | up rows), partial
                    rotary (partial_rotary_factor 0.5), GQA, a 14-position sliding window on every layer
+  granite-family   Granite: embedding_multiplier 12, attention_multiplier 0.1 (the scale itself, not
+                   1/sqrt(head_dim)), residual_multiplier 0.22, logits / logits_scaling 8, GQA, untied (tied, the
+                   scaled embeddings outweigh the scaled blocks and every greedy step repeats its input)
   gpt-neox-family  GPT-NeoX / Pythia: parallel residual, partial rotary (rotary_pct 0.5), exact GELU
   gpt-neox-sequential  the same with use_parallel_residual false (the sequential residual)
   qwen2-sliding    qwen2-family with use_sliding_window: a 10-position window on layer 1 only
@@ -90,7 +95,7 @@ FAMILY_MODELS = {
         "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 14, "max_position_embeddings": 96,
         "rms_norm_eps": 1e-6, "hidden_activation": "gelu_pytorch_tanh", "query_pre_attn_scalar": 24,
         "attn_logit_softcapping": 5.0, "final_logit_softcapping": 8.0, "sliding_window": 10,
-        "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
+        "tie_word_embeddings": False, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
         "eos_token_id": 50256}),
     "gemma3-family": ("Gemma3ForCausalLM", {
         "vocab_size": 50257, "hidden_size": 40, "intermediate_size": 88, "num_hidden_layers": 3,
@@ -99,7 +104,7 @@ FAMILY_MODELS = {
         "sliding_window": 8, "layer_types": ["sliding_attention", "sliding_attention", "full_attention"],
         "rope_parameters": {"full_attention": {"rope_type": "linear", "factor": 4.0, "rope_theta": 1000000.0},
                             "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}},
-        "tie_word_embeddings": True, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
+        "tie_word_embeddings": False, "initializer_range": 0.3, "pad_token_id": 0, "bos_token_id": 50256,
         "eos_token_id": 50256}),
     "phi3-family": ("Phi3ForCausalLM", {
         "vocab_size": 50257, "hidden_size": 48, "intermediate_size": 76, "num_hidden_layers": 2,
@@ -108,6 +113,13 @@ FAMILY_MODELS = {
         "rope_parameters": {"rope_type": "default", "rope_theta": 250000.0, "partial_rotary_factor": 0.5},
         "sliding_window": 14, "tie_word_embeddings": False, "initializer_range": 0.2, "pad_token_id": 50256,
         "bos_token_id": 50256, "eos_token_id": 50256}),
+    "granite-family": ("GraniteForCausalLM", {
+        "vocab_size": 50257, "hidden_size": 40, "intermediate_size": 72, "num_hidden_layers": 2,
+        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 96, "rms_norm_eps": 1e-6,
+        "hidden_act": "silu", "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+        "embedding_multiplier": 12.0, "attention_multiplier": 0.1, "residual_multiplier": 0.22, "logits_scaling": 8.0,
+        "tie_word_embeddings": False, "initializer_range": 0.2, "pad_token_id": 0, "bos_token_id": 50256,
+        "eos_token_id": 50256}),
     "gpt-neox-family": ("GPTNeoXForCausalLM", {
         "vocab_size": 50257, "hidden_size": 60, "intermediate_size": 136, "num_hidden_layers": 2,
         "num_attention_heads": 5, "max_position_embeddings": 96, "layer_norm_eps": 1e-5, "hidden_act": "gelu",
@@ -132,7 +144,7 @@ FAMILY_MODELS["qwen2-sliding"] = ("Qwen2ForCausalLM", {**FAMILY_MODELS["qwen2-fa
 # under the hub's names (language_model.model.*, vision_tower.*, multi_modal_projector.*). The image
 # token is out of the vocabulary (as the hub's 262144 of 262144 ids), so no text prompt can hold it.
 FAMILY_MODELS["gemma3-multimodal"] = ("Gemma3ForConditionalGeneration", {
-    "text_config": FAMILY_MODELS["gemma3-family"][1], "initializer_range": 0.3, "tie_word_embeddings": True,
+    "text_config": FAMILY_MODELS["gemma3-family"][1], "initializer_range": 0.3, "tie_word_embeddings": False,
     "vision_config": {"hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
                       "image_size": 32, "patch_size": 16, "vision_use_head": False},
     "mm_tokens_per_image": 4, "image_token_index": 50257, "boi_token_index": 50254, "eoi_token_index": 50253,

@@ -242,7 +242,7 @@ def test_committed_embedded_manifest_matches_the_gpt2_table(embedded):
 
 
 FAMILY_OF = {"gpt2": "gpt2-family", "llama": "llama-family", "qwen2": "qwen2-family", "qwen3": "qwen3-family", "mistral": "mistral-family", "gemma": "gemma-family", "gemma2": "gemma2-family", "gemma3_text": "gemma3-family", "gpt_neox": "gpt-neox-family",
-             "gemma3": "gemma3-multimodal", "phi3": "phi3-family"}
+             "gemma3": "gemma3-multimodal", "phi3": "phi3-family", "granite": "granite-family"}
 
 
 @pytest.fixture(scope="session")
@@ -264,7 +264,7 @@ def family(work):
     return get
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "gpt_neox"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "granite", "gpt_neox"])
 def test_table_rows_name_real_hf_tensors_of_the_right_shape(arch, converted, family, tiny_gpt2, tiny_llama):
     """Every row's HF tensors exist with the row's shape (after transpose/stack/rows) in the HF
     model's state dict, and every HF parameter is some row's source. Rows absent: zeros may be
@@ -335,13 +335,13 @@ def test_gpt_neox_fused_qkv_is_regrouped_per_head(family):
 def test_family_consts(family):
     """What each family's config turns into in model.ta (manifest consts)."""
     import math
-    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "gpt_neox")}
+    c = {a: manifest(family(a)[1])["consts"] for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3", "granite", "gpt_neox")}
     assert c["gemma"]["RMS_OFFSET"] == 1.0 and c["gemma"]["GATE_ACT"] == 1 and c["gemma"]["HEAD_DIM"] == 20
     assert c["gemma"]["EMB_SCALE"] == float(np.float32(math.sqrt(48)))
     assert c["qwen2"]["RMS_OFFSET"] == 0.0 and c["qwen2"]["EMB_SCALE"] == 1.0 and c["qwen2"]["GATE_ACT"] == 2
     windows = {a: arr(family(a)[1], manifest(family(a)[1])["tensors"]["windows"]).tolist() for a in c if a != "gpt_neox"}
     assert windows == {"qwen2": [96, 96], "qwen3": [96, 96], "mistral": [12, 12], "gemma": [96, 96], "gemma2": [10, 96],
-                       "gemma3_text": [8, 8, 96], "phi3": [14, 14]}
+                       "gemma3_text": [8, 8, 96], "phi3": [14, 14], "granite": [96, 96]}
     # Gemma 3: one rope table per kind of layer (sorted: full_attention 0, sliding_attention 1)
     g3 = manifest(family("gemma3_text")[1])
     assert c["gemma3_text"]["N_ROPE"] == 2 and arr(family("gemma3_text")[1], g3["tensors"]["rope_of"]).tolist() == [1, 1, 0]
@@ -358,6 +358,12 @@ def test_family_consts(family):
     assert c["gpt_neox"]["ROT_DIM"] == 6 and c["gpt_neox"]["PARALLEL"] == 1 and c["gpt_neox"]["MLP_ACT"] == 3
     # Phi-3: partial rotary in the Llama library (half of each 12-wide head), SiLU, no biases
     assert (c["phi3"]["HEAD_DIM"], c["phi3"]["ROT_DIM"], c["phi3"]["GATE_ACT"], c["phi3"]["QK_NORM"]) == (12, 6, 2, 0)
+    # Granite's four multipliers; the scores' scale ATTN_SCALAR**-0.5 is attention_multiplier (0.1)
+    g = c["granite"]
+    assert (g["EMB_SCALE"], g["RESID_SCALE"], g["LOGITS_SCALING_ON"], g["LOGITS_SCALING"]) == (12.0, 0.22, 1, 8.0)
+    assert g["ATTN_SCALAR"] ** -0.5 == pytest.approx(0.1, rel=1e-12)
+    for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "phi3"):
+        assert (c[a]["RESID_SCALE"], c[a]["LOGITS_SCALING_ON"], c[a]["LOGITS_SCALING"]) == (1.0, 0, 1.0), a
 
 
 def test_per_layer_windows(work):
@@ -402,7 +408,7 @@ def test_published_forms_convert_to_the_same_folder(work, fmt, source_dtype):
 def hub_config(arch: str, c: dict) -> dict:
     """config.json as the hub publishes the family (the transformers 4.x that wrote it; the fields and
     spellings of gpt2, Llama-3.2-1B, Mistral-7B-v0.1, Qwen2.5-0.5B, Qwen3-0.6B, gemma-2b, gemma-2-2b,
-    gemma-3-1b, gemma-3-4b-it and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
+    gemma-3-1b, gemma-3-4b-it, Phi-3-mini-4k-instruct, granite-3.0-2b-instruct and pythia-70m), with family model c's sizes and arithmetic: rope_theta at the top level,
     rope_scaling instead of rope_parameters, torch_dtype, legacy values (gemma's hidden_act "gelu",
     pythia's rotary_pct) and fields transformers 5 no longer defines (Qwen2.5's use_mrope)."""
     if arch == "gemma3":  # gemma-3-4b-it: text_config lists only what differs from Gemma3TextConfig's defaults
@@ -480,10 +486,15 @@ def hub_config(arch: str, c: dict) -> dict:
                 "pad_token_id": c["pad_token_id"], "partial_rotary_factor": rp["partial_rotary_factor"], "resid_pdrop": 0.0,
                 "rope_scaling": None, "rope_theta": rp["rope_theta"], "sliding_window": c["sliding_window"],
                 "transformers_version": "4.40.2"}
+    if arch == "granite":  # granite-3.0-2b-instruct: rope_theta at the top, rope_scaling null, dropout 0.1
+        return {**llama_like, "attention_bias": c["attention_bias"], "attention_dropout": 0.1,
+                "attention_multiplier": c["attention_multiplier"], "embedding_multiplier": c["embedding_multiplier"],
+                "logits_scaling": c["logits_scaling"], "mlp_bias": c["mlp_bias"], "pad_token_id": c["pad_token_id"],
+                "residual_multiplier": c["residual_multiplier"], "rope_scaling": None, "transformers_version": "4.46.0.dev0"}
     raise AssertionError(arch)
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox", "gemma3", "phi3"])
+@pytest.mark.parametrize("arch", ["gpt2", "llama", "qwen2", "qwen3", "mistral", "gemma", "gemma2", "gemma3_text", "gpt_neox", "gemma3", "phi3", "granite"])
 def test_config_as_the_hub_publishes_it(arch, family, work):
     """A family model whose config.json is replaced by the hub's spelling of the same model
     (hub_config) converts to exactly the folder of transformers 5's own config.json."""
@@ -644,3 +655,26 @@ def test_longrope_tables_are_the_short_factors(work):
     angles = np.arange(48)[:, None] * inv[None, :]
     np.testing.assert_allclose(arr(out, m["tensors"]["rope_cos"])[0], np.cos(angles) * scale, rtol=0, atol=2e-6)
     np.testing.assert_allclose(arr(out, m["tensors"]["rope_sin"])[0], np.sin(angles) * scale, rtol=0, atol=2e-6)
+
+
+def test_family_models_greedy_continuations_vary():
+    """Every family model is a real test of greedy decoding: HF's 12 greedy tokens after each of four
+    prompts are mostly distinct. A random model whose (tied, scaled) embeddings outweigh its blocks
+    repeats its input token instead (gemma2-family and gemma3-family did, 1.25-1.5 distinct of 12,
+    until they were untied), and then 16 matching greedy tokens prove little."""
+    import transformers
+
+    from tensorcore_ref.make_models import FAMILY_MODELS, make_model
+
+    transformers.logging.set_verbosity_error()
+    prompts = ["The meaning of life is", "Hello, my dog is cute and", "Paris is the capital of", "1, 2, 3, 4,"]
+    for name in FAMILY_MODELS:
+        folder = make_model(name, quiet=True)
+        model = transformers.AutoModelForCausalLM.from_pretrained(folder).eval()
+        tok = transformers.AutoTokenizer.from_pretrained(folder)
+        distinct = []
+        for p in prompts:
+            ids = tok(p, return_tensors="pt").input_ids
+            out = model.generate(ids, max_new_tokens=12, do_sample=False, pad_token_id=0)[0, ids.shape[1]:]
+            distinct.append(len(set(out.tolist())))
+        assert sum(distinct) / len(prompts) >= 6, (name, distinct)

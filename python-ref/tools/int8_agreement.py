@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "python-ref"))
 
 from tensorcore_ref.make_models import make_model  # noqa: E402
 
-FAMILIES = ["gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gemma3-family", "phi3-family", "gpt-neox-family"]
+FAMILIES = ["gpt2-family", "llama-family", "qwen2-family", "qwen3-family", "mistral-family", "gemma-family", "gemma2-family", "gemma3-family", "phi3-family", "granite-family", "gpt-neox-family"]
 PROMPTS = json.loads((ROOT / "tests/fixtures/int8-prompts.json").read_text())["prompts"]
 HELD_OUT = [c["text"] for c in json.loads((ROOT / "tests/fixtures/tokenizer-cases.json").read_text())["cases"] if c["text"]]
 # (label, quantize the LM head, the embeddings, the layers' projections, format)
