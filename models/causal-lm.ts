@@ -99,7 +99,8 @@ export interface WeightRow {
   note?: string;
 }
 
-function libraryTable(architecture: string): { weights: WeightRow[]; consts: string[] } {
+interface LibraryTable { weights: WeightRow[]; consts: string[] }
+function libraryTable(architecture: string): LibraryTable {
   const lib = Object.hasOwn(FAMILY_LIBRARY, architecture) ? FAMILY_LIBRARY[architecture] : undefined;
   const path = join(REPO_ROOT, "models", lib ?? "-", "weights.json");
   if (!lib || !existsSync(path)) throw new ModelError(`no weight table for architecture '${architecture}'`);
@@ -122,21 +123,20 @@ export function libraryConsts(architecture: string): string[] {
  * const (Qwen3's q_norm/k_norm rows, Granite's RESID_SCALE reached every Llama-library folder) is
  * refused here, naming what is missing and the fix, instead of failing to check the library.
  */
-function requireTableTensors(dir: string, manifest: { tensors?: unknown; consts?: unknown }, architecture: string, table: WeightRow[]): void {
+function requireTableTensors(dir: string, manifest: { tensors?: unknown; consts?: unknown }, architecture: string, lib: LibraryTable): void {
   const tensors = isPlainObject(manifest.tensors) ? manifest.tensors : {};
   const consts = isPlainObject(manifest.consts) ? manifest.consts : {};
-  const lib = FAMILY_LIBRARY[architecture];
+  const folder = FAMILY_LIBRARY[architecture];
   const stale = "the folder was written by an older `tensorcore hf convert`; convert the HF model again";
-  const missing = table.filter((r) => !Object.hasOwn(tensors, r.name)).map((r) => r.name);
+  const missing = lib.weights.filter((r) => !Object.hasOwn(tensors, r.name)).map((r) => r.name);
   if (missing.length) {
     throw new ModelError(`${join(dir, "manifest.json")}: no tensor ${missing.map((n) => `'${n}'`).join(", ")}, which ` +
-      `models/${lib}/weights.json lists for ${architecture}: ${stale}`);
+      `models/${folder}/weights.json lists for ${architecture}: ${stale}`);
   }
-  const listed = Object.hasOwn(FAMILY_LIBRARY, architecture) ? libraryConsts(architecture) : [];
-  const noConst = listed.filter((c) => !Object.hasOwn(consts, c));
+  const noConst = lib.consts.filter((c) => !Object.hasOwn(consts, c));
   if (noConst.length) {
     throw new ModelError(`${join(dir, "manifest.json")}: no const ${noConst.map((n) => `'${n}'`).join(", ")}, which ` +
-      `models/${lib}/weights.json lists for ${architecture}: ${stale}`);
+      `models/${folder}/weights.json lists for ${architecture}: ${stale}`);
   }
 }
 
@@ -247,8 +247,9 @@ export class CausalLM {
     const dtype = manifest.dtype ?? "f32";
     const nCtx = Number(manifest.consts?.N_CTX) || Infinity;
     // (an unsupported architecture has no table: librarySources refuses it below, naming the field)
-    const table = Object.hasOwn(FAMILY_LIBRARY, architecture) ? weightTable(architecture) : [];
-    requireTableTensors(dir, manifest, architecture, table);
+    const lib = Object.hasOwn(FAMILY_LIBRARY, architecture) ? libraryTable(architecture) : { weights: [], consts: [] };
+    requireTableTensors(dir, manifest, architecture, lib);
+    const table = lib.weights;
     const check = (rows: number) => new Session().check(librarySources(dir, rows, architecture, dtype));
     const backend = opts.backend ?? "interp";
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.

@@ -52,6 +52,7 @@ GEMMA_NORMS = ("gemma", "gemma2", "gemma3_text")     # (1 + w) RMSNorm, embeddin
 GEMMA2_LIKE = ("gemma2", "gemma3_text")              # post-norms, query_pre_attn_scalar, soft caps, hidden_activation
 QK_NORMED = ("qwen3", "gemma3_text")                 # q_norm / k_norm on every head, always
 SLIDING = ("mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3")  # sliding_window (per layer_types)
+PARTIAL_ROTARY = ("phi3",)                           # partial_rotary_factor (the others' HF rotates whole heads)
 # config activation names -> the DSL's ACT kinds (docs/language.md): 1 GELU tanh form, 2 SiLU, 3 exact GELU, 4 ReLU
 ACT_KINDS = {"gelu_new": 1, "gelu_pytorch_tanh": 1, "silu": 2, "swish": 2, "gelu": 3, "relu": 4}
 
@@ -217,8 +218,7 @@ EXTRA_FIELDS = {
     "gemma3_text": {"rope_scaling", "rope_theta", "rope_local_base_freq", "rope_parameters", "head_dim", "hidden_act",
                     "cache_implementation", "sliding_window", "sliding_window_pattern", "layer_types"},
     "granite": {"rope_scaling", "rope_theta", "rope_parameters", "head_dim"},
-    # Phi-3: dropouts (training only), original_max_position_embeddings (read by longrope, refused)
-    # (attention_bias: some published Phi-3 configs carry it; transformers' Phi3Attention has no biases whatever it says)
+    # (Phi-3's attention_bias: some published configs carry it; transformers' Phi3Attention has no biases whatever it says)
     "phi3": {"rope_scaling", "rope_theta", "rope_parameters", "partial_rotary_factor", "sliding_window", "attention_bias"},
     "gpt_neox": {"rope_scaling", "rope_theta", "rope_parameters", "rotary_pct", "rotary_emb_base",
                  "partial_rotary_factor", "use_parallel_residual", "attention_bias"},
@@ -279,7 +279,7 @@ def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> 
         problems.append(f"rope type {rt!r} is not supported (rope_parameters / rope_scaling: {', '.join(kinds)})")
     # partial rotary (GPT-NeoX's rotary_pct, Phi-3's partial_rotary_factor): the rotated part of a head
     hd = g("head_dim") or (config.hidden_size // config.num_attention_heads)
-    if arch in ("gpt_neox", "phi3") and config.hidden_size % config.num_attention_heads:
+    if (arch == "gpt_neox" or arch in PARTIAL_ROTARY) and config.hidden_size % config.num_attention_heads:
         problems.append(f"hidden_size={config.hidden_size} is not divisible by num_attention_heads={config.num_attention_heads}")
     else:
         factor = (g("rope_parameters") or {}).get("partial_rotary_factor", 1.0) if isinstance(g("rope_parameters"), dict) else 1.0
@@ -714,7 +714,7 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
         computed[name] = (torch.stack([t[i] for t in tables]).contiguous(), computed[name][1] + (
             f"; one table per layer kind {kinds} (rope_of)" if len(tables) > 1 else ""))
     computed["rope_of"] = (torch.tensor(rope_of, dtype=torch.int32), "which rope table each layer uses (int32)")
-    if p.consts["ROT_DIM"] != hd and arch != "phi3":  # transformers itself rotates whole heads elsewhere
+    if p.consts["ROT_DIM"] != hd and arch not in PARTIAL_ROTARY:
         raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
     computed["windows"] = (torch.tensor(windows, dtype=torch.int32), "computed from sliding_window and layer_types (int32)")
     plan_weights(p, table, sd, L, computed)

@@ -95,7 +95,8 @@ def load_model(source: str):
                 raise TCError(f"{p / 'manifest.json'}: {key!r} is missing")
         model = load_dsl_as_hf(p)  # verifies every sha256 first
         arch = manifest["architecture"]
-        info["dsl_folder"] = {"dtype": manifest["dtype"], "weights_sha256": manifest["weights_sha256"]}
+        info["dsl_folder"] = {"dtype": manifest["dtype"], "weights_sha256": manifest["weights_sha256"],
+                              "n_ctx": manifest["consts"].get("N_CTX")}
     else:
         raw, _ = read_config(source)
         arch = architecture_of(raw)
@@ -260,6 +261,10 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     step("loading the model (torch, transformers)")
     model, tok, arch, info = load_model(source)
     n_ctx = n_ctx_of(model, arch)
+    # a model folder's own context (--max-ctx), which HF's config need not know: a LongRoPE folder
+    # keeps max_position_embeddings, its scale, and is exact only up to N_CTX
+    if isinstance(info.get("dsl_folder", {}).get("n_ctx"), int):
+        n_ctx = min(n_ctx, info["dsl_folder"]["n_ctx"])
     encoded = []
     for k, p in enumerate(prompts):
         ids = tok(p)["input_ids"]

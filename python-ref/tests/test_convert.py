@@ -655,6 +655,13 @@ def test_longrope_tables_are_the_short_factors(work):
     angles = np.arange(48)[:, None] * inv[None, :]
     np.testing.assert_allclose(arr(out, m["tensors"]["rope_cos"])[0], np.cos(angles) * scale, rtol=0, atol=2e-6)
     np.testing.assert_allclose(arr(out, m["tensors"]["rope_sin"])[0], np.sin(angles) * scale, rtol=0, atol=2e-6)
+    # HF references from the folder stop at its 48 positions, though its config keeps max_position_embeddings 96
+    from tensorcore_ref.export import export
+
+    prompts = work / "longrope-prompts.json"
+    prompts.write_text(json.dumps([" one" * 40]))
+    with pytest.raises(TCError, match=r"40 tokens \+ 16 new tokens > context 48"):
+        export(str(out), prompts, work / "ref-phi3-longrope", new_tokens=16, quiet=True)
 
 
 def test_family_models_greedy_continuations_vary():
