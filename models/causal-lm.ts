@@ -141,7 +141,7 @@ function requireTableTensors(dir: string, manifest: { tensors?: unknown; consts?
 }
 
 /** Parameters of `forward` and `attention_probs` that are the model's state, not weights: the host owns them. */
-export const STATE_PARAMS = new Set(["tokens", "start", "n", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
+export const STATE_PARAMS = new Set(["tokens", "start", "n", "seq_end", "k_cache", "v_cache", "trace", "final", "logits", "probs"]);
 
 /**
  * Rows per chunk: prefill processes the prompt 64 positions at a time on the compiled back end
@@ -212,6 +212,14 @@ export class CausalLM {
   private decodeArgs: TensorView[] = [];
   /** Number of positions whose keys and values are in the cache. */
   length = 0;
+  /** The length of the sequence the cached positions were computed for (the Llama library's seq_end). */
+  private seqEnd = 0;
+  /**
+   * LongRoPE past its original context (the Llama library's ROPE_SETS = 2): the longest sequence
+   * that turns with the short factors' tables; a longer one turns with the long factors' (llama.ta's
+   * rope_set_of). Infinity for every other model.
+   */
+  private readonly ropeLongAfter: number;
 
   private constructor(
     readonly dir: string,
@@ -229,6 +237,7 @@ export class CausalLM {
     this.nLayer = c.get("N_LAYER")!;
     this.nHead = c.get("N_HEAD")!;
     this.dModel = c.get("D_MODEL")!;
+    this.ropeLongAfter = c.get("ROPE_SETS") === 2 ? c.get("ROPE_LONG_AFTER")! : Infinity;
   }
 
   /**
@@ -324,6 +333,8 @@ export class CausalLM {
     }
     this.setInt("start", start);
     this.setInt("n", start + ids.length);
+    this.seqEnd = Math.max(this.seqEnd, start + ids.length);
+    if (this.state.has("seq_end")) this.setInt("seq_end", this.seqEnd);
     exec.runKernel(this.entry(program), args, this.io);
     this.length = start + ids.length;
     return this.state.get("logits")!.data as Float32Array;
@@ -340,6 +351,8 @@ export class CausalLM {
     if (ids.length === 0) throw new ModelError("the prompt has no tokens");
     if (ids.length > this.nCtx) throw new ModelError(`the prompt has ${ids.length} tokens, more than the model's context of ${this.nCtx}`);
     this.length = 0;
+    // every position of the prompt belongs to a sequence of its full length (HF's one forward over it)
+    this.seqEnd = ids.length;
     const rows = this.prefillProgram.consts.get("ROWS")!;
     const head = Math.floor(ids.length / rows) * rows, tail = ids.length - head;
     // a partial chunk still writes whole chunks: they must stay inside N_CTX
@@ -347,12 +360,20 @@ export class CausalLM {
     if (!decodeTail) return this.step(ids, this.prefillExec, this.prefillProgram, this.prefillArgs);
     let logits!: Float32Array;
     if (head > 0) logits = this.step(ids.slice(0, head), this.prefillExec, this.prefillProgram, this.prefillArgs);
-    for (const id of ids.slice(head)) logits = this.decode(id);
+    for (const id of ids.slice(head)) logits = this.step([id], this.decodeExec, this.decodeProgram, this.decodeArgs);
     return logits;
   }
 
-  /** One decode step: the token at position `length`; returns the logits for the next one. */
+  /**
+   * One decode step: the token at position `length`; returns the logits for the next one. The step
+   * that makes a LongRoPE sequence longer than ROPE_LONG_AFTER recomputes every position with the
+   * long factors instead (one prefill), as transformers' Phi-3 drops its cache at that step.
+   */
   decode(id: number): Float32Array {
+    if (this.seqEnd <= this.ropeLongAfter && this.length + 1 > this.ropeLongAfter) {
+      const tokens = this.state.get("tokens")!.data as Int32Array;
+      return this.prefill([...tokens.subarray(0, this.length), id]);
+    }
     return this.step([id], this.decodeExec, this.decodeProgram, this.decodeArgs);
   }
 

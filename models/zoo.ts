@@ -28,16 +28,15 @@ function makersHash(args: string[]): string {
   return h.digest("hex");
 }
 
-/** name is a python-ref `make-model` name; extra are its options (e.g. --layers 3 --heads 6 --width 192);
- *  convertExtra, convert's (e.g. --max-ctx 48). */
-export function ensureModel(name: string, extra: string[] = [], tag = name, convertExtra: string[] = []): ZooModel {
+/** name is a python-ref `make-model` name; extra are its options (e.g. --layers 3 --heads 6 --width 192). */
+export function ensureModel(name: string, extra: string[] = [], tag = name): ZooModel {
   const root = join(CACHE, "test-models", tag);
   const hf = join(root, "hf"), dsl = join(root, "dsl"), stamp = join(root, "made-by.sha256");
-  const want = makersHash([name, ...extra, ...(convertExtra.length ? ["convert", ...convertExtra] : [])]);
+  const want = makersHash([name, ...extra]);
   if (!existsSync(join(dsl, "manifest.json")) || !existsSync(stamp) || readFileSync(stamp, "utf8") !== want) {
     rmSync(root, { recursive: true, force: true });
     py(["make-model", name, "--out", hf, ...extra]);
-    py(["convert", hf, "--out", dsl, ...convertExtra]);
+    py(["convert", hf, "--out", dsl]);
     writeFileSync(stamp, want);
   }
   return { name: tag, hf, dsl };

@@ -359,18 +359,6 @@ def longrope_limit(config) -> int | None:
     return limit
 
 
-def check_longrope_context(config, n_ctx: int) -> None:
-    """LongRoPE (Phi-3.5, Phi-4-mini) turns with short_factor while the sequence is at most
-    original_max_position_embeddings long and with long_factor beyond (transformers recomputes the
-    frequencies from the longest position of each forward pass). Up to that length the short-factor
-    table is exact; past it no fixed table is, so a longer context is refused."""
-    limit = longrope_limit(config)
-    if limit is not None and n_ctx > limit:
-        raise TCError(f"config.json: LongRoPE (rope type longrope) switches from short_factor to long_factor once a "
-                      f"sequence is longer than original_max_position_embeddings={limit}, which a fixed rope table "
-                      f"cannot follow; the context would be {n_ctx}: convert with --max-ctx {limit} (or less)")
-
-
 def rope_theta(config) -> float:
     rp = getattr(config, "rope_parameters", None) or {}
     if isinstance(rp, dict) and ROPE_LAYER_TYPES <= set(rp):  # Gemma 3: the full-attention layers' theta
@@ -595,21 +583,26 @@ def plan_gpt2(config, sd, max_ctx: int | None, dtype: str = "f32") -> Plan:
     return p
 
 
-def rope_tables(model, n_ctx: int, layer_type: str | None = None):
+def rope_tables(model, n_ctx: int, layer_type: str | None = None, upto: int | None = None):
     """cos/sin {n_ctx, ROT_DIM/2} exactly as the model's own HF rotary embedding computes them (with
-    linear / llama3 scaling and attention_scaling); ROT_DIM is the rotated part of a head. layer_type:
-    Gemma 3's embedding has one table per kind of layer (full_attention, sliding_attention)."""
+    linear / llama3 / longrope scaling and attention_scaling); ROT_DIM is the rotated part of a head.
+    layer_type: Gemma 3's embedding has one table per kind of layer (full_attention,
+    sliding_attention). upto: the table of a sequence of that many positions (LongRoPE's short
+    factors: HF picks them from the longest position it is given); the rows past it, which no
+    position of such a sequence reads, are zeros."""
     import torch
 
     rot = model.base_model.rotary_emb
-    x = torch.zeros(1, n_ctx, 1, dtype=torch.float32)  # only its dtype and device are read
-    pos = torch.arange(n_ctx).unsqueeze(0)
+    m = n_ctx if upto is None else upto
+    x = torch.zeros(1, m, 1, dtype=torch.float32)  # only its dtype and device are read
+    pos = torch.arange(m).unsqueeze(0)
     with torch.no_grad():
         cos, sin = rot(x, pos) if layer_type is None else rot(x, pos, layer_type)
     cos, sin = cos[0].float(), sin[0].float()
     half = cos.shape[-1] // 2
     assert torch.equal(cos[:, :half], cos[:, half:]) and torch.equal(sin[:, :half], sin[:, half:])
-    return cos[:, :half].contiguous(), sin[:, :half].contiguous()
+    pad = torch.zeros(n_ctx - m, half)
+    return torch.cat([cos[:, :half], pad]).contiguous(), torch.cat([sin[:, :half], pad]).contiguous()
 
 
 
@@ -621,8 +614,8 @@ def _round_to(x: float, dtype: str) -> float:
     return float(torch.tensor(x, dtype=torch.float32).to(t).float())
 
 
-def _rope_plan(p: Plan, model, config, n_ctx: int, layer_type: str | None = None) -> dict:
-    cos, sin = rope_tables(model, n_ctx, layer_type)
+def _rope_plan(p: Plan, model, config, n_ctx: int, layer_type: str | None = None, upto: int | None = None) -> dict:
+    cos, sin = rope_tables(model, n_ctx, layer_type, upto)
     p.consts["ROT_DIM"] = 2 * cos.shape[1]
     p.info.update(rope_type=rope_type(config), rope_theta=rope_theta(config))
     what = "computed by the model's HF rotary embedding: %s(pos * inv_freq) * attention_scaling, first half"
@@ -706,14 +699,27 @@ def plan_llama(config, sd, model, max_ctx: int | None, arch: str = "llama", dtyp
     # (rope_parameters["sliding_attention"]), its full-attention layers with rope_theta and scaling;
     # the others have one table, which every layer reads
     kinds = sorted(ROPE_LAYER_TYPES) if arch == "gemma3_text" else [None]
-    computed = _rope_plan(p, model, config, n_ctx, kinds[0])
-    tables = [(computed["rope_cos"][0], computed["rope_sin"][0])] + [rope_tables(model, n_ctx, k) for k in kinds[1:]]
-    rope_of = [kinds.index(t) for t in config.layer_types] if len(kinds) > 1 else [0] * L
+    # LongRoPE past original_max_position_embeddings: a second set of tables. transformers turns a
+    # sequence of at most that many positions with short_factor and a longer one with long_factor
+    # (from the longest position of each forward); set 0's tables are the short ones up to the limit
+    # (and zeros past it, which such a sequence never reads), set 1's the long ones
+    limit = longrope_limit(config)
+    sets = [limit, None] if limit is not None and n_ctx > limit else [None]
+    computed = _rope_plan(p, model, config, n_ctx, kinds[0], sets[0])
+    tables = [(computed["rope_cos"][0], computed["rope_sin"][0])] + [
+        rope_tables(model, n_ctx, k, upto) for i, upto in enumerate(sets) for k in kinds if (i, k) != (0, kinds[0])]
+    kind_of = [kinds.index(t) for t in config.layer_types] if len(kinds) > 1 else [0] * L
+    rope_of = [[s * len(kinds) + k for k in kind_of] for s in range(len(sets))]
     p.consts["N_ROPE"] = len(tables)
+    p.consts["ROPE_SETS"] = len(sets)
+    p.consts["ROPE_LONG_AFTER"] = limit if len(sets) == 2 else n_ctx
+    kinds_note = f"; one table per layer kind {kinds}" if len(kinds) > 1 else ""
+    sets_note = (f"; set 0 (tables 0..{len(kinds) - 1}): short_factor, for a sequence of at most {limit} positions "
+                 f"(rows past it zero); set 1: long_factor, beyond" if len(sets) == 2 else "")
     for i, name in enumerate(("rope_cos", "rope_sin")):
-        computed[name] = (torch.stack([t[i] for t in tables]).contiguous(), computed[name][1] + (
-            f"; one table per layer kind {kinds} (rope_of)" if len(tables) > 1 else ""))
-    computed["rope_of"] = (torch.tensor(rope_of, dtype=torch.int32), "which rope table each layer uses (int32)")
+        computed[name] = (torch.stack([t[i] for t in tables]).contiguous(), computed[name][1] + kinds_note + sets_note)
+    computed["rope_of"] = (torch.tensor(rope_of, dtype=torch.int32),
+                           "which rope table each layer uses, per rope set (int32)" + sets_note)
     if p.consts["ROT_DIM"] != hd and arch not in PARTIAL_ROTARY:
         raise TCError(f"config.json: partial rotary ({p.consts['ROT_DIM']} of {hd} head dimensions) is not supported for {arch}")
     computed["windows"] = (torch.tensor(windows, dtype=torch.int32), "computed from sliding_window and layer_types (int32)")
@@ -853,7 +859,7 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     if arch in LLAMA_LIKE:  # layer_types and contexts it cannot honour are refused before loading weights
         n_ctx = min(max_ctx or config.max_position_embeddings, config.max_position_embeddings)
         sliding_window(arch, config, n_ctx)
-        check_longrope_context(config, n_ctx)
+        longrope_limit(config)
     model = language_model_view(load_hf_model(source, arch), arch)
     sd = model.state_dict()
     if arch == "gpt2":

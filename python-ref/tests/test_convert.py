@@ -344,7 +344,8 @@ def test_family_consts(family):
                        "gemma3_text": [8, 8, 96], "phi3": [14, 14], "granite": [96, 96]}
     # Gemma 3: one rope table per kind of layer (sorted: full_attention 0, sliding_attention 1)
     g3 = manifest(family("gemma3_text")[1])
-    assert c["gemma3_text"]["N_ROPE"] == 2 and arr(family("gemma3_text")[1], g3["tensors"]["rope_of"]).tolist() == [1, 1, 0]
+    assert c["gemma3_text"]["N_ROPE"] == 2 and arr(family("gemma3_text")[1], g3["tensors"]["rope_of"]).tolist() == [[1, 1, 0]]
+    assert all((c[a]["ROPE_SETS"], c[a]["ROPE_LONG_AFTER"]) == (1, 96) for a in c if a != "gpt_neox")
     assert (c["gemma3_text"]["QK_NORM"], c["gemma3_text"]["SANDWICH"], c["gemma3_text"]["ATTN_SCALAR"]) == (1, 1, 20)
     assert (c["gemma3_text"]["ATTN_SOFTCAP_ON"], c["gemma3_text"]["FINAL_SOFTCAP_ON"]) == (0, 0)
     assert all(c[a]["N_ROPE"] == 1 for a in ("qwen2", "qwen3", "mistral", "gemma", "gemma2"))
@@ -631,37 +632,52 @@ def test_remote_code_in_a_model_folder_is_never_run(family, work):
     assert {n: t["sha256"] for n, t in manifest(out)["tensors"].items()} == {n: t["sha256"] for n, t in manifest(base)["tensors"].items()}
 
 
-def test_longrope_tables_are_the_short_factors(work):
-    """LongRoPE (Phi-3.5, Phi-4-mini) within original_max_position_embeddings: the tables are
-    cos/sin(p / (short_factor * theta^(2j / ROT_DIM))) times sqrt(1 + ln(96 / 48) / ln 48), derived
-    here by hand; beyond it (the default context, 96) convert refuses and names --max-ctx."""
+def test_longrope_tables_short_and_long_factors(work):
+    """LongRoPE (Phi-3.5, Phi-4-mini): cos/sin(p / (factor * theta^(2j / ROT_DIM))) times
+    sqrt(1 + ln(96 / 48) / ln 48), derived here by hand, with short_factor for a sequence of at most
+    original_max_position_embeddings (48) positions and long_factor beyond. At the default context
+    (96) the folder has both sets (the short one zero past 48, where no such sequence reads it); with
+    --max-ctx 48, the short set alone."""
     import math
 
     from tensorcore_ref.convert import convert
-    from tensorcore_ref.errors import TCError
     from tensorcore_ref.make_models import FAMILY_MODELS, make_model
 
     src = make_model("phi3-longrope", work / "hf-phi3-longrope", quiet=True)
-    with pytest.raises(TCError, match=r"original_max_position_embeddings=48.*--max-ctx 48"):
-        convert(str(src), work / "dsl-phi3-longrope-96", quiet=True)
-    assert not (work / "dsl-phi3-longrope-96").exists()
-    out = work / "dsl-phi3-longrope"
-    m = convert(str(src), out, max_ctx=48, quiet=True)
     rp = FAMILY_MODELS["phi3-longrope"][1]["rope_parameters"]
-    rot = m["consts"]["ROT_DIM"]
-    assert (rot, m["consts"]["N_CTX"], m["model"]["rope_type"]) == (6, 48, "longrope")
-    inv = 1.0 / (np.array(rp["short_factor"]) * rp["rope_theta"] ** (np.arange(0, rot, 2) / rot))
     scale = math.sqrt(1 + math.log(96 / 48) / math.log(48))
-    angles = np.arange(48)[:, None] * inv[None, :]
-    np.testing.assert_allclose(arr(out, m["tensors"]["rope_cos"])[0], np.cos(angles) * scale, rtol=0, atol=2e-6)
-    np.testing.assert_allclose(arr(out, m["tensors"]["rope_sin"])[0], np.sin(angles) * scale, rtol=0, atol=2e-6)
-    # HF references from the folder stop at its 48 positions, though its config keeps max_position_embeddings 96
+
+    def by_hand(factor, n):
+        rot = 6
+        inv = 1.0 / (np.array(factor) * rp["rope_theta"] ** (np.arange(0, rot, 2) / rot))
+        angles = np.arange(n)[:, None] * inv[None, :]
+        return np.cos(angles) * scale, np.sin(angles) * scale
+
+    out = work / "dsl-phi3-longrope-96"
+    m = convert(str(src), out, quiet=True)
+    c = m["consts"]
+    assert (c["ROT_DIM"], c["N_CTX"], c["N_ROPE"], c["ROPE_SETS"], c["ROPE_LONG_AFTER"], m["model"]["rope_type"]) == (6, 96, 2, 2, 48, "longrope")
+    cos, sin = arr(out, m["tensors"]["rope_cos"]), arr(out, m["tensors"]["rope_sin"])
+    short, long = by_hand(rp["short_factor"], 48), by_hand(rp["long_factor"], 96)
+    # HF's angles are f32 products p * inv_freq: off by up to ~p * 2^-24 radians (2e-6 to 48, 1e-5 to 96)
+    for got, want, tol in ((cos[0, :48], short[0], 2e-6), (sin[0, :48], short[1], 2e-6), (cos[1], long[0], 1e-5), (sin[1], long[1], 1e-5)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=tol)
+    assert not cos[0, 48:].any() and not sin[0, 48:].any()
+    assert arr(out, m["tensors"]["rope_of"]).tolist() == [[0, 0], [1, 1]]
+
+    out48 = work / "dsl-phi3-longrope-48"
+    m = convert(str(src), out48, max_ctx=48, quiet=True)
+    assert (m["consts"]["N_CTX"], m["consts"]["N_ROPE"], m["consts"]["ROPE_SETS"], m["consts"]["ROPE_LONG_AFTER"]) == (48, 1, 1, 48)
+    np.testing.assert_allclose(arr(out48, m["tensors"]["rope_cos"])[0], short[0], rtol=0, atol=2e-6)
+    assert arr(out48, m["tensors"]["rope_of"]).tolist() == [[0, 0]]
+    # HF references from the 48-position folder stop at its context, though its config keeps max_position_embeddings 96
+    from tensorcore_ref.errors import TCError
     from tensorcore_ref.export import export
 
     prompts = work / "longrope-prompts.json"
     prompts.write_text(json.dumps([" one" * 40]))
     with pytest.raises(TCError, match=r"40 tokens \+ 16 new tokens > context 48"):
-        export(str(out), prompts, work / "ref-phi3-longrope", new_tokens=16, quiet=True)
+        export(str(out48), prompts, work / "ref-phi3-longrope", new_tokens=16, quiet=True)
 
 
 def test_family_models_greedy_continuations_vary():

@@ -77,11 +77,11 @@ def test_gpt2_config_rejected(tiny_gpt2, tmp_path, capsys, changes, needle):
     ({"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"], "use_mrope": True}, "use_mrope=true"),
     ({"model_type": "qwen3", "architectures": ["Qwen3ForCausalLM"], "rope_scaling": {"rope_type": "yarn", "factor": 4.0,
       "original_max_position_embeddings": 32}}, "rope type 'yarn' is not supported"),
-    # Phi-3.5 / Phi-4-mini's LongRoPE (short and long factors chosen by the sequence's length) past its
-    # original context: no fixed table follows it, so the default context (max_position_embeddings) is refused
+    # Phi-3.5 / Phi-4-mini's LongRoPE picks short or long factors by the sequence's length against
+    # original_max_position_embeddings: without a usable one there is nothing to pick by
     ({"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "rope_parameters": None, "rope_scaling": {"type": "longrope",
-      "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}, "original_max_position_embeddings": 16},
-     "switches from short_factor to long_factor once a sequence is longer than original_max_position_embeddings=16"),
+      "short_factor": [1.0] * 8, "long_factor": [2.0] * 8}, "original_max_position_embeddings": -16},
+     "rope type longrope needs original_max_position_embeddings (a positive integer), not -16"),
     ({"model_type": "phi3", "architectures": ["Phi3ForCausalLM"], "rope_parameters": None, "partial_rotary_factor": 0.1},
      "partial_rotary_factor=0.1 gives 1 rotary dimensions of 16"),
     # a folder of another architecture under this model_type: Phi3ForCausalLM finds no qkv_proj

@@ -42,21 +42,29 @@ function i32(path: string): number[] {
 // gemma3-multimodal: gemma3-family's language model inside a Gemma3ForConditionalGeneration (as
 // gemma-3-4b and larger are published); test_convert.py shows that the folder back in HF computes
 // that multimodal model's own logits, bit for bit.
-// phi3-longrope: LongRoPE, exact up to original_max_position_embeddings (48), converted with --max-ctx 48.
+// phi3-longrope: LongRoPE with original_max_position_embeddings 48 of 96: a 40-token prompt whose
+// greedy continuation outgrows 48 (the step to 49 positions recomputes them with the long factors,
+// as HF's Phi-3 generate does) and a 50-token prompt that turns with the long factors throughout.
 const VARIANTS = ["gpt-neox-sequential", "qwen2-sliding", "gemma3-multimodal", "phi3-longrope"];
-const VARIANT_CONVERT: Record<string, string[]> = { "phi3-longrope": ["--max-ctx", "48"] };
+const VARIANT_PROMPTS: Record<string, string[]> = {
+  "phi3-longrope": [" one".repeat(40), "Hello, my dog is cute and it likes to run around the park every single morning, and then it " +
+    "comes back home to sleep on the sofa until the evening walk begins again with the others because the dog likes the sofa more than the park at night"],
+};
 
 for (const variant of VARIANTS) {
   for (const backend of ["interp", "eigen"] as const) {
     test(`${variant}: converts and verifies against HF on ${backend} (layers, logits, 16 greedy tokens)`, async () => {
-      const m = ensureModel(variant, [], variant, VARIANT_CONVERT[variant] ?? []);
+      const m = ensureModel(variant);
       const manifest = JSON.parse(readFileSync(join(m.dsl, "manifest.json"), "utf8"));
       // the one field the variant changes reached the folder
       if (variant === "gpt-neox-sequential") assert.is(manifest.consts.PARALLEL, 0);
       else if (variant === "gemma3-multimodal") assert.is(manifest.language_model_of.hf_class, "Gemma3ForConditionalGeneration");
-      else if (variant === "phi3-longrope") assert.equal([manifest.model.rope_type, manifest.consts.N_CTX], ["longrope", 48]);
+      else if (variant === "phi3-longrope") {
+        const c = manifest.consts;
+        assert.equal([manifest.model.rope_type, c.N_CTX, c.ROPE_SETS, c.ROPE_LONG_AFTER], ["longrope", 96, 2, 48]);
+      }
       else assert.match(manifest.model.sliding_window, /^sliding_window=10 on layer 1 /);
-      const r = await verifyModel(m.dsl, PROMPTS, backend, { newTokens: 16 });
+      const r = await verifyModel(m.dsl, VARIANT_PROMPTS[variant] ?? PROMPTS, backend, { newTokens: 16 });
       assert.ok(r.ok, formatTable(r));
       for (const p of r.prompts) assert.is(p.greedy.matched + p.greedy.tieSteps, 16, formatTable(r));
     });
