@@ -6,7 +6,8 @@
 // `-h`/`--help` (printed from the spec, nothing else runs), typed values with defaults, and
 // refuses unknown options, missing values and stray positionals before the command does anything.
 
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, DEFAULT_BACKEND } from "../backends/index.js";
 import { SourceFile } from "../compiler/source.js";
@@ -184,16 +185,43 @@ export function groupCommand(g: CommandGroup, argv: string[]): string | undefine
   return cmd;
 }
 
+/** The largest .ta source read (as a model folder's model.ta): a program is text, not a weight file. */
+const MAX_SOURCE_BYTES = 16 << 20;
+
 export function readSources(paths: string[]): SourceFile[] {
   if (paths.length === 0) throw new UsageError("no input file");
   return paths.map((p) => {
     if (!existsSync(p)) throw new UsageError(`${p}: no such file`);
     let text: string;
     try {
+      // /dev/zero or a FIFO would be read without end; a weights file by mistake, into an error per byte
+      const st = statSync(p);
+      if (!st.isFile()) throw new UsageError(`${p}: not a regular file`);
+      if (st.size > MAX_SOURCE_BYTES) throw new UsageError(`${p}: ${st.size} bytes, more than a .ta source may have (${MAX_SOURCE_BYTES})`);
       text = readFileSync(p, "utf8");
     } catch (e) {
+      if (e instanceof UsageError) throw e;
       throw new UsageError(`${p}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
     }
     return new SourceFile(p, text);
   });
+}
+
+/** An output file an option names, checked before any work is done: its folder exists and it is not a folder. */
+export function checkOutputFile(path: string, option: string): void {
+  const dir = dirname(path);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UsageError(`${option} ${path}: no folder ${dir}`);
+  if (existsSync(path) && !statSync(path).isFile()) throw new UsageError(`${option} ${path}: not a regular file`);
+}
+
+/** Write an output file whole or not at all: a temporary file beside it, then renamed over it. */
+export function writeOutputFile(path: string, data: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new UsageError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
 }

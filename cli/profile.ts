@@ -1,15 +1,14 @@
 // `tensorcore profile FILE.ta ... | --model DIR`: where the time goes, per kernel and per statement,
 // on either back end, against this machine's roofline (runtime/profile.ts, runtime/roofline.ts).
 
-import { existsSync, writeFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { existsSync } from "node:fs";
 import { BackendName, chooseBackend, createExecutor, DEFAULT_BACKEND } from "../backends/index.js";
 import { runProgram } from "../backends/run-program.js";
 import { CausalLM, EMBEDDED_MODEL } from "../models/causal-lm.js";
 import { buildReport, formatProfile, ProfileReport, profileFigure, RawProfile, Roofline } from "../runtime/profile.js";
 import { roofline } from "../runtime/roofline.js";
-import { defaultInputsDir, DirectorySource, ManifestSource } from "../runtime/weights.js";
-import { BACKEND_OPTION, CommandSpec, parseCommand, readSources, UsageError } from "./args.js";
+import { inputsSource } from "../runtime/weights.js";
+import { BACKEND_OPTION, checkOutputFile, CommandSpec, parseCommand, readSources, UsageError, writeOutputFile } from "./args.js";
 
 export const PROFILE = {
   name: "profile",
@@ -49,6 +48,7 @@ export async function profileCommand(argv: string[]): Promise<number> {
   if (model === undefined && !positional.length) throw new UsageError("no input file (see `tensorcore profile --help`)");
   const backend = await chooseBackend(v.backend, DEFAULT_BACKEND, (m) => console.error(m));
   const top = positive(v.top, "top");
+  if (v.figure !== undefined) checkOutputFile(v.figure, "--figure");
   const roof: Roofline | undefined = v["no-roofline"] ? undefined : roofline({ refresh: v["refresh-roofline"] === true });
 
   const reports: { title: string; report: ProfileReport }[] = [];
@@ -62,8 +62,7 @@ export async function profileCommand(argv: string[]): Promise<number> {
     const files = readSources(positional);
     const executor = await createExecutor(backend, { log: (s: string) => console.error(s), profile: true });
     try {
-      const inputsDir = v.inputs ?? defaultInputsDir(positional[positional.length - 1]);
-      const inputs = existsSync(inputsDir) ? (existsSync(resolve(inputsDir, "manifest.json")) ? new ManifestSource(inputsDir) : new DirectorySource(inputsDir)) : undefined;
+      const inputs = inputsSource(v.inputs, positional[positional.length - 1]);
       const r = await runProgram(files, executor, { kernel: v.kernel, inputs, print: () => {} });
       const repeat = positive(v.repeat, "repeat");
       if (r.kernel) {
@@ -77,7 +76,7 @@ export async function profileCommand(argv: string[]): Promise<number> {
   }
   if (v.figure) {
     const figs = reports.map(({ title, report }) => ({ title, ...profileFigure(report) }));
-    writeFileSync(v.figure, JSON.stringify(figs.length === 1 ? figs[0] : figs) + "\n");
+    writeOutputFile(v.figure, JSON.stringify(figs.length === 1 ? figs[0] : figs) + "\n");
   }
   if (v.json) console.log(JSON.stringify(reports.map(({ title, report }) => ({ title, ...report })), null, 1));
   else for (const { title, report } of reports) console.log(`== ${title}\n${formatProfile(report, top)}\n`);

@@ -1,15 +1,13 @@
 // The `tensorcore` command line. Each subcommand is a small function; user errors print
 // diagnostics and exit 1, never a stack trace (set TENSORCORE_DEBUG=1 to see internal ones).
 
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { DiagnosticError, formatDiagnostics, Interrupted } from "../compiler/diagnostics.js";
 import { chooseBackend, createExecutor, DEFAULT_BACKEND, UnknownBackend } from "../backends/index.js";
 import { NoSuchKernel } from "../compiler/entry.js";
 import { runProgram } from "../backends/run-program.js";
 import { Session } from "../runtime/session.js";
 import { TensorView, toNumbers } from "../runtime/tensor.js";
-import { defaultInputsDir, DirectorySource, InputError, ManifestSource, WeightSource } from "../runtime/weights.js";
+import { InputError, inputsSource } from "../runtime/weights.js";
 import { BACKEND_OPTION, CommandGroup, DEFAULT_BACKEND_TEXT, CommandSpec, ERROR_PREFIX, groupCommand, parseCommand, readSources, UsageError } from "./args.js";
 import { Progress } from "./progress.js";
 
@@ -75,10 +73,6 @@ export function tensorJson(t: TensorView): { dtype: string; shape: number[]; dat
   return { dtype: t.precision, shape: t.shape, data: toNumbers(t).map(jsonNumber) };
 }
 
-export function weightSourceFor(dir: string, verify = true): WeightSource {
-  return existsSync(resolve(dir, "manifest.json")) ? new ManifestSource(dir, { verify }) : new DirectorySource(dir);
-}
-
 async function cmdRun(argv: string[]): Promise<number> {
   const parsed = parseCommand(RUN, argv);
   if (parsed.help) return 0;
@@ -87,12 +81,12 @@ async function cmdRun(argv: string[]): Promise<number> {
   const progress = new Progress();
   const backend = await chooseBackend(values.backend, DEFAULT_BACKEND, progress.log);
   const lines: string[] = [];
-  const inputsDir = values.inputs ?? defaultInputsDir(positionals[positionals.length - 1]);
+  const inputs = inputsSource(values.inputs, positionals[positionals.length - 1], values["no-verify"] !== true);
   const executor = await createExecutor(backend, { log: progress.log });
   try {
     const { params } = await runProgram(files, executor, {
       kernel: values.kernel,
-      inputs: existsSync(inputsDir) ? weightSourceFor(inputsDir, values["no-verify"] !== true) : undefined,
+      inputs,
       print: (l) => {
         progress.end(); // a compile's status line ends before the program prints
         if (values.json) lines.push(l);

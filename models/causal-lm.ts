@@ -117,6 +117,30 @@ export function libraryConsts(architecture: string): string[] {
   return libraryTable(architecture).consts;
 }
 
+/** manifest.json's consts.N_CTX (which sizes the prefill chunks before model.ta is checked): a positive integer. */
+function manifestContext(dir: string, consts: unknown): number {
+  const v = isPlainObject(consts) ? consts.N_CTX : undefined;
+  if (v === undefined) return Infinity; // (a folder without consts is refused with the fix below)
+  if (!Number.isSafeInteger(v) || (v as number) < 1) throw new ModelError(`${join(dir, "manifest.json")}: consts.N_CTX is ${JSON.stringify(v)}, expected a positive integer`);
+  return v as number;
+}
+
+/**
+ * manifest.json's consts say what model.ta declares (convert writes both): a folder whose two
+ * disagree was edited or mixed from two conversions, and which one the hand meant is unknown.
+ * Float consts compare as model.ta holds them (f32).
+ */
+function requireConstsAgree(dir: string, consts: unknown, declared: ReadonlyMap<string, number>): void {
+  if (!isPlainObject(consts)) return;
+  for (const [name, v] of Object.entries(consts)) {
+    const d = declared.get(name);
+    if (d === undefined) continue; // (a const the library does not read: model.ta need not declare it)
+    if (typeof v !== "number" || (v !== d && Math.fround(v) !== Math.fround(d)))
+      throw new ModelError(`${join(dir, "manifest.json")}: consts.${name} is ${JSON.stringify(v)}, but model.ta declares ${d}: ` +
+        "the folder was edited or mixed from two conversions; convert the HF model again");
+  }
+}
+
 /**
  * Every row of the architecture's weight table must be a tensor of the folder, and every const its
  * library reads a const of the folder. A folder converted before the library gained a weight or a
@@ -254,7 +278,7 @@ export class CausalLM {
     const manifest = source.manifest;
     const architecture = manifest.architecture ?? "gpt2";
     const dtype = manifest.dtype ?? "f32";
-    const nCtx = Number(manifest.consts?.N_CTX) || Infinity;
+    const nCtx = manifestContext(dir, manifest.consts);
     // (an unsupported architecture has no table: librarySources refuses it below, naming the field)
     const lib = Object.hasOwn(FAMILY_LIBRARY, architecture) ? libraryTable(architecture) : { weights: [], consts: [] };
     requireTableTensors(dir, manifest, architecture, lib);
@@ -264,6 +288,7 @@ export class CausalLM {
     // Rows per prefill chunk: a property of the back end (backends/index.ts), never more than the context.
     const prefill = check(Math.min(BACKENDS[backend].prefillRows, nCtx)); // a chunk never exceeds the context
     const decode = check(DECODE_ROWS);
+    requireConstsAgree(dir, manifest.consts, decode.consts);
     const prefillExec = await makeExecutor(prefill, backend, log, opts.profile);
     const decodeExec = await makeExecutor(decode, backend, log, opts.profile);
     const m = new CausalLM(dir, backend, prefill, decode, prefillExec, decodeExec, { print: log });

@@ -159,6 +159,25 @@ function parseMergeList(merges: Json, where: string): Array<[string, string]> {
   });
 }
 
+
+/** The parts of tokenizer.json that describe the pipeline (the vocabulary and merges are checked apart). */
+const PIPELINE_SECTIONS = ["normalizer", "pre_tokenizer", "post_processor", "decoder"] as const;
+/** Real pipelines nest Sequences a few levels and hold short strings (patterns, prefixes, templates). */
+const MAX_SECTION_DEPTH = 32, MAX_SECTION_STRING = 1 << 16, MAX_SECTION_NODES = 100_000;
+
+/** A pipeline section's size, checked without recursion before anything walks or stringifies it. */
+function checkSectionShape(section: unknown, where: string): void {
+  const stack: [unknown, number][] = [[section, 0]];
+  for (let nodes = 0; stack.length; nodes++) {
+    const [v, depth] = stack.pop()!;
+    if (nodes > MAX_SECTION_NODES) throw new TokenizerError(`${where}: more than ${MAX_SECTION_NODES} values`);
+    if (typeof v === "string" && v.length > MAX_SECTION_STRING) throw new TokenizerError(`${where}: a string of ${v.length} characters (at most ${MAX_SECTION_STRING})`);
+    if (v === null || typeof v !== "object") continue;
+    if (depth >= MAX_SECTION_DEPTH) throw new TokenizerError(`${where}: nested more than ${MAX_SECTION_DEPTH} levels deep`);
+    for (const c of Object.values(v)) stack.push([c, depth + 1]);
+  }
+}
+
 /**
  * An id read from a file, checked before anything is sized by it: below the model's declared
  * vocabulary size when the folder declares one (manifest.json consts.VOCAB, config.json vocab_size).
@@ -221,7 +240,9 @@ export class Tokenizer {
     const tj = src.tokenizer;
     const cfg = src.config ?? {};
     const m = tj?.model;
-    if (!m || typeof m !== "object") throw new TokenizerError(`${where}: no "model"`);
+    if (m === undefined || m === null) throw new TokenizerError(`${where}: no "model"`);
+    if (typeof m !== "object" || Array.isArray(m)) throw new TokenizerError(`${where}: "model" is not an object`);
+    for (const k of PIPELINE_SECTIONS) checkSectionShape(tj[k], `${where}: ${k}`);
     if (m.type !== "BPE" && !(m.type === undefined && m.merges)) {
       throw new TokenizerError(`${where}: model.type ${JSON.stringify(m.type)} is not supported (only BPE)`);
     }

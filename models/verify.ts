@@ -6,11 +6,11 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
-import { BACKEND_OPTION, CommandSpec, DEFAULT_BACKEND_TEXT, parseCommand, UsageError } from "../cli/args.js";
+import { BACKEND_OPTION, checkOutputFile, CommandSpec, DEFAULT_BACKEND_TEXT, parseCommand, UsageError, writeOutputFile } from "../cli/args.js";
 import { runPythonRef } from "../cli/hf.js";
 import { Progress } from "../cli/progress.js";
 import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
-import { confinedFile, MANIFEST_MAX_BYTES, readWholeFile } from "../runtime/model-folder.js";
+import { confinedFile, MANIFEST_MAX_BYTES, parseJson, readWholeFile } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -90,13 +90,19 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
 export function readPrompts(file: string | undefined): string[] {
   if (!file) return ["The meaning of life is", "Hello, my dog is cute and", "In the beginning there was"];
   if (!existsSync(file)) throw new UsageError(`${file}: no such file`);
-  const text = readFileSync(file, "utf8");
-  if (text.trim().startsWith("[")) {
-    const list = JSON.parse(text);
-    if (!Array.isArray(list) || !list.every((p) => typeof p === "string")) throw new UsageError(`${file}: expected a JSON list of strings`);
-    return list;
+  let prompts: string[];
+  try {
+    const text = readWholeFile(file, 16 << 20).toString("utf8");
+    if (text.trim().startsWith("[")) {
+      const list = parseJson(text, file);
+      if (!Array.isArray(list) || !list.every((p) => typeof p === "string")) throw new UsageError(`${file}: expected a JSON list of strings`);
+      prompts = list;
+    } else prompts = text.split("\n").filter((l) => l.trim().length > 0);
+  } catch (e) {
+    throw e instanceof InputError ? new UsageError(e.message) : e;
   }
-  return text.split("\n").filter((l) => l.trim().length > 0);
+  if (prompts.length === 0 || prompts.every((p) => p.trim() === "")) throw new UsageError(`${file}: no prompts (one per line, or a JSON list of strings)`);
+  return prompts;
 }
 
 export async function verifyModel(
@@ -247,6 +253,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   if (v["new-tokens"] < 1) throw new UsageError("--new-tokens needs a positive integer");
   if (!existsSync(join(dir, "manifest.json"))) throw new UsageError(`${dir}: not a model folder (no manifest.json)`);
   const prompts = readPrompts(v.prompts);
+  if (v.report !== undefined) checkOutputFile(v.report, "--report");
   const progress = new Progress();
   // --backend all (the default with --report): every back end, one after the other, in one report.
   const all = v.backend === "all" || (v.backend === undefined && v.report !== undefined);
@@ -270,7 +277,7 @@ export async function verifyCommand(argv: string[]): Promise<number> {
   else console.log(reports.map(formatTable).join("\n\n"));
   if (v.report) {
     const { renderReport } = await import("./report.js");
-    writeFileSync(v.report, renderReport(reports));
+    writeOutputFile(v.report, renderReport(reports));
     console.error(`report written to ${v.report}`);
   }
   return reports.length > 0 && reports.every((r) => r.ok) ? 0 : 1;

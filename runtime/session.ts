@@ -53,7 +53,7 @@ export class Session {
   /** Check a program against the session's definitions; throws DiagnosticError on any error. */
   check(files: SourceFile[]): IR.Program {
     const { program, diagnostics } = checkSources(files, this.env);
-    if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
+    if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items, diagnostics.dropped);
     return program;
   }
 

@@ -2,7 +2,7 @@
 // files, and model folders described by a manifest.json (python-ref writes them).
 
 import { createHash } from "node:crypto";
-import { lstatSync, statSync } from "node:fs";
+import { existsSync, lstatSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { RuntimeFault } from "../compiler/diagnostics.js";
 import { Span } from "../compiler/source.js";
@@ -256,6 +256,19 @@ export function bindParam(name: string, type: TensorType, source: WeightSource |
 
 export function defaultInputsDir(file: string): string {
   return join(dirname(file), "weights");
+}
+
+/**
+ * Where `run` and `profile` read a program's parameters: the folder given with --inputs, which must
+ * be one, or else weights/ beside the last source file when it exists (without it, every parameter
+ * is the fill value). A folder with a manifest.json is a model folder.
+ */
+export function inputsSource(inputs: string | undefined, lastFile: string, verify = true): WeightSource | undefined {
+  const dir = inputs ?? defaultInputsDir(lastFile);
+  if (inputs !== undefined && !(existsSync(dir) && statSync(dir).isDirectory()))
+    throw new InputError(`--inputs ${dir}: ${existsSync(dir) ? "not a folder" : "no such folder"}`);
+  if (!existsSync(dir)) return undefined;
+  return existsSync(join(dir, "manifest.json")) ? new ManifestSource(dir, { verify }) : new DirectorySource(dir);
 }
 
 export type { StorageArray };

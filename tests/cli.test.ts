@@ -104,6 +104,44 @@ test("errors: usage, missing files, unknown kernel, bad weights, run-time faults
   noStack(r.stderr);
 });
 
+test("a flood of errors stops at 50, long lines are shown around the column, a device is not read", () => {
+  const flood = join(dir, "flood.ta");
+  writeFileSync(flood, `type T = Tensor<f32, {2}>;\nkernel k(T x) { x = ${"!".repeat(20000)}1; REDUCE(x); }\n`);
+  const r = runCli(["check", flood]);
+  assert.is(r.status, 1);
+  noStack(r.stderr);
+  assert.is((r.stderr.match(/flood\.ta:2:\d+: error: unexpected character '!'/g) ?? []).length, 50);
+  assert.match(r.stderr, /\ntensorcore: error: 19950 more errors not shown \(the first 50 are\)\n$/);
+  assert.ok(r.stderr.length < 20_000, `${r.stderr.length} characters of errors`);
+  // the echoed line is a window of the 20,000-character line, with the caret under the column
+  const [, shown, caret] = r.stderr.split("\n");
+  assert.ok(shown.length < 200 && shown.startsWith("  kernel k(T x) { x = !!!") && shown.endsWith("…"), shown);
+  assert.is(caret.indexOf("^"), shown.indexOf("!"));
+  const dev = runCli(["check", "/dev/zero"]);
+  assert.is(dev.status, 1);
+  assert.is(dev.stderr, "tensorcore: error: /dev/zero: not a regular file\n");
+});
+
+test("run --inputs and verify's --prompts and --report are checked before any work", () => {
+  for (const [args, want] of [
+    [["run", prog, "--inputs", join(dir, "no-such-folder")], `--inputs ${join(dir, "no-such-folder")}: no such folder`],
+    [["run", prog, "--inputs", prog], `--inputs ${prog}: not a folder`],
+    [["verify", "--prompts", dir], `${dir}: is a directory, not a regular file`],
+    [["verify", "--prompts", join(dir, "empty.txt")], `${join(dir, "empty.txt")}: no prompts`],
+    [["verify", "--prompts", join(dir, "bad.json")], `${join(dir, "bad.json")}: invalid JSON`],
+    [["verify", "--prompts", join(dir, "ok.txt"), "--report", join(dir, "nodir", "r.html")], `--report ${join(dir, "nodir", "r.html")}: no folder`],
+    [["verify", "--prompts", join(dir, "ok.txt"), "--report", dir], `--report ${dir}: not a regular file`],
+  ] as [string[], string][]) {
+    writeFileSync(join(dir, "empty.txt"), "\n  \n");
+    writeFileSync(join(dir, "bad.json"), "[\"a\",");
+    writeFileSync(join(dir, "ok.txt"), "Hello\n");
+    const r = runCli([...args, "--backend", "interp"]);
+    assert.is(r.status, 1, `${args.join(" ")}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`tensorcore: error: ${want}`), `${args.join(" ")}: ${r.stderr}`);
+    assert.is(r.stderr.trim().split("\n").length, 1, r.stderr);
+  }
+});
+
 test("help exits 0 and lists the commands", () => {
   const r = runCli(["--help"]);
   assert.is(r.status, 0);

@@ -148,6 +148,29 @@ test("a folder missing a tensor its library's weight table lists (an older conve
   refused(generate(old), ["manifest.json", "no const 'GELU_TANH'", "models/gpt2/weights.json", "convert the HF model again"], 5);
 });
 
+test("manifest consts: a context that is not a positive integer, and consts that model.ta contradicts", () => {
+  for (const v of [-1, 1.5, 0]) {
+    const dir = copy((d) => editManifest(d, (m) => { m.consts.N_CTX = v; }));
+    refused(generate(dir), ["manifest.json", `consts.N_CTX is ${JSON.stringify(v)}`, "positive integer"], 10);
+  }
+  for (const [k, v] of [["N_LAYER", 3], ["VOCAB", -5], ["LN_EPS", 0.1]] as const) {
+    const dir = copy((d) => editManifest(d, (m) => { m.consts[k] = v; }));
+    refused(generate(dir), ["manifest.json", `consts.${k} is ${v}, but model.ta declares`, "convert the HF model again"], 10);
+  }
+});
+
+test("a tokenizer.json pipeline nested 3000 deep, or with a 5 MB string, is refused naming the section", () => {
+  const n = 3000;
+  const deep = copy((d) => writeFileSync(join(d, "tokenizer.json"), `{"model":{"type":"BPE","vocab":{},"merges":[]},"normalizer":` +
+    `{"type":"Sequence","normalizers":[`.repeat(n) + `{"type":"Lowercase"}` + "]}".repeat(n) + "}"));
+  refused(generate(deep), ["tokenizer.json: normalizer: nested more than 32 levels deep"], 10);
+  const long = copy((d) => writeFileSync(join(d, "tokenizer.json"), JSON.stringify({
+    model: { type: "BPE", vocab: {}, merges: [] }, normalizer: { type: "Prepend", prepend: "x".repeat(5_000_000) } })));
+  refused(generate(long), ["tokenizer.json: normalizer: a string of 5000000 characters"], 10);
+  const notObject = copy((d) => writeFileSync(join(d, "tokenizer.json"), `{"model": 5}`));
+  refused(generate(notObject), ['tokenizer.json: "model" is not an object'], 10);
+});
+
 test("truncated files: weights.safetensors, vocab.json, manifest.json", () => {
   refused(generate(copy((d) => truncateSync(join(d, "weights.safetensors"), 4000000))), ["weights.safetensors", "truncated", "tensor '"], 5);
   refused(generate(copy((d) => truncateSync(join(d, "vocab.json"), 5000))), ["vocab.json", "invalid JSON"], 5);

@@ -33,7 +33,7 @@ export async function compileCommand(argv: string[]): Promise<number> {
   const { output: out, main, kernel: kernelName } = parsed.values;
   const sources = readSources(parsed.positionals);
   const { program, diagnostics } = checkSources(sources);
-  if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items);
+  if (diagnostics.hasErrors) throw new DiagnosticError(diagnostics.items, diagnostics.dropped);
   const cfg = targetConfig(program.target);
   for (const w of cfg.warnings) console.error(`warning: ${w.message}`);
   const entry = main ? entryKernel(program, kernelName) : undefined;
