@@ -41,14 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .make_models import FORMATS, NAMES, SOURCE_DTYPES
     m.add_argument("name", choices=NAMES)
     m.add_argument("--out", type=Path, default=None, help="default: ~/.cache/tensorcore/models/<name>")
-    m.add_argument("--layers", type=int, default=3)
-    m.add_argument("--heads", type=int, default=6)
-    m.add_argument("--width", type=int, default=192)
-    m.add_argument("--ctx", type=int, default=128)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--format", choices=FORMATS, default="safetensors",
-                   help="family models: safetensors, sharded (model.safetensors.index.json) or bin (pytorch_model.bin)")
-    m.add_argument("--source-dtype", choices=SOURCE_DTYPES, default="f32", help="family models: the saved weights' dtype")
+    # no argparse defaults: an option the model ignores is refused, so make_model must see which were given
+    m.add_argument("--layers", type=int, help="gpt2-tiny-custom: layers (default 3)")
+    m.add_argument("--heads", type=int, help="gpt2-tiny-custom: attention heads (default 6)")
+    m.add_argument("--width", type=int, help="gpt2-tiny-custom: model width (default 192)")
+    m.add_argument("--ctx", type=int, help="gpt2-tiny-custom: positions (default 128)")
+    m.add_argument("--seed", type=int, help="gpt2-tiny-custom, tiny-llama-random, family models (default 0)")
+    m.add_argument("--format", choices=FORMATS,
+                   help="family models: safetensors (default), sharded (model.safetensors.index.json) or bin (pytorch_model.bin)")
+    m.add_argument("--source-dtype", choices=SOURCE_DTYPES, help="family models: the saved weights' dtype (default f32)")
 
     g = sub.add_parser("export-gguf", help="HF GPT-2/Llama model -> one GGUF file for llama.cpp")
     g.add_argument("source", help="hub id or save_pretrained folder")
@@ -75,13 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                    archive=args.archive)
         elif args.cmd == "make-model":
             from .make_models import make_model
-            kw = {}
-            if args.name == "gpt2-tiny-custom":
-                kw = dict(layers=args.layers, heads=args.heads, width=args.width, ctx=args.ctx, seed=args.seed)
-            elif args.name == "tiny-llama-random":
-                kw = dict(seed=args.seed)
-            elif args.name.endswith("-family"):
-                kw = dict(seed=args.seed, format=args.format, source_dtype=args.source_dtype)
+            kw = {k: getattr(args, k) for k in ("layers", "heads", "width", "ctx", "seed", "format", "source_dtype")
+                  if getattr(args, k) is not None}
             out = make_model(args.name, args.out, **kw)
             print(out)
         elif args.cmd == "export-gguf":

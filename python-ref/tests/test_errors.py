@@ -219,3 +219,20 @@ def test_real_process_exit_code(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip().splitlines()[-1].startswith("error: ") and "model folder not found" in p.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["llama-family", "--layers", "-1", "--width", "0", "--heads", "7"], "--layers is not an option of llama-family"),
+    (["tiny-llama-random", "--format", "bin"], "--format is not an option of tiny-llama-random"),
+    (["embedded", "--seed", "3"], "--seed is not an option of embedded"),
+    (["gpt2-tiny-custom", "--layers", "-1"], "--layers -1: expected a positive integer"),
+    (["gpt2-tiny-custom", "--ctx", "0"], "--ctx 0: expected a positive integer"),
+    (["gpt2-tiny-custom", "--width", "0"], "--width 0: expected a positive integer"),
+    (["gpt2-tiny-custom", "--heads", "0"], "--heads 0: expected a positive integer"),
+    (["gpt2-tiny-custom", "--heads", "7"], "--width 192 must be divisible by --heads 7"),
+    (["gpt2-tiny-custom", "--seed", "-1"], "--seed -1"),
+])
+def test_make_model_options_checked(tmp_path, capsys, argv, needle):
+    out = tmp_path / "m"
+    rc, err = run_cli(capsys, "make-model", *argv, "--out", out)
+    assert_clean_failure(rc, err, out, needle)
