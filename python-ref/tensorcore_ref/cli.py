@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from .errors import TCError
+from .errors import TCError, Terminated
 
 
 def _env():
@@ -62,9 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     _env()
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, a supervisor stopping us) unwinds like Ctrl-C, so that no temp folder is left
+    # behind; the previous handler comes back when main returns (tests call main in-process)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         if args.cmd == "convert":
             from .convert import convert
@@ -100,4 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0

@@ -221,3 +221,21 @@ def test_flipped_byte_names_the_tensor(folder, capsys):
         f.write(bytes([b[0] ^ 1]))
     rc, err = run_cli(capsys, "verify", folder)
     refused(rc, err, "sha256 mismatch for tensor 'wpe'")
+
+
+def test_sigterm_removes_the_temp_folder(tmp_path):
+    """SIGTERM (kill, a supervisor stopping the run) unwinds as Ctrl-C does: no temp folder stays."""
+    import signal
+
+    out = tmp_path / "m"
+    p = subprocess.Popen([sys.executable, "-m", "tensorcore_ref", "make-model", "llama-family", "--out", str(out)],
+                         stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    deadline = time.monotonic() + 120
+    while not leftovers(tmp_path, "m") and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert leftovers(tmp_path, "m"), "the run never started its temp folder"
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "error: terminated"
+    assert leftovers(tmp_path, "m") == [] and not out.exists()
