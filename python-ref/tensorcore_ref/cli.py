@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
-from .errors import TCError
+from .errors import TCError, Terminated
 
 
 def _env():
@@ -41,14 +43,15 @@ def build_parser() -> argparse.ArgumentParser:
     from .make_models import FORMATS, NAMES, SOURCE_DTYPES
     m.add_argument("name", choices=NAMES)
     m.add_argument("--out", type=Path, default=None, help="default: ~/.cache/tensorcore/models/<name>")
-    m.add_argument("--layers", type=int, default=3)
-    m.add_argument("--heads", type=int, default=6)
-    m.add_argument("--width", type=int, default=192)
-    m.add_argument("--ctx", type=int, default=128)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--format", choices=FORMATS, default="safetensors",
-                   help="family models: safetensors, sharded (model.safetensors.index.json) or bin (pytorch_model.bin)")
-    m.add_argument("--source-dtype", choices=SOURCE_DTYPES, default="f32", help="family models: the saved weights' dtype")
+    # no argparse defaults: an option the model ignores is refused, so make_model must see which were given
+    m.add_argument("--layers", type=int, help="gpt2-tiny-custom: layers (default 3)")
+    m.add_argument("--heads", type=int, help="gpt2-tiny-custom: attention heads (default 6)")
+    m.add_argument("--width", type=int, help="gpt2-tiny-custom: model width (default 192)")
+    m.add_argument("--ctx", type=int, help="gpt2-tiny-custom: positions (default 128)")
+    m.add_argument("--seed", type=int, help="gpt2-tiny-custom, tiny-llama-random, family models (default 0)")
+    m.add_argument("--format", choices=FORMATS,
+                   help="family models: safetensors (default), sharded (model.safetensors.index.json) or bin (pytorch_model.bin)")
+    m.add_argument("--source-dtype", choices=SOURCE_DTYPES, help="family models: the saved weights' dtype (default f32)")
 
     g = sub.add_parser("export-gguf", help="HF GPT-2/Llama model -> one GGUF file for llama.cpp")
     g.add_argument("source", help="hub id or save_pretrained folder")
@@ -61,9 +64,26 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     _env()
     args = build_parser().parse_args(argv)
+    # SIGTERM (kill, a supervisor stopping us) unwinds like Ctrl-C, so that no temp folder is left
+    # behind; the previous handler comes back when main returns (tests call main in-process)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _run(args) -> int:
     try:
         if args.cmd == "convert":
             from .convert import convert
@@ -75,13 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                    archive=args.archive)
         elif args.cmd == "make-model":
             from .make_models import make_model
-            kw = {}
-            if args.name == "gpt2-tiny-custom":
-                kw = dict(layers=args.layers, heads=args.heads, width=args.width, ctx=args.ctx, seed=args.seed)
-            elif args.name == "tiny-llama-random":
-                kw = dict(seed=args.seed)
-            elif args.name.endswith("-family"):
-                kw = dict(seed=args.seed, format=args.format, source_dtype=args.source_dtype)
+            kw = {k: getattr(args, k) for k in ("layers", "heads", "width", "ctx", "seed", "format", "source_dtype")
+                  if getattr(args, k) is not None}
             out = make_model(args.name, args.out, **kw)
             print(out)
         elif args.cmd == "export-gguf":
@@ -104,4 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     return 0

@@ -70,7 +70,8 @@ def source_file(source: str, name: str, required: bool = True) -> Path | None:
     p = Path(source).expanduser()
     if p.is_dir():
         f = p / name
-        if f.is_file():
+        if os.path.lexists(f):  # a link out of the folder (vocab.json -> /etc/passwd) would be copied into the output
+            confined_file(p, name, str(f), hub_blobs=True)
             return f
         if required:
             raise TCError(f"{source}: no {name} in this folder (expected a save_pretrained folder)")
@@ -92,18 +93,38 @@ def source_file(source: str, name: str, required: bool = True) -> Path | None:
         raise TCError(f"{source}: not a local folder, and {name} is not in the HF cache"
                       + (" (HF_HUB_OFFLINE=1: the hub is not contacted)" if offline else " or on the hub")
                       + "; pass a save_pretrained folder (e.g. from `make-model`)")
-    return Path(f) if f else None
+    if f is None:
+        return None
+    f = Path(f)
+    confined_file(f.parent, f.name, str(f), hub_blobs=True)  # the cache's snapshot links into its blobs
+    return f
+
+
+def parse_json(raw: bytes, shown) -> object:
+    """JSON from a file's bytes; what makes it unreadable is a TCError naming the file."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise TCError(f"{shown}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e:
+        raise TCError(f"{shown}: invalid JSON ({e})") from None
+    except RecursionError:
+        raise TCError(f"{shown}: invalid JSON (nested too deeply)") from None
+
+
+def read_json_object(path: Path) -> dict:
+    data = parse_json(path.read_bytes(), path)
+    if not isinstance(data, dict):
+        raise TCError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def read_config(source: str) -> tuple[dict, bytes]:
     path = source_file(source, "config.json")
     raw = path.read_bytes()
-    try:
-        cfg = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise TCError(f"{path}: invalid JSON ({e})") from None
+    cfg = parse_json(raw, path)
     if not isinstance(cfg, dict):
-        raise TCError(f"{path}: expected a JSON object")
+        raise TCError(f"{path}: expected a JSON object, got {type(cfg).__name__}")
     return cfg, raw
 
 
@@ -111,10 +132,34 @@ TOKENIZER_SUPPORTED = ("tokenizer.json (byte-level BPE as GPT-2, Llama 3 and Qwe
                        "with byte fallback as Llama 2, Mistral and Gemma) or vocab.json + merges.txt")
 
 
+def check_tokenizer_structure(source: str) -> None:
+    """The tokenizer files convert copies, checked before any work: each inside the folder
+    (source_file), the JSON ones JSON objects, tokenizer.json's "model" an object with a "type",
+    merges.txt UTF-8 text. A structural check only (models/tokenizer.ts reads the contents): a
+    broken file would otherwise be copied into a folder that generate then refuses."""
+    for name in TOKENIZER_FILES:
+        f = source_file(source, name, required=False)
+        if f is None or name == "tokenizer.model":  # SentencePiece's binary protobuf
+            continue
+        if name == "merges.txt":
+            try:
+                f.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise TCError(f"{f}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+            continue
+        data = read_json_object(f)
+        if name == "tokenizer.json":
+            model = data.get("model")
+            if not isinstance(model, dict) or not isinstance(model.get("type"), str):
+                raise TCError(f"{f}: \"model\" must be an object with a \"type\" (a tokenizers library "
+                              f"tokenizer.json), got {json.dumps(model)[:60] if model is not None else 'nothing'}")
+
+
 def check_tokenizer_files(source: str) -> None:
     """Refuse a folder whose only tokenizer is Mistral's tekken.json (mistral-common's format, which
     nothing here reads) before minutes of work: converting it would leave a folder generate cannot use.
     A folder with tokenizer.json (Mistral's HF repos ship both) converts with that."""
+    check_tokenizer_structure(source)
     if source_file(source, "tokenizer.json", required=False) is not None:
         return
     if source_file(source, "vocab.json", required=False) and source_file(source, "merges.txt", required=False):
@@ -240,6 +285,70 @@ def activation_kind(field: str, value) -> int:
     if value not in ACT_KINDS:
         raise TCError(f"config.json: {field}={value!r} is not supported (supported: {', '.join(ACT_KINDS)})")
     return ACT_KINDS[value]
+
+
+# config.json numbers that size the model or become its consts, under every spelling the supported
+# config classes read (GPT-2's n_* and their num_* aliases). Checked in the JSON itself, before
+# transformers divides by them or allocates by them; null stands for "the default" where allowed.
+POSITIVE_INTS = ("vocab_size", "n_positions", "n_ctx", "n_embd", "n_layer", "n_head", "n_inner",
+                 "max_position_embeddings", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                 "num_key_value_heads", "intermediate_size", "head_dim", "sliding_window")
+POSITIVE_NUMBERS = ("rms_norm_eps", "layer_norm_epsilon", "layer_norm_eps", "rope_theta", "rotary_emb_base",
+                    "rope_local_base_freq", "attn_logit_softcapping", "final_logit_softcapping",
+                    "query_pre_attn_scalar", "attention_multiplier", "logits_scaling")
+FINITE_NUMBERS = ("embedding_multiplier", "residual_multiplier", "partial_rotary_factor", "rotary_pct")
+
+
+def check_numbers(raw: dict, where: str = "config.json") -> None:
+    """Refuse (naming the field) a size that is not a positive integer, or an eps, rope base, scale
+    or cap that is not a finite positive number."""
+    import math
+
+    def number(v) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    problems = []
+    for k in POSITIVE_INTS:
+        v = raw.get(k)
+        if v is not None and not (isinstance(v, int) and not isinstance(v, bool) and v > 0):
+            problems.append(f"{k}={v!r} must be a positive integer")
+    for k in POSITIVE_NUMBERS:
+        v = raw.get(k)
+        if v is not None and not (number(v) and math.isfinite(v) and v > 0):
+            problems.append(f"{k}={v!r} must be a finite positive number")
+    for k in FINITE_NUMBERS:
+        v = raw.get(k)
+        if v is not None and not (number(v) and math.isfinite(v)):
+            problems.append(f"{k}={v!r} must be a finite number")
+    # the rope base in rope_parameters / rope_scaling (per kind of layer for Gemma 3)
+    for key in ("rope_parameters", "rope_scaling"):
+        rp = raw.get(key)
+        for sub, d in ([(f"{key}.{t}", rp[t]) for t in sorted(ROPE_LAYER_TYPES) if isinstance(rp.get(t), dict)]
+                       if isinstance(rp, dict) else []) + [(key, rp)]:
+            if isinstance(d, dict):
+                for k in ("rope_theta", "factor"):
+                    v = d.get(k)
+                    if v is not None and not (number(v) and math.isfinite(v) and v > 0):
+                        problems.append(f"{sub}.{k}={v!r} must be a finite positive number")
+    if problems:
+        raise TCError(f"{where}: " + "; ".join(problems))
+
+
+# the rope tables convert computes (cos and sin, f32, N_CTX rows each): past this, name --max-ctx
+POSITION_TABLES_MAX = 1 << 30
+
+
+def check_position_tables(arch: str, config, n_ctx: int, max_ctx: int | None) -> None:
+    """Refuse a context whose rope tables would not fit in memory (max_position_embeddings of
+    10**12 would allocate terabytes) with the --max-ctx that caps it."""
+    hd = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    tables = (2 if arch == "gemma3_text" else 1) * (2 if rope_type(config) == "longrope" else 1)
+    nbytes = 2 * tables * n_ctx * (hd // 2) * 4
+    if nbytes > POSITION_TABLES_MAX:
+        fit = max(1, POSITION_TABLES_MAX // (2 * tables * max(1, hd // 2) * 4))
+        raise TCError(f"config.json: a context of {n_ctx} positions{' (--max-ctx)' if max_ctx and max_ctx == n_ctx else ' (max_position_embeddings)'} "
+                      f"needs {nbytes / (1 << 30):.1f} GiB of rope tables (at most {POSITION_TABLES_MAX >> 30} GiB); "
+                      f"pass --max-ctx N to cap it (N <= {fit})")
 
 
 def check_config(arch: str, raw: dict, config, ignore_unknown: bool = False) -> None:
@@ -782,6 +891,111 @@ def _quant(w, reduce_dim):
 # main entry
 
 
+# the weight files from_pretrained looks for, in its order of preference (transformers'
+# _get_resolved_checkpoint_files): the first one present is the one it reads
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+SAFETENSORS_HEADER_MAX = 100 << 20  # the safetensors library refuses larger headers too
+
+
+def _plain_file_name(name: str) -> bool:
+    return (name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+            and not re.match(r"^[A-Za-z]:", name))
+
+
+def shard_names(index: Path) -> list[str]:
+    """The shard files an index's weight_map names. The hub writes them beside the index as plain
+    file names (model-00001-of-00004.safetensors); anything else (../x, /abs, sub/x) would make
+    from_pretrained read outside the model folder, and is refused."""
+    data = read_json_object(index)
+    wm = data.get("weight_map")
+    if not isinstance(wm, dict) or not wm:
+        raise TCError(f"{index}: weight_map must be a non-empty object mapping tensor names to shard file names, "
+                      f"got {type(wm).__name__ if wm is not None else 'nothing'}")
+    for key, v in wm.items():
+        if not isinstance(v, str) or not _plain_file_name(v):
+            raise TCError(f"{index}: weight_map[{key!r}] is {v!r}: a shard must be a plain file name beside the "
+                          "index (no folders, no '..', not absolute)")
+    return sorted(set(wm.values()))
+
+
+def checkpoint_files(source: str) -> list[Path]:
+    """The weight files from_pretrained will read (each checked by source_file to be inside the
+    folder, or a hub cache blob); [] when there are none (from_pretrained says so)."""
+    for name in WEIGHT_FILES:
+        f = source_file(source, name, required=False)
+        if f is None:
+            continue
+        if name.endswith(".index.json"):
+            return [source_file(source, shard) for shard in shard_names(f)]
+        return [f]
+    return []
+
+
+def checkpoint_shapes(files: list[Path]) -> dict[str, list[int]]:
+    """Tensor name -> shape of the checkpoint, read without its data: safetensors headers, or a
+    pickled state dict mapped onto the meta device."""
+    import torch
+
+    shapes: dict[str, list[int]] = {}
+    for f in files:
+        if f.name.endswith(".safetensors"):
+            with open(f, "rb") as fh:
+                head = fh.read(8)
+                n = int.from_bytes(head, "little") if len(head) == 8 else -1
+                if not 0 < n <= SAFETENSORS_HEADER_MAX:
+                    raise TCError(f"{f}: not a safetensors file (header length {n})")
+                header = parse_json(fh.read(n), f)
+            if not isinstance(header, dict):
+                raise TCError(f"{f}: not a safetensors file (the header is not a JSON object)")
+            for name, t in header.items():
+                if name != "__metadata__" and isinstance(t, dict) and isinstance(t.get("shape"), list):
+                    shapes[name] = t["shape"]
+        else:
+            try:
+                sd = torch.load(f, map_location="meta", weights_only=True, mmap=True)
+            except Exception:  # an old (non-zip) torch.save: from_pretrained reports what it makes of it
+                continue
+            if isinstance(sd, dict):
+                shapes.update({k: list(v.shape) for k, v in sd.items() if hasattr(v, "shape")})
+    return shapes
+
+
+def _shown(files: list[Path]) -> str:
+    return files[0].name if len(files) == 1 else f"{len(files)} shards"
+
+
+def check_layer_count(files: list[Path], shapes: dict, text_config) -> None:
+    """Refuse a num_hidden_layers the checkpoint cannot hold (each layer has tensors of its own)
+    before anything is sized by it: 10**9 layers would take minutes and gigabytes to refuse later."""
+    layers = getattr(text_config, "num_hidden_layers", None)
+    if shapes and isinstance(layers, int) and layers > len(shapes):
+        raise TCError(f"config.json: num_hidden_layers={layers}, but the weights ({_shown(files)}) hold "
+                      f"{len(shapes)} tensors in all: they lack most of those layers")
+
+
+def check_weights_fit_config(files: list[Path], cls, config) -> None:
+    """Refuse a config.json whose sizes do not fit the checkpoint, by field, before from_pretrained
+    builds the model: it would build every layer config.json asks for and report a mismatch only
+    as "see the above report"."""
+    import torch
+
+    shapes = checkpoint_shapes(files)
+    if not shapes:
+        return
+    shown = _shown(files)
+    text = config.get_text_config()
+    check_layer_count(files, shapes, text)
+    with torch.device("meta"):
+        model = cls(config)
+    sizes = {k: v for k, v in text.to_dict().items() if isinstance(v, int) and not isinstance(v, bool)}
+    for name, t in model.state_dict().items():
+        want = list(t.shape)
+        if name in shapes and list(shapes[name]) != want:
+            fields = [k for k, v in sizes.items() if v in want and v not in shapes[name]]
+            raise TCError(f"config.json does not fit the weights: {name} is {shapes[name]} in {shown}, but config.json "
+                          f"makes it {want}" + (f" ({', '.join(f'{k}={sizes[k]}' for k in fields)})" if fields else ""))
+
+
 def load_hf_model(source: str, arch: str):
     """The HF model in f32 from any published form: model.safetensors, sharded safetensors
     (model.safetensors.index.json), pytorch_model.bin (read by transformers with
@@ -791,7 +1005,10 @@ def load_hf_model(source: str, arch: str):
 
     mm = multimodal_of(read_config(source)[0])
     cls = getattr(transformers, mm["hf_class"] if mm else SUPPORTED[arch])
+    files = checkpoint_files(source)
     try:
+        if files:
+            check_weights_fit_config(files, cls, transformers.AutoConfig.from_pretrained(source))
         model, info = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager", output_loading_info=True)
     except TCError:
         raise
@@ -843,6 +1060,8 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
     raw_cfg, raw_bytes = read_config(source)
     arch = architecture_of(raw_cfg)
     mm = multimodal_of(raw_cfg)
+    check_numbers(raw_cfg.get("text_config", {}) if mm else raw_cfg,
+                  "config.json: text_config" if mm else "config.json")
     check_tokenizer_files(source)
     step = Steps("convert", 5, quiet)
     step(f"loading the HF {arch} model (torch, transformers)")
@@ -856,10 +1075,15 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         check_multimodal_fields(raw_cfg, mm, ignore_unknown)
         config = config.get_text_config()
     check_config(arch, raw_cfg.get("text_config", {}) if mm else raw_cfg, config, ignore_unknown)
+    files = checkpoint_files(source)
+    check_layer_count(files, checkpoint_shapes(files), config)
     if arch in LLAMA_LIKE:  # layer_types and contexts it cannot honour are refused before loading weights
         n_ctx = min(max_ctx or config.max_position_embeddings, config.max_position_embeddings)
         sliding_window(arch, config, n_ctx)
         longrope_limit(config)
+    if arch != "gpt2":  # GPT-2's position table is a weight: check_weights_fit_config compares it
+        n_ctx = min(max_ctx or config.max_position_embeddings, config.max_position_embeddings)
+        check_position_tables(arch, config, n_ctx, max_ctx)
     model = language_model_view(load_hf_model(source, arch), arch)
     sd = model.state_dict()
     if arch == "gpt2":
@@ -966,7 +1190,7 @@ def convert_owner(folder: Path) -> str | None:
         return "it is not empty and has no manifest.json"
     try:
         manifest = json.loads(m.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return "its manifest.json is not valid JSON"
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         return f"its manifest.json is not a {FORMAT} manifest"
@@ -990,12 +1214,7 @@ def read_manifest(folder: Path) -> dict:
         raise TCError(f"{folder}: no manifest.json (not a TensorCore model folder)")
     mpath = confined_file(folder, "manifest.json", str(folder / "manifest.json"))
     shown = folder / "manifest.json"
-    try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise TCError(f"{shown}: not UTF-8 text ({e.reason})") from None
-    except json.JSONDecodeError as e:
-        raise TCError(f"{shown}: invalid JSON ({e})") from None
+    manifest = parse_json(mpath.read_bytes(), shown)
     if not isinstance(manifest, dict):
         raise TCError(f"{shown}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:

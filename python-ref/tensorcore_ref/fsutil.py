@@ -130,8 +130,22 @@ def atomic_dir(target: Path, owned: Owner, what: str):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def confined_file(folder: Path, rel, where: str) -> Path:
-    """The real path of ``rel`` inside ``folder``: relative, no '..', a regular file inside it."""
+def is_hub_blob(real_dir: Path, real: Path) -> bool:
+    """True when ``real_dir`` is a snapshot of the Hugging Face hub cache (``models--*/snapshots/<rev>``)
+    and ``real`` a file of the same cache repo's ``blobs`` folder: the cache stores every file there
+    once and links it into each snapshot (``snapshots/<rev>/config.json -> ../../blobs/<hash>``).
+    Both paths are resolved: a blob that links further out, or a ``blobs`` that is itself a link,
+    resolves elsewhere and is not accepted."""
+    repo = real_dir.parent.parent
+    return (real_dir.parent.name == "snapshots" and repo.name.startswith("models--")
+            and real.parent == repo / "blobs")
+
+
+def confined_file(folder: Path, rel, where: str, hub_blobs: bool = False) -> Path:
+    """The real path of ``rel`` inside ``folder``: relative, no '..', a regular file inside it.
+
+    hub_blobs: ``folder`` may be a hub cache snapshot whose files link into its repo's blobs
+    (is_hub_blob); for source folders, never for model folders this project writes."""
     if not isinstance(rel, str) or not rel:
         raise TCError(f"{where}: expected a file name, got {rel!r}")
     if "\0" in rel:
@@ -145,7 +159,8 @@ def confined_file(folder: Path, rel, where: str) -> Path:
     if not os.path.lexists(p):
         raise TCError(f"{where}: {rel!r} is missing ({p})")
     real = Path(os.path.realpath(p))
-    if real == real_dir or real_dir not in real.parents:
+    inside = real != real_dir and real_dir in real.parents
+    if not inside and not (hub_blobs and is_hub_blob(real_dir, real)):
         raise TCError(f"{where}: {rel!r} is a symbolic link to {real}, outside the model folder")
     try:
         mode = real.stat().st_mode

@@ -155,6 +155,37 @@ NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded"
 STAMP = "tensorcore-make.json"
 
 
+def options_of(name: str) -> tuple[str, ...]:
+    """The options a model is built from; the others change nothing, so giving one is refused."""
+    if name == "gpt2-tiny-custom":
+        return ("layers", "heads", "width", "ctx", "seed")
+    if name == "tiny-llama-random":
+        return ("seed",)
+    if name in FAMILY_MODELS:
+        return ("seed", "format", "source_dtype")
+    return ()
+
+
+def check_options(name: str, kw: dict) -> None:
+    """Refuse options the model ignores (--layers for llama-family) and sizes that are not positive,
+    naming the option: both used to build a folder silently unlike what was asked for."""
+    flag = lambda k: "--" + k.replace("_", "-")  # noqa: E731
+    extra = [k for k in kw if k not in options_of(name)]
+    if extra:
+        own = options_of(name)
+        raise TCError(f"{flag(extra[0])} is not an option of {name}: "
+                      + (f"its options are {', '.join(map(flag, own))}" if own else "it takes none (only --out)")
+                      + ("; only gpt2-tiny-custom is sized by --layers, --heads, --width and --ctx"
+                         if extra[0] in ("layers", "heads", "width", "ctx") else ""))
+    for k in ("layers", "heads", "width", "ctx"):
+        v = kw.get(k)
+        if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
+            raise TCError(f"{flag(k)} {v!r}: expected a positive integer")
+    seed = kw.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2 ** 32):
+        raise TCError(f"--seed {seed!r}: expected an integer from 0 to 2**32 - 1")
+
+
 def recipe(name: str, layers=3, heads=6, width=192, ctx=128, seed=0, format="safetensors", source_dtype="f32") -> dict:
     if format not in FORMATS:
         raise TCError(f"--format {format!r}: expected one of {', '.join(FORMATS)}")
@@ -202,7 +233,9 @@ def _reusable(out: Path, rec: dict) -> bool:
         return False
     try:
         s = json.loads(stamp.read_text())
-    except json.JSONDecodeError:
+    except (OSError, ValueError, RecursionError):  # unreadable: rebuilt, as any stale folder
+        return False
+    if not isinstance(s, dict):
         return False
     f = out / s.get("weights_file", "model.safetensors")
     return s.get("recipe") == rec and f.is_file() and sha256_file(f) == s.get("model_sha256")
@@ -258,6 +291,9 @@ def save_as(model, tmp: Path, fmt: str, source_dtype: str) -> str:
 
 
 def make_model(name: str, out: Path | None = None, quiet: bool = False, **kw) -> Path:
+    if name not in NAMES:
+        raise TCError(f"unknown model {name!r}; known: {', '.join(NAMES)}")
+    check_options(name, kw)
     rec = recipe(name, **kw)
     out = Path(out) if out else default_out(name, **kw)
     if name == "embedded":

@@ -219,3 +219,95 @@ def test_real_process_exit_code(tmp_path):
     assert p.returncode == 2
     assert p.stderr.strip().splitlines()[-1].startswith("error: ") and "model folder not found" in p.stderr
     assert not out.exists()
+
+
+# ---- config.json numbers, JSON that cannot be read, tokenizer files, make-model options --------
+
+
+@pytest.mark.parametrize("changes,needles", [
+    ({"num_hidden_layers": 0}, ["num_hidden_layers=0 must be a positive integer"]),
+    ({"num_hidden_layers": "2"}, ["num_hidden_layers='2' must be a positive integer"]),
+    ({"max_position_embeddings": -1}, ["max_position_embeddings=-1 must be a positive integer"]),
+    ({"head_dim": 0}, ["head_dim=0 must be a positive integer"]),
+    ({"num_attention_heads": 0}, ["num_attention_heads=0 must be a positive integer"]),
+    ({"num_key_value_heads": 0}, ["num_key_value_heads=0 must be a positive integer"]),
+    ({"rms_norm_eps": float("nan")}, ["rms_norm_eps=nan must be a finite positive number"]),
+    ({"rms_norm_eps": float("inf")}, ["rms_norm_eps=inf must be a finite positive number"]),
+    ({"rope_theta": 0}, ["rope_theta=0 must be a finite positive number"]),
+    # 10**12 positions: rope tables of terabytes; --max-ctx caps them
+    ({"max_position_embeddings": 10 ** 12}, ["a context of 1000000000000 positions", "--max-ctx"]),
+    # sizes that do not fit the weights: named by field, not transformers' "see the above report"
+    ({"vocab_size": 10}, ["config.json does not fit the weights", "model.embed_tokens.weight", "vocab_size=10"]),
+])
+def test_config_numbers_refused_by_field(tiny_llama, tmp_path, capsys, changes, needles):
+    src = config_only_copy(tiny_llama, tmp_path / "src", **changes)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, "config.json", *needles)
+    assert "Traceback" not in err and "above report" not in err
+
+
+def test_huge_layer_count_is_refused_before_building_layers(tiny_llama, tmp_path, capsys):
+    """10**9 layers: refused from the checkpoint's tensor count, not after minutes of building them."""
+    import time
+
+    src = config_only_copy(tiny_llama, tmp_path / "src", num_hidden_layers=10 ** 9)
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, "num_hidden_layers=1000000000", "the weights (model.safetensors) hold")
+    assert time.monotonic() - t0 < 30
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b'{"model_type": "llama"}\xff', "not UTF-8 text"),
+    (b"[" * 5000 + b"]" * 5000, "nested too deeply"),
+    (b"[1, 2]", "expected a JSON object, got list"),
+])
+def test_unreadable_config_json(tiny_llama, tmp_path, capsys, content, needle):
+    src = config_only_copy(tiny_llama, tmp_path / "src")
+    (src / "config.json").write_bytes(content)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, str(src / "config.json"), needle)
+
+
+def test_verify_deeply_nested_manifest(converted, tmp_path, capsys):
+    bad = tmp_path / "deep"
+    shutil.copytree(converted("gpt2", "f32"), bad)
+    (bad / "manifest.json").write_text("{\"a\": " * 5000 + "1" + "}" * 5000)
+    rc, err = run_cli(capsys, "verify", bad)
+    assert rc == 2 and err.startswith("error: ") and "manifest.json: invalid JSON (nested too deeply)" in err, err
+
+
+@pytest.mark.parametrize("name,content,needle", [
+    ("tokenizer.json", '{"model": 5}', '"model" must be an object with a "type"'),
+    ("tokenizer.json", '{"version": "1.0"}', '"model" must be an object with a "type"'),
+    ("tokenizer_config.json", "{", "invalid JSON"),
+    ("vocab.json", "[]", "expected a JSON object, got list"),
+    ("generation_config.json", "5", "expected a JSON object, got int"),
+])
+def test_broken_tokenizer_files_refused(tiny_llama, tmp_path, capsys, name, content, needle):
+    """convert would copy them into a folder that generate then refuses."""
+    src = config_only_copy(tiny_llama, tmp_path / "src")
+    (src / name).write_text(content)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    assert_clean_failure(rc, err, out, str(src / name), needle)
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["llama-family", "--layers", "-1", "--width", "0", "--heads", "7"], "--layers is not an option of llama-family"),
+    (["tiny-llama-random", "--format", "bin"], "--format is not an option of tiny-llama-random"),
+    (["embedded", "--seed", "3"], "--seed is not an option of embedded"),
+    (["gpt2-tiny-custom", "--layers", "-1"], "--layers -1: expected a positive integer"),
+    (["gpt2-tiny-custom", "--ctx", "0"], "--ctx 0: expected a positive integer"),
+    (["gpt2-tiny-custom", "--width", "0"], "--width 0: expected a positive integer"),
+    (["gpt2-tiny-custom", "--heads", "0"], "--heads 0: expected a positive integer"),
+    (["gpt2-tiny-custom", "--heads", "7"], "--width 192 must be divisible by --heads 7"),
+    (["gpt2-tiny-custom", "--seed", "-1"], "--seed -1"),
+])
+def test_make_model_options_checked(tmp_path, capsys, argv, needle):
+    out = tmp_path / "m"
+    rc, err = run_cli(capsys, "make-model", *argv, "--out", out)
+    assert_clean_failure(rc, err, out, needle)

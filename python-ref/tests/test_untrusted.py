@@ -221,3 +221,140 @@ def test_flipped_byte_names_the_tensor(folder, capsys):
         f.write(bytes([b[0] ^ 1]))
     rc, err = run_cli(capsys, "verify", folder)
     refused(rc, err, "sha256 mismatch for tensor 'wpe'")
+
+
+# ---- convert's source folder: nothing it reads may come from outside it --------------------------
+
+
+def refused_convert(rc, err, out: Path, *needles):
+    assert rc == 2, err
+    lines = [l for l in err.strip().splitlines() if l.strip()]
+    assert lines and lines[-1].startswith("error: ") and "Traceback" not in err, err
+    for n in needles:
+        assert n in err, (n, err)
+    assert not out.exists() and leftovers(out.parent, out.name) == []
+
+
+@pytest.fixture(scope="module")
+def sharded(work):
+    from tensorcore_ref.make_models import make_model
+
+    return make_model("llama-family", work / "hf-llama-family-sharded-f32", quiet=True, format="sharded")
+
+
+def edit_index(folder: Path, f):
+    index = folder / "model.safetensors.index.json"
+    data = json.loads(index.read_text())
+    f(data)
+    index.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize("shard,needle", [
+    ("../outside.safetensors", "'../outside.safetensors'"),
+    ("ABS", "is '/"),
+    ("sub/model.safetensors", "'sub/model.safetensors'"),
+    (5, "is 5"),
+    (None, "is None"),
+])
+def test_index_shards_outside_the_folder_are_refused(sharded, tmp_path, capsys, shard, needle):
+    """A weight_map entry is a shard file beside the index (as the hub writes them); '..', an
+    absolute path or a folder would make from_pretrained read a file outside the model folder."""
+    src = tmp_path / "src"
+    shutil.copytree(sharded, src)
+    first = sorted(src.glob("model-0000*.safetensors"))[0]
+    target = {"../outside.safetensors": tmp_path / "outside.safetensors", "ABS": tmp_path / "abs.safetensors",
+              "sub/model.safetensors": src / "sub" / "model.safetensors"}.get(shard)
+    if target is not None:  # the shard really is there: only the name's form refuses it
+        target.parent.mkdir(exist_ok=True)
+        shutil.move(first, target)
+    value = str(target) if shard == "ABS" else shard
+    edit_index(src, lambda d: d["weight_map"].update({k: value for k, v in d["weight_map"].items() if v == first.name}))
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    refused_convert(rc, err, out, "model.safetensors.index.json: weight_map[", needle, "a shard must be a plain file name")
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda d: d.update(weight_map=["model-00001-of-00003.safetensors"]), "got list"),
+    (lambda d: d.pop("weight_map"), "got nothing"),
+    (lambda d: d.update(weight_map={}), "must be a non-empty object"),
+])
+def test_malformed_weight_map_is_refused(sharded, tmp_path, capsys, change, needle):
+    src = tmp_path / "src"
+    shutil.copytree(sharded, src)
+    edit_index(src, change)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    refused_convert(rc, err, out, str(src / "model.safetensors.index.json"), "weight_map", needle)
+
+
+@pytest.mark.parametrize("name", ["vocab.json", "tokenizer_config.json", "config.json", "model.safetensors"])
+def test_source_links_out_of_the_folder_are_refused(tiny_llama, tmp_path, capsys, name):
+    """A tokenizer file linked to a file outside (vocab.json -> /etc/passwd) would be copied byte
+    for byte into the output folder; a linked config or weights file read from outside."""
+    src = tmp_path / "src"
+    shutil.copytree(tiny_llama, src)
+    secret = tmp_path / "secret" / name
+    secret.parent.mkdir()
+    shutil.move(src / name, secret)
+    (src / name).symlink_to(secret)
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    refused_convert(rc, err, out, str(src / name), "symbolic link", str(secret), "outside the model folder")
+
+
+def hub_snapshot(src: Path, cache: Path, repo: str = "models--tc--tiny") -> Path:
+    """src laid out as the HF hub cache does: each file stored once in blobs/ and linked into
+    snapshots/<rev>/ by a relative link."""
+    import hashlib
+
+    snap = cache / repo / "snapshots" / "0123abcd"
+    (cache / repo / "blobs").mkdir(parents=True)
+    snap.mkdir(parents=True)
+    for f in sorted(src.iterdir()):
+        if f.is_file():
+            h = hashlib.sha256(f.read_bytes()).hexdigest()
+            shutil.copyfile(f, cache / repo / "blobs" / h)
+            (snap / f.name).symlink_to(Path("../../blobs") / h)
+    return snap
+
+
+def test_hub_cache_snapshot_converts_and_its_links_stay_in_the_repo(tiny_llama, tmp_path, capsys):
+    snap = hub_snapshot(tiny_llama, tmp_path / "hub")
+    out = tmp_path / "out"
+    rc, err = run_cli(capsys, "convert", snap, "--out", out)
+    assert rc == 0, err
+    assert (out / "vocab.json").read_bytes() == (tiny_llama / "vocab.json").read_bytes()
+    # a blob that links further out, and a link into another cache repo's blobs, are refused
+    blob = (snap / "vocab.json").resolve()
+    blob.unlink()
+    (tmp_path / "secret.json").write_text('{"secret": 1}')
+    blob.symlink_to(tmp_path / "secret.json")
+    out2 = tmp_path / "out2"
+    rc, err = run_cli(capsys, "convert", snap, "--out", out2)
+    refused_convert(rc, err, out2, str(snap / "vocab.json"), str(tmp_path / "secret.json"), "outside the model folder")
+    other = tmp_path / "hub" / "models--other--repo" / "blobs"
+    other.mkdir(parents=True)
+    (other / "abc").write_text('{"other": 1}')
+    (snap / "vocab.json").unlink()
+    (snap / "vocab.json").symlink_to(Path("../../../models--other--repo/blobs/abc"))
+    rc, err = run_cli(capsys, "convert", snap, "--out", out2)
+    refused_convert(rc, err, out2, str(snap / "vocab.json"), "outside the model folder")
+
+
+def test_sigterm_removes_the_temp_folder(tmp_path):
+    """SIGTERM (kill, a supervisor stopping the run) unwinds as Ctrl-C does: no temp folder stays."""
+    import signal
+
+    out = tmp_path / "m"
+    p = subprocess.Popen([sys.executable, "-m", "tensorcore_ref", "make-model", "llama-family", "--out", str(out)],
+                         stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    deadline = time.monotonic() + 120
+    while not leftovers(tmp_path, "m") and p.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert leftovers(tmp_path, "m"), "the run never started its temp folder"
+    p.send_signal(signal.SIGTERM)
+    err = p.communicate(timeout=60)[1]
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert err.strip().splitlines()[-1] == "error: terminated"
+    assert leftovers(tmp_path, "m") == [] and not out.exists()
