@@ -53,20 +53,21 @@ export const HF_COMMANDS: CommandSpec[] = [
     usage: "NAME [options]   (NAME: gpt2-124m-random, tiny-llama-random, gpt2-tiny-custom, embedded, or a family's\n" +
       "    seeded test model: gpt2-family, llama-family, qwen2-family, qwen3-family, mistral-family, gemma-family,\n" +
       "    gemma2-family, gemma3-family, phi3-family, granite-family, gpt-neox-family; variants: gpt-neox-sequential (use_parallel_residual false),\n" +
-      "    qwen2-sliding (a sliding window on layer 1 only), phi3-longrope (LongRoPE; convert it with --max-ctx 48),\n" +
+      "    qwen2-sliding (a sliding window on layer 1 only), phi3-longrope (LongRoPE, original context 48 of 96),\n" +
       "    gemma3-multimodal (Gemma 3 as its 4B+ checkpoints are\n" +
       "    published: Gemma3ForConditionalGeneration, a language model beside a vision tower))",
     positionals: { min: 1, max: 1 },
     options: {
       out: { type: "string", value: "DIR", description: "output folder", defaultText: "~/.cache/tensorcore/models/NAME" },
-      layers: { type: "integer", description: "layers (gpt2-tiny-custom)", default: 3 },
-      heads: { type: "integer", description: "attention heads (gpt2-tiny-custom)", default: 6 },
-      width: { type: "integer", description: "model width (gpt2-tiny-custom)", default: 192 },
-      ctx: { type: "integer", description: "context length (gpt2-tiny-custom)", default: 128 },
-      seed: { type: "integer", description: "random seed (gpt2-tiny-custom, tiny-llama-random)", default: 0 },
-      format: { type: "string", value: "FORM", description: "family models: how the weights are saved (sharded: model.safetensors.index.json; bin: pytorch_model.bin)", choices: ["safetensors", "sharded", "bin"], default: "safetensors" },
-      "source-dtype": { type: "string", value: "TYPE", description: "family models: the saved weights' dtype", choices: ["f32", "f16", "bf16"], default: "f32" },
+      layers: { type: "integer", description: "layers (gpt2-tiny-custom)", defaultText: "3" },
+      heads: { type: "integer", description: "attention heads (gpt2-tiny-custom)", defaultText: "6" },
+      width: { type: "integer", description: "model width (gpt2-tiny-custom)", defaultText: "192" },
+      ctx: { type: "integer", description: "context length (gpt2-tiny-custom)", defaultText: "128" },
+      seed: { type: "integer", description: "random seed (gpt2-tiny-custom, tiny-llama-random, family models and variants)", defaultText: "0" },
+      format: { type: "string", value: "FORM", description: "family models: how the weights are saved (sharded: model.safetensors.index.json; bin: pytorch_model.bin)", choices: ["safetensors", "sharded", "bin"], defaultText: "safetensors" },
+      "source-dtype": { type: "string", value: "TYPE", description: "family models: the saved weights' dtype", choices: ["f32", "f16", "bf16"], defaultText: "f32" },
     },
+    notes: "An option the model is not built from is refused (--layers for llama-family), as are sizes that are not positive.",
   },
   {
     name: "hf verify",
