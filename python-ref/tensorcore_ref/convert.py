@@ -1022,7 +1022,20 @@ def load_hf_model(source: str, arch: str):
         raise TCError(f"{source}: the weights lack {len(missing)} tensor(s) that {cls.__name__} needs: "
                       f"{', '.join(missing[:3])}{', …' if len(missing) > 3 else ''} (an incomplete download, or "
                       f"weights of another architecture?)")
+    # and drops a tensor the model has no place for, logging it: a config.json describing fewer layers
+    # than the checkpoint holds would convert to a truncated model (old GPT-2 checkpoints also carry
+    # the attention mask buffers, which are not weights)
+    unused = sorted(k for k in info.get("unexpected_keys") or [] if not k.endswith(NOT_WEIGHTS))
+    if unused:
+        raise TCError(f"{source}: the weights hold {len(unused)} tensor(s) that {cls.__name__} as config.json describes "
+                      f"it does not use: {', '.join(unused[:3])}{', …' if len(unused) > 3 else ''} (does config.json "
+                      f"describe a smaller model than the checkpoint, e.g. its num_hidden_layers?)")
     return model.eval()
+
+
+# buffers some checkpoints saved beside the weights (GPT-2's causal mask and its fill value, the
+# rotary inverse frequencies of older Llama ones): transformers recomputes them
+NOT_WEIGHTS = (".attn.bias", ".attn.masked_bias", ".rotary_emb.inv_freq")
 
 
 def language_model_view(model, arch: str):

@@ -238,6 +238,9 @@ def test_real_process_exit_code(tmp_path):
     ({"max_position_embeddings": 10 ** 12}, ["a context of 1000000000000 positions", "--max-ctx"]),
     # sizes that do not fit the weights: named by field, not transformers' "see the above report"
     ({"vocab_size": 10}, ["config.json does not fit the weights", "model.embed_tokens.weight", "vocab_size=10"]),
+    # fewer layers than the checkpoint holds: transformers drops the rest with a log line
+    ({"num_hidden_layers": 1}, ["hold 9 tensor(s) that LlamaForCausalLM as config.json describes it does not use",
+                                "model.layers.1.", "num_hidden_layers"]),
 ])
 def test_config_numbers_refused_by_field(tiny_llama, tmp_path, capsys, changes, needles):
     src = config_only_copy(tiny_llama, tmp_path / "src", **changes)
