@@ -100,13 +100,19 @@ def source_file(source: str, name: str, required: bool = True) -> Path | None:
     return f
 
 
-def parse_json(raw: bytes, shown) -> object:
-    """JSON from a file's bytes; what makes it unreadable is a TCError naming the file."""
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes, shown, constants: bool = True) -> object:
+    """JSON from a file's bytes; what makes it unreadable is a TCError naming the file. constants:
+    accept Python's NaN / Infinity extension (json.dump writes it into HF configs); the files this
+    project writes are strict JSON, as the TypeScript loader reads them."""
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), **({} if constants else {"parse_constant": _no_constant}))
     except UnicodeDecodeError as e:
         raise TCError(f"{shown}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # (JSONDecodeError, and NaN / Infinity where refused)
         raise TCError(f"{shown}: invalid JSON ({e})") from None
     except RecursionError:
         raise TCError(f"{shown}: invalid JSON (nested too deeply)") from None
@@ -1227,7 +1233,7 @@ def read_manifest(folder: Path) -> dict:
         raise TCError(f"{folder}: no manifest.json (not a TensorCore model folder)")
     mpath = confined_file(folder, "manifest.json", str(folder / "manifest.json"))
     shown = folder / "manifest.json"
-    manifest = parse_json(mpath.read_bytes(), shown)
+    manifest = parse_json(mpath.read_bytes(), shown, constants=False)
     if not isinstance(manifest, dict):
         raise TCError(f"{shown}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
@@ -1278,11 +1284,32 @@ def tensor_path(folder: Path, manifest: dict, name: str) -> Path:
     return confined_file(Path(folder), manifest["tensors"][name]["file"], f"{Path(folder) / 'manifest.json'}: tensors.{name}.file")
 
 
+def check_manifest_library(shown: Path, manifest: dict) -> None:
+    """What the loader (models/causal-lm.ts) requires of a folder beyond its files: an architecture a
+    library instantiates, a dtype it has kernels for, and every tensor and const the library's weight
+    table lists, so that `hf verify` says ok only of folders `generate` loads."""
+    arch = manifest.get("architecture", "gpt2")  # (folders from before the field were GPT-2's)
+    if arch not in FAMILIES:
+        raise TCError(f"{shown}: architecture {arch!r} is not one the libraries instantiate ({', '.join(sorted(FAMILIES))})")
+    if manifest.get("dtype", "f32") not in DTYPES:
+        raise TCError(f"{shown}: dtype {manifest.get('dtype')!r}, expected one of {', '.join(DTYPES)}")
+    stale = "the folder was written by an older convert, or edited; convert the HF model again"
+    missing = [r["name"] for r in weight_table(arch) if r["name"] not in manifest["tensors"]]
+    if missing:
+        raise TCError(f"{shown}: no tensor {', '.join(map(repr, missing))}, which models/{FAMILIES[arch][0]}/weights.json lists: {stale}")
+    table = json.loads((REPO_ROOT / "models" / FAMILIES[arch][0] / "weights.json").read_text())
+    consts = manifest.get("consts") or {}
+    no_const = [c for c in table.get("consts", []) if c not in consts]
+    if no_const:
+        raise TCError(f"{shown}: no const {', '.join(map(repr, no_const))}, which models/{FAMILIES[arch][0]}/weights.json lists: {stale}")
+
+
 def verify_folder(folder: Path) -> dict:
     """Check a DSL model folder: manifest structure and confinement (read_manifest), the config's
     sha256 and every tensor's sha256."""
     folder = Path(folder)
     manifest = read_manifest(folder)
+    check_manifest_library(folder / "manifest.json", manifest)
     cfg = folder / "config.json"
     if not os.path.lexists(cfg):
         raise TCError(f"{cfg}: missing")

@@ -171,6 +171,12 @@ def edit(folder: Path, f):
     (lambda m: m["tensors"]["wpe"].pop("offset"), ["tensors.wpe", "'offset' is missing"]),
     (lambda m: m["tensors"]["wpe"].update(shape=[128, "64"]), ["tensors.wpe.shape"]),
     (lambda m: m.update(architecture=["gpt2"]), ["'architecture' must be a string"]),
+    # what the TypeScript loader refuses, `verify` refuses too (it said ok of these before)
+    (lambda m: m.update(architecture="mamba"), ["architecture 'mamba' is not one the libraries instantiate"]),
+    (lambda m: m.update(dtype="q4"), ["dtype 'q4', expected one of f32, f16, bf16, int8"]),
+    (lambda m: m["tensors"].pop("wpe"), ["no tensor 'wpe'", "convert the HF model again"]),
+    (lambda m: m.pop("consts"), ["no const 'VOCAB'", "convert the HF model again"]),
+    (lambda m: m["consts"].update(LN_EPS=float("nan")), ["invalid JSON", "NaN is not JSON"]),
 ])
 def test_malformed_manifest(folder, capsys, change, needles):
     (folder.parent / "outside.safetensors").write_bytes((folder / "weights.safetensors").read_bytes())
