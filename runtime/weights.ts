@@ -28,6 +28,24 @@ const NPY_DTYPES: Record<string, RawTensor["precision"]> = {
   "<f4": "f32", "<f2": "f16", "<i4": "int32", "|i1": "int8", "<i1": "int8", "<f8": "f64", "<i8": "int64", "|u1": "uint8",
 };
 
+/**
+ * The three fields of a .npy header, a Python dict literal as numpy writes it ({'descr': '<f4',
+ * 'fortran_order': False, 'shape': (2, 3), }), read exactly: each key once, fortran_order a
+ * boolean, the shape integers; anything else (a 'yes', a 2.0, a fourth key) is undefined.
+ */
+function npyHeaderFields(header: string): { descr: string; fortran: boolean; shapeText: string } | undefined {
+  const m = /^\{\s*((?:'\w+'\s*:\s*(?:'[^'\\]*'|True|False|\((?:\s*\d+\s*,)*(?:\s*\d+\s*)?\))\s*(?:,\s*|(?=\})))*)\}\s*$/.exec(header);
+  if (!m) return undefined;
+  const fields = new Map<string, string>();
+  for (const [, k, v] of m[1].matchAll(/'(\w+)'\s*:\s*('[^'\\]*'|True|False|\([^)]*\))/g)) {
+    if (fields.has(k)) return undefined;
+    fields.set(k, v);
+  }
+  const descr = fields.get("descr"), fortran = fields.get("fortran_order"), shape = fields.get("shape");
+  if (fields.size !== 3 || !descr?.startsWith("'") || (fortran !== "True" && fortran !== "False") || !shape?.startsWith("(")) return undefined;
+  return { descr: descr.slice(1, -1), fortran: fortran === "True", shapeText: shape.slice(1, -1) };
+}
+
 export function parseNpy(buf: Uint8Array, source: string): RawTensor {
   const magic = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
   if (buf.length < 12 || magic.some((m, i) => buf[i] !== m)) throw new InputError(`${source}: not a .npy file (bad magic bytes)`);
@@ -36,10 +54,9 @@ export function parseNpy(buf: Uint8Array, source: string): RawTensor {
   const hstart = major === 1 ? 10 : 12;
   if (hstart + hlen > buf.length) throw new InputError(`${source}: truncated .npy header (${hlen} bytes declared, the file has ${buf.length})`);
   const header = new TextDecoder().decode(buf.subarray(hstart, hstart + hlen));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
-  const fortran = /'fortran_order':\s*True/.test(header);
-  const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || shapeText === undefined) throw new InputError(`${source}: malformed .npy header`);
+  const fields = npyHeaderFields(header);
+  if (!fields) throw new InputError(`${source}: malformed .npy header (expected numpy's {'descr': ..., 'fortran_order': True|False, 'shape': (...)})`);
+  const { descr, fortran, shapeText } = fields;
   if (fortran) throw new InputError(`${source}: Fortran-ordered .npy arrays are not supported; save with np.ascontiguousarray`);
   const precision = Object.hasOwn(NPY_DTYPES, descr) ? NPY_DTYPES[descr] : undefined;
   if (!precision) throw new InputError(`${source}: unsupported .npy dtype '${descr}' (use float32, float16, int32 or int8)`);

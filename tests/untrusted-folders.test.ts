@@ -9,7 +9,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, stat
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ManifestSource, DirectorySource, InputError, bindParam } from "../runtime/weights.js";
+import { ManifestSource, DirectorySource, InputError, bindParam, parseNpy } from "../runtime/weights.js";
 import { Gpt2Tokenizer, TokenizerError } from "../models/tokenizer.js";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -169,6 +169,26 @@ test("a tokenizer.json pipeline nested 3000 deep, or with a 5 MB string, is refu
   refused(generate(long), ["tokenizer.json: normalizer: a string of 5000000 characters"], 10);
   const notObject = copy((d) => writeFileSync(join(d, "tokenizer.json"), `{"model": 5}`));
   refused(generate(notObject), ['tokenizer.json: "model" is not an object'], 10);
+});
+
+test(".npy headers are read exactly: numpy's own forms pass; a non-boolean fortran_order, a float dimension, a repeated or extra key do not", () => {
+  const npy = (header: string, bytes = 24): Uint8Array => {
+    const h = header.padEnd(117) + "\n"; // numpy pads the header to a multiple of 64 with spaces and a newline
+    const b = Buffer.alloc(10 + h.length + bytes);
+    b.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+    b.writeUInt16LE(h.length, 8);
+    b.write(h, 10, "latin1");
+    return new Uint8Array(b);
+  };
+  // as numpy 1.x and 2.x write them (np.save), for rank 2, rank 1 (a trailing comma) and rank 0
+  for (const [h, shape] of [["{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }", [2, 3]], ["{'descr': '|i1', 'fortran_order': False, 'shape': (24,), }", [24]],
+    ["{'descr': '<i4', 'fortran_order': False, 'shape': (), }", []]] as [string, number[]][])
+    assert.equal(parseNpy(npy(h), "t.npy").shape, shape, h);
+  for (const h of ["{'descr': '<f4', 'fortran_order': 'yes', 'shape': (2, 3), }", "{'descr': '<f4', 'fortran_order': False, 'shape': (2.0, 3), }",
+    "{'descr': '<f4', 'descr': '<i4', 'fortran_order': False, 'shape': (2, 3), }", "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), 'x': 1, }",
+    "{'descr': '<f4', 'shape': (2, 3), }", "['descr', '<f4']"])
+    assert.throws(() => parseNpy(npy(h), "t.npy"), /t\.npy: malformed \.npy header/, h);
+  assert.throws(() => parseNpy(npy("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"), "t.npy"), /Fortran-ordered/);
 });
 
 test("truncated files: weights.safetensors, vocab.json, manifest.json", () => {
