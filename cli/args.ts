@@ -108,7 +108,7 @@ export function parseCommand<S extends CommandSpec>(spec: S, argv: string[]): Pa
     if (raw === undefined) { values[name] = o.type === "boolean" ? (o.default ?? false) : o.default; continue; }
     if (o.type === "number" || o.type === "integer") {
       const x = Number(raw);
-      if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(x) || (o.type === "integer" && !Number.isInteger(x)))
+      if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(x) || (o.type === "integer" && !Number.isSafeInteger(x)))
         throw new UsageError(`option '--${name}' needs ${o.type === "integer" ? "an integer" : "a number"}, got '${raw}' (${seeHelp(spec)})`);
       values[name] = x;
     } else {

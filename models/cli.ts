@@ -58,10 +58,10 @@ export async function generateCommand(argv: string[]): Promise<number> {
     const tokenizer = Tokenizer.fromFolder(dir);
     const model = await CausalLM.load(dir, { backend, log: progress.log, verifyWeights: v["no-verify"] !== true });
     progress.end();
-    if (!json) process.stdout.write(prompt);
     const result = generate(model, tokenizer, prompt, {
       maxNewTokens: maxNew,
       sampling,
+      onPrefilled: json ? undefined : () => process.stdout.write(prompt),
       onText: json ? undefined : (t) => process.stdout.write(t),
     });
     if (json) console.log(JSON.stringify(result));

@@ -7,6 +7,8 @@ import { Tokenizer } from "./tokenizer.js";
 export interface GenerateOptions {
   maxNewTokens: number;
   sampling: SamplingOptions;
+  /** Called once the prompt has run (a prompt the model refuses, longer than its context, never gets here). */
+  onPrefilled?: () => void;
   /** Called with each piece of text as soon as it is complete UTF-8. */
   onText?: (text: string) => void;
   stopAtEos?: boolean;
@@ -37,6 +39,7 @@ export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, 
   const t0 = performance.now();
   let logits = model.prefill(promptIds);
   const prefillMs = performance.now() - t0;
+  opts.onPrefilled?.();
   const generated: number[] = [];
   const pieces: string[] = [];
   const emit = (piece: string): void => {

@@ -142,6 +142,16 @@ test("run --inputs and verify's --prompts and --report are checked before any wo
   }
 });
 
+test("generate: a prompt longer than the context is refused with nothing on stdout; an unsafe integer is refused", () => {
+  const r = runCli(["generate", "word ".repeat(400), "--backend", "interp", "--max-new-tokens", "2"]);
+  assert.is(r.status, 1);
+  assert.is(r.stdout, "");
+  assert.is(r.stderr, "tensorcore: error: the prompt has 401 tokens, more than the model's context of 128\n");
+  const s = runCli(["generate", "hi", "--seed", "99999999999999999999999"]);
+  assert.is(s.status, 1);
+  assert.match(s.stderr, /^tensorcore: error: option '--seed' needs an integer, got '99999999999999999999999'/);
+});
+
 test("help exits 0 and lists the commands", () => {
   const r = runCli(["--help"]);
   assert.is(r.status, 0);
