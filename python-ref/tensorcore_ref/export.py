@@ -71,6 +71,11 @@ def read_prompts(path: Path) -> list[str]:
 def load_tokenizer(source: str):
     from transformers import AutoTokenizer, GPT2Tokenizer
 
+    from .convert import check_tokenizer_structure
+
+    # transformers opens the files itself: each is first checked to resolve inside the folder (a
+    # vocab.json -> /etc/passwd link would be read) and to be the structure its name promises
+    check_tokenizer_structure(source)
     try:
         return AutoTokenizer.from_pretrained(source)
     except Exception:

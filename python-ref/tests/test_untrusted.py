@@ -309,6 +309,21 @@ def test_source_links_out_of_the_folder_are_refused(tiny_llama, tmp_path, capsys
     refused_convert(rc, err, out, str(src / name), "symbolic link", str(secret), "outside the model folder")
 
 
+def test_export_refuses_a_tokenizer_file_linked_out_of_the_folder(tiny_llama, tmp_path, capsys):
+    """export hands the folder to AutoTokenizer, which opens the files itself: they are checked first."""
+    src = tmp_path / "src"
+    shutil.copytree(tiny_llama, src)
+    secret = tmp_path / "secret" / "tokenizer_config.json"
+    secret.parent.mkdir()
+    shutil.move(src / "tokenizer_config.json", secret)
+    (src / "tokenizer_config.json").symlink_to(secret)
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(["Hello"]))
+    out = tmp_path / "ref"
+    rc, err = run_cli(capsys, "export", src, "--prompts", prompts, "--out", out)
+    refused_convert(rc, err, out, str(src / "tokenizer_config.json"), "symbolic link", str(secret))
+
+
 def hub_snapshot(src: Path, cache: Path, repo: str = "models--tc--tiny") -> Path:
     """src laid out as the HF hub cache does: each file stored once in blobs/ and linked into
     snapshots/<rev>/ by a relative link."""
