@@ -36,12 +36,15 @@ export interface HandlerOptions {
 type Channel = "shell" | "control";
 const STOP_ON_ERROR_WAIT_MS = 5;
 const MAX_OUTPUTS = 1000, MAX_OUTPUT_CHARS = 10_000;
+/** The newest cells history keeps, by count and by characters; a cell's largest size (as a .ta file's). */
+const MAX_HISTORY = 10_000, MAX_HISTORY_CHARS = 64 << 20, MAX_CELL_CHARS = 16 << 20;
 interface Queued { channel: Channel; msg: Message }
 
 export class KernelHandlers {
   executionCount = 0;
   /** [session, line, input] for every execute with store_history. */
   readonly history: [number, number, string][] = [];
+  private historyChars = 0;
   /** The text/plain result of recent history lines (history_request with output), bounded. */
   private readonly outputs = new Map<number, string>();
   private readonly queue: Queued[] = [];
@@ -119,8 +122,12 @@ export class KernelHandlers {
       case "complete_request": {
         const code = str(c.code), cursor = cursorOf(c.cursor_pos, code);
         const r = await this.engine.complete(code, cursor);
-        // The protocol counts cursor positions in code points; JavaScript strings in UTF-16 units.
-        this.reply(channel, msg, { status: "ok", ...(r as unknown as JsonObject), cursor_start: toCodePoints(code, r.cursor_start), cursor_end: toCodePoints(code, r.cursor_end) });
+        // The protocol counts cursor positions in code points; JavaScript strings in UTF-16 units
+        // (the typed matches' start and end too, which JupyterLab reads instead of cursor_start)
+        const start = toCodePoints(code, r.cursor_start), end = toCodePoints(code, r.cursor_end);
+        const typed = (r.metadata as JsonObject | undefined)?._jupyter_types_experimental;
+        const metadata = Array.isArray(typed) ? { ...r.metadata, _jupyter_types_experimental: typed.map((t) => ({ ...(t as JsonObject), start, end })) } : r.metadata;
+        this.reply(channel, msg, { status: "ok", ...(r as unknown as JsonObject), metadata, cursor_start: start, cursor_end: end });
         return;
       }
       case "inspect_request": {
@@ -171,6 +178,12 @@ export class KernelHandlers {
 
   private async execute(channel: Channel, msg: Message): Promise<void> {
     const c = msg.content as Record<string, unknown>;
+    // a request the protocol does not allow runs nothing and counts nothing: an error reply names it
+    const refuse = (ename: string, evalue: string) => {
+      this.reply(channel, msg, { status: "error", execution_count: this.executionCount, ename, evalue, traceback: [`${ename}: ${evalue}`], user_expressions: {}, payload: [] }, { status: "error" });
+    };
+    if (typeof c.code !== "string") return refuse("BadRequest", `execute_request: content.code must be a string, got ${c.code === undefined ? "nothing" : Array.isArray(c.code) ? "a list" : typeof c.code}`);
+    if (c.code.length > MAX_CELL_CHARS) return refuse("CellTooLarge", `the cell has ${c.code.length} characters, more than ${MAX_CELL_CHARS} (as \`tensorcore run\` refuses a .ta file over 16 MiB)`);
     const req: ExecuteRequest = {
       code: str(c.code),
       silent: c.silent === true,
@@ -186,7 +199,13 @@ export class KernelHandlers {
     if (req.store_history) this.executionCount++;
     const count = this.executionCount;
     req.execution_count = count;
-    if (req.store_history) this.history.push([1, count, req.code]);
+    if (req.store_history) {
+      this.history.push([1, count, req.code]);
+      this.historyChars += req.code.length;
+      // the newest cells are kept (a long session's sources would otherwise grow without end)
+      while (this.history.length > MAX_HISTORY || (this.historyChars > MAX_HISTORY_CHARS && this.history.length > 1))
+        this.historyChars -= this.history.shift()![2].length;
+    }
     if (!req.silent) this.publish("execute_input", { code: req.code, execution_count: count }, msg);
     const emit = (e: OutputEvent) => {
       if (req.silent) return;
@@ -244,8 +263,8 @@ export class KernelHandlers {
         return h.filter(([, line]) => line >= start && line < stop);
       }
       case "search": {
-        const re = globToRegExp(typeof c.pattern === "string" ? c.pattern : "*");
-        let hits = h.filter(([, , input]) => re.test(input));
+        const pattern = typeof c.pattern === "string" ? c.pattern : "*";
+        let hits = h.filter(([, , input]) => globMatch(pattern, input));
         if (c.unique === true) {
           const seen = new Set<string>();
           hits = hits.reverse().filter(([, , i]) => (seen.has(i) ? false : (seen.add(i), true))).reverse();
@@ -276,6 +295,20 @@ function toCodePoints(code: string, index: number): number {
 function isStringMap(v: unknown): v is Record<string, string> {
   return !!v && typeof v === "object" && !Array.isArray(v) && Object.values(v).every((x) => typeof x === "string");
 }
-function globToRegExp(glob: string): RegExp {
-  return new RegExp("^" + glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, ".") + "$");
+/**
+ * A history search pattern (`*` any run, `?` one character) against a whole cell. Iterative, with
+ * one backtrack point (the last `*`): O(pattern × text) at worst. A regular expression built from
+ * the glob backtracks exponentially on patterns such as `*a*a*a…b`, on the kernel's main thread,
+ * where the heartbeat must keep answering.
+ */
+export function globMatch(glob: string, text: string): boolean {
+  let g = 0, t = 0, star = -1, resume = 0;
+  while (t < text.length) {
+    if (g < glob.length && glob[g] === "*") { star = g++; resume = t; }
+    else if (g < glob.length && (glob[g] === "?" || glob[g] === text[t])) { g++; t++; }
+    else if (star >= 0) { g = star + 1; t = ++resume; }
+    else return false;
+  }
+  while (g < glob.length && glob[g] === "*") g++;
+  return g === glob.length;
 }

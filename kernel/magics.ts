@@ -19,7 +19,11 @@ import { JsonObject, OutputEvent } from "./protocol.js";
 import { intrinsic, KEYWORDS, INTRINSIC_NAMES } from "../compiler/intrinsics.js";
 
 export type { BackendName as Backend } from "../backends/index.js";
+
 import { BACKEND_NAMES, BackendName as Backend, isBackendName } from "../backends/index.js";
+
+/** The largest file %run reads (as `tensorcore run`). */
+const MAX_RUN_BYTES = 16 << 20;
 
 /** %compare's default tolerances (numpy's allclose rule; rtol suits f32 round-off). */
 export const COMPARE_ATOL = 1e-5, COMPARE_RTOL = 1e-4;
@@ -84,6 +88,9 @@ export const MAGICS: Record<string, Magic> = {
       for (const p of paths) {
         const path = resolve(expandHome(p));
         if (!existsSync(path) || !statSync(path).isFile()) throw new MagicError(`${p}: no such file`);
+        // as `tensorcore run` reads a source: a 3 GB file was read for 17 s into an "internal error"
+        const size = statSync(path).size;
+        if (size > MAX_RUN_BYTES) throw new MagicError(`${p}: ${size} bytes, more than a .ta source may have (${MAX_RUN_BYTES})`);
         await ctx.runFile(new SourceFile(path, readFileSync(path, "utf8")));
       }
     },

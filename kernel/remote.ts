@@ -40,6 +40,9 @@ export class WorkerEngine implements Engine {
   private closed = false;
   /** The source of every cell that succeeded (or failed only at run time) since the last %reset, replayed after a crash. */
   private readonly replay: string[] = [];
+  private replayChars = 0;
+  /** The replay grew past MAX_REPLAY_CHARS and was dropped (a part of it would replay a different session). */
+  private replayDropped = false;
   /** The session's names as the worker last reported them. */
   private names: SessionNames | undefined;
   /** How many workers have been started (1 + replacements), for tests and logs. */
@@ -85,6 +88,13 @@ export class WorkerEngine implements Engine {
       // Answer the lost requests once the new worker has its definitions back (so the message is exact).
       void this.restore().then((after) => { for (const p of lost) p.resolve(this.failed(p.op, why, before, after)); });
     });
+  }
+
+  private dropReplay(tooLarge: boolean): void {
+    this.replay.length = 0;
+    this.replayChars = 0;
+    this.replayDropped = tooLarge;
+    if (tooLarge) this.opts.log?.(`the session's cells passed ${MAX_REPLAY_CHARS} characters: they are no longer kept to replay after a crash (until %reset)`);
   }
 
   /** Replay the succeeded cells' definitions into a fresh worker; the names it then has (undefined if that failed). */
@@ -165,8 +175,14 @@ export class WorkerEngine implements Engine {
     const outcome = await this.call<ExecuteOutcome>({ op: "execute", req: { code: req.code, user_expressions: req.user_expressions, execution_count: req.execution_count, silent: req.silent } }, emit);
     // A cell that failed while running (a fault, an interrupt) had made its definitions first.
     if (outcome.status === "ok" || outcome.error?.ename === "RuntimeFault" || outcome.error?.ename === "Interrupted") {
-      if (/^\s*%reset\b/m.test(req.code)) this.replay.length = 0; // the replay re-applies the %reset itself too
-      this.replay.push(req.code);
+      if (/^\s*%reset\b/m.test(req.code)) this.dropReplay(false); // the replay re-applies the %reset itself too
+      if (!this.replayDropped) {
+        this.replay.push(req.code);
+        this.replayChars += req.code.length;
+        // bounded: past it, a crash restores no definitions (the loss report names them) rather than
+        // the kernel keeping every cell's source for the whole session
+        if (this.replayChars > MAX_REPLAY_CHARS) this.dropReplay(true);
+      }
     }
     return outcome;
   }
@@ -197,3 +213,6 @@ export class WorkerEngine implements Engine {
     await this.worker.terminate();
   }
 }
+/** The most cell source (characters) kept to replay after a worker crash. */
+const MAX_REPLAY_CHARS = 64 << 20;
+

@@ -3,7 +3,7 @@
 
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,6 +34,30 @@ test("cells share definitions; a cell may redefine a name; REDUCE prints", async
   assert.match(c.outcome.result!.data["text/plain"] as string, "Tensor<f32, {2}>\n[6., 6.]");
   const d = await run(e, "1 + 1");
   assert.is(d.outcome.result!.data["text/plain"], "2");
+});
+
+test("%_crash exists only in a kernel started for tests; %run refuses a file over 16 MiB before reading it", async () => {
+  const e = engine();
+  const saved = process.env.TENSORCORE_TEST_HOOKS;
+  delete process.env.TENSORCORE_TEST_HOOKS;
+  try {
+    const r = await run(e, "%_crash");
+    assert.is(r.outcome.status, "error");
+    assert.match(r.outcome.error!.evalue, "_crash");
+  } finally {
+    if (saved !== undefined) process.env.TENSORCORE_TEST_HOOKS = saved;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "tc-run-"));
+  try {
+    const big = join(dir, "big.ta");
+    writeFileSync(big, "");
+    truncateSync(big, (16 << 20) + 1); // sparse: nothing is written
+    const r = await run(e, `%run ${big}`);
+    assert.is(r.outcome.error!.ename, "MagicError");
+    assert.match(r.outcome.error!.evalue, `${(16 << 20) + 1} bytes, more than a .ta source may have`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("errors show the cell's line and a caret; line numbers count magic lines", async () => {

@@ -12,7 +12,8 @@ let k: KernelClient;
 const types = (iopub: Message[]) => iopub.map((m) => m.header.msg_type);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-test.before(async () => { k = await KernelClient.start(); });
+// TENSORCORE_TEST_HOOKS: the %_crash magic that kills the worker exists only in such a kernel
+test.before(async () => { k = await KernelClient.start({ env: { TENSORCORE_TEST_HOOKS: "1" } }); });
 test.after(async () => { await k.close(); });
 
 test("kernel_info on shell and control, wrapped in busy/idle", async () => {
@@ -112,6 +113,48 @@ test("complete, inspect, is_complete, history, comm_info", async () => {
   assert.is((h.reply.content.history as unknown[]).length, 3);
   const ci = await k.request("shell", "comm_info_request", {});
   assert.equal(ci.reply.content.comms, {});
+});
+
+test("pathological requests answer in linear time: a history glob, quotes for is_complete, a long line for inspect", async () => {
+  await k.execute("// " + "a".repeat(40));
+  const t0 = performance.now();
+  // a glob turned into a regular expression backtracked exponentially here (12 stars: 20 s, heartbeat dead)
+  const h = await k.request("shell", "history_request", { output: false, raw: true, hist_access_type: "search", pattern: "*a".repeat(30) + "b" }, 5000);
+  assert.equal(h.reply.content.history, []);
+  const hit = await k.request("shell", "history_request", { output: false, raw: true, hist_access_type: "search", pattern: "// a*a", n: 1 }, 5000);
+  assert.is((hit.reply.content.history as unknown[]).length, 1);
+  // every quote scanned the rest of the text (4 MB: 54 s)
+  const ic = await k.request("shell", "is_complete_request", { code: '"'.repeat(1_000_000) }, 5000);
+  assert.ok(["invalid", "complete"].includes(ic.reply.content.status as string));
+  // an end-anchored regular expression retried from every position (300 KB: 76 s, not interruptible)
+  const i = await k.request("shell", "inspect_request", { code: "a".repeat(300_000) + "  ", cursor_pos: 300_002, detail_level: 0 }, 5000);
+  assert.is(i.reply.content.found, false);
+  assert.ok(performance.now() - t0 < 5000, `${performance.now() - t0} ms`);
+  assert.ok((await k.ping()) < 1000);
+});
+
+test("complete after a character outside the BMP: cursor_start/end and the typed matches' start/end in code points", async () => {
+  const c = await k.request("shell", "complete_request", { code: "// 😀\nSOFT", cursor_pos: 9 });
+  assert.equal([c.reply.content.cursor_start, c.reply.content.cursor_end], [5, 9]);
+  const typed = (c.reply.content.metadata as { _jupyter_types_experimental: { text: string; start: number; end: number }[] })._jupyter_types_experimental;
+  assert.ok(typed.some((t) => t.text === "SOFTMAX"));
+  for (const t of typed) assert.equal([t.start, t.end], [5, 9]);
+});
+
+test("a malformed execute_request is an error reply that runs and counts nothing; a __proto__ user expression is kept", async () => {
+  const before = (await k.execute("// a comment cell")).reply.content.execution_count as number;
+  for (const code of [5, { a: 1 }, undefined]) {
+    const r = await k.request("shell", "execute_request", code === undefined ? {} : { code });
+    assert.is(r.reply.content.status, "error");
+    assert.is(r.reply.content.ename, "BadRequest");
+    assert.match(r.reply.content.evalue as string, "content.code must be a string");
+    assert.is(r.reply.content.execution_count, before);
+  }
+  const big = await k.execute(" ".repeat((16 << 20) + 1));
+  assert.is(big.reply.content.ename, "CellTooLarge");
+  const u = await k.execute("// a comment cell", { user_expressions: { ["__proto__"]: "1", ok: "2" } });
+  assert.equal(Object.keys(u.reply.content.user_expressions as object).sort(), ["__proto__", "ok"]);
+  assert.is((await k.execute("// a comment cell")).reply.content.execution_count, before + 2);
 });
 
 test("mis-signed, unsigned and malformed messages are dropped; the kernel stays alive", async () => {
