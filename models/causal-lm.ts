@@ -176,6 +176,9 @@ export const STATE_PARAMS = new Set(["tokens", "start", "n", "seq_end", "k_cache
  */
 export const DECODE_ROWS = 1;
 
+/** manifest.json's "format" of a model folder (python-ref's convert.FORMAT; `hf verify` checks it too). */
+export const MODEL_FORMAT = "tensorcore-model/1";
+
 /** A model folder that cannot be used: one line naming the file and field (the CLI exits 1). */
 export class ModelError extends InputError {}
 
@@ -276,6 +279,9 @@ export class CausalLM {
     if (!existsSync(join(dir, "manifest.json"))) throw new ModelError(`${dir}: not a model folder (no manifest.json); create one with \`tensorcore hf convert\``);
     const source = new ManifestSource(dir, { verify: opts.verifyWeights ?? true });
     const manifest = source.manifest;
+    // a model folder is what convert writes (a manifest of loose tensors suits %load and run --inputs)
+    if (manifest.format !== MODEL_FORMAT)
+      throw new ModelError(`${join(dir, "manifest.json")}: format ${JSON.stringify(manifest.format ?? null)}, expected "${MODEL_FORMAT}" (a folder written by \`tensorcore hf convert\`)`);
     const architecture = manifest.architecture ?? "gpt2";
     const dtype = manifest.dtype ?? "f32";
     const nCtx = manifestContext(dir, manifest.consts);

@@ -148,6 +148,13 @@ test("a folder missing a tensor its library's weight table lists (an older conve
   refused(generate(old), ["manifest.json", "no const 'GELU_TANH'", "models/gpt2/weights.json", "convert the HF model again"], 5);
 });
 
+test("a model folder's manifest has convert's format (hf verify refuses the others too)", () => {
+  for (const f of [undefined, "tensorcore-model/2", "safetensors-index/1"]) {
+    const dir = copy((d) => editManifest(d, (m) => { if (f === undefined) delete m.format; else m.format = f; }));
+    refused(generate(dir), ["manifest.json", `format ${JSON.stringify(f ?? null)}, expected "tensorcore-model/1"`], 10);
+  }
+});
+
 test("manifest consts: a context that is not a positive integer, and consts that model.ta contradicts", () => {
   for (const v of [-1, 1.5, 0]) {
     const dir = copy((d) => editManifest(d, (m) => { m.consts.N_CTX = v; }));
