@@ -6,11 +6,12 @@
 // `-h`/`--help` (printed from the spec, nothing else runs), typed values with defaults, and
 // refuses unknown options, missing values and stray positionals before the command does anything.
 
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { BACKEND_NAMES, DEFAULT_BACKEND } from "../backends/index.js";
 import { SourceFile } from "../compiler/source.js";
+import { writeFileAtomic } from "../runtime/model-folder.js";
 
 /** A mistake in how a command was called: printed as `tensorcore: error: MESSAGE`, exit code 1. */
 export class UsageError extends Error {}
@@ -214,14 +215,11 @@ export function checkOutputFile(path: string, option: string): void {
   if (existsSync(path) && !statSync(path).isFile()) throw new UsageError(`${option} ${path}: not a regular file`);
 }
 
-/** Write an output file whole or not at all: a temporary file beside it, then renamed over it. */
+/** Write an output file an option names whole or not at all (writeFileAtomic), a failure as a user error. */
 export function writeOutputFile(path: string, data: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
   try {
-    writeFileSync(tmp, data);
-    renameSync(tmp, path);
+    writeFileAtomic(path, data);
   } catch (e) {
-    rmSync(tmp, { force: true });
     throw new UsageError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }

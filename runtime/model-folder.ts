@@ -4,7 +4,7 @@
 // file and the field. docs/security.md states the guarantees.
 
 import { createHash } from "node:crypto";
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, Stats, statSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, rmSync, Stats, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { isAbsolute, join, relative } from "node:path";
 import { Precision } from "../compiler/types.js";
@@ -138,6 +138,21 @@ export function hashRange(path: string, offset: number, nbytes: number, shown: s
   }
 }
 
+/**
+ * Write a file whole or not at all: a temporary file beside it (named for this process), renamed
+ * over it; the temporary file is removed when the write fails. Errors are the file system's.
+ */
+export function writeFileAtomic(path: string, data: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  try {
+    writeFileSync(tmp, data);
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+
 /** A whole small file (manifest, vocab, config), refused above `maxBytes` before reading. */
 export function readWholeFile(path: string, maxBytes: number, shown = path): Buffer {
   const { fd, stat } = openRegular(path, shown);
@@ -260,9 +275,7 @@ export class VerifiedStamp {
   write(): void {
     try {
       mkdirSync(join(this.path, ".."), { recursive: true });
-      const tmp = `${this.path}.tmp-${process.pid}`;
-      writeFileSync(tmp, JSON.stringify(this.expected()) + "\n");
-      renameSync(tmp, this.path);
+      writeFileAtomic(this.path, JSON.stringify(this.expected()) + "\n");
     } catch {
       /* the cache is not writable: nothing lost but time */
     }

@@ -6,10 +6,11 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { availableParallelism, homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeFileAtomic } from "./model-folder.js";
 import type { Roofline } from "./profile.js";
 
 /** Repository root: this file compiles to <repo>/dist/runtime/roofline.js. */
@@ -97,7 +98,6 @@ export function roofline(opts: { threads?: number; refresh?: boolean } = {}): Ro
     ...(busy ? { busy } : {}),
   };
   const r = opts.refresh ? fresh : keepRoofline(cached, fresh);
-  writeFileSync(file + ".tmp", JSON.stringify(r) + "\n");
-  renameSync(file + ".tmp", file);
+  writeFileAtomic(file, JSON.stringify(r) + "\n");
   return r;
 }

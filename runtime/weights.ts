@@ -34,12 +34,15 @@ const NPY_DTYPES: Record<string, RawTensor["precision"]> = {
  * boolean, the shape integers; anything else (a 'yes', a 2.0, a fourth key) is undefined.
  */
 function npyHeaderFields(header: string): { descr: string; fortran: boolean; shapeText: string } | undefined {
-  const m = /^\{\s*((?:'\w+'\s*:\s*(?:'[^'\\]*'|True|False|\((?:\s*\d+\s*,)*(?:\s*\d+\s*)?\))\s*(?:,\s*|(?=\})))*)\}\s*$/.exec(header);
-  if (!m) return undefined;
+  const body = /^\{([^]*)\}\s*$/.exec(header)?.[1];
+  if (body === undefined) return undefined;
+  // one `'key': value` entry at a time, each followed by a comma or the end of the dict
+  const entry = /\s*'(\w+)'\s*:\s*('[^'\\]*'|True|False|\((?:\s*\d+\s*,)*(?:\s*\d+\s*)?\))\s*(?:,|$)/y;
   const fields = new Map<string, string>();
-  for (const [, k, v] of m[1].matchAll(/'(\w+)'\s*:\s*('[^'\\]*'|True|False|\([^)]*\))/g)) {
-    if (fields.has(k)) return undefined;
-    fields.set(k, v);
+  while (body.slice(entry.lastIndex).trim() !== "") {
+    const m = entry.exec(body);
+    if (!m || fields.has(m[1])) return undefined;
+    fields.set(m[1], m[2]);
   }
   const descr = fields.get("descr"), fortran = fields.get("fortran_order"), shape = fields.get("shape");
   if (fields.size !== 3 || !descr?.startsWith("'") || (fortran !== "True" && fortran !== "False") || !shape?.startsWith("(")) return undefined;

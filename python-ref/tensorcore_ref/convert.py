@@ -979,13 +979,12 @@ def check_layer_count(files: list[Path], shapes: dict, text_config) -> None:
                       f"{len(shapes)} tensors in all: they lack most of those layers")
 
 
-def check_weights_fit_config(files: list[Path], cls, config) -> None:
-    """Refuse a config.json whose sizes do not fit the checkpoint, by field, before from_pretrained
-    builds the model: it would build every layer config.json asks for and report a mismatch only
-    as "see the above report"."""
+def check_weights_fit_config(files: list[Path], shapes: dict, cls, config) -> None:
+    """Refuse a config.json whose sizes do not fit the checkpoint (shapes: checkpoint_shapes), by
+    field, before from_pretrained builds the model: it would build every layer config.json asks for
+    and report a mismatch only as "see the above report"."""
     import torch
 
-    shapes = checkpoint_shapes(files)
     if not shapes:
         return
     shown = _shown(files)
@@ -1002,19 +1001,23 @@ def check_weights_fit_config(files: list[Path], cls, config) -> None:
                           f"makes it {want}" + (f" ({', '.join(f'{k}={sizes[k]}' for k in fields)})" if fields else ""))
 
 
-def load_hf_model(source: str, arch: str):
+def load_hf_model(source: str, arch: str, checkpoint: tuple[list[Path], dict] | None = None):
     """The HF model in f32 from any published form: model.safetensors, sharded safetensors
     (model.safetensors.index.json), pytorch_model.bin (read by transformers with
-    torch.load(weights_only=True)), in f32, f16 or bf16."""
+    torch.load(weights_only=True)), in f32, f16 or bf16. checkpoint: its files and their tensors'
+    shapes, when the caller has read them already (checkpoint_files, checkpoint_shapes)."""
     import torch
     import transformers
 
     mm = multimodal_of(read_config(source)[0])
     cls = getattr(transformers, mm["hf_class"] if mm else SUPPORTED[arch])
-    files = checkpoint_files(source)
+    if checkpoint is None:
+        files = checkpoint_files(source)
+        checkpoint = (files, checkpoint_shapes(files))
+    files, shapes = checkpoint
     try:
         if files:
-            check_weights_fit_config(files, cls, transformers.AutoConfig.from_pretrained(source))
+            check_weights_fit_config(files, shapes, cls, transformers.AutoConfig.from_pretrained(source))
         model, info = cls.from_pretrained(source, dtype=torch.float32, attn_implementation="eager", output_loading_info=True)
     except TCError:
         raise
@@ -1094,16 +1097,16 @@ def convert(source: str, out: Path, dtype: str = "f32", max_ctx: int | None = No
         check_multimodal_fields(raw_cfg, mm, ignore_unknown)
         config = config.get_text_config()
     check_config(arch, raw_cfg.get("text_config", {}) if mm else raw_cfg, config, ignore_unknown)
-    files = checkpoint_files(source)
-    check_layer_count(files, checkpoint_shapes(files), config)
-    if arch in LLAMA_LIKE:  # layer_types and contexts it cannot honour are refused before loading weights
-        n_ctx = min(max_ctx or config.max_position_embeddings, config.max_position_embeddings)
-        sliding_window(arch, config, n_ctx)
-        longrope_limit(config)
+    checkpoint = checkpoint_files(source)
+    shapes = checkpoint_shapes(checkpoint)
+    check_layer_count(checkpoint, shapes, config)
     if arch != "gpt2":  # GPT-2's position table is a weight: check_weights_fit_config compares it
         n_ctx = min(max_ctx or config.max_position_embeddings, config.max_position_embeddings)
         check_position_tables(arch, config, n_ctx, max_ctx)
-    model = language_model_view(load_hf_model(source, arch), arch)
+        if arch in LLAMA_LIKE:  # layer_types and contexts it cannot honour are refused before loading weights
+            sliding_window(arch, config, n_ctx)
+            longrope_limit(config)
+    model = language_model_view(load_hf_model(source, arch, (checkpoint, shapes)), arch)
     sd = model.state_dict()
     if arch == "gpt2":
         plan = plan_gpt2(config, sd, max_ctx, dtype)
