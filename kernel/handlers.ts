@@ -58,11 +58,15 @@ export class KernelHandlers {
 
   private log(line: string): void { this.opts.log?.(line); }
 
-  /** A decoded, verified message from a channel. Shell requests run one at a time, in order; control ones at once. */
+  /** A decoded, verified message from a channel. Shell requests and cells run one at a time, in order; other control requests at once. */
   receive(channel: Channel | "stdin", msg: Message): void {
     if (channel === "stdin") return; // input_reply: this kernel never asks for input
     if (this.shuttingDown) return;
-    if (channel === "control") { void this.dispatch(channel, msg); return; }
+    // Control requests run at once, except a cell: the protocol lets a client send any request on
+    // control, but cells must run one at a time and in order (the engine runs one at a time, and the
+    // execution count and history follow the order), so one sent there waits its turn and is
+    // answered on control.
+    if (channel === "control" && msg.header.msg_type !== "execute_request") { void this.dispatch(channel, msg); return; }
     this.queue.push({ channel, msg });
     if (!this.running) void this.pump();
   }

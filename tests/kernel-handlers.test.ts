@@ -11,9 +11,17 @@ class FakeEngine implements Engine {
   interrupted = 0;
   shutdowns = 0;
   requests: ExecuteRequest[] = [];
+  running = 0;
+  /** A cell "slow" runs until release() is called. */
+  release = () => {};
   kernelInfo() { return kernelInfo(); }
   async execute(req: ExecuteRequest, emit: (e: OutputEvent) => void): Promise<ExecuteOutcome> {
     this.requests.push(req);
+    if (++this.running > 1) throw new Error("two cells at once");
+    try { return await this.run(req, emit); } finally { this.running--; }
+  }
+  private async run(req: ExecuteRequest, emit: (e: OutputEvent) => void): Promise<ExecuteOutcome> {
+    if (req.code === "slow") await new Promise<void>((r) => { this.release = r; });
     if (req.code === "fail") return { status: "error", error: { ename: "CompileError", evalue: "bad", traceback: ["cell:1:1: error: bad", "  fail", "  ^"] } };
     if (req.code === "throw") throw new Error("engine bug");
     if (req.code === "quiet") return { status: "ok" };
@@ -143,6 +151,22 @@ test("control: interrupt and shutdown (restart) run at once, even behind a busy 
   h.receive("shell", exec("after shutdown"));
   await h.whenIdle();
   assert.is(out.replies.length, 2);
+});
+
+test("control: a cell sent on control waits for the running cell, then runs and is answered on control", async () => {
+  const { out, h, engine } = setup();
+  h.receive("shell", exec("slow"));
+  await new Promise((r) => setImmediate(r));
+  h.receive("control", exec("x"));
+  h.receive("control", request("interrupt_request"));
+  await new Promise((r) => setTimeout(r, 10));
+  assert.is(engine.interrupted, 1); // the interrupt did not wait
+  assert.equal(engine.requests.map((r) => r.code), ["slow"]);
+  engine.release();
+  await h.whenIdle();
+  assert.equal(engine.requests.map((r) => r.code), ["slow", "x"]);
+  const execReplies = out.replies.filter(([, m]) => m.header.msg_type === "execute_reply");
+  assert.equal(execReplies.map(([ch, m]) => [ch, m.content.status, m.content.execution_count]), [["shell", "ok", 1], ["control", "ok", 2]]);
 });
 
 test("history: tail, range and search, with and without outputs (the cell's text/plain result)", async () => {
