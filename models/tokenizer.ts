@@ -349,10 +349,19 @@ export class Tokenizer {
     this.rawMatcher = matcher(this.addedTokens.filter((a) => !a.normalized));
     this.normMatcher = matcher(this.addedTokens.filter((a) => a.normalized));
 
-    this.normalizer = buildNormalizer(pipe.normalizer);
-    this.preTokenizer = buildPreTokenizer(pipe.pre_tokenizer);
-    this.postProcessor = buildPostProcessor(pipe.post_processor);
-    this.decoder = buildDecoder(pipe.decoder);
+    // the pipeline's refusals name their field; the file is named here
+    const inFile = <T>(build: () => T): T => {
+      try {
+        return build();
+      } catch (e) {
+        if (e instanceof TokenizerError) throw new TokenizerError(`${where}: ${e.message}`);
+        throw e;
+      }
+    };
+    this.normalizer = inFile(() => buildNormalizer(pipe.normalizer));
+    this.preTokenizer = inFile(() => buildPreTokenizer(pipe.pre_tokenizer));
+    this.postProcessor = inFile(() => buildPostProcessor(pipe.post_processor));
+    this.decoder = inFile(() => buildDecoder(pipe.decoder));
     this.byteLevelDecoder = pipe.decoder?.type === "ByteLevel";
     this.byteFallbackDecoder = JSON.stringify(pipe.decoder ?? null).includes('"ByteFallback"');
     for (const ids of Object.values(templateIds(this.postProcessor))) {

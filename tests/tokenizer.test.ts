@@ -9,6 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Gpt2Tokenizer, GPT2_PATTERN, Tokenizer, TokenizerError, bytesToUnicode } from "../models/tokenizer.js";
 import { seededRandom as rng } from "../models/sampling.js";
+import { compilePattern } from "../models/tokenizer/regex.js";
 
 interface EncodeCase {
   text: string;
@@ -335,6 +336,22 @@ test("GPT-2 folder with only tokenizer.json (as transformers 5 saves it) tokeniz
   }
 });
 
+test("pre-tokenizer patterns: the hub's pass the backtracking limits; exponential and high-degree ones are refused", () => {
+  // shared with python-ref's convert check (test_untrusted.py), which must agree
+  const cases = JSON.parse(readFileSync(join(dirname(findFixture()), "tokenizer-patterns.json"), "utf8"));
+  for (const p of Object.values(cases.accepted) as string[]) compilePattern(p, "pre_tokenizer"); // throws, naming it, if refused
+  const refusal = (p: string): string => {
+    try {
+      compilePattern(p, "pre_tokenizer");
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return "accepted";
+  };
+  for (const p of cases.exponential) assert.match(refusal(p), /repeats a group that itself repeats or has alternatives: matching could take exponential time/, p);
+  for (const p of cases.polynomial) assert.match(refusal(p), /more than 2 long repeats in one alternative/, p);
+});
+
 test("unsupported tokenizer kinds and bad files are refused, naming the field", () => {
   const base = JSON.parse(readFileSync(join(KINDS_DIR, "qwen2", "tokenizer.json"), "utf8"));
   const load = (edit: (j: any) => void, config: object = {}): unknown => {
@@ -359,6 +376,9 @@ test("unsupported tokenizer kinds and bad files are refused, naming the field", 
   refused((j) => (j.normalizer = { type: "BertNormalizer" }), /normalizer\.type "BertNormalizer"/);
   refused((j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = "\\G\\w+"), /pre_tokenizer\.pretokenizers\[0\]: regex .* unsupported escape \\G/);
   refused((j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = "a++"), /possessive quantifier/);
+  // patterns a backtracking matcher could spend hours on, for a short prompt (more in tokenizer-patterns.json)
+  refused((j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = "(a+)+b"), /'\+' at 4 repeats a group that itself repeats or has alternatives: matching could take exponential time/);
+  refused((j) => (j.pre_tokenizer.pretokenizers[0].pattern.Regex = "x|\\s*\\s+\\s*y"), /more than 2 long repeats in one alternative/);
   refused((j) => (j.pre_tokenizer.pretokenizers[0].behavior = "Sideways"), /behavior "Sideways"/);
   refused((j) => (j.pre_tokenizer = { type: "BertPreTokenizer" }), /pre_tokenizer\.type "BertPreTokenizer"/);
   refused((j) => (j.decoder = { type: "WordPiece" }), /decoder\.type "WordPiece"/);

@@ -178,6 +178,22 @@ test("a tokenizer.json pipeline nested 3000 deep, or with a 5 MB string, is refu
   refused(generate(notObject), ['tokenizer.json: "model" is not an object'], 10);
 });
 
+test("a tokenizer.json split pattern that would backtrack for hours on a short prompt is refused before tokenizing", () => {
+  // (a+)+b takes ~4 s on 25 a's in V8 and doubles with each further a
+  // (a class that runs tokenizer.json as written: GPT2Tokenizer would rebuild the pre-tokenizer)
+  const folder = (pattern: string) => copy((d) => {
+    writeFileSync(join(d, "tokenizer.json"), JSON.stringify({
+      model: { type: "BPE", vocab: { a: 0, b: 1, c: 2 }, merges: [] },
+      pre_tokenizer: { type: "Split", pattern: { Regex: pattern }, behavior: "Isolated", invert: false } }));
+    writeFileSync(join(d, "tokenizer_config.json"), JSON.stringify({ tokenizer_class: "PreTrainedTokenizerFast" }));
+  });
+  const prompt = "a".repeat(40) + "c";
+  refused(cli(["generate", prompt, "--max-new-tokens", "1", "--backend", "interp", "--model", folder("(a+)+b")]),
+    ["tokenizer.json", "pre_tokenizer", "(a+)+b", "exponential time"], 10);
+  refused(cli(["generate", prompt, "--max-new-tokens", "1", "--backend", "interp", "--model", folder("a*a*a*b")]),
+    ["tokenizer.json", "pre_tokenizer", "long repeats"], 10);
+});
+
 test(".npy headers are read exactly: numpy's own forms pass; a non-boolean fortran_order, a float dimension, a repeated or extra key do not", () => {
   const npy = (header: string, bytes = 24): Uint8Array => {
     const h = header.padEnd(117) + "\n"; // numpy pads the header to a multiple of 64 with spaces and a newline

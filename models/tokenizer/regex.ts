@@ -120,56 +120,81 @@ function literal(ch: string, inClass: boolean, caseless: boolean): string {
   return ch;
 }
 
+// Backtracking cost. V8 (like Oniguruma) backtracks, so a pattern from a model folder could make
+// tokenizing a short, ordinary prompt take hours: `(a+)+b` or `(a|a)+b` on 30 a's and a c tries
+// every way to cut the run (exponential), and k unbounded repeats in one alternative over the same
+// characters try every k-way cut (polynomial of degree k). Both are refused before anything is
+// tokenized: a group repeated more than once may not itself repeat or alternate, and one alternative may hold at
+// most MAX_LONG_REPEATS long repeats. The hub's pre-tokenizer patterns (GPT-2, Llama 3, Qwen2, o200k,
+// DeepSeek) repeat only single characters and classes, two long repeats per alternative at most.
+const MAX_LONG_REPEATS = 2;
+/** A repeat counts as long when unbounded or allowed more than this many times. */
+const LONG_REPEAT = 16;
+
+type GroupState = { caseless: boolean; variable: boolean; branchStart: number; branchMax: number };
+
 /** Translates an Oniguruma pattern into the source of an equivalent JavaScript `v`-flag RegExp. */
 export function translatePattern(src: string): string {
   let out = "";
   let i = 0;
-  // case-insensitivity per open group
-  const groups: boolean[] = [];
+  // per open group: its case-insensitivity, whether what it matches varies in length (a repeat or
+  // an alternation inside: then it may not be repeated itself), and the long-repeat count where it
+  // began and the most any of its alternatives reached
+  const groups: GroupState[] = [];
   let caseless = false;
+  let longRepeats = 0; // in the current top-level alternative, nested groups included
+  // what a quantifier would apply to: a group that repeats or alternates inside, or anything else
+  let lastAtom: "none" | "simple" | "complex" = "none";
+  const inside = () => groups[groups.length - 1];
+  const atom = (kind: "simple" | "complex") => { lastAtom = kind; };
   while (i < src.length) {
     const ch = src[i];
     if (ch === "\\") {
       const [js, next] = escape(src, i, false);
       out += js;
       i = next;
+      atom("simple");
     } else if (ch === "[") {
       const [js, next] = charClass(src, i, caseless);
       out += js;
       i = next;
+      atom("simple");
     } else if (ch === "(") {
-      if (src.startsWith("(?i:", i)) {
-        groups.push(caseless);
-        caseless = true;
-        out += "(?:";
-        i += 4;
-      } else if (src.startsWith("(?:", i) || src.startsWith("(?=", i) || src.startsWith("(?!", i)) {
-        groups.push(caseless);
-        out += src.slice(i, i + 3);
-        i += 3;
-      } else if (src.startsWith("(?<=", i) || src.startsWith("(?<!", i)) {
-        groups.push(caseless);
-        out += src.slice(i, i + 4);
-        i += 4;
-      } else if (src[i + 1] === "?") {
-        throw new PatternError(`unsupported group ${src.slice(i, i + 4)}...`);
-      } else {
-        groups.push(caseless);
-        out += "(?:"; // captures play no part in splitting
-        i++;
-      }
+      const open = (js: string, len: number, caseInsensitive: boolean) => {
+        groups.push({ caseless, variable: false, branchStart: longRepeats, branchMax: longRepeats });
+        caseless = caseInsensitive;
+        out += js;
+        i += len;
+        lastAtom = "none";
+      };
+      if (src.startsWith("(?i:", i)) open("(?:", 4, true);
+      else if (src.startsWith("(?:", i) || src.startsWith("(?=", i) || src.startsWith("(?!", i)) open(src.slice(i, i + 3), 3, caseless);
+      else if (src.startsWith("(?<=", i) || src.startsWith("(?<!", i)) open(src.slice(i, i + 4), 4, caseless);
+      else if (src[i + 1] === "?") throw new PatternError(`unsupported group ${src.slice(i, i + 4)}...`);
+      else open("(?:", 1, caseless); // captures play no part in splitting
     } else if (ch === ")") {
       if (!groups.length) throw new PatternError("unbalanced ')'");
-      caseless = groups.pop()!;
+      const g = groups.pop()!;
+      caseless = g.caseless;
       out += ")";
       i++;
+      longRepeats = Math.max(longRepeats, g.branchMax);
+      const parent = inside();
+      if (parent && g.variable) parent.variable = true;
+      atom(g.variable ? "complex" : "simple");
     } else if (ch === "*" || ch === "+" || ch === "?" || ch === "{") {
       let q: string;
+      let max: number;
       if (ch === "{") {
-        const m = /^\{\d+(,\d*)?\}/.exec(src.slice(i));
+        const m = /^\{(\d+)(,(\d*))?\}/.exec(src.slice(i));
         if (!m) throw new PatternError(`unsupported '{' at ${i}`);
         q = m[0];
-      } else q = ch;
+        max = m[2] === undefined ? Number(m[1]) : m[3] === "" ? Infinity : Number(m[3]);
+      } else {
+        q = ch;
+        max = ch === "?" ? 1 : Infinity;
+      }
+      if (lastAtom === "none") throw new PatternError(`'${q}' at ${i} repeats nothing`);
       i += q.length;
       // possessive quantifiers (X++, X*+) change backtracking: refused
       if (src[i] === "+") throw new PatternError(`possessive quantifier ${q}+`);
@@ -177,20 +202,36 @@ export function translatePattern(src: string): string {
         q += "?";
         i++;
       }
+      if (max > 1 && lastAtom === "complex")
+        throw new PatternError(`'${q}' at ${i - q.length} repeats a group that itself repeats or has alternatives: matching could take exponential time`);
+      const g = inside();
+      if (g) g.variable = true;
+      if (max > LONG_REPEAT && ++longRepeats > MAX_LONG_REPEATS)
+        throw new PatternError(`more than ${MAX_LONG_REPEATS} long repeats in one alternative (the last at ${i - q.length}): matching could take time growing as the text's length to the power ${longRepeats}`);
       out += q;
+      lastAtom = "none"; // X** and X+* are not Oniguruma's to translate
     } else if (ch === ".") {
       out += "[^\\n]";
       i++;
+      atom("simple");
     } else if (ch === "^" || ch === "$") {
       throw new PatternError(`anchor '${ch}'`);
     } else if (ch === "|") {
       out += "|";
       i++;
+      const g = inside();
+      if (g) {
+        g.variable = true;
+        g.branchMax = Math.max(g.branchMax, longRepeats);
+        longRepeats = g.branchStart; // each alternative of the group counts from where the group began
+      } else longRepeats = 0;
+      lastAtom = "none";
     } else {
       const cp = src.codePointAt(i)!;
       const s = String.fromCodePoint(cp);
       out += literal(s, false, caseless);
       i += s.length;
+      atom("simple");
     }
   }
   if (groups.length) throw new PatternError("unbalanced '('");

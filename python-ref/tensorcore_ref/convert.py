@@ -16,6 +16,7 @@ from pathlib import Path
 from .errors import TCError
 from .progress import Steps
 from .fsutil import atomic_dir, prepare_output, confined_file
+from .regex_cost import backtracking_problem, patterns_in
 from .paths import REPO_ROOT
 from . import st_io
 
@@ -141,8 +142,9 @@ TOKENIZER_SUPPORTED = ("tokenizer.json (byte-level BPE as GPT-2, Llama 3 and Qwe
 def check_tokenizer_structure(source: str) -> None:
     """The tokenizer files convert copies, checked before any work: each inside the folder
     (source_file), the JSON ones JSON objects, tokenizer.json's "model" an object with a "type",
-    merges.txt UTF-8 text. A structural check only (models/tokenizer.ts reads the contents): a
-    broken file would otherwise be copied into a folder that generate then refuses."""
+    merges.txt UTF-8 text, its patterns of bounded backtracking cost. A structural check only
+    (models/tokenizer.ts reads the contents): a broken file would otherwise be copied into a folder
+    that generate then refuses."""
     for name in TOKENIZER_FILES:
         f = source_file(source, name, required=False)
         if f is None or name == "tokenizer.model":  # SentencePiece's binary protobuf
@@ -159,6 +161,12 @@ def check_tokenizer_structure(source: str) -> None:
             if not isinstance(model, dict) or not isinstance(model.get("type"), str):
                 raise TCError(f"{f}: \"model\" must be an object with a \"type\" (a tokenizers library "
                               f"tokenizer.json), got {json.dumps(model)[:60] if model is not None else 'nothing'}")
+            # HF tokenizers would panic on such a pattern at the first unlucky text (regex_cost.py)
+            for section in ("normalizer", "pre_tokenizer", "decoder", "post_processor"):
+                for where, pattern in patterns_in(data.get(section), section):
+                    problem = backtracking_problem(pattern)
+                    if problem:
+                        raise TCError(f"{f}: {where}: regex {json.dumps(pattern)} is not supported: {problem}")
 
 
 def check_tokenizer_files(source: str) -> None:

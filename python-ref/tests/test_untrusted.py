@@ -379,3 +379,40 @@ def test_sigterm_removes_the_temp_folder(tmp_path):
     assert p.returncode == 128 + signal.SIGTERM, err
     assert err.strip().splitlines()[-1] == "error: terminated"
     assert leftovers(tmp_path, "m") == [] and not out.exists()
+
+
+# ---- tokenizer.json patterns ---------------------------------------------------------------------
+
+PATTERN_CASES = json.loads((Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "tokenizer-patterns.json").read_text())
+
+
+def test_pattern_backtracking_rule_agrees_with_the_tokenizer():
+    """The cases models/tokenizer/regex.ts is tested on (tests/tokenizer.test.ts), with its wording."""
+    from tensorcore_ref.regex_cost import backtracking_problem
+
+    for name, p in PATTERN_CASES["accepted"].items():
+        assert backtracking_problem(p) is None, name
+    for p in PATTERN_CASES["exponential"]:
+        assert "repeats a group that itself repeats or has alternatives: matching could take exponential time" in (backtracking_problem(p) or ""), p
+    for p in PATTERN_CASES["polynomial"]:
+        assert "more than 2 long repeats in one alternative" in (backtracking_problem(p) or ""), p
+
+
+@pytest.mark.parametrize("command", ["convert", "export"])
+def test_a_tokenizer_pattern_hf_would_panic_on_is_refused_first(tiny_llama, tmp_path, capsys, command):
+    """tokenizers' Oniguruma gives up on (a+)+b over 40 a's and a c (retry-limit-in-match) and panics,
+    printing a Rust backtrace; convert and export refuse the file first, naming the field."""
+    src = tmp_path / "src"
+    shutil.copytree(tiny_llama, src)
+    tj = json.loads((src / "tokenizer.json").read_text())
+    tj["pre_tokenizer"] = {"type": "Sequence", "pretokenizers": [
+        {"type": "Split", "pattern": {"Regex": "(a+)+b"}, "behavior": "Isolated", "invert": False}]}
+    (src / "tokenizer.json").write_text(json.dumps(tj))
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(["a" * 40 + "c"]))
+    out = tmp_path / "out"
+    extra = ["--prompts", prompts] if command == "export" else []
+    rc, err = run_cli(capsys, command, src, "--out", out, *extra)
+    refused_convert(rc, err, out, str(src / "tokenizer.json"), "pre_tokenizer.pretokenizers[0].pattern",
+                    '"(a+)+b"', "exponential time")
+    assert "panicked" not in err
