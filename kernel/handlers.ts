@@ -60,7 +60,11 @@ export class KernelHandlers {
 
   /** A decoded, verified message from a channel. Shell requests and cells run one at a time, in order; other control requests at once. */
   receive(channel: Channel | "stdin", msg: Message): void {
-    if (channel === "stdin") return; // input_reply: this kernel never asks for input
+    if (channel === "stdin") {
+      // this kernel never asks for input, so nothing on stdin answers anything
+      this.log(`dropped an unrequested ${msg.header.msg_type} on stdin`);
+      return;
+    }
     if (this.shuttingDown) return;
     // Control requests run at once, except a cell: the protocol lets a client send any request on
     // control, but cells must run one at a time and in order (the engine runs one at a time, and the

@@ -169,6 +169,15 @@ test("control: a cell sent on control waits for the running cell, then runs and 
   assert.equal(execReplies.map(([ch, m]) => [ch, m.content.status, m.content.execution_count]), [["shell", "ok", 1], ["control", "ok", 2]]);
 });
 
+test("stdin: an unrequested input_reply is dropped with a log line, and nothing is answered", async () => {
+  const engine = new FakeEngine(), out = new Recorder(), logged: string[] = [];
+  const h = new KernelHandlers(engine, out, { session: "kernel-session", log: (l) => logged.push(l) });
+  h.receive("stdin", request("input_reply", { value: "x" }));
+  await h.whenIdle();
+  assert.equal([out.replies.length, out.iopub.length], [0, 0]);
+  assert.equal(logged, ["dropped an unrequested input_reply on stdin"]);
+});
+
 test("history: tail, range and search, with and without outputs (the cell's text/plain result)", async () => {
   const { out, h } = setup();
   h.receive("shell", exec("one"));
