@@ -998,15 +998,42 @@ def check_weights_fit_config(files: list[Path], shapes: dict, cls, config) -> No
     shown = _shown(files)
     text = config.get_text_config()
     check_layer_count(files, shapes, text)
+    from transformers.conversion_mapping import WeightRenaming, get_model_conversion_mapping
+    from transformers.core_model_loading import rename_source_key
+
     with torch.device("meta"):
         model = cls(config)
-    sizes = {k: v for k, v in text.to_dict().items() if isinstance(v, int) and not isinstance(v, bool)}
-    for name, t in model.state_dict().items():
-        want = list(t.shape)
-        if name in shapes and list(shapes[name]) != want:
-            fields = [k for k, v in sizes.items() if v in want and v not in shapes[name]]
-            raise TCError(f"config.json does not fit the weights: {name} is {shapes[name]} in {shown}, but config.json "
-                          f"makes it {want}" + (f" ({', '.join(f'{k}={sizes[k]}' for k in fields)})" if fields else ""))
+    state = model.state_dict()
+    # the files' names as from_pretrained reads them: a multimodal checkpoint's language_model.model.*
+    # is the model's model.language_model.* (transformers' own renaming, not a copy of it)
+    transforms = get_model_conversion_mapping(model)
+    renamings = [t for t in transforms if isinstance(t, WeightRenaming)]
+    converters = [t for t in transforms if not isinstance(t, WeightRenaming)]
+    order = {name: n for n, name in enumerate(state)}
+    misfits = []  # (the model's order, file name, file shape, config's shape)
+    for key, shape in shapes.items():
+        name, converted = rename_source_key(key, renamings, converters, model.base_model_prefix, state)
+        if converted is not None or name not in state:
+            continue  # merged or split on loading (its shape is not the file's), or not the model's
+        if list(shape) != list(state[name].shape):
+            misfits.append((order[name], key, list(shape), list(state[name].shape)))
+    if misfits:
+        _, key, shape, want = min(misfits)  # the first in the model, as the embedding before the head
+        sizes = _int_fields(config.to_dict())
+        fields = [k for k, v in sizes.items() if v in want and v not in shape]
+        raise TCError(f"config.json does not fit the weights: {key} is {shape} in {shown}, but config.json "
+                      f"makes it {want}" + (f" ({', '.join(f'{k}={sizes[k]}' for k in fields)})" if fields else ""))
+
+
+def _int_fields(d: dict, prefix: str = "") -> dict:
+    """config.json's integer fields by their path (text_config.hidden_size in a multimodal config)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_int_fields(v, f"{prefix}{k}."))
+        elif isinstance(v, int) and not isinstance(v, bool):
+            out[prefix + k] = v
+    return out
 
 
 def load_hf_model(source: str, arch: str, checkpoint: tuple[list[Path], dict] | None = None):

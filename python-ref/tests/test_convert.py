@@ -2,6 +2,7 @@
 import hashlib
 import json
 import re
+import shutil
 import struct
 from pathlib import Path
 
@@ -581,6 +582,29 @@ def test_gemma3_multimodal_converts_its_language_model(family):
     ids = torch.tensor([[5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]])  # longer than the 8-position window
     with torch.no_grad():
         np.testing.assert_array_equal(load_dsl_as_hf(out)(ids).logits.numpy(), load_hf_model(str(src), "gemma3_text")(ids).logits.numpy())
+
+
+@pytest.mark.parametrize("section,field,value,tensor", [
+    ("text_config", "intermediate_size", 72, r"language_model\.model\.layers\.0\.mlp\."),
+    ("vision_config", "hidden_size", 24, r"(vision_tower|multi_modal_projector)\."),
+])
+def test_gemma3_multimodal_config_that_does_not_fit_its_weights_is_refused(family, tmp_path, section, field, value, tensor):
+    """The multimodal checkpoint's names (language_model.model.*, vision_tower.*) are not its model's
+    (model.language_model.*): the sizes are compared through transformers' own renaming, so a wrong
+    text or vision size is named by tensor and field, not left to from_pretrained's report."""
+    from tensorcore_ref.convert import convert
+    from tensorcore_ref.errors import TCError
+
+    src = tmp_path / "src"
+    shutil.copytree(family("gemma3")[0], src)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg[section][field] = value
+    (src / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(TCError) as e:
+        convert(str(src), tmp_path / "out", quiet=True)
+    msg = str(e.value)
+    assert "config.json does not fit the weights" in msg and re.search(tensor, msg) and f"{section}.{field}={value}" in msg, msg
+    assert not (tmp_path / "out").exists()
 
 
 def test_phi3_fused_projections_are_sliced(family):
