@@ -3,14 +3,14 @@
 // HF's side comes from python-ref's `export` (npy files); this file only reads and compares.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { BACKEND_OPTION, checkOutputFile, CommandSpec, DEFAULT_BACKEND_TEXT, parseCommand, UsageError, writeOutputFile } from "../cli/args.js";
 import { runPythonRef } from "../cli/hf.js";
 import { Progress } from "../cli/progress.js";
 import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
-import { confinedFile, MANIFEST_MAX_BYTES, parseJson, readWholeFile } from "../runtime/model-folder.js";
+import { confinedFile, hashRange, isPlainObject, MANIFEST_MAX_BYTES, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -75,7 +75,15 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
   const manifest = readWholeFile(confinedFile(new ManifestSource(modelDir, { verify: false }).realDir, "manifest.json", join(modelDir, "manifest.json")), MANIFEST_MAX_BYTES);
   const key = createHash("sha256").update(manifest).update(JSON.stringify(prompts)).update(String(newTokens)).digest("hex").slice(0, 16);
   const cache = join(process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore"), "references", key);
-  if (existsSync(join(cache, "index.json"))) return cache;
+  if (existsSync(cache)) {
+    // a cached export is used only whole and unchanged (every file against index.json's sha256)
+    const damage = referenceDamage(cache, prompts);
+    if (!damage) return cache;
+    log(`the cached HF references in ${cache} are damaged (${damage}); exporting them again`);
+    // the folder is this project's own (references/<key>, written only by export): python-ref would
+    // refuse to replace a folder without its index.json
+    rmSync(cache, { recursive: true, force: true });
+  }
   mkdirSync(join(cache, ".."), { recursive: true });
   const promptFile = `${cache}.prompts.json`;
   writeFileSync(promptFile, JSON.stringify(prompts));
@@ -84,7 +92,48 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
   const code = await runPythonRef(["export", resolve(modelDir), "--prompts", promptFile, "--out", cache, "--new-tokens", String(newTokens)],
     progress ?? new Progress({ write: (s) => kept.push(s) }, false));
   if (code !== 0) throw new UsageError(`python-ref export failed${kept.length ? `:\n${kept.join("").trim()}` : " (its messages are above)"}`);
+  const damage = referenceDamage(cache, prompts);
+  if (damage) throw new UsageError(`python-ref export wrote ${cache}, but ${damage}`);
   return cache;
+}
+
+const REFERENCE_FORMAT = "tensorcore-reference/1";
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const PLAIN_NAME = /^[A-Za-z0-9_.-]+\.npy$/;
+
+/**
+ * What is wrong with a cached reference export, or null: index.json is export's (format, one entry
+ * per prompt, in order, for these prompts) and every file it lists is inside the folder, a regular
+ * file and has its sha256. The files are small (a few MB for GPT-2 124M), so hashing them costs
+ * little beside the run they verify.
+ */
+export function referenceDamage(dir: string, prompts: string[]): string | null {
+  try {
+    const real = realFolder(dir, "reference folder");
+    const indexFile = confinedFile(real, "index.json", join(dir, "index.json"), "the reference folder");
+    const index = parseJson(readWholeFile(indexFile, MANIFEST_MAX_BYTES).toString("utf8"), "index.json") as Record<string, unknown>;
+    if (!isPlainObject(index) || index.format !== REFERENCE_FORMAT) return `index.json is not a ${REFERENCE_FORMAT} index`;
+    const entries = index.prompts;
+    if (!Array.isArray(entries) || entries.length !== prompts.length) return `index.json does not list the ${prompts.length} prompt(s)`;
+    for (let p = 0; p < prompts.length; p++) {
+      const e = entries[p] as Record<string, unknown>;
+      const dirName = `p${String(p).padStart(3, "0")}`;
+      if (!isPlainObject(e) || e.dir !== dirName || e.prompt !== prompts[p] || !Array.isArray(e.files)) return `index.json's prompts[${p}] is not prompt ${p + 1}'s entry`;
+      for (const f of e.files as Record<string, unknown>[]) {
+        if (!isPlainObject(f) || typeof f.name !== "string" || !PLAIN_NAME.test(f.name) || typeof f.sha256 !== "string" || !SHA256_HEX.test(f.sha256))
+          return `index.json's prompts[${p}].files has an entry that is not a file name and sha256`;
+        const rel = `${dirName}/${f.name}`;
+        if (!existsSync(join(dir, rel))) return `${rel} is missing`;
+        const path = confinedFile(real, rel, join(dir, rel), "the reference folder");
+        const size = statSync(path).size;
+        if (hashRange(path, 0, size, join(dir, rel), "the file") !== f.sha256) return `${rel} does not match its sha256 in index.json`;
+      }
+    }
+    return null;
+  } catch (e) {
+    if (e instanceof InputError) return e.message;
+    throw e;
+  }
 }
 
 export function readPrompts(file: string | undefined): string[] {
@@ -112,7 +161,7 @@ export async function verifyModel(
   const log = opts.log ?? (() => {});
   const newTokens = opts.newTokens ?? 32;
   const refDir = await exportReferences(modelDir, prompts, newTokens, log, opts.progress);
-  const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8"));
+  const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8")); // checked by exportReferences
   const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
   const failures: string[] = [];
   const reports: PromptReport[] = [];

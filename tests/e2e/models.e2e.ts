@@ -2,7 +2,8 @@
 // on both back ends (tensorcore verify), plus the generate command on the embedded model.
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -67,6 +68,35 @@ test("generate: the README's main command prints text from the embedded model", 
   // sampling with a seed is reproducible
   const s = (seed: string) => JSON.parse(spawnSync(process.execPath, [bin, "generate", "Once upon a time", "--temperature", "0.8", "--top-k", "40", "--top-p", "0.95", "--seed", seed, "--max-new-tokens", "8", "--json"], { encoding: "utf8" }).stdout).generated_ids;
   assert.equal(s("7"), s("7"));
+});
+
+test("verify: a damaged reference cache (a truncated .npy, a garbled index.json) is exported again, not read", () => {
+  const cache = mkdtempSync(join(tmpdir(), "tc-refcache-"));
+  const prompts = join(cache, "prompts.json");
+  writeFileSync(prompts, JSON.stringify(["Hello world"]));
+  const verify = () => spawnSync(process.execPath, [join(REPO_ROOT, "bin", "tensorcore.js"), "verify", "--model", EMBEDDED_MODEL, "--backend", "interp", "--new-tokens", "2", "--prompts", prompts],
+    { encoding: "utf8", env: { ...process.env, TENSORCORE_CACHE: cache } });
+  try {
+    const first = verify();
+    assert.is(first.status, 0, first.stderr);
+    const [entry] = readdirSync(join(cache, "references")).filter((n) => /^[0-9a-f]{16}$/.test(n));
+    const dir = join(cache, "references", entry);
+    assert.not.match(first.stdout + first.stderr, /damaged/);
+    for (const [damage, why] of [
+      [() => truncateSync(join(dir, "p000", "final_norm.npy"), 100), "p000/final_norm.npy does not match its sha256 in index.json"],
+      [() => writeFileSync(join(dir, "index.json"), "{garbage"), "index.json: invalid JSON"],
+      [() => rmSync(join(dir, "p000", "greedy.npy")), "p000/greedy.npy is missing"],
+    ] as const) {
+      damage();
+      const r = verify();
+      assert.is(r.status, 0, r.stderr);
+      const said = (r.stdout + r.stderr).split("\n").find((l) => l.startsWith("the cached HF references")) ?? "";
+      assert.ok(said.startsWith(`the cached HF references in ${dir} are damaged (${why}`) && said.endsWith("); exporting them again"), r.stdout + r.stderr);
+      assert.match(r.stdout, /verify: OK/);
+    }
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
 });
 
 test("generate: bad input gets one clear message and exit 1", () => {
