@@ -68,6 +68,20 @@ export function keepRoofline(cached: Roofline | undefined, fresh: Roofline): Roo
  * machine is measured again on each later call until a quiet measurement replaces it; `refresh`
  * measures again in any case.
  */
+/** A cached measurement for `threads` threads, or undefined when there is none or it is damaged (not JSON, or not these numbers): then it is measured again. */
+export function readRooflineEntry(file: string, threads: number): Roofline | undefined {
+  if (!existsSync(file)) return undefined;
+  let r: Partial<Roofline> | null;
+  try {
+    r = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return undefined;
+  }
+  const positive = (x: unknown) => typeof x === "number" && Number.isFinite(x) && x > 0;
+  if (!r || typeof r !== "object" || !positive(r.bandwidthGBps) || !positive(r.peakGflops) || r.threads !== threads || typeof r.note !== "string") return undefined;
+  return r as Roofline;
+}
+
 export function roofline(opts: { threads?: number; refresh?: boolean } = {}): Roofline {
   const env = Number(process.env.TENSORCORE_THREADS);
   const threads = opts.threads ?? (Number.isInteger(env) && env > 0 ? env : availableParallelism());
@@ -76,14 +90,7 @@ export function roofline(opts: { threads?: number; refresh?: boolean } = {}): Ro
   const key = createHash("sha256").update(`${cpu.name}\0${cpu.flags}\0${sources}`).digest("hex").slice(0, 12);
   const dir = cacheDir();
   const file = join(dir, `${key}-t${threads}.json`);
-  let cached: Roofline | undefined;
-  if (existsSync(file)) {
-    try {
-      cached = JSON.parse(readFileSync(file, "utf8")) as Roofline;
-    } catch {
-      // a damaged cache entry is measured again
-    }
-  }
+  const cached = readRooflineEntry(file, threads);
   if (cached && !cached.busy && !opts.refresh) return cached;
   mkdirSync(dir, { recursive: true });
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3);

@@ -1,6 +1,9 @@
 // The profiler: compiler/cost.ts's bytes and FLOPs against values derived by hand, and both back
 // ends' profiles of the same run giving the same calls, bytes and FLOPs per kernel and statement.
 
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createExecutor } from "../backends/index.js";
@@ -10,7 +13,7 @@ import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 import * as IR from "../compiler/ir.js";
 import { buildReport, formatProfile, profileFigure, ProfileReport } from "../runtime/profile.js";
 import { allocTensor } from "../runtime/tensor.js";
-import { keepRoofline, machineBusy } from "../runtime/roofline.js";
+import { keepRoofline, machineBusy, readRooflineEntry } from "../runtime/roofline.js";
 import { availableParallelism } from "node:os";
 
 // Per execution of main, derived by hand (f32 4 bytes, bf16/f16 2):
@@ -220,5 +223,29 @@ test("a roofline measured on a busy machine is not kept as if it were quiet", ()
   assert.equal(keepRoofline(r(5, 190, true), r(20, 60, true)), r(20, 190, true), "two busy ones: the higher of each figure, still busy");
 });
 
-test.run();
 
+
+test("a damaged roofline cache entry is measured again, not used", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tc-roofline-"));
+  try {
+    const file = join(dir, "entry.json");
+    const good = { bandwidthGBps: 29, peakGflops: 150, threads: 2, note: "a CPU" };
+    for (const [text, kept] of [
+      [JSON.stringify(good), true],
+      ["{\"bandwidthGBps\": 29", false], // cut short
+      ["null", false],
+      ["{}", false],
+      [JSON.stringify({ ...good, peakGflops: "150" }), false],
+      [JSON.stringify({ ...good, bandwidthGBps: -1 }), false],
+      [JSON.stringify({ ...good, threads: 1 }), false], // another thread count's
+    ] as const) {
+      writeFileSync(file, text);
+      assert.equal(readRooflineEntry(file, 2), kept ? good : undefined, text);
+    }
+    assert.is(readRooflineEntry(join(dir, "none.json"), 2), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
