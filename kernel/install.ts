@@ -2,7 +2,7 @@
 // this checkout's node and compiled kernel entry, and the logos) where Jupyter looks for it.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -85,22 +85,68 @@ function kernelsDir(w: Where): string {
   return join(userDataDir(), "kernels");
 }
 
-/** Writes the kernelspec; returns the folder. */
+/** The files install writes into a kernelspec folder (uninstall removes these and nothing else). */
+const SPEC_FILES = ["kernel.json", "logo-32x32.png", "logo-64x64.png"];
+
+/** A kernelspec folder name as Jupyter allows them: letters, digits, '.', '_' and '-', never a path. */
+function specFolder(w: Where, name: string): string {
+  if (!/^[A-Za-z0-9._-]+$/.test(name) || name === "." || name === "..")
+    throw new UsageError(`--name '${name}': a kernelspec name is letters, digits, '.', '_' and '-' (a folder name, not a path)`);
+  return join(kernelsDir(w), name);
+}
+
+/** Why the kernelspec folder `dest` is not one this command wrote (its kernel.json is not TensorCore's), or null. */
+function notOurs(dest: string): string | null {
+  const file = join(dest, "kernel.json");
+  if (!existsSync(file)) return "it has no kernel.json";
+  let spec: unknown;
+  try {
+    spec = JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return "its kernel.json is not JSON";
+  }
+  const language = (spec as { language?: unknown } | null)?.language;
+  return language === "tensorcore" ? null : `its kernel.json is for ${typeof language === "string" ? `the language '${language}'` : "another kernel"}`;
+}
+
+/** Writes the kernelspec; returns the folder. Another kernel's kernelspec of that name is left alone. */
 export function install(opts: Where & { name: string; "display-name": string }): string {
   if (!existsSync(kernelMain)) throw new UsageError(`${kernelMain} is missing: build first (npx tsc -p tsconfig.json)`);
-  const dest = join(kernelsDir(opts), opts.name);
+  const dest = specFolder(opts, opts.name);
+  if (existsSync(dest)) {
+    const why = notOurs(dest);
+    if (why) throw new UsageError(`${dest} is not a TensorCore kernelspec (${why}); nothing written: pick another --name`);
+  }
+  installLabextension(dirname(dirname(dest))); // first: it may refuse, and then nothing is written
   mkdirSync(dest, { recursive: true });
   writeFileSync(join(dest, "kernel.json"), JSON.stringify(kernelSpec(opts["display-name"]), null, 2) + "\n");
   for (const logo of ["logo-32x32.png", "logo-64x64.png"]) copyFileSync(join(specDir, logo), join(dest, logo));
-  installLabextension(dirname(dirname(dest)));
   return dest;
+}
+
+/** Removes the kernelspec's files, and its folder if nothing else is in it; returns what was left there. */
+export function uninstall(opts: Where & { name: string }): { dest: string; kept: string[] } {
+  const dest = specFolder(opts, opts.name);
+  if (!existsSync(dest)) throw new UsageError(`no kernelspec at ${dest}`);
+  const why = notOurs(dest);
+  if (why) throw new UsageError(`${dest} is not a TensorCore kernelspec (${why}); nothing removed`);
+  for (const f of SPEC_FILES) rmSync(join(dest, f), { force: true });
+  const kept = readdirSync(dest);
+  if (kept.length === 0) rmdirSync(dest);
+  return { dest, kept };
 }
 
 /** The prebuilt .ta language extension, beside the kernels: DATA/labextensions/tensorcore-lab. */
 export function installLabextension(dataDir: string): string | undefined {
   if (!existsSync(join(labextension, "package.json"))) return undefined;
   const dest = join(dataDir, "labextensions", "tensorcore-lab");
-  rmSync(dest, { recursive: true, force: true });
+  // replaced only when it is this extension (an earlier install); anything else there is kept
+  if (existsSync(dest)) {
+    const name = (file: string) => { try { return JSON.parse(readFileSync(file, "utf8")).name; } catch { return undefined; } };
+    if (name(join(dest, "package.json")) !== name(join(labextension, "package.json")))
+      throw new UsageError(`${dest} holds something other than the TensorCore language extension; nothing replaced there (move it away to install)`);
+    rmSync(dest, { recursive: true, force: true });
+  }
   cpSync(labextension, dest, { recursive: true });
   return dest;
 }
@@ -120,10 +166,8 @@ export async function kernelCommand(argv: string[]): Promise<number> {
     case "uninstall": {
       const p = parseCommand(KERNEL_UNINSTALL, rest);
       if (p.help) return 0;
-      const dest = join(kernelsDir(p.values), p.values.name);
-      if (!existsSync(dest)) throw new UsageError(`no kernelspec at ${dest}`);
-      rmSync(dest, { recursive: true, force: true });
-      console.log(`removed ${dest}`);
+      const { dest, kept } = uninstall(p.values);
+      console.log(kept.length ? `removed the kernelspec's files from ${dest}; left the folder and what else is in it (${kept.join(", ")})` : `removed ${dest}`);
       return 0;
     }
     default: {

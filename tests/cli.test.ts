@@ -284,6 +284,50 @@ test("kernel install writes the kernelspec only where it is told", () => {
   }
 });
 
+test("kernel install/uninstall touch only TensorCore's kernelspec: another kernel's, a path as --name, and a user's own files are left alone", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-kowner-"));
+  try {
+    const kernels = join(home, "p/share/jupyter/kernels");
+    const python = join(kernels, "python3");
+    mkdirSync(python, { recursive: true });
+    const pySpec = JSON.stringify({ argv: ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], display_name: "Python 3", language: "python" });
+    writeFileSync(join(python, "kernel.json"), pySpec);
+    const run = (...args: string[]) => sandboxed(["kernel", ...args, "--prefix", join(home, "p")], home);
+    const refusedWith = (r: { status: number | null; stderr: string }, ...needles: string[]) => {
+      assert.is(r.status, 1, r.stderr);
+      for (const n of needles) assert.ok(r.stderr.includes(n), `expected '${n}' in: ${r.stderr}`);
+      assert.not.match(r.stderr, /\n\s+at /);
+    };
+    // another kernel's kernelspec: neither removed nor overwritten
+    refusedWith(run("uninstall", "--name", "python3"), `${python} is not a TensorCore kernelspec (its kernel.json is for the language 'python'); nothing removed`);
+    refusedWith(run("install", "--name", "python3"), "is not a TensorCore kernelspec", "nothing written");
+    assert.is(readFileSync(join(python, "kernel.json"), "utf8"), pySpec);
+    // a path as the name: refused before anything is touched (--name .. would have removed every kernelspec)
+    for (const name of ["..", "../..", "a/b", "."]) {
+      refusedWith(run("uninstall", "--name", name), `--name '${name}': a kernelspec name is letters, digits`);
+      refusedWith(run("install", "--name", name), `--name '${name}'`);
+    }
+    assert.ok(existsSync(join(python, "kernel.json")));
+    // ours, with a file the user added: uninstall removes only what install wrote
+    assert.is(run("install", "--name", "tc").status, 0);
+    writeFileSync(join(kernels, "tc", "notes.txt"), "mine");
+    const u = run("uninstall", "--name", "tc");
+    assert.is(u.status, 0, u.stderr);
+    assert.match(u.stdout, /left the folder and what else is in it \(notes\.txt\)/);
+    assert.equal(readdirSync(join(kernels, "tc")), ["notes.txt"]);
+    // something else where the language extension goes is not replaced, and then no kernelspec is written either
+    const ext = join(home, "p/share/jupyter/labextensions/tensorcore-lab");
+    rmSync(ext, { recursive: true, force: true });
+    mkdirSync(ext, { recursive: true });
+    writeFileSync(join(ext, "package.json"), JSON.stringify({ name: "someone-elses-extension" }));
+    refusedWith(run("install", "--name", "tc2"), `${ext} holds something other than the TensorCore language extension`);
+    assert.not.ok(existsSync(join(kernels, "tc2")));
+    assert.equal(JSON.parse(readFileSync(join(ext, "package.json"), "utf8")).name, "someone-elses-extension");
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
 test("hf's options match python-ref's argparse (names and defaults)", () => {
   const venv = join(root, ".venv", "bin", "python");
   const python = existsSync(venv) ? venv : "python3";
