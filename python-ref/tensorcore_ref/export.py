@@ -39,6 +39,35 @@ def export_owner(folder: Path) -> str | None:
     if data.get("written_by", WRITTEN_BY) != WRITTEN_BY:
         return f"its index.json was written by {data.get('written_by')!r}"
     return None
+
+
+ARCHIVE_FORMAT = "tensorcore-reference-archive/1"
+
+
+def check_archive_replaceable(tar_path: Path, name: str) -> None:
+    """--archive replaces DIR.tar.gz only when it is missing or one export packed: a gzip tar whose
+    first members are DIR/ and DIR/archive-manifest.json of ARCHIVE_FORMAT (tarfile adds a folder's
+    entries sorted, so the manifest comes first). Anything else there is the user's, and left alone."""
+    if not os.path.lexists(tar_path):
+        return
+    why = None
+    if tar_path.is_symlink() or not tar_path.is_file():
+        why = "it is not a regular file"
+    else:
+        try:
+            with tarfile.open(tar_path, "r:gz") as tf:
+                first, second = tf.next(), tf.next()
+                ok = (first is not None and first.isdir() and first.name == name and second is not None
+                      and second.isfile() and second.name == f"{name}/archive-manifest.json" and second.size < (1 << 26))
+                listing = json.loads(tf.extractfile(second).read()) if ok else None
+            if not (isinstance(listing, dict) and listing.get("format") == ARCHIVE_FORMAT):
+                why = "it is not an archive export packed"
+        except (OSError, EOFError, tarfile.TarError, ValueError, UnicodeDecodeError):
+            why = "it is not a gzip tar archive export packed"
+    if why:
+        raise TCError(f"{tar_path}: --archive would replace it, but {why}; nothing written (move it away)")
+
+
 DATASET_FORMAT = "tensorcore-dataset/1"
 # probs are computed in float64 and stored as float32, so each row sums to 1 within ~V * 2^-24 of
 # the stored values' rounding (< 1e-6 in practice). torch's pure-f32 softmax over 50257 logits drifts
@@ -261,6 +290,9 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     if new_tokens < 0:
         raise TCError("--new-tokens must be >= 0")
     prepare_output(Path(out), export_owner, WHAT)  # refuse before running the model, not after
+    tar_path = Path(out).absolute().parent / f"{Path(out).name}.tar.gz"
+    if archive:
+        check_archive_replaceable(tar_path, Path(out).name)
     prompts = read_prompts(prompts_file)
     step = Steps("export", 1 + len(prompts) + (1 if archive else 0), quiet)
     step("loading the model (torch, transformers)")
@@ -321,7 +353,7 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
         (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n")
         (tmp / "dataset.json").write_text(json.dumps(dataset, indent=1) + "\n")
         if archive:
-            listing = {"format": "tensorcore-reference-archive/1", "files": {}}
+            listing = {"format": ARCHIVE_FORMAT, "files": {}}
             for f in sorted(tmp.rglob("*")):
                 if f.is_file():
                     listing["files"][f.relative_to(tmp).as_posix()] = sha256_file(f)
@@ -329,11 +361,11 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     if archive:
         step(f"packing {Path(out).name}.tar.gz")
         out = Path(out)
-        tar_path = out.parent / f"{out.name}.tar.gz"
-        part = out.parent / f".{out.name}.tar.gz.part-{os.getpid()}"
+        part = tar_path.parent / f".{out.name}.tar.gz.part-{os.getpid()}"
         try:
             with tarfile.open(part, "w:gz") as tf:
                 tf.add(out, arcname=out.name)
+            check_archive_replaceable(tar_path, out.name)  # it may have appeared while we worked
             os.replace(part, tar_path)
         finally:
             if part.exists():

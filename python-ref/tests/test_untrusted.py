@@ -416,3 +416,26 @@ def test_a_tokenizer_pattern_hf_would_panic_on_is_refused_first(tiny_llama, tmp_
     refused_convert(rc, err, out, str(src / "tokenizer.json"), "pre_tokenizer.pretokenizers[0].pattern",
                     '"(a+)+b"', "exponential time")
     assert "panicked" not in err
+
+
+def test_export_archive_replaces_only_an_archive_export_packed(tiny_gpt2, tmp_path, capsys):
+    """--archive writes DIR.tar.gz beside DIR: a file of that name the user has (or a link) is
+    refused before any work and left as it was; the archive an earlier export packed is replaced."""
+    prompts = tmp_path / "prompts.json"
+    prompts.write_text(json.dumps(["Hello"]))
+    out = tmp_path / "ref"
+    tar = tmp_path / "ref.tar.gz"
+    tar.write_bytes(b"my own notes")
+    rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 1, "--archive")
+    refused(rc, err, str(tar), "--archive would replace it, but it is not a gzip tar archive export packed", "nothing written")
+    assert tar.read_bytes() == b"my own notes" and not out.exists()
+    tar.unlink()
+    tar.symlink_to(prompts)
+    rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 1, "--archive")
+    refused(rc, err, str(tar), "it is not a regular file")
+    assert tar.is_symlink() and json.loads(prompts.read_text()) == ["Hello"]
+    tar.unlink()
+    for _ in range(2):  # the second run replaces the first one's archive
+        rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 1, "--archive")
+        assert rc == 0, err
+        assert tar.is_file() and (out / "archive-manifest.json").is_file()
