@@ -2,7 +2,8 @@
 # Idempotent set-up, in levels, so each entry point prepares only what it needs:
 #   main  npm packages, the TypeScript build and assets, Eigen        (npm start)
 #   lab   main + the Python environment with JupyterLab               (npm run lab)
-#   all   lab + headless Chromium for the JupyterLab browser test     (npm test, npm run setup; the default)
+#   all   lab + headless Chromium for the JupyterLab browser test,    (npm test, npm run setup; the default)
+#         and llama.cpp's prebuilt CPU binaries (node-llama-cpp) for the GGUF test
 # Each step checks a stamp first, so a warm run costs a few seconds.
 set -euo pipefail
 level="${1:-all}"
@@ -34,3 +35,12 @@ bash scripts/ensure-python.sh
 
 # 5. Headless Chromium for the JupyterLab browser test (Debian's chromium; skipped loudly without it).
 bash scripts/ensure-browser.sh
+
+# 6. llama.cpp (node-llama-cpp's prebuilt CPU binaries, ~85 MB, pinned in bench/llamacpp) for
+#    tests/e2e/gguf.e2e.ts, which runs the peer's own loader on the GGUF files export-gguf writes.
+#    Reinstalled only when its lock file changed; without it that test is skipped loudly.
+node --input-type=module -e '
+const m = await import("./dist/bench/llamacpp.js");
+const err = m.ensureLlamaPackage((s) => console.error(s.replace("[bench]", "[setup]")));
+if (err) console.error(`[setup] WARNING: ${err}: tests/e2e/gguf.e2e.ts will be skipped`);
+'

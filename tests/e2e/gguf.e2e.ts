@@ -1,9 +1,9 @@
 // `tensorcore hf export-gguf` end to end: llama.cpp (the prebuilt binaries of node-llama-cpp, the
 // bench-only package in bench/llamacpp) loads the exported GGUF of the project's models, and its
 // greedy tokens equal the DSL's (interpreter) and HF's for 16 steps.
-// The package is not part of npm test's set-up (it is ~85 MB and only the bench needs it): without it
-// these tests are skipped with a message; `npm run bench` (or `npm ci --prefix bench/llamacpp
-// --omit=optional`) installs it. python-ref/tests/test_gguf.py checks the files without llama.cpp.
+// npm test's set-up installs the package (scripts/setup.sh, step 6); where it could not (no npm
+// registry), these tests are skipped with a message. python-ref/tests/test_gguf.py checks the files
+// without llama.cpp.
 
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
@@ -53,8 +53,8 @@ const models: [string, () => { hf: string; dsl: string }, string[]][] = [
 ];
 
 if (!llamaPackageInstalled()) {
-  console.warn("\n!!! gguf.e2e: SKIPPED: bench/llamacpp is not installed (node-llama-cpp, bench-only); " +
-    "run `npm ci --prefix bench/llamacpp --omit=optional` or `npm run bench` once to run these tests\n");
+  console.warn("\n!!! gguf.e2e: SKIPPED: bench/llamacpp is not installed (node-llama-cpp); " +
+    "run `npm run setup` (or `npm ci --prefix bench/llamacpp --omit=optional`) to run these tests\n");
 } else {
   for (const [name, get, dtypes] of models) {
     test(`${name}: llama.cpp's greedy tokens on the exported GGUF equal the DSL's and HF's (${STEPS} steps)`, async () => {
