@@ -58,10 +58,18 @@ export const MAGICS: Record<string, Magic> = {
       ctx.print(`Wall time: ${formatMs(performance.now() - t0)}\n`);
     },
   },
-  who: { usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; the memory the session's tensor values hold; then kernels, types and consts.", run: (ctx) => who(ctx) },
+  who: {
+    usage: "%who", summary: "List session tensors with type, shape, precision, memory space and bytes; the memory the session's tensor values hold; then kernels, types and consts.",
+    run: (ctx, args) => {
+      if (args) throw new MagicError("usage: %who (it takes no arguments: it lists everything)");
+      who(ctx);
+    },
+  },
   reset: {
     usage: "%reset", summary: "Forget every definition and tensor of the session.",
-    run: (ctx) => {
+    run: (ctx, args) => {
+      // `%reset x` must not read as "forget x" and then forget everything
+      if (args) throw new MagicError("usage: %reset (it takes no arguments and forgets every definition and tensor; nothing was reset)");
       ctx.session.reset();
       sessionState.delete(ctx.session);
       ctx.print("session cleared: no types, consts, kernels or tensors are defined\n");
@@ -462,7 +470,13 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   };
   const { CausalLM, EMBEDDED_MODEL } = await import("../models/causal-lm.js");
   const { generate } = await import("../models/generate.js");
-  const { Gpt2Tokenizer } = await import("../models/tokenizer.js");
+  const { samplingProblem } = await import("../models/sampling.js");
+  const { Tokenizer } = await import("../models/tokenizer.js");
+  // the CLI's checks, before anything loads
+  const maxNewTokens = num("--max-new-tokens", 40);
+  const sampling = { greedy: opts["--temperature"] === undefined, temperature: num("--temperature", 1), topK: num("--top-k", 0), topP: num("--top-p", 1), seed: num("--seed", 0) };
+  const problem = samplingProblem(sampling, maxNewTokens);
+  if (problem) throw new MagicError(problem);
   const dir = resolve(expandHome(opts["--model"] ?? EMBEDDED_MODEL));
   if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${dir}: not a model folder (no manifest.json)`);
   const backend = ctx.getBackend();
@@ -475,15 +489,10 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
     loadedModels.set(key, p);
   }
   const model = await loadedModels.get(key)!;
-  const tokenizer = asMagicError(() => Gpt2Tokenizer.fromFolder(dir));
+  const tokenizer = asMagicError(() => Tokenizer.fromFolder(dir));
   const text = prompt.join(" ");
   ctx.print(text);
-  const maxNewTokens = num("--max-new-tokens", 40);
-  const r = generate(model, tokenizer, text, {
-    maxNewTokens,
-    sampling: { greedy: opts["--temperature"] === undefined, temperature: num("--temperature", 1), topK: num("--top-k", 0), topP: num("--top-p", 1), seed: num("--seed", 0) },
-    onText: (t) => ctx.print(t),
-  });
+  const r = generate(model, tokenizer, text, { maxNewTokens, sampling, onText: (t) => ctx.print(t) });
   const why = r.stop === "eos" ? "the model wrote the end-of-text token" : r.stop === "max_tokens" ? `--max-new-tokens ${maxNewTokens} reached` : `the context is full (${model.nCtx} positions)`;
   ctx.print(`\n[${backend}] ${r.generated_ids.length} tokens; prefill ${r.timing.prefill_ms} ms, ${r.timing.decode_ms_per_token} ms/token; stopped: ${why}\n`);
   // The prompt's (and the continuation's) tokens label attention maps of that length (%heatmap).

@@ -6,7 +6,7 @@ import { Progress } from "../cli/progress.js";
 import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { generate } from "./generate.js";
-import { SamplingOptions } from "./sampling.js";
+import { samplingProblem, SamplingOptions } from "./sampling.js";
 import { Tokenizer, TokenizerError } from "./tokenizer.js";
 import { InputError } from "../runtime/model-folder.js";
 
@@ -44,11 +44,9 @@ export async function generateCommand(argv: string[]): Promise<number> {
     topP: v["top-p"],
     seed: v.seed,
   };
-  if (sampling.topP <= 0 || sampling.topP > 1) throw new UsageError("--top-p must be in (0, 1]");
-  if (!sampling.greedy && sampling.temperature <= 0) throw new UsageError("--temperature must be positive");
-  if (sampling.topK < 0) throw new UsageError("--top-k must be 0 or more");
   const maxNew = v["max-new-tokens"];
-  if (maxNew < 1) throw new UsageError("--max-new-tokens must be at least 1");
+  const problem = samplingProblem(sampling, maxNew);
+  if (problem) throw new UsageError(problem);
   if (!existsSync(dir)) throw new UsageError(`model folder '${dir}' does not exist`);
   const json = v.json;
   const progress = new Progress();

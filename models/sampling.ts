@@ -11,6 +11,19 @@ export interface SamplingOptions {
 
 export const GREEDY: SamplingOptions = { greedy: true, temperature: 1, topK: 0, topP: 1, seed: 0 };
 
+/**
+ * What is wrong with generation options, named by their flags, or null. One check for the CLI's
+ * `generate` and the kernel's `%generate`, which take the same flags.
+ */
+export function samplingProblem(s: SamplingOptions, maxNewTokens: number): string | null {
+  if (!Number.isSafeInteger(maxNewTokens) || maxNewTokens < 1) return `--max-new-tokens must be a whole number, at least 1 (got ${maxNewTokens})`;
+  if (!Number.isSafeInteger(s.topK) || s.topK < 0) return `--top-k must be a whole number, 0 or more (got ${s.topK})`;
+  if (!Number.isSafeInteger(s.seed)) return `--seed must be a whole number (got ${s.seed})`;
+  if (!(s.topP > 0 && s.topP <= 1)) return `--top-p must be in (0, 1] (got ${s.topP})`;
+  if (!s.greedy && !(s.temperature > 0 && Number.isFinite(s.temperature))) return `--temperature must be positive (got ${s.temperature})`;
+  return null;
+}
+
 /** mulberry32: a small, fast, seedable PRNG with a 2^32 period; floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;

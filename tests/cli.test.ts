@@ -257,6 +257,10 @@ test("unknown options and missing values are refused before anything runs, with 
       [["hf", "convert", "gpt2", "--out", out, "--dtype", "f8"], /^tensorcore: error: option '--dtype' must be one of f32, f16, bf16, int8, got 'f8'/],
       [["kernel", "install", "--user", "--prefix", out], /^tensorcore: error: --user, --sys-prefix and --prefix exclude each other/],
       [["hf", "nope"], /^tensorcore: error: unknown command 'nope' for 'tensorcore hf'/],
+      // generation's own ranges (the kernel's %generate gets the same messages)
+      [["generate", "hi", "--max-new-tokens", "0"], /^tensorcore: error: --max-new-tokens must be a whole number, at least 1 \(got 0\)/],
+      [["generate", "hi", "--top-p", "1.5"], /^tensorcore: error: --top-p must be in \(0, 1\] \(got 1\.5\)/],
+      [["generate", "hi", "--temperature=-1"], /^tensorcore: error: --temperature must be positive \(got -1\)/],
     ] as [string[], RegExp][]) {
       const r = sandboxed(args, home);
       assert.is(r.status, 1, args.join(" "));

@@ -36,6 +36,26 @@ test("cells share definitions; a cell may redefine a name; REDUCE prints", async
   assert.is(d.outcome.result!.data["text/plain"], "2");
 });
 
+test("magics refuse what they would misread: %reset x resets nothing, %generate's options are checked as the CLI checks them", async () => {
+  const e = engine();
+  await run(e, "type V = Tensor<f32, {2}>;\nV x;\nx = 3;");
+  for (const [code, message] of [
+    ["%reset x", "usage: %reset (it takes no arguments and forgets every definition and tensor; nothing was reset)"],
+    ["%who x", "usage: %who (it takes no arguments: it lists everything)"],
+    ["%generate --max-new-tokens 0 hi", "--max-new-tokens must be a whole number, at least 1 (got 0)"],
+    ["%generate --max-new-tokens 1e20 hi", "--max-new-tokens must be a whole number, at least 1 (got 100000000000000000000)"],
+    ["%generate --top-k 2.5 hi", "--top-k must be a whole number, 0 or more (got 2.5)"],
+    ["%generate --top-p 2 hi", "--top-p must be in (0, 1] (got 2)"],
+    ["%generate --temperature 0 hi", "--temperature must be positive (got 0)"],
+  ]) {
+    const r = await run(e, code);
+    assert.is(r.outcome.status, "error", code);
+    assert.is(r.outcome.error!.ename, "MagicError", code);
+    assert.is(r.outcome.error!.evalue, message, code);
+  }
+  assert.match((await run(e, "x")).outcome.result!.data["text/plain"] as string, "[3., 3.]"); // still defined
+});
+
 test("%_crash exists only in a kernel started for tests; %run refuses a file over 16 MiB before reading it", async () => {
   const e = engine();
   const saved = process.env.TENSORCORE_TEST_HOOKS;
