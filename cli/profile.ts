@@ -7,7 +7,7 @@ import { runProgram } from "../backends/run-program.js";
 import { CausalLM, EMBEDDED_MODEL } from "../models/causal-lm.js";
 import { buildReport, formatProfile, ProfileReport, profileFigure, RawProfile, Roofline } from "../runtime/profile.js";
 import { roofline } from "../runtime/roofline.js";
-import { inputsSource } from "../runtime/weights.js";
+import { InputError, inputsSource } from "../runtime/weights.js";
 import { BACKEND_OPTION, checkOutputFile, CommandSpec, parseCommand, readSources, UsageError, writeOutputFile } from "./args.js";
 
 export const PROFILE = {
@@ -89,9 +89,11 @@ export async function profileCommand(argv: string[]): Promise<number> {
  */
 export async function profileModel(dir: string, backend: BackendName, promptLen: number, steps: number, log: (s: string) => void = () => {}): Promise<{ title: string; raw?: RawProfile }[]> {
   const m = await CausalLM.load(dir, { backend, log, profile: true });
-  const prompt = Array.from({ length: Math.max(1, Math.min(promptLen, m.nCtx - steps)) }, (_, i) => (100 + 37 * i) % m.vocab);
+  // refused rather than cut short, so the titles say what ran
+  if (promptLen + steps > m.nCtx) throw new InputError(`--prompt ${promptLen} and --tokens ${steps} need ${promptLen + steps} positions; the model's context has ${m.nCtx}`);
+  const prompt = Array.from({ length: promptLen }, (_, i) => (100 + 37 * i) % m.vocab);
   let logits = m.prefill(prompt, { chunked: true }); // all of it in the prefill instantiation, even a short prompt
-  for (let i = 0; i < steps && m.length < m.nCtx; i++) logits = m.decode(argmaxOf(logits));
+  for (let i = 0; i < steps; i++) logits = m.decode(argmaxOf(logits));
   const p = m.profiles();
   return [{ title: `prefill of ${prompt.length} tokens`, raw: p.prefill }, { title: `${steps} decode steps`, raw: p.decode }];
 }

@@ -205,6 +205,7 @@ export function splitOptions(args: string, names: string[]): { expr: string; opt
     const from = m.index! + m[0].length, to = i + 1 < marks.length ? marks[i + 1].index! : args.length;
     const value = args.slice(from, to).trim();
     if (!value) throw new MagicError(`--${m[1]} needs a value`);
+    if (opts[m[1]] !== undefined) throw new MagicError(`--${m[1]} is given twice`);
     opts[m[1]] = value;
   });
   const unknown = /(?:^|\s)(--[A-Za-z][\w-]*)/.exec(expr);
@@ -264,7 +265,7 @@ function compare(ctx: MagicContext, args: string, line: number): void {
   const num = (k: string, d: number) => {
     if (opts[k] === undefined) return d;
     const x = Number(opts[k]);
-    if (!(x >= 0)) throw new MagicError(`--${k} needs a non-negative number, got '${opts[k]}'`);
+    if (!(x >= 0 && Number.isFinite(x))) throw new MagicError(`--${k} needs a finite non-negative number, got '${opts[k]}'`);
     return x;
   };
   const atol = num("atol", COMPARE_ATOL), rtol = num("rtol", COMPARE_RTOL);
@@ -380,8 +381,8 @@ function asMagicError<T>(f: () => T): T {
 function load(ctx: MagicContext, args: string): void {
   const words = args.split(/\s+/).filter(Boolean);
   const verify = !words.includes("--no-verify");
-  const [dirArg, prefix = ""] = words.filter((w) => w !== "--no-verify");
-  if (!dirArg) throw new MagicError("usage: %load DIR [PREFIX] [--no-verify]");
+  const [dirArg, prefix = "", ...extra] = words.filter((w) => w !== "--no-verify");
+  if (!dirArg || extra.length) throw new MagicError("usage: %load DIR [PREFIX] [--no-verify]");
   if (prefix && !VALID_NAME.test(prefix)) throw new MagicError(`the prefix '${prefix}' is not an identifier`);
   const dir = resolve(expandHome(dirArg));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new MagicError(`${dirArg}: no such directory`);
@@ -510,20 +511,26 @@ async function profileMagic(ctx: MagicContext, args: string, line: number): Prom
   const { buildReport, formatProfile, profileFigure } = await import("../runtime/profile.js");
   const { roofline } = await import("../runtime/roofline.js");
   const backend = ctx.getBackend();
-  const roof = roofline();
   const runs: { title: string; raw?: import("../runtime/profile.js").RawProfile }[] = [];
   if (args.startsWith("--model")) {
-    const words = splitArgs(args), opt = (k: string, d: number) => {
-      const i = words.indexOf(k);
-      if (i < 0) return d;
+    const words = splitArgs(args);
+    if (words[0] !== "--model" || words[1] === undefined || words[1].startsWith("--")) throw new MagicError("--model needs a folder (usage: %profile --model DIR [--prompt N] [--tokens N])");
+    const counts: Record<string, number> = { "--prompt": 16, "--tokens": 16 };
+    for (let i = 2; i < words.length; i += 2) {
+      const k = words[i];
+      if (!(k in counts)) throw new MagicError(`unknown option '${k}' (usage: %profile --model DIR [--prompt N] [--tokens N])`);
       const n = Number(words[i + 1]);
-      if (!Number.isInteger(n) || n < 1) throw new MagicError(`${k} needs a positive integer`);
-      return n;
-    };
-    const dir = resolve(expandHome(words[1] ?? ""));
-    if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${words[1] ?? ""}: not a model folder (no manifest.json)`);
+      if (!Number.isSafeInteger(n) || n < 1) throw new MagicError(`${k} needs a positive whole number, got '${words[i + 1] ?? "nothing"}'`);
+      counts[k] = n;
+    }
+    const dir = resolve(expandHome(words[1]));
+    if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${words[1]}: not a model folder (no manifest.json)`);
     const { profileModel } = await import("../cli/profile.js");
-    runs.push(...(await profileModel(dir, backend, opt("--prompt", 16), opt("--tokens", 16))));
+    try {
+      runs.push(...(await profileModel(dir, backend, counts["--prompt"], counts["--tokens"])));
+    } catch (e) {
+      throw e instanceof InputError ? new MagicError(e.message) : e;
+    }
   } else {
     const { createExecutor } = await import("../backends/index.js");
     if (!profilers.has(backend)) profilers.set(backend, createExecutor(backend, { profile: true }));
@@ -533,6 +540,7 @@ async function profileMagic(ctx: MagicContext, args: string, line: number): Prom
     await ctx.session.run(new SourceFile(`<cell line ${line + 1}>`, args), exec, { print: (l) => ctx.print(l + "\n") });
     runs.push({ title: args, raw: exec.profile?.() });
   }
+  const roof = roofline(); // measured once per machine (cached), after the options were checked
   for (const { title, raw } of runs) {
     if (!raw) continue;
     const report = buildReport(raw, roof);

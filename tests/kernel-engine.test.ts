@@ -36,7 +36,7 @@ test("cells share definitions; a cell may redefine a name; REDUCE prints", async
   assert.is(d.outcome.result!.data["text/plain"], "2");
 });
 
-test("magics refuse what they would misread: %reset x resets nothing, %generate's options are checked as the CLI checks them", async () => {
+test("magics refuse what they would misread: %reset x resets nothing, extra words and repeated options are named, %generate's and %profile's counts are checked as the CLI checks them", async () => {
   const e = engine();
   await run(e, "type V = Tensor<f32, {2}>;\nV x;\nx = 3;");
   for (const [code, message] of [
@@ -47,6 +47,13 @@ test("magics refuse what they would misread: %reset x resets nothing, %generate'
     ["%generate --top-k 2.5 hi", "--top-k must be a whole number, 0 or more (got 2.5)"],
     ["%generate --top-p 2 hi", "--top-p must be in (0, 1] (got 2)"],
     ["%generate --temperature 0 hi", "--temperature must be positive (got 0)"],
+    ["%load models/embedded w extra", "usage: %load DIR [PREFIX] [--no-verify]"],
+    ["%heatmap x --vs x --vs x", "--vs is given twice"],
+    ["%compare x x --rtol 1e400", "--rtol needs a finite non-negative number, got '1e400'"],
+    ["%profile --model", "--model needs a folder (usage: %profile --model DIR [--prompt N] [--tokens N])"],
+    ["%profile --model models/embedded --prompts 4", "unknown option '--prompts' (usage: %profile --model DIR [--prompt N] [--tokens N])"],
+    ["%profile --model models/embedded --tokens 1e30", "--tokens needs a positive whole number, got '1e30'"],
+    ["%profile --model models/embedded --prompt 200", "--prompt 200 and --tokens 16 need 216 positions; the model's context has 128"],
   ]) {
     const r = await run(e, code);
     assert.is(r.outcome.status, "error", code);
