@@ -154,19 +154,26 @@ export function readPrompts(file: string | undefined): string[] {
   return prompts;
 }
 
+/** Each prompt and its new tokens fit the folder's context (manifest consts.N_CTX), or a UsageError names the first that does not. */
+function checkPromptsFit(modelDir: string, prompts: string[], newTokens: number, tokenizer: Tokenizer): void {
+  const nCtx = new ManifestSource(modelDir, { verify: false }).manifest.consts?.N_CTX;
+  if (typeof nCtx !== "number") return; // the load that follows names the folder's problem
+  prompts.forEach((p, i) => {
+    const n = tokenizer.encode(p).length;
+    if (n + newTokens > nCtx) {
+      const shown = p.length > 40 ? JSON.stringify(p.slice(0, 40)) + "…" : JSON.stringify(p);
+      throw new UsageError(`prompt ${i + 1} (${shown}) is ${n} tokens: with --new-tokens ${newTokens} it needs ${n + newTokens} positions, but the model's context has ${nCtx}`);
+    }
+  });
+}
+
 export async function verifyModel(
   modelDir: string, prompts: string[], backend: BackendName,
   opts: { newTokens?: number; log?: (m: string) => void; progress?: Progress; verifyWeights?: boolean } = {},
 ): Promise<VerifyReport> {
   const log = opts.log ?? (() => {});
   const newTokens = opts.newTokens ?? 32;
-  const refDir = await exportReferences(modelDir, prompts, newTokens, log, opts.progress);
-  const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8")); // checked by exportReferences
-  const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
   const failures: string[] = [];
-  const reports: PromptReport[] = [];
-  const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
-  const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
   // The folder's tokenizer must give HF's prompt ids (BOS included), or generate would feed the model
   // other tokens than the ones verified here; the report shows token text with it (a folder without
   // one: ids only).
@@ -178,6 +185,13 @@ export async function verifyModel(
       failures.push(`tokenizer: ${(e as Error).message}`);
     }
   }
+  if (tokenizer) checkPromptsFit(modelDir, prompts, newTokens, tokenizer); // before minutes of export
+  const refDir = await exportReferences(modelDir, prompts, newTokens, log, opts.progress);
+  const index = JSON.parse(readFileSync(join(refDir, "index.json"), "utf8")); // checked by exportReferences
+  const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
+  const reports: PromptReport[] = [];
+  const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
+  const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
   for (let p = 0; p < prompts.length; p++) {
     opts.progress?.step("verify", p + 1, prompts.length, `prompt ${p + 1}: layers, attention, logits, greedy continuation`);
     const dir = join(refDir, promptDirs[p]);

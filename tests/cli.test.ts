@@ -332,6 +332,20 @@ test("kernel install/uninstall touch only TensorCore's kernelspec: another kerne
   }
 });
 
+test("verify refuses a prompt that does not fit the context with its new tokens, naming it, before exporting anything", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-vfit-"));
+  try {
+    writeFileSync(join(home, "prompts.json"), JSON.stringify(["Hello world", "The meaning of life is"]));
+    const r = sandboxed(["verify", "--model", join(root, "models", "embedded"), "--backend", "interp", "--prompts", join(home, "prompts.json"), "--new-tokens", "124"], home);
+    assert.is(r.status, 1, r.stderr);
+    // GPT-2 ids: "Hello world" is 2 tokens (fits in 128 with 124 more), "The meaning of life is" 5 (does not)
+    assert.is(r.stderr, `tensorcore: error: prompt 2 ("The meaning of life is") is 5 tokens: with --new-tokens 124 it needs 129 positions, but the model's context has 128\n`);
+    assert.not.ok(existsSync(join(home, "cache", "references")));
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});
+
 test("hf's options match python-ref's argparse (names and defaults)", () => {
   const venv = join(root, ".venv", "bin", "python");
   const python = existsSync(venv) ? venv : "python3";
