@@ -306,9 +306,9 @@ def export(source: str, prompts_file: Path, out: Path, new_tokens: int = 8, seed
     for k, p in enumerate(prompts):
         ids = tok(p)["input_ids"]
         if not ids:
-            raise TCError(f"prompt {k} tokenizes to nothing")
+            raise TCError(f"prompt {k + 1} tokenizes to nothing")
         if len(ids) + new_tokens > n_ctx:
-            raise TCError(f"prompt {k} is too long: {len(ids)} tokens + {new_tokens} new tokens > context {n_ctx}")
+            raise TCError(f"prompt {k + 1} is too long: {len(ids)} tokens + {new_tokens} new tokens > context {n_ctx}")
         encoded.append(ids)
 
     model_sha = state_dict_sha256(model)

@@ -194,7 +194,7 @@ def test_prompt_too_long(tiny_gpt2, tmp_path, capsys):
     prompts.write_text(json.dumps(["short prompt", "word " * 70]))  # tiny_gpt2 has 64 positions
     out = tmp_path / "ref"
     rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 2)
-    assert_clean_failure(rc, err, out, "prompt 1 is too long", "context 64")
+    assert_clean_failure(rc, err, out, "prompt 2 is too long", "context 64")  # counted from 1
 
 
 def test_prompt_plus_new_tokens_too_long(tiny_gpt2, tmp_path, capsys):
