@@ -103,7 +103,7 @@ export const MAGICS: Record<string, Magic> = {
       }
     },
   },
-  generate: { usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come.", run: (ctx, args) => generateMagic(ctx, args) },
+  generate: { usage: "%generate [--model DIR] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] [--chat [--system TEXT]] PROMPT", summary: "Generate text with a model folder (default: the embedded model) on the session's back end, streaming tokens as they come. --chat: the prompt is a user's message, turned into the model's prompt by the folder's chat template (as HF's apply_chat_template).", run: (ctx, args) => generateMagic(ctx, args) },
   profile: {
     usage: "%profile CODE  |  %profile --model DIR [--prompt N] [--tokens N]",
     summary: "Run CODE (or a model's prefill and decode steps) on the session's back end with per-kernel and per-statement timers: calls, time, bytes, FLOPs, GB/s and GFLOP/s against this machine's roofline, as a table and a roofline chart.",
@@ -456,10 +456,12 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   const prompt: string[] = [];
   for (let i = 0; i < words.length; i++) {
     const w = words[i];
-    if (/^--(model|max-new-tokens|temperature|top-k|top-p|seed)$/.test(w)) {
+    if (/^--(model|max-new-tokens|temperature|top-k|top-p|seed|system)$/.test(w)) {
       if (words[i + 1] === undefined) throw new MagicError(`${w} needs a value`);
+      if (opts[w] !== undefined) throw new MagicError(`${w} is given twice`);
       opts[w] = words[++i];
-    } else if (w.startsWith("--")) throw new MagicError(`unknown option '${w}' (see %help generate)`);
+    } else if (w === "--chat") opts[w] = "yes";
+    else if (w.startsWith("--")) throw new MagicError(`unknown option '${w}' (see %help generate)`);
     else prompt.push(w);
   }
   if (prompt.length === 0) throw new MagicError('usage: %generate [options] "PROMPT"');
@@ -478,8 +480,22 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   const sampling = { greedy: opts["--temperature"] === undefined, temperature: num("--temperature", 1), topK: num("--top-k", 0), topP: num("--top-p", 1), seed: num("--seed", 0) };
   const problem = samplingProblem(sampling, maxNewTokens);
   if (problem) throw new MagicError(problem);
+  const chat = opts["--chat"] !== undefined;
+  if (opts["--system"] !== undefined && !chat) throw new MagicError("--system needs --chat (a system message is part of a chat)");
   const dir = resolve(expandHome(opts["--model"] ?? EMBEDDED_MODEL));
   if (!existsSync(join(dir, "manifest.json"))) throw new MagicError(`${dir}: not a model folder (no manifest.json)`);
+  // the tokenizer and the chat turn before the model: their refusals come at once
+  const tokenizer = asMagicError(() => Tokenizer.fromFolder(dir));
+  const message = prompt.join(" ");
+  let text = message;
+  if (chat) {
+    const { chatTemplateOf, renderChat, userTurn } = await import("../models/chat.js");
+    try {
+      text = await renderChat(chatTemplateOf(dir), userTurn(message, opts["--system"]));
+    } catch (e) {
+      throw e instanceof InputError ? new MagicError(e.message) : e;
+    }
+  }
   const backend = ctx.getBackend();
   const key = `${dir}|${backend}`;
   if (!loadedModels.has(key)) {
@@ -490,10 +506,8 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
     loadedModels.set(key, p);
   }
   const model = await loadedModels.get(key)!;
-  const tokenizer = asMagicError(() => Tokenizer.fromFolder(dir));
-  const text = prompt.join(" ");
-  ctx.print(text);
-  const r = generate(model, tokenizer, text, { maxNewTokens, sampling, onText: (t) => ctx.print(t) });
+  ctx.print(chat ? `${message}\n` : message);
+  const r = generate(model, tokenizer, text, { maxNewTokens, sampling, addSpecialTokens: !chat, onText: (t) => ctx.print(t) });
   const why = r.stop === "eos" ? "the model wrote the end-of-text token" : r.stop === "max_tokens" ? `--max-new-tokens ${maxNewTokens} reached` : `the context is full (${model.nCtx} positions)`;
   ctx.print(`\n[${backend}] ${r.generated_ids.length} tokens; prefill ${r.timing.prefill_ms} ms, ${r.timing.decode_ms_per_token} ms/token; stopped: ${why}\n`);
   // The prompt's (and the continuation's) tokens label attention maps of that length (%heatmap).

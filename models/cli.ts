@@ -5,6 +5,7 @@ import { BACKEND_OPTION, CommandSpec, parseCommand, UsageError } from "../cli/ar
 import { Progress } from "../cli/progress.js";
 import { chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 import { EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
+import { chatTemplateOf, renderChat, userTurn } from "./chat.js";
 import { generate } from "./generate.js";
 import { samplingProblem, SamplingOptions } from "./sampling.js";
 import { Tokenizer, TokenizerError } from "./tokenizer.js";
@@ -24,6 +25,8 @@ export const GENERATE = {
     "top-k": { type: "integer", value: "K", description: "sample among the K most likely tokens (0: all)", default: 0 },
     "top-p": { type: "number", value: "P", description: "sample within this probability mass, in (0, 1]", default: 1 },
     seed: { type: "integer", description: "sampling seed", default: 0 },
+    chat: { type: "boolean", description: "the prompt is a user's message to a chat model: the folder's chat template (chat_template.jinja or tokenizer_config.json) turns it into the model's prompt, as HF's apply_chat_template" },
+    system: { type: "string", value: "TEXT", description: "with --chat: a system message before the user's" },
     backend: BACKEND_OPTION,
     json: { type: "boolean", description: "print {text, prompt_ids, generated_ids, timing} as JSON" },
     "no-verify": { type: "boolean", description: "skip checking each tensor's sha256 against manifest.json (a corrupted weight file then loads silently; paths, file types and sizes are still checked)" },
@@ -47,6 +50,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const maxNew = v["max-new-tokens"];
   const problem = samplingProblem(sampling, maxNew);
   if (problem) throw new UsageError(problem);
+  if (v.system !== undefined && !v.chat) throw new UsageError("--system needs --chat (a system message is part of a chat)");
   if (!existsSync(dir)) throw new UsageError(`model folder '${dir}' does not exist`);
   const json = v.json;
   const progress = new Progress();
@@ -54,12 +58,16 @@ export async function generateCommand(argv: string[]): Promise<number> {
   try {
     // the tokenizer first: its files are checked in well under a second, before any compiling
     const tokenizer = Tokenizer.fromFolder(dir);
+    // a chat turn is rendered before the model loads: a folder without a template is refused at once
+    const text = v.chat ? await renderChat(chatTemplateOf(dir), userTurn(prompt, v.system)) : prompt;
     const model = await CausalLM.load(dir, { backend, log: progress.log, verifyWeights: v["no-verify"] !== true });
     progress.end();
-    const result = generate(model, tokenizer, prompt, {
+    const result = generate(model, tokenizer, text, {
       maxNewTokens: maxNew,
       sampling,
-      onPrefilled: json ? undefined : () => process.stdout.write(prompt),
+      addSpecialTokens: !v.chat, // the template writes its own BOS, as apply_chat_template's ids have it
+      // the user's message, then the reply on the next line (chat); the text and its continuation (plain)
+      onPrefilled: json ? undefined : () => process.stdout.write(v.chat ? `${prompt}\n` : prompt),
       onText: json ? undefined : (t) => process.stdout.write(t),
     });
     if (json) console.log(JSON.stringify(result));

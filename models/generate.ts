@@ -12,6 +12,8 @@ export interface GenerateOptions {
   /** Called with each piece of text as soon as it is complete UTF-8. */
   onText?: (text: string) => void;
   stopAtEos?: boolean;
+  /** Add the post-processor's special tokens (BOS…) to the prompt, as HF's encode does by default; false for a rendered chat template, which writes its own. */
+  addSpecialTokens?: boolean;
 }
 
 export interface GenerateResult {
@@ -25,7 +27,7 @@ export interface GenerateResult {
 
 export function generate(model: CausalLM, tokenizer: Tokenizer, prompt: string, opts: GenerateOptions): GenerateResult {
   // encode() adds what the tokenizer's post-processor adds (Llama's <s>, Llama 3's <|begin_of_text|>), as HF does.
-  const promptIds = tokenizer.encode(prompt);
+  const promptIds = tokenizer.encode(prompt, { addSpecialTokens: opts.addSpecialTokens ?? true });
   if (promptIds.length === 0) {
     // an empty prompt under a tokenizer without BOS: start from the end-of-text token, as GPT-2 does
     const start = tokenizer.bosId >= 0 ? tokenizer.bosId : tokenizer.eosId;

@@ -12,6 +12,7 @@ import { parseCell, identifierFor } from "../kernel/magics.js";
 import { textPlain, formatNumber, PLOTLY_MIME } from "../kernel/display.js";
 import { OutputEvent } from "../kernel/protocol.js";
 import { allocTensor } from "../runtime/tensor.js";
+import { EMBEDDED_MODEL } from "../models/causal-lm.js";
 
 function engine() { return new LanguageEngine({ interrupt: new Int32Array(new SharedArrayBuffer(4)) }); }
 
@@ -48,6 +49,8 @@ test("magics refuse what they would misread: %reset x resets nothing, extra word
     ["%generate --top-p 2 hi", "--top-p must be in (0, 1] (got 2)"],
     ["%generate --temperature 0 hi", "--temperature must be positive (got 0)"],
     ["%load models/embedded w extra", "usage: %load DIR [PREFIX] [--no-verify]"],
+    ["%generate --system x hi", "--system needs --chat (a system message is part of a chat)"],
+    ["%generate --chat hi", `${EMBEDDED_MODEL} has no chat template (neither chat_template.jinja nor "chat_template" in tokenizer_config.json): it is not a chat model, so give the prompt without --chat`],
     ["%heatmap x --vs x --vs x", "--vs is given twice"],
     ["%compare x x --rtol 1e400", "--rtol needs a finite non-negative number, got '1e400'"],
     ["%profile --model", "--model needs a folder (usage: %profile --model DIR [--prompt N] [--tokens N])"],

@@ -27,9 +27,10 @@ WEIGHTS_FILE = "weights.safetensors"
 DTYPES = ("f32", "f16", "bf16", "int8")
 # Every tokenizer file the source has: tokenizer.json is what transformers 5 saves (often the only
 # vocabulary a hub folder has), tokenizer_config.json names the class whose pipeline it runs, and
-# generation_config.json lists the ids that end generation. models/tokenizer.ts reads them.
+# generation_config.json lists the ids that end generation, chat_template.jinja is a chat model's
+# prompt format (models/chat.ts). models/tokenizer.ts reads the rest.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "tokenizer.model",
-                   "special_tokens_map.json", "added_tokens.json", "generation_config.json")
+                   "special_tokens_map.json", "added_tokens.json", "generation_config.json", "chat_template.jinja")
 
 # the libraries (folders of models/) and the HF model_types each instantiates, from their weight tables
 LIBRARIES = ("gpt2", "llama", "gpt_neox")
@@ -149,7 +150,7 @@ def check_tokenizer_structure(source: str) -> None:
         f = source_file(source, name, required=False)
         if f is None or name == "tokenizer.model":  # SentencePiece's binary protobuf
             continue
-        if name == "merges.txt":
+        if name in ("merges.txt", "chat_template.jinja"):  # text, not JSON
             try:
                 f.read_bytes().decode("utf-8")
             except UnicodeDecodeError as e:
