@@ -32,6 +32,30 @@ def test_tokenizer_json_only_folder_converts_with_its_tokenizer(work, tiny_gpt2)
     assert AutoTokenizer.from_pretrained(str(out)).encode(text) == AutoTokenizer.from_pretrained(str(src)).encode(text)
 
 
+def test_chat_template_saved_by_transformers_is_kept(work, tiny_gpt2):
+    """transformers 5 saves a tokenizer's chat template as chat_template.jinja; convert keeps it, and
+    the converted folder's tokenizer renders the same chat (models/chat.ts reads the same file)."""
+    from transformers import AutoTokenizer
+
+    from tensorcore_ref.convert import convert
+
+    src = work / "hf-gpt2-chat"
+    if src.exists():
+        shutil.rmtree(src)
+    tok = AutoTokenizer.from_pretrained(str(tiny_gpt2))
+    tok.chat_template = "{% for m in messages %}<|{{ m.role }}|>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<|assistant|>{% endif %}"
+    shutil.copytree(tiny_gpt2, src)
+    tok.save_pretrained(str(src))
+    assert (src / "chat_template.jinja").is_file(), sorted(p.name for p in src.iterdir())
+    out = work / "dsl-gpt2-chat"
+    convert(str(src), out, quiet=True)
+    assert (out / "chat_template.jinja").read_bytes() == (src / "chat_template.jinja").read_bytes()
+    assert "chat_template.jinja" in json.loads((out / "manifest.json").read_text())["tokenizer_files"]
+    conv = [{"role": "user", "content": "Hi"}]
+    want = AutoTokenizer.from_pretrained(str(src)).apply_chat_template(conv, add_generation_prompt=True, tokenize=False)
+    assert AutoTokenizer.from_pretrained(str(out)).apply_chat_template(conv, add_generation_prompt=True, tokenize=False) == want
+
+
 def test_tekken_only_folder_is_refused_before_writing(work, tiny_llama):
     """A Mistral folder whose only tokenizer is tekken.json is refused by name, nothing written; with
     tokenizer.json beside it (as Mistral's HF repos ship) it converts."""
