@@ -120,8 +120,21 @@ def parse_json(raw: bytes, shown, constants: bool = True) -> object:
         raise TCError(f"{shown}: invalid JSON (nested too deeply)") from None
 
 
+# Text files of a source folder (config, tokenizer, index) are read whole: a size cap first, as
+# models/tokenizer.ts has (tokenizer.json files run to ~35 MB; a multi-GB one is not a tokenizer).
+TEXT_FILE_MAX = 256 << 20
+
+
+def read_small_file(path: Path) -> bytes:
+    """The bytes of a text file of the source folder, refused (naming it) above TEXT_FILE_MAX."""
+    size = path.stat().st_size
+    if size > TEXT_FILE_MAX:
+        raise TCError(f"{path}: {size} bytes, more than the {TEXT_FILE_MAX >> 20} MiB a config or tokenizer file can be")
+    return path.read_bytes()
+
+
 def read_json_object(path: Path) -> dict:
-    data = parse_json(path.read_bytes(), path)
+    data = parse_json(read_small_file(path), path)
     if not isinstance(data, dict):
         raise TCError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data
@@ -129,7 +142,7 @@ def read_json_object(path: Path) -> dict:
 
 def read_config(source: str) -> tuple[dict, bytes]:
     path = source_file(source, "config.json")
-    raw = path.read_bytes()
+    raw = read_small_file(path)
     cfg = parse_json(raw, path)
     if not isinstance(cfg, dict):
         raise TCError(f"{path}: expected a JSON object, got {type(cfg).__name__}")
@@ -152,7 +165,7 @@ def check_tokenizer_structure(source: str) -> None:
             continue
         if name in ("merges.txt", "chat_template.jinja"):  # text, not JSON
             try:
-                f.read_bytes().decode("utf-8")
+                read_small_file(f).decode("utf-8")
             except UnicodeDecodeError as e:
                 raise TCError(f"{f}: not UTF-8 text ({e.reason} at byte {e.start})") from None
             continue

@@ -439,3 +439,17 @@ def test_export_archive_replaces_only_an_archive_export_packed(tiny_gpt2, tmp_pa
         rc, err = run_cli(capsys, "export", tiny_gpt2, "--prompts", prompts, "--out", out, "--new-tokens", 1, "--archive")
         assert rc == 0, err
         assert tar.is_file() and (out / "archive-manifest.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["config.json", "tokenizer_config.json", "merges.txt"])
+def test_an_oversized_text_file_is_refused_before_it_is_read(tiny_gpt2, tmp_path, capsys, name):
+    """A 300 MiB (sparse) config or tokenizer file is refused by size, naming it, not read whole."""
+    src = tmp_path / "src"
+    shutil.copytree(tiny_gpt2, src)
+    with open(src / name, "r+b") as f:
+        f.truncate(300 << 20)
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    rc, err = run_cli(capsys, "convert", src, "--out", out)
+    refused_convert(rc, err, out, str(src / name), f"{300 << 20} bytes, more than the 256 MiB")
+    assert time.monotonic() - t0 < 20
