@@ -2,7 +2,7 @@
 // this checkout's node and compiled kernel entry, and the logos) where Jupyter looks for it.
 
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir, platform } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,7 +113,8 @@ function notOurs(dest: string): string | null {
 export function install(opts: Where & { name: string; "display-name": string }): string {
   if (!existsSync(kernelMain)) throw new UsageError(`${kernelMain} is missing: build first (npx tsc -p tsconfig.json)`);
   const dest = specFolder(opts, opts.name);
-  if (existsSync(dest)) {
+  if (existsSync(dest) && !statSync(dest).isDirectory()) throw new UsageError(`${dest} is a file, not a kernelspec folder; nothing written`);
+  if (existsSync(dest) && readdirSync(dest).length > 0) {
     const why = notOurs(dest);
     if (why) throw new UsageError(`${dest} is not a TensorCore kernelspec (${why}); nothing written: pick another --name`);
   }
@@ -127,7 +128,7 @@ export function install(opts: Where & { name: string; "display-name": string }):
 /** Removes the kernelspec's files, and its folder if nothing else is in it; returns what was left there. */
 export function uninstall(opts: Where & { name: string }): { dest: string; kept: string[] } {
   const dest = specFolder(opts, opts.name);
-  if (!existsSync(dest)) throw new UsageError(`no kernelspec at ${dest}`);
+  if (!existsSync(dest) || !statSync(dest).isDirectory()) throw new UsageError(`no kernelspec at ${dest}`);
   const why = notOurs(dest);
   if (why) throw new UsageError(`${dest} is not a TensorCore kernelspec (${why}); nothing removed`);
   for (const f of SPEC_FILES) rmSync(join(dest, f), { force: true });
