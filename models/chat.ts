@@ -21,6 +21,8 @@ export interface ChatMessage { role: string; content: string }
 
 /** A template file larger than this is refused (the hub's largest are tens of KB). */
 const TEMPLATE_MAX_BYTES = 1 << 20;
+/** tokenizer_config.json can be large (Gemma 3's lists 6k added tokens: ~1.2 MB). */
+const CONFIG_MAX_BYTES = 64 << 20;
 /** Rendering longer than this is stopped (real templates render in milliseconds). */
 export const RENDER_TIME_LIMIT_MS = 5000;
 const RENDER_MEMORY_MB = 256;
@@ -38,8 +40,8 @@ function tokenContent(t: unknown): string | null {
 /** The folder's chat template, or a TokenizerError saying it has none (and where one would be). */
 export function chatTemplateOf(dir: string): ChatTemplate {
   const real = realFolder(dir, "model folder");
-  const read = (name: string) => readWholeFile(confinedFile(real, name, join(dir, name)), TEMPLATE_MAX_BYTES, join(dir, name)).toString("utf8");
-  const config = existsSync(join(dir, "tokenizer_config.json")) ? parseJson(read("tokenizer_config.json"), join(dir, "tokenizer_config.json")) : {};
+  const read = (name: string, max: number) => readWholeFile(confinedFile(real, name, join(dir, name)), max, join(dir, name)).toString("utf8");
+  const config = existsSync(join(dir, "tokenizer_config.json")) ? parseJson(read("tokenizer_config.json", CONFIG_MAX_BYTES), join(dir, "tokenizer_config.json")) : {};
   if (!isPlainObject(config)) throw new TokenizerError(`${join(dir, "tokenizer_config.json")}: not a JSON object`);
   const specialTokens: Record<string, string | string[]> = {};
   for (const k of SPECIAL_TOKEN_KEYS) {
@@ -51,7 +53,7 @@ export function chatTemplateOf(dir: string): ChatTemplate {
   }
   let template: string | undefined, where: string;
   if (existsSync(join(dir, "chat_template.jinja"))) {
-    template = read("chat_template.jinja");
+    template = read("chat_template.jinja", TEMPLATE_MAX_BYTES);
     where = join(dir, "chat_template.jinja");
   } else {
     where = `${join(dir, "tokenizer_config.json")}: chat_template`;

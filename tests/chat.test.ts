@@ -37,7 +37,9 @@ test("the template comes from chat_template.jinja first, then tokenizer_config.j
       assert.is(await renderChat(chatTemplateOf(dir), userTurn("héllo", "be brief")), "<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nhéllo<|im_end|>\n<|im_start|>assistant\n");
     }
     // the special tokens are variables, as in HF's special_tokens_map
-    const llama = folder({ "tokenizer_config.json": JSON.stringify({ bos_token: { content: "<s>" }, eos_token: "</s>", chat_template: "{{ bos_token }}[INST] {{ messages[0].content }} [/INST]{{ eos_token }}" }) });
+    // (with 10k added tokens: over a megabyte, as Gemma 3's tokenizer_config.json is)
+    const added = Object.fromEntries(Array.from({ length: 10000 }, (_, i) => [String(i), { content: `<unused${i}>`, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true }]));
+    const llama = folder({ "tokenizer_config.json": JSON.stringify({ added_tokens_decoder: added, bos_token: { content: "<s>" }, eos_token: "</s>", chat_template: "{{ bos_token }}[INST] {{ messages[0].content }} [/INST]{{ eos_token }}" }) });
     dirs.push(llama);
     assert.is(await renderChat(chatTemplateOf(llama), userTurn("hi")), "<s>[INST] hi [/INST]</s>");
   } finally {
