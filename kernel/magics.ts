@@ -491,7 +491,7 @@ async function generateMagic(ctx: MagicContext, args: string): Promise<void> {
   if (chat) {
     const { chatTemplateOf, renderChat, userTurn } = await import("../models/chat.js");
     try {
-      text = await renderChat(chatTemplateOf(dir), userTurn(message, opts["--system"]));
+      text = await renderChat(chatTemplateOf(dir, tokenizer), userTurn(message, opts["--system"]));
     } catch (e) {
       throw e instanceof InputError ? new MagicError(e.message) : e;
     }

@@ -4,7 +4,7 @@
 //   * the template: `chat_template.jinja` (what transformers 5 saves), else tokenizer_config.json's
 //     "chat_template" (a string, or a list of {name, template} whose "default" is used);
 //   * the variables: messages, add_generation_prompt, and the tokenizer's special tokens as strings
-//     (bos_token, eos_token, ...), as HF's special_tokens_map;
+//     (Tokenizer.specialTokensMap: bos_token, eos_token, ...), as HF's special_tokens_map;
 //   * the ids: the rendered text encoded without the post-processor's BOS/EOS
 //     (add_special_tokens=False), since templates write their own.
 // The template is the folder's, so it is untrusted: it runs in a worker thread with a time and a
@@ -14,61 +14,43 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
-import { confinedFile, isPlainObject, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
+import { confinedFile, isPlainObject, readWholeFile, realFolder } from "../runtime/model-folder.js";
+import type { Tokenizer } from "./tokenizer.js";
 import { TokenizerError } from "./tokenizer/errors.js";
 
 export interface ChatMessage { role: string; content: string }
 
 /** A template file larger than this is refused (the hub's largest are tens of KB). */
 const TEMPLATE_MAX_BYTES = 1 << 20;
-/** tokenizer_config.json can be large (Gemma 3's lists 6k added tokens: ~1.2 MB). */
-const CONFIG_MAX_BYTES = 64 << 20;
 /** Rendering longer than this is stopped (real templates render in milliseconds). */
 export const RENDER_TIME_LIMIT_MS = 5000;
 const RENDER_MEMORY_MB = 256;
-const SPECIAL_TOKEN_KEYS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
 
 /** What a model folder gives a chat template: the template and the special tokens' strings. */
-export interface ChatTemplate { template: string; where: string; specialTokens: Record<string, string | string[]> }
+export interface ChatTemplate { template: string; where: string; specialTokens: Readonly<Record<string, string | string[]>> }
 
-function tokenContent(t: unknown): string | null {
-  if (typeof t === "string") return t;
-  if (isPlainObject(t) && typeof t.content === "string") return t.content;
-  return null;
-}
-
-/** The folder's chat template, or a TokenizerError saying it has none (and where one would be). */
-export function chatTemplateOf(dir: string): ChatTemplate {
-  const real = realFolder(dir, "model folder");
-  const read = (name: string, max: number) => readWholeFile(confinedFile(real, name, join(dir, name)), max, join(dir, name)).toString("utf8");
-  const config = existsSync(join(dir, "tokenizer_config.json")) ? parseJson(read("tokenizer_config.json", CONFIG_MAX_BYTES), join(dir, "tokenizer_config.json")) : {};
-  if (!isPlainObject(config)) throw new TokenizerError(`${join(dir, "tokenizer_config.json")}: not a JSON object`);
-  const specialTokens: Record<string, string | string[]> = {};
-  for (const k of SPECIAL_TOKEN_KEYS) {
-    const s = tokenContent(config[k]);
-    if (s !== null) specialTokens[k] = s;
+/**
+ * The folder's chat template, or a TokenizerError saying it has none (and where one would be).
+ * `tokenizer` is the folder's (it has read tokenizer_config.json: the special tokens and the
+ * template written there).
+ */
+export function chatTemplateOf(dir: string, tokenizer: Tokenizer): ChatTemplate {
+  const specialTokens = tokenizer.specialTokensMap;
+  const file = join(dir, "chat_template.jinja");
+  if (existsSync(file)) {
+    const template = readWholeFile(confinedFile(realFolder(dir, "model folder"), "chat_template.jinja", file), TEMPLATE_MAX_BYTES, file).toString("utf8");
+    return { template, where: file, specialTokens };
   }
-  if (Array.isArray(config.additional_special_tokens)) {
-    specialTokens.additional_special_tokens = config.additional_special_tokens.map(tokenContent).filter((s): s is string => s !== null);
+  const where = `${join(dir, "tokenizer_config.json")}: chat_template`;
+  const t = tokenizer.configChatTemplate;
+  if (typeof t === "string") return { template: t, where, specialTokens };
+  if (Array.isArray(t)) {
+    const named = t.find((x) => isPlainObject(x) && x.name === "default");
+    if (!named || typeof named.template !== "string") throw new TokenizerError(`${where}: a list of templates without one named "default"`);
+    return { template: named.template, where, specialTokens };
   }
-  let template: string | undefined, where: string;
-  if (existsSync(join(dir, "chat_template.jinja"))) {
-    template = read("chat_template.jinja", TEMPLATE_MAX_BYTES);
-    where = join(dir, "chat_template.jinja");
-  } else {
-    where = `${join(dir, "tokenizer_config.json")}: chat_template`;
-    const t = config.chat_template;
-    if (typeof t === "string") template = t;
-    else if (Array.isArray(t)) {
-      const named = t.find((x) => isPlainObject(x) && x.name === "default");
-      if (!named || typeof named.template !== "string") throw new TokenizerError(`${where}: a list of templates without one named "default"`);
-      template = named.template;
-    } else if (t !== undefined && t !== null) throw new TokenizerError(`${where}: expected a string or a list of {name, template}`);
-  }
-  if (template === undefined) {
-    throw new TokenizerError(`${dir} has no chat template (neither chat_template.jinja nor "chat_template" in tokenizer_config.json): it is not a chat model, so give the prompt without --chat`);
-  }
-  return { template, where, specialTokens };
+  if (t !== undefined && t !== null) throw new TokenizerError(`${where}: expected a string or a list of {name, template}`);
+  throw new TokenizerError(`${dir} has no chat template (neither chat_template.jinja nor "chat_template" in tokenizer_config.json): it is not a chat model, so give the prompt without --chat`);
 }
 
 /**

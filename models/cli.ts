@@ -59,7 +59,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     // the tokenizer first: its files are checked in well under a second, before any compiling
     const tokenizer = Tokenizer.fromFolder(dir);
     // a chat turn is rendered before the model loads: a folder without a template is refused at once
-    const text = v.chat ? await renderChat(chatTemplateOf(dir), userTurn(prompt, v.system)) : prompt;
+    const text = v.chat ? await renderChat(chatTemplateOf(dir, tokenizer), userTurn(prompt, v.system)) : prompt;
     const model = await CausalLM.load(dir, { backend, log: progress.log, verifyWeights: v["no-verify"] !== true });
     progress.end();
     const result = generate(model, tokenizer, text, {

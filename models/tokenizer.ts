@@ -141,6 +141,9 @@ const CLASS_OF_MODEL_TYPE: Record<string, string> = {
   gpt2: "GPT2Tokenizer", gpt_neox: "GPTNeoXTokenizer", qwen2: "Qwen2Tokenizer", qwen3: "Qwen2Tokenizer", gemma: "GemmaTokenizer", gemma2: "GemmaTokenizer", gemma3_text: "GemmaTokenizer", gemma3: "GemmaTokenizer",
 };
 
+/** tokenizer_config.json's named special tokens (HF's SPECIAL_TOKENS_ATTRIBUTES). */
+const SPECIAL_TOKEN_KEYS = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"];
+
 function tokenContent(t: Json): string | null {
   if (typeof t === "string") return t;
   if (t && typeof t === "object" && typeof t.content === "string") return t.content;
@@ -218,6 +221,10 @@ export class Tokenizer {
   readonly bosId: number;
   /** The transformers class whose behaviour this follows ("GPT2Tokenizer", "LlamaTokenizer", ...). */
   readonly tokenizerClass: string;
+  /** HF's special_tokens_map: bos_token, eos_token, ... (and additional_special_tokens) as strings; what chat templates see. */
+  readonly specialTokensMap: Readonly<Record<string, string | string[]>>;
+  /** tokenizer_config.json's "chat_template", as written (models/chat.ts reads it; chat_template.jinja comes first). */
+  readonly configChatTemplate: Json;
   /** Model vocabulary: token string -> id. */
   readonly encoder: ReadonlyMap<string, number>;
   readonly model: BpeModel;
@@ -318,7 +325,15 @@ export class Tokenizer {
       added.set(a.content, a);
     }
     for (const a of added.values()) maxId = Math.max(maxId, a.id);
-    const named = ["bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token"].map((k) => tokenContent(cfg[k]));
+    const map: Record<string, string | string[]> = {};
+    for (const k of SPECIAL_TOKEN_KEYS) {
+      const c = tokenContent(cfg[k]);
+      if (c !== null) map[k] = c;
+    }
+    if (Array.isArray(cfg.additional_special_tokens)) map.additional_special_tokens = cfg.additional_special_tokens.map(tokenContent).filter((c: string | null): c is string => c !== null);
+    this.specialTokensMap = map;
+    this.configChatTemplate = cfg.chat_template;
+    const named = SPECIAL_TOKEN_KEYS.map((k) => tokenContent(cfg[k]));
     for (const list of [cfg.additional_special_tokens, cfg.extra_special_tokens]) {
       if (Array.isArray(list)) named.push(...list.map(tokenContent));
     }

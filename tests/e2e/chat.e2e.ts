@@ -102,7 +102,7 @@ for (const [kind, template, placement] of CASES) {
       place(dir, template, placement);
       const want = hfChat(dir, CONVERSATIONS);
       const tok = Tokenizer.fromFolder(dir);
-      const chat = chatTemplateOf(dir);
+      const chat = chatTemplateOf(dir, tok);
       for (let c = 0; c < CONVERSATIONS.length; c++) {
         const w = want[c];
         if ("error" in w) {
