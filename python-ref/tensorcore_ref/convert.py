@@ -1285,7 +1285,7 @@ def read_manifest(folder: Path) -> dict:
         raise TCError(f"{folder}: no manifest.json (not a TensorCore model folder)")
     mpath = confined_file(folder, "manifest.json", str(folder / "manifest.json"))
     shown = folder / "manifest.json"
-    manifest = parse_json(mpath.read_bytes(), shown, constants=False)
+    manifest = parse_json(read_small_file(mpath), shown, constants=False)
     if not isinstance(manifest, dict):
         raise TCError(f"{shown}: expected a JSON object, got {type(manifest).__name__}")
     if manifest.get("format") != FORMAT:
