@@ -41,6 +41,18 @@ for (const backend of backends) {
   });
 }
 
+// A context that is not a whole number of key tiles (16): the attention kernel reads whole tiles,
+// so the cache holds N_CTX rounded up; before, position 96 of a 100-position model read past the
+// cache and the run stopped there. Greedy decoding to the last position, against HF.
+const ctx100 = () => ensureModel("gpt2-tiny-custom", ["--layers", "2", "--heads", "2", "--width", "64", "--ctx", "100"], "gpt2-2x2x64-c100");
+for (const backend of backends) {
+  test(`verify: a 100-position context, decoded to its last position, on ${backend}`, async () => {
+    const r = await verifyModel(ctx100().dsl, PROMPTS.slice(0, 1), backend, { newTokens: 94 });
+    assert.ok(r.ok, formatTable(r));
+    assert.is(r.prompts[0].greedy.matched + r.prompts[0].greedy.tieSteps, 94, formatTable(r));
+  });
+}
+
 // The full-size architecture: every prompt on the compiled back end, one on the interpreter
 // (a decode step of 124M parameters takes about a second there).
 test("verify: gpt2-124m-random on eigen", async () => {
