@@ -1,12 +1,13 @@
-// GPT-2 124M (seeded random weights) in DSL kernels against HF transformers, side by side in one
-// run, with the memory-bandwidth bound measured in the same run. Prints ratios, never pass/fail.
+// GPT-2 124M, or a Llama of the same width and depth (--model llama), with seeded random weights, in
+// DSL kernels against HF transformers, side by side in one run, with the memory-bandwidth bound
+// measured in the same run. Prints ratios, never pass/fail.
 // Rows: HF f32, DSL eigen f32, f16, bf16 and int8 weights (converted by python-ref on first use), the
 // interpreter (unless --skip-interp), and llama.cpp on GGUF files of the same HF model in f32, f16,
 // bf16 and q8_0 (bench/llamacpp.ts: the prebuilt node-llama-cpp binaries and a GGML_NATIVE build of
 // the same source; each DSL row is set against the faster of the two for its dtype, int8 against
 // q8_0). Each decode figure is also set against its own weight-bytes bound.
-//   node dist/bench/models.js [--repeat N] [--interp-tokens N] [--skip-interp] [--skip-f16] [--skip-bf16]
-//     [--skip-int8] [--skip-llamacpp] [--skip-llamacpp-native]
+//   node dist/bench/models.js [--model gpt2|llama] [--repeat N] [--interp-tokens N] [--skip-interp]
+//     [--skip-f16] [--skip-bf16] [--skip-int8] [--skip-llamacpp] [--skip-llamacpp-native]
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -67,11 +68,24 @@ async function dslTiming(dir: string, backend: BackendName, newTokens: number, p
 /** The same HF model converted to another dtype (cached next to the f32 folder, made again when convert changes). */
 const converted = (m: ZooModel, dtype: string): string => ensureConversion(m, dtype, ["--dtype", dtype]);
 
-const model = ensureModel("gpt2-124m-random");
-const PARAMS = 124_439_808; // GPT-2 124M parameters (wte read once per token, as the LM head; wpe is one row)
+/** The bench's models: the zoo name, and the weights one decode step reads (the bound's numerator). */
+const MODELS: Record<string, { zoo: string; params: number; what: string }> = {
+  // all 124,439,808 parameters: wte is read whole once per token, as the tied LM head (wpe: one row)
+  gpt2: { zoo: "gpt2-124m-random", params: 124_439_808, what: "GPT-2 124M" },
+  // 152,711,424 less the embedding table (one row read per token); the untied head is read whole
+  llama: { zoo: "llama-153m-random", params: 152_711_424 - 50_257 * 768, what: "Llama 153M (768 wide, 12 layers, 12 heads / 4 kv heads, SwiGLU 2048, untied)" },
+};
+const modelArg = args.includes("--model") ? args[args.indexOf("--model") + 1] : "gpt2";
+if (!(modelArg in MODELS)) {
+  console.error(`--model ${modelArg}: expected one of ${Object.keys(MODELS).join(", ")}`);
+  process.exit(2);
+}
+const model = ensureModel(MODELS[modelArg].zoo);
+const PARAMS = MODELS[modelArg].params;
 const bw = streamBandwidth();
 const boundMs = (bytesPerParam: number) => ((PARAMS * bytesPerParam) / 1e9 / bw) * 1000;
 const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+console.log(`model: ${MODELS[modelArg].what}, seeded random weights (${model.hf})`);
 console.log(`machine: ${THREADS} threads, load average ${load}; streaming read ${bw.toFixed(1)} GB/s → decode bound f32 ${boundMs(4).toFixed(1)} ms/token, bf16 ${boundMs(2).toFixed(1)}, int8 ${boundMs(1).toFixed(1)}`);
 
 // llama.cpp: the bench-only package (installed here, never by npm start/test) and the native build.

@@ -151,7 +151,7 @@ FAMILY_MODELS["gemma3-multimodal"] = ("Gemma3ForConditionalGeneration", {
     "eos_token_id": 50256})
 FORMATS = ("safetensors", "sharded", "bin")
 SOURCE_DTYPES = ("f32", "f16", "bf16")
-NAMES = ("gpt2-124m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded", *FAMILY_MODELS)
+NAMES = ("gpt2-124m-random", "llama-153m-random", "tiny-llama-random", "gpt2-tiny-custom", "embedded", *FAMILY_MODELS)
 STAMP = "tensorcore-make.json"
 
 
@@ -200,6 +200,15 @@ def recipe(name: str, layers=3, heads=6, width=192, ctx=128, seed=0, format="saf
             "vocab_size": 50257, "n_positions": 1024, "n_embd": 768, "n_layer": 12, "n_head": 12,
             "activation_function": "gelu_new", "layer_norm_epsilon": 1e-5, "bos_token_id": 50256,
             "eos_token_id": 50256}}
+    if name == "llama-153m-random":
+        # the bench's Llama: GPT-2 124M's width, depth and heads with Llama's blocks (RMSNorm, RoPE,
+        # 4 key/value heads for 12 query heads, a SwiGLU MLP of 2048) and an untied head: 153M
+        # parameters, 77M of them the two vocabulary matrices
+        return {"name": name, "class": "LlamaForCausalLM", "seed": 0, "config": {
+            "vocab_size": 50257, "hidden_size": 768, "intermediate_size": 2048, "num_hidden_layers": 12,
+            "num_attention_heads": 12, "num_key_value_heads": 4, "max_position_embeddings": 1024,
+            "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "hidden_act": "silu", "tie_word_embeddings": False,
+            "bos_token_id": 50256, "eos_token_id": 50256}}
     if name == "tiny-llama-random":
         return {"name": name, "class": "LlamaForCausalLM", "seed": seed, "config": {
             "vocab_size": 50257, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
