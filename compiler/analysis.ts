@@ -135,7 +135,7 @@ export class Analysis {
     for (const s of stmts) {
       switch (s.kind) {
         case "assign": w += elementCount(s.dst.shape) * (1 + exprSize(s.src)); break;
-        case "mmul": w += elementCount(s.acc.shape) * (s.a.shape.length === 2 ? s.a.shape[s.a.shape.length - 1] : s.a.shape[0]); break;
+        case "mmul": { const a = IR.mmulShapes(s).a; w += elementCount(s.acc.shape) * a[a.length - 1]; break; }
         case "lookup": w += elementCount(s.dst.shape); break;
         case "causal_mask": w += elementCount(s.target.shape); break;
         case "print": w += elementCount(s.src.shape); break;

@@ -501,22 +501,33 @@ class Checker {
       }
       case "MMUL":
       case "MADD": {
-        const acc = view(0, "the accumulator"), a = view(1, "the left operand"), b = view(2, "the right operand");
-        for (const [v, i] of [[acc, 0], [a, 1], [b, 2]] as const) {
-          if (v.space !== "TileReg") this.error(args[i].span, `${name} operands must be TileReg (hardware affinity), but '${v.base.name}' is in ${v.space}`);
+        // an operand written TRANSPOSE(x) is x read transposed in place (no copy); x must be 2-D
+        const operand = (i: number, role: string): [IR.View, boolean] => {
+          const arg = args[i];
+          if (arg.kind !== "call" || arg.callee !== "TRANSPOSE") return [view(i, role), false];
+          if (arg.args.length !== 1) this.fail(arg.span, `TRANSPOSE takes 1 argument, got ${arg.args.length}`);
+          const v = this.lowerView(arg.args[0], scope, frame, `${role} of ${name}`);
+          if (v.shape.length !== 2) this.fail(arg.span, `TRANSPOSE needs a 2-D operand, got shape ${shapeToString(v.shape)}`);
+          return [v, true];
+        };
+        const acc = view(0, "the accumulator");
+        const [a, transA] = operand(1, "the left operand"), [b, transB] = operand(2, "the right operand");
+        for (const v of [acc, a, b]) {
+          if (v.space !== "TileReg") this.error(v.span, `${name} operands must be TileReg (hardware affinity), but '${v.base.name}' is in ${v.space}`);
         }
+        const shapes = IR.mmulShapes({ a, b, transA, transB });
         let shape: number[] | undefined;
-        if (a.shape.length === 2 && b.shape.length === 2) {
-          if (a.shape[1] !== b.shape[0]) this.fail(call.span, `${name}: A has ${a.shape[1]} columns but B has ${b.shape[0]} rows (${shapeToString(a.shape)} · ${shapeToString(b.shape)})`);
-          shape = [a.shape[0], b.shape[1]];
-        } else if (a.shape.length === 2 && b.shape.length === 1) {
-          if (a.shape[1] !== b.shape[0]) this.fail(call.span, `${name}: A has ${a.shape[1]} columns but the vector has ${b.shape[0]} elements`);
-          shape = [a.shape[0]];
-        } else if (a.shape.length === 1 && b.shape.length === 2) {
-          if (a.shape[0] !== b.shape[0]) this.fail(call.span, `${name}: the vector has ${a.shape[0]} elements but B has ${b.shape[0]} rows`);
-          shape = [b.shape[1]];
+        if (shapes.a.length === 2 && shapes.b.length === 2) {
+          if (shapes.a[1] !== shapes.b[0]) this.fail(call.span, `${name}: A has ${shapes.a[1]} columns but B has ${shapes.b[0]} rows (${shapeToString(shapes.a)} · ${shapeToString(shapes.b)})`);
+          shape = [shapes.a[0], shapes.b[1]];
+        } else if (shapes.a.length === 2 && shapes.b.length === 1) {
+          if (shapes.a[1] !== shapes.b[0]) this.fail(call.span, `${name}: A has ${shapes.a[1]} columns but the vector has ${shapes.b[0]} elements`);
+          shape = [shapes.a[0]];
+        } else if (shapes.a.length === 1 && shapes.b.length === 2) {
+          if (shapes.a[0] !== shapes.b[0]) this.fail(call.span, `${name}: the vector has ${shapes.a[0]} elements but B has ${shapes.b[0]} rows`);
+          shape = [shapes.b[1]];
         } else {
-          this.fail(call.span, `${name} multiplies a matrix or vector by a matrix or vector (one of them 2-D); got ${shapeToString(a.shape)} · ${shapeToString(b.shape)}`);
+          this.fail(call.span, `${name} multiplies a matrix or vector by a matrix or vector (one of them 2-D); got ${shapeToString(shapes.a)} · ${shapeToString(shapes.b)}`);
         }
         if (!sameShape(acc.shape, shape)) this.fail(args[0].span, `${name}: the accumulator has shape ${shapeToString(acc.shape)}, but the product has shape ${shapeToString(shape)}`);
         const floats = isFloat(acc.precision);
@@ -530,7 +541,7 @@ class Checker {
           if (!bc || !sameShape(bc, acc.shape)) this.fail(args[3].span, `MADD: C of shape ${shapeToString(c.shape)} does not broadcast to the accumulator's shape ${shapeToString(acc.shape)}`);
           if (isFloat(c.precision) !== floats) this.fail(args[3].span, `MADD: C is ${c.precision} but the accumulator is ${acc.precision}`);
         }
-        out.push({ kind: "mmul", acc, a, b, c, span });
+        out.push({ kind: "mmul", acc, a, b, c, ...(transA && { transA }), ...(transB && { transB }), span });
         return;
       }
       case "REDUCE": {

@@ -77,7 +77,7 @@ const CALL_FLOPS: Record<IR.PureFn, (out: number, input: number) => number> = {
 
 /** M, K, N of a product acc += A·B (vector operands as 1-row or 1-column matrices). */
 export function productDims(s: IR.Stmt & { kind: "mmul" }): { m: number; k: number; n: number } {
-  const a = s.a.shape, b = s.b.shape;
+  const { a, b } = IR.mmulShapes(s);
   if (a.length === 2 && b.length === 2) return { m: a[0], k: a[1], n: b[1] };
   if (a.length === 2) return { m: a[0], k: a[1], n: 1 }; // matrix × vector
   if (b.length === 2) return { m: 1, k: b[0], n: b[1] }; // vector × matrix

@@ -31,7 +31,7 @@ export interface IntrinsicRow {
 export const INTRINSICS = {
   LOAD: { forms: ["LOAD(dst, src);"], summary: "Copy src into dst, a TileReg tensor of the same shape.", statement: [2], lowersTo: ["assign"] },
   STORE: { forms: ["STORE(dst, src);"], summary: "Copy the TileReg tensor src out to dst (Global memory), same shape.", statement: [2], lowersTo: ["assign"] },
-  MMUL: { forms: ["MMUL(acc, A, B);"], summary: "acc += A·B (matrix×matrix, matrix×vector or vector×matrix). acc, A and B must be TileReg. f32/f16/bf16 operands accumulate in f32; int8/int32 operands into an int32 acc.", statement: [3], lowersTo: ["mmul"] },
+  MMUL: { forms: ["MMUL(acc, A, B);", "MMUL(acc, A, TRANSPOSE(B));"], summary: "acc += A·B (matrix×matrix, matrix×vector or vector×matrix). acc, A and B must be TileReg. f32/f16/bf16 operands accumulate in f32; int8/int32 operands into an int32 acc. A 2-D operand written TRANSPOSE(x) is x read transposed in place, without a copy (A·xᵀ: scores against rows of cached keys).", statement: [3], lowersTo: ["mmul"] },
   MADD: { forms: ["MADD(acc, A, B, C);"], summary: "acc += A·B + C, with MMUL's rules; C broadcasts to acc's shape.", statement: [4], lowersTo: ["mmul"] },
   REDUCE: { forms: ["REDUCE(x);", "REDUCE(dst, src);"], summary: "REDUCE(x) prints the sum of all elements of x (%.6g). REDUCE(dst, src) writes that sum into every element of dst.", statement: [1, 2], lowersTo: ["print", "assign"], pure: "SUMALL" },
   SUM: { forms: ["SUM(dst, src);", "SUM(x)"], summary: "Sum along the last axis. The expression keeps the axis with length 1; dst may drop it.", statement: [2], expression: { arity: 1, fn: "SUM" } },

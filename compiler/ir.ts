@@ -66,8 +66,9 @@ export type Stmt = (
   | { kind: "assign"; dst: View; src: Expr; squeeze: boolean }
   /** Set every element of a tensor to zero (declarations). */
   | { kind: "zero"; target: TensorVar }
-  /** acc += a · b (+ c): matrix×matrix, matrix×vector or vector×matrix. */
-  | { kind: "mmul"; acc: View; a: View; b: View; c?: View }
+  /** acc += a · b (+ c): matrix×matrix, matrix×vector or vector×matrix. transA/transB: the 2-D
+   *  operand as written inside TRANSPOSE(...), read transposed in place (mmulShapes gives the product's shapes). */
+  | { kind: "mmul"; acc: View; a: View; b: View; c?: View; transA?: boolean; transB?: boolean }
   /** dst = rows of table at idx (idx {}, {1} or {N}). */
   | { kind: "lookup"; dst: View; table: View; idx: View }
   /** x[..., i, j] = -inf where j - i > offset (rank 1: i = 0). */
@@ -110,4 +111,10 @@ export interface Program {
   /** Loop-variable slots the top-level statements need. */
   topLevelLoopSlots: number;
   target?: Target;
+}
+
+/** The shapes an mmul multiplies: its operands' views, swapped where written TRANSPOSE(...). */
+export function mmulShapes(s: { a: View; b: View; transA?: boolean; transB?: boolean }): { a: number[]; b: number[] } {
+  const swap = (v: View, t?: boolean) => (t ? [v.shape[1], v.shape[0]] : v.shape);
+  return { a: swap(s.a, s.transA), b: swap(s.b, s.transB) };
 }

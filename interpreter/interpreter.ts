@@ -183,11 +183,19 @@ export class Interpreter {
         const acc = this.resolve(s.acc, frame);
         const integer = acc.precision === "int32";
         const kind = integer ? "i32" : "f32";
-        const a = this.readView(s.a, frame, kind, s, 1);
-        const b = this.readView(s.b, frame, kind, s, 2);
+        // an operand written TRANSPOSE(x): x gathered, then transposed (the values of kT = TRANSPOSE(x); MMUL(acc, A, kT))
+        const operand = (v: IR.View, transposed: boolean | undefined, slot: number) => {
+          const x = this.readView(v, frame, kind, s, slot);
+          if (!transposed) return x;
+          const t = this.temp(s, kind, x.length, slot + 3);
+          ops.transpose2d(x, v.shape, t);
+          return t;
+        };
+        const a = operand(s.a, s.transA, 1), b = operand(s.b, s.transB, 2);
         const c = s.c ? this.readView(s.c, frame, kind, s, 3) : undefined;
+        const shapes = IR.mmulShapes(s);
         // ops.matmulAccumulate, bit for bit, by the fast kernels
-        fastMatmulAccumulate(acc, a, s.a.shape, b, s.b.shape, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0), this.opts.parallelMatmul);
+        fastMatmulAccumulate(acc, a, shapes.a, b, shapes.b, c, s.c?.shape, integer, this.temp(s, kind, elementCount(s.acc.shape), 0), this.opts.parallelMatmul);
         return;
       }
       case "lookup": {

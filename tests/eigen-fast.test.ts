@@ -33,6 +33,14 @@ function cases(): Case[] {
     // {M,K}·{K}: the LM head form (A's rows contiguous, in each precision)
     add(K, [t("A", p, `${M * 7 + 1}, ${K}`), t("V", "f32", `${K}`), t("Y", "f32", `${M * 7 + 1}`)].join("\n"), `(Y${n} y, A${n} a, V${n} v) { MMUL(y, a, v); }`);
   }
+  // {M,K}·TRANSPOSE({N,K}): one row is N dot products over B's rows (mv_rowA, B in its own precision);
+  // more rows take the general product on the transposed strides; a window of a 3-D cache as B
+  for (const [M, K, N] of [[1, 64, 64], [1, 33, 17], [1, 300, 70], [3, 64, 16], [16, 40, 33]] as [number, number, number][]) for (const p of ["f32", "bf16", "f16"]) {
+    const t = (nm: string, pr: string, sh: string) => `type ${nm}${n} = Tensor<${pr}, {${sh}}, TileReg>;`;
+    add(K, [t("A", "f32", `${M}, ${K}`), t("B", p, `${N}, ${K}`), t("P", "f32", `${M}, ${N}`)].join("\n"), `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, TRANSPOSE(b)); }`);
+  }
+  add(64, `type C${n} = Tensor<f32, {2, 80, 192}, TileReg>;\ntype A${n} = Tensor<f32, {1, 64}, TileReg>;\ntype P${n} = Tensor<f32, {1, 64}, TileReg>;`,
+    `(P${n} acc, A${n} q, C${n} c) { MMUL(acc, q, TRANSPOSE(c[1][16 +: 64, 128 +: 64])); }`);
   // windows: B with a row stride wider than N, A a strided (column-major) view, accumulate into a window
   add(100, `type W${n} = Tensor<bf16, {3, 120, 90}, TileReg>;\ntype X${n} = Tensor<f32, {6, 100}, TileReg, ColMajor>;\ntype Q${n} = Tensor<f32, {6, 80}, TileReg>;`,
     `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc[:, 10 +: 70], x, w[1][5 +: 100, 3 +: 70]); }`);

@@ -229,6 +229,12 @@ test("checker: shape mismatch and broadcast failures", () => {
 
 test("checker: TileReg affinity and precision rules", () => {
   fails(TM + "kernel k(G g, T t) { MMUL(t, g, t); }", "3:30: error: MMUL operands must be TileReg (hardware affinity), but 'g' is in Global");
+  // an operand written TRANSPOSE(x): x read transposed, so the shapes are checked swapped
+  ok(TM + "type U = Tensor<f32, {3,2}, TileReg>;\ntype P = Tensor<f32, {2,3}, TileReg>;\nkernel k(T a, U b, P p) { MMUL(p, a, TRANSPOSE(b)); MADD(a, TRANSPOSE(a), a, a[0]); }");
+  fails(TM + "type U = Tensor<f32, {2,3}, TileReg>;\ntype P = Tensor<f32, {2,3}, TileReg>;\nkernel k(T a, U b, P p) { MMUL(p, a, TRANSPOSE(b)); }", "5:27: error: MMUL: A has 2 columns but B has 3 rows ({2, 2} · {3, 2})");
+  fails(TM + "type U = Tensor<f32, {2}, TileReg>;\nkernel k(T a, U v) { MMUL(v, a, TRANSPOSE(v)); }", "4:33: error: TRANSPOSE needs a 2-D operand, got shape {2}");
+  fails(TM + "kernel k(G g, T t) { MMUL(t, t, TRANSPOSE(g)); }", "3:43: error: MMUL operands must be TileReg (hardware affinity), but 'g' is in Global");
+  fails(TM + "kernel k(T t) { MMUL(t, t, TRANSPOSE(t, t)); }", "3:28: error: TRANSPOSE takes 1 argument, got 2");
   fails(TM + "kernel k(G g, T t) { LOAD(g, t); }", "3:27: error: LOAD copies into TileReg memory, but 'g' is in Global");
   fails(TM + "kernel k(G g, T t) { STORE(t, t); }", "3:28: error: STORE writes to memory outside the tile registers");
   fails("type Q = Tensor<int8, {2,2}, TileReg>;\ntype A = Tensor<int8, {2,2}, TileReg>;\nkernel k(Q q, A a) { MMUL(a, q, q); }", "3:22: error: MMUL: operands of precision int8 and int8 cannot accumulate into int8");

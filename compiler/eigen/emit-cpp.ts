@@ -646,7 +646,9 @@ export class Emitter {
 
   private mmul(s: IR.Stmt & { kind: "mmul" }, c: Ctx): void {
     const acc = this.view(s.acc, c);
-    let a = this.view(s.a, c), b = this.view(s.b, c);
+    // an operand written TRANSPOSE(x) is x's view with its two axes swapped: read in place, no copy
+    const swap = (v: VInfo, t?: boolean): VInfo => (t ? { ...v, shape: [v.shape[1], v.shape[0]], strides: [v.strides[1], v.strides[0]] } : v);
+    let a = swap(this.view(s.a, c), s.transA), b = swap(this.view(s.b, c), s.transB);
     const cc = s.c ? this.view(s.c, c) : undefined;
     const integer = acc.precision === "int32";
     const kind = a.shape.length === 2 && b.shape.length === 2 ? 0 : b.shape.length === 1 ? 1 : 2;
@@ -660,8 +662,13 @@ export class Emitter {
       a = this.productOperand(a, c, false);
       const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
       // a Tiled(R x C) weight sets the packed product's k-block (R) and panel width (C)
-      const tile = b.base?.type.layout.kind === "Tiled" ? b.base.type.layout : undefined;
+      const tile = !s.transB && b.base?.type.layout.kind === "Tiled" ? b.base.type.layout : undefined;
       this.line(c, `tcrt::mm_rowB(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[0]}, ${P}, ${tile?.rows ?? 0}, ${tile?.cols ?? 0});`);
+    } else if (!integer && !this.opts.exactMmul && kind === 0 && M === 1 && s.transB && wcode[b.precision] !== undefined && b.strides[0] === 1 && (a.precision !== "f32" || unitCols(a))) {
+      // {1,K}·TRANSPOSE({N,K}) with contiguous rows (a decode step's scores against a tile of cached
+      // keys): N dot products over B's rows, as the LM head's
+      a = this.productOperand(a, c, true);
+      this.line(c, `tcrt::mv_rowA(${N}, ${K}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[1]}, ${a.ptr}, ${P});`);
     } else if (!integer && !this.opts.exactMmul && kind === 1 && wcode[a.precision] !== undefined && unitCols(a)) {
       // {M,K}·{K} with contiguous rows (the LM head): dot products over A in its own precision
       b = this.productOperand(b, c, true);

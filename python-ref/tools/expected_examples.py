@@ -394,6 +394,21 @@ def nn_attention():
     return [g6(seqsum(p))], {"att_q": ("f32", q), "att_k": ("f32", k), "att_v": ("f32", v), "att_out": ("f32", out), "att_p": ("f32", p)}
 
 
+def nn_transposed_products():
+    a, b, c, bias, cache, q = (weight("nn", n) for n in ("nt_a", "nt_b", "nt_c", "nt_bias", "nt_cache", "nt_q"))
+    i, j = weight("nn", "nt_i").astype(np.int64), weight("nn", "nt_j").astype(np.int64)
+    b16 = to_bf16(b)
+    ab = mm(np.zeros((3, 5)), a, b16.T)
+    ac = F(mm(np.zeros((4, 2)), a.T, c) + F(bias))
+    qk = mm(np.zeros((1, 5)), q, cache[1, 2:7, 1:5].T)
+    qb = mm(np.zeros((1, 5)), q, b16.T)
+    ij = wrap32(i @ j.T)
+    params = {"nt_a": ("f32", a), "nt_b": ("bf16", b), "nt_c": ("f32", c), "nt_bias": ("f32", bias), "nt_cache": ("f32", cache),
+              "nt_q": ("f32", q), "nt_i": ("int8", i), "nt_j": ("int8", j),
+              "nt_ab": ("f32", ab), "nt_ac": ("f32", ac), "nt_qk": ("f32", qk), "nt_qb": ("f32", qb), "nt_ij": ("int32", ij)}
+    return [g6(seqsum(ab))], params
+
+
 def nn_mlp():
     x, w1, b1, w2, b2 = (weight("nn", n) for n in ("mlp_x", "mlp_w1", "mlp_b1", "mlp_w2", "mlp_b2"))
     h = F(mm(np.zeros((2, 8)), x, w1) + b1)

@@ -80,6 +80,14 @@ def specs(rng: np.random.Generator) -> dict[str, dict[str, np.ndarray]]:
             "dec_vnew.npy": normal(4),
             "dec_pos.npy": np.array(3, dtype=np.int32),
             "sm_logits.npy": normal(3, 4, scale=2.0),
+            "nt_a.npy": normal(3, 4),
+            "nt_b.npy": normal(5, 4),
+            "nt_c.npy": normal(3, 2),
+            "nt_bias.npy": normal(2),
+            "nt_cache.npy": normal(2, 8, 6),
+            "nt_q.npy": normal(1, 4),
+            "nt_i.npy": rng.integers(-128, 128, (2, 3), dtype=np.int8),
+            "nt_j.npy": rng.integers(-128, 128, (4, 3), dtype=np.int8),
         },
     }
 

@@ -82,6 +82,10 @@ export function generateProgram(n: number, rng: Rng): GenProgram {
   addParam("ia", rng.pick(["int8", "int32"]), `${R}, ${K}`, "TileReg", { kind: "int", lo: -100, hi: 100 });
   addParam("ib", rng.pick(["int8", "int32"]), `${K}, ${C}`, "TileReg", { kind: "int", lo: -100, hi: 100 });
   addParam("iacc", "int32", dims.RC, "TileReg", { kind: "int", lo: -1000, hi: 1000 });
+  // operands stored the other way round, for MMUL(…, TRANSPOSE(x)) (read transposed in place)
+  addParam("tbt", prec(), `${C}, ${K}`, "TileReg");
+  addParam("tat", prec(), `${K}, ${R}`, "TileReg");
+  addParam("ibt", rng.pick(["int8", "int32"]), `${C}, ${K}`, "TileReg", { kind: "int", lo: -100, hi: 100 });
   addParam("ks", "int32", "", "Global", { kind: "int", lo: 0, hi: R - 1 });
   addParam("nb", "int32", "", "Global", { kind: "int", lo: 0, hi: B });
   addParam("st", "int32", "", "Global", { kind: "int", lo: 1, hi: 2 });
@@ -162,11 +166,16 @@ export function generateProgram(n: number, rng: Rng): GenProgram {
       case 10: { f("CAUSAL_MASK"); const tgt = rng.pick(["y", "o3", "v", "x"]); return `CAUSAL_MASK(${tgt}, ${lv.R ?? rng.int(-2, 2)});`; }
       case 11: f("REDUCE-print"); return `REDUCE(${rng.pick(["y", "z", "w8", "x", "b3[1]", "o3", "acc", "iacc", "emb"])});`;
       case 12: f("REDUCE-assign"); return rng.chance(0.5) ? `REDUCE(${fdst(rng.pick(["S", "RC", "C"]))}, ${rng.pick(["x", "y", "b3", "z"])});` : `REDUCE(zs, ${rng.pick(["z", "w8"])});`;
-      case 13: f("MMUL"); f(`MMUL-${accP}`); return `MMUL(acc, ta, tb);`;
-      case 14: f("MADD"); return `MADD(acc, ta, tb, ${rng.pick(["v", "x", "sc", "r1"])});`;
+      case 13: {
+        f("MMUL"); f(`MMUL-${accP}`);
+        const form = rng.int(0, 2);
+        if (form === 1) f("MMUL-T"); else if (form === 2) f("MMUL-TA");
+        return [`MMUL(acc, ta, tb);`, `MMUL(acc, ta, TRANSPOSE(tbt));`, `MMUL(acc, TRANSPOSE(tat), tb);`][form];
+      }
+      case 14: f("MADD"); return `MADD(acc, ${rng.chance(0.3) ? "TRANSPOSE(tat)" : "ta"}, tb, ${rng.pick(["v", "x", "sc", "r1"])});`;
       case 15: f("MMUL-mv"); return `MMUL(accr, ta, tv);`;
       case 16: f("MMUL-vm"); return `MMUL(accc, tv, tb);`;
-      case 17: f("MMUL-int"); return rng.chance(0.5) ? `MMUL(iacc, ia, ib);` : `MADD(iacc, ia, ib, zc);`;
+      case 17: f("MMUL-int"); if (rng.chance(0.3)) { f("MMUL-int-T"); return `MMUL(iacc, ia, TRANSPOSE(ibt));`; } return rng.chance(0.5) ? `MMUL(iacc, ia, ib);` : `MADD(iacc, ia, ib, zc);`;
       case 18: f("LOAD-STORE"); return rng.chance(0.5) ? `STORE(y, acc);` : `LOAD(acc, ${rng.pick(["x", "y"])});`;
       case 19: f("LOOKUP"); return rng.chance(0.5) ? `LOOKUP(emb, tab, ids);` : `LOOKUP(emb[${rng.int(0, N - 1)}], tab, ids[${rng.pick(["0", `${rng.int(0, N - 1)} +: 1`])}]);`;
       case 20: { // batch over rows, static bounds
@@ -223,7 +232,7 @@ export function generatePrograms(seed: number, count: number): GenProgram[] {
  */
 export const INTRINSIC_COVERAGE: Record<IntrinsicName, string[]> = {
   LOAD: ["LOAD-STORE"], STORE: ["LOAD-STORE"],
-  MMUL: ["MMUL", "MMUL-mv", "MMUL-vm", "MMUL-int"], MADD: ["MADD"],
+  MMUL: ["MMUL", "MMUL-mv", "MMUL-vm", "MMUL-int", "MMUL-T", "MMUL-TA", "MMUL-int-T"], MADD: ["MADD"],
   REDUCE: ["REDUCE-print", "REDUCE-assign"],
   SUM: ["SUM", "SUM-stmt"], MAX: ["MAX"], MEAN: ["MEAN"],
   SOFTMAX: ["SOFTMAX-expr", "SOFTMAX-stmt"],
