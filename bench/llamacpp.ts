@@ -101,15 +101,15 @@ export async function llamaGreedy(gguf: string, prompt: number[], steps: number,
   }
 }
 
-export type LlamaTiming = { decode_ms_per_token: number; prefill_ms: number };
+export type LlamaTiming = { decode_ms_per_token: number; prefill_ms: number; decode_deep_ms: number };
 
 /** The prebuilt build, timed like the DSL rows: a `promptLen`-token prompt, then `steps` greedy
  *  decode steps (mean ms/token); a `prefillLen`-token prompt on a cleared sequence (median of 3). */
-export async function timePrebuilt(gguf: string, promptLen: number, steps: number, prefillLen: number, threads: number): Promise<LlamaTiming> {
+export async function timePrebuilt(gguf: string, promptLen: number, steps: number, prefillLen: number, threads: number, deep: number, deepSteps: number): Promise<LlamaTiming> {
   const llama = await nodeLlama();
   const model = await llama.loadModel({ modelPath: gguf });
   try {
-    const ctx = await model.createContext({ contextSize: 512, batchSize: 512, threads });
+    const ctx = await model.createContext({ contextSize: Math.max(512, deep + deepSteps + 1), batchSize: 512, threads });
     const seq = ctx.getSequence();
     const prompt = Array.from({ length: promptLen }, (_, i) => 100 + i);
     let n = 0, t0 = 0;
@@ -127,9 +127,17 @@ export async function timePrebuilt(gguf: string, promptLen: number, steps: numbe
       await seq.evaluateWithoutGeneratingNewTokens(pre);
       if (r > 0) times.push(performance.now() - t); // the first one warms the buffers
     }
+    // decode steps after a `deep`-token context (the steps after the first token, as above)
+    await seq.clearHistory();
+    let m = 0, t1 = 0;
+    for await (const _ of seq.evaluate(Array.from({ length: deep }, (_, i) => 100 + (i % 5000)), { temperature: 0 })) {
+      if (m === 0) t1 = performance.now();
+      if (++m === deepSteps + 1) break;
+    }
+    const deepMs = (performance.now() - t1) / deepSteps;
     await ctx.dispose();
     times.sort((a, b) => a - b);
-    return { decode_ms_per_token: decode, prefill_ms: times[1] };
+    return { decode_ms_per_token: decode, prefill_ms: times[1], decode_deep_ms: deepMs };
   } finally {
     await model.dispose();
   }
@@ -170,7 +178,7 @@ export function ensureNativeBuild(log: (s: string) => void = console.error): { b
 }
 
 /** llama.cpp's llama-bench: tg`steps` and pp`prefillLen`, `threads` threads, `reps` repetitions. */
-export function timeNative(bench: string, gguf: string, steps: number, prefillLen: number, threads: number, reps = 3): LlamaTiming {
+export function timeNative(bench: string, gguf: string, steps: number, prefillLen: number, threads: number, reps: number, deep: number, deepSteps: number): LlamaTiming {
   const r = spawnSync(bench, ["-m", gguf, "-t", String(threads), "-n", String(steps), "-p", String(prefillLen), "-r", String(reps), "-o", "json"],
     { encoding: "utf8", maxBuffer: 1 << 24 });
   if (r.status !== 0) throw new Error(`llama-bench: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
@@ -178,7 +186,12 @@ export function timeNative(bench: string, gguf: string, steps: number, prefillLe
   const best = (t: { samples_ns: number[] }) => Math.min(...t.samples_ns) / 1e6;
   const tg = tests.find((t) => t.n_gen === steps && t.n_prompt === 0)!;
   const pp = tests.find((t) => t.n_prompt === prefillLen && t.n_gen === 0)!;
-  return { decode_ms_per_token: best(tg) / steps, prefill_ms: best(pp) };
+  // decode after a `deep`-token context: llama-bench's tg at depth (-d), best sample
+  const d = spawnSync(bench, ["-m", gguf, "-t", String(threads), "-n", String(deepSteps), "-p", "0", "-d", String(deep), "-r", String(reps), "-o", "json"],
+    { encoding: "utf8", maxBuffer: 1 << 24 });
+  if (d.status !== 0) throw new Error(`llama-bench -d: ${d.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  const dt = (JSON.parse(d.stdout) as { n_gen: number; samples_ns: number[] }[]).find((t) => t.n_gen === deepSteps)!;
+  return { decode_ms_per_token: best(tg) / steps, prefill_ms: best(pp), decode_deep_ms: best(dt) / deepSteps };
 }
 
 /** CPU variant and flags llama-bench reports (for the header line). */

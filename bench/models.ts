@@ -17,7 +17,8 @@ import { BackendName, CausalLM, REPO_ROOT } from "../models/causal-lm.js";
 import { CACHE, ensureConversion, ensureModel, PYTHON, ZooModel } from "../models/zoo.js";
 import { ensureLlamaPackage, ensureNativeBuild, GGUF_DTYPES, ggufOf, nativeInfo, prebuiltInfo, timeNative, timePrebuilt } from "./llamacpp.js";
 
-const PROMPT = 16, NEW = 64, PREFILL = 128, THREADS = 2;
+// DEEP: decode steps after a DEEP-token context, where attention over the cache is a visible share
+const PROMPT = 16, NEW = 64, PREFILL = 128, DEEP = 960, DEEP_STEPS = 16, THREADS = 2;
 const args = process.argv.slice(2);
 const interpTokens = Number(args[args.indexOf("--interp-tokens") + 1]) || 8;
 const repeat = args.includes("--repeat") ? Math.max(1, Number(args[args.indexOf("--repeat") + 1]) || 1) : 3;
@@ -35,9 +36,10 @@ function streamBandwidth(): number {
 }
 
 function hfTiming(hfDir: string) {
-  const r = spawnSync(PYTHON, [join(REPO_ROOT, "bench", "hf_timing.py"), hfDir, String(THREADS), String(PROMPT), String(NEW), String(PREFILL)], { encoding: "utf8" });
+  const r = spawnSync(PYTHON, [join(REPO_ROOT, "bench", "hf_timing.py"), hfDir, String(THREADS), String(PROMPT), String(NEW), String(PREFILL), String(DEEP), String(DEEP_STEPS)], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(r.stderr);
-  return JSON.parse(r.stdout.trim().split("\n").pop()!);
+  const t = JSON.parse(r.stdout.trim().split("\n").pop()!);
+  return { ...t, decode_deep_ms: t.decode_deep_ms ?? NaN };
 }
 
 const described = new Set<string>();
@@ -62,7 +64,15 @@ async function dslTiming(dir: string, backend: BackendName, newTokens: number, p
     times.push(performance.now() - t);
   }
   times.sort((a, b) => a - b);
-  return { decode_ms_per_token: steps.reduce((a, b) => a + b, 0) / steps.length, prefill_ms: times[Math.floor(times.length / 2)] };
+  // decode after DEEP positions (the interpreter, whose steps take ~0.1 s: not measured)
+  let deep = NaN;
+  if (backend !== "interp") {
+    m.prefill(Array.from({ length: DEEP }, (_, i) => 100 + (i % 5000)));
+    const t = performance.now();
+    for (let i = 0; i < DEEP_STEPS; i++) m.decode(300 + i);
+    deep = (performance.now() - t) / DEEP_STEPS;
+  }
+  return { decode_ms_per_token: steps.reduce((a, b) => a + b, 0) / steps.length, prefill_ms: times[Math.floor(times.length / 2)], decode_deep_ms: deep };
 }
 
 /** The same HF model converted to another dtype (cached next to the f32 folder, made again when convert changes). */
@@ -106,18 +116,18 @@ const DSL_PAIR: Record<string, string> = { "DSL eigen f32": "f32", "DSL eigen f1
 
 // Every row is measured in each of `repeat` rounds, HF, the DSL and llama.cpp interleaved, and each
 // figure is the best round's: the machine is shared, and a neighbour's burst should not decide a ratio.
-type Row = { name: string; decode: number; prefill: number; bound: number };
+type Row = { name: string; decode: number; prefill: number; deep: number; bound: number };
 const rows = new Map<string, Row>();
-const keep = (name: string, t: { decode_ms_per_token: number; prefill_ms: number }, bound: number) => {
+const keep = (name: string, t: { decode_ms_per_token: number; prefill_ms: number; decode_deep_ms: number }, bound: number) => {
   const r = rows.get(name);
-  if (!r) rows.set(name, { name, decode: t.decode_ms_per_token, prefill: t.prefill_ms, bound });
-  else { r.decode = Math.min(r.decode, t.decode_ms_per_token); r.prefill = Math.min(r.prefill, t.prefill_ms); }
+  if (!r) rows.set(name, { name, decode: t.decode_ms_per_token, prefill: t.prefill_ms, deep: t.decode_deep_ms, bound });
+  else { r.decode = Math.min(r.decode, t.decode_ms_per_token); r.prefill = Math.min(r.prefill, t.prefill_ms); r.deep = Math.min(r.deep, t.decode_deep_ms); }
 };
 const llamaRows = async (dtype: string) => {
   if (!withLlama) return;
   const file = ggufOf(model.hf, dtype as (typeof GGUF_DTYPES)[number]);
-  keep(`llama.cpp ${dtype} (prebuilt)`, await timePrebuilt(file, PROMPT, NEW, PREFILL, THREADS), boundMs(GGUF_BYTES[dtype]));
-  if (nativeBench) keep(`llama.cpp ${dtype} (native)`, timeNative(nativeBench, file, NEW, PREFILL, THREADS, 1), boundMs(GGUF_BYTES[dtype]));
+  keep(`llama.cpp ${dtype} (prebuilt)`, await timePrebuilt(file, PROMPT, NEW, PREFILL, THREADS, DEEP, DEEP_STEPS), boundMs(GGUF_BYTES[dtype]));
+  if (nativeBench) keep(`llama.cpp ${dtype} (native)`, timeNative(nativeBench, file, NEW, PREFILL, THREADS, 1, DEEP, DEEP_STEPS), boundMs(GGUF_BYTES[dtype]));
 };
 let torchVersion = "";
 for (let round = 0; round < repeat; round++) {
@@ -146,15 +156,16 @@ hfRow.name += ` (torch ${torchVersion})`;
 /** The faster llama.cpp build for a dtype, per figure (a user who cares picks the faster one). */
 const llamaBest = (dtype: string) => {
   const c = [rows.get(`llama.cpp ${dtype} (prebuilt)`), rows.get(`llama.cpp ${dtype} (native)`)].filter((r): r is Row => !!r);
-  return c.length ? { decode: Math.min(...c.map((r) => r.decode)), prefill: Math.min(...c.map((r) => r.prefill)) } : null;
+  return c.length ? { decode: Math.min(...c.map((r) => r.decode)), prefill: Math.min(...c.map((r) => r.prefill)), deep: Math.min(...c.map((r) => r.deep)) } : null;
 };
 console.log(`back ends: ${[...described].join("; ")}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 if (withLlama) console.log(`llama.cpp prebuilt (node-llama-cpp 3.21.1): ${await prebuiltInfo()}`);
 if (nativeBench) console.log(`llama.cpp native (GGML_NATIVE): ${nativeInfo(nativeBench, ggufOf(model.hf, "q8_0"))}`);
-const f = (x: number | undefined, d = 2) => (x === undefined ? "" : x.toFixed(d));
-console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${"× llama".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)} ${"× llama".padStart(8)}`);
-for (const { name, decode: dec, prefill: pre, bound } of rows.values()) {
+const f = (x: number | undefined, d = 2) => (x === undefined || Number.isNaN(x) ? "" : x.toFixed(d));
+console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${"× llama".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)} ${"× llama".padStart(8)} ${`decode @${DEEP}`.padStart(12)} ${"× HF".padStart(7)} ${"× llama".padStart(8)}`);
+for (const { name, decode: dec, prefill: pre, deep, bound } of rows.values()) {
   const l = DSL_PAIR[name] ? llamaBest(DSL_PAIR[name]) : null;
-  console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hfRow.decode).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${f(l ? dec / l.decode : undefined).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hfRow.prefill).toFixed(2).padStart(7)} ${f(l ? pre / l.prefill : undefined).padStart(8)}`);
+  console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hfRow.decode).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${f(l ? dec / l.decode : undefined).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hfRow.prefill).toFixed(2).padStart(7)} ${f(l ? pre / l.prefill : undefined).padStart(8)} ${f(deep, 1).padStart(12)} ${f(deep / hfRow.deep).padStart(7)} ${f(l ? deep / l.deep : undefined).padStart(8)}`);
 }
+console.log(`(decode @${DEEP}: mean of ${DEEP_STEPS} steps after a ${DEEP}-token context, where attention over the cache weighs; not measured on the interpreter)`);
 console.log(`(best of ${repeat} interleaved rounds per figure; --repeat N. × llama: against the faster llama.cpp build of the same dtype, int8 against q8_0)`);
