@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_BACKEND } from "../backends/index.js";
@@ -365,6 +365,38 @@ print(json.dumps({n: {o.option_strings[0][2:]: o.default for o in p._actions if 
       if (o.type === "boolean") assert.is(d, false, `${c.name} --${name}`);
       else assert.is(o.default ?? null, d, `${c.name} --${name}: ours ${o.default}, python-ref's ${d}`);
     }
+  }
+});
+
+test("tensorcore cache lists the cache's folders and prunes the compile cache to --max-mb, touching nothing else", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-cache-cli-"));
+  try {
+    const env = { ...process.env, TENSORCORE_CACHE: home };
+    const cli = (args: string[]) => spawnSync(process.execPath, [join(repoRoot(), "bin", "tensorcore.js"), "cache", ...args], { encoding: "utf8", env });
+    mkdirSync(join(home, "eigen"));
+    mkdirSync(join(home, "references"));
+    writeFileSync(join(home, "references", "keep.npy"), Buffer.alloc(3 << 20));
+    const old = (Date.now() - 7200_000) / 1000;
+    for (const c of ["1", "2"]) {
+      const so = join(home, "eigen", `${c.repeat(32)}.so`);
+      writeFileSync(so, Buffer.alloc(2 << 20));
+      writeFileSync(`${so}.sum`, "{}");
+      utimesSync(`${so}.sum`, old + Number(c), old + Number(c));
+    }
+    const list = cli([]);
+    assert.is(list.status, 0, list.stderr);
+    assert.match(list.stdout, /eigen\s+4\.0 MB\s+2 compiled programs, 0 precompiled runtimes; limit 2048 MB/);
+    assert.match(list.stdout, /references\s+3\.0 MB/);
+    const prune = cli(["prune", "--max-mb", "3"]);
+    assert.is(prune.status, 0, prune.stderr);
+    assert.match(prune.stdout, /removed 1 entries \(2\.0 MB\)/);
+    assert.equal(readdirSync(join(home, "eigen")).sort(), ["2".repeat(32) + ".so", "2".repeat(32) + ".so.sum"]);
+    assert.ok(existsSync(join(home, "references", "keep.npy")));
+    const bad = cli(["prune", "--max-mb", "0"]);
+    assert.is(bad.status, 1);
+    assert.match(bad.stderr, /^tensorcore: error: option '--max-mb' must be positive, got 0/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
 });
 

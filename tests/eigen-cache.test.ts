@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { checkSource } from "../compiler/checker.js";
 import { Interrupted } from "../compiler/diagnostics.js";
 import { buildSharedObject, cacheDir, cleanStaleTemporaries, STALE_AFTER_MS, verifiedObject } from "../compiler/eigen/build.js";
+import { cacheEntries, cacheLimitBytes, pruneCache } from "../compiler/eigen/cache-limit.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 
 /** A translation unit no cache holds yet (a fresh constant). */
@@ -93,6 +94,70 @@ test("stale temporaries of dead builds are removed; live, young and foreign file
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("the compile cache is pruned least recently used first, to its limit; recent, kept and foreign files stay", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tc-prune-"));
+  try {
+    const hex = (c: string) => c.repeat(32);
+    const MB = 2 ** 20, now = Date.now(), hour = 3600_000;
+    const at = (p: string, ms: number) => utimesSync(p, ms / 1000, ms / 1000);
+    /** A program object of `mb` MB last used `ago` ms ago (its record's mtime; the object is older). */
+    const program = (c: string, mb: number, ago: number) => {
+      writeFileSync(join(dir, `${hex(c)}.so`), Buffer.alloc(mb * MB));
+      writeFileSync(join(dir, `${hex(c)}.cpp`), "// c++");
+      writeFileSync(join(dir, `${hex(c)}.so.sum`), "{}");
+      at(join(dir, `${hex(c)}.so`), now - 10 * hour);
+      at(join(dir, `${hex(c)}.so.sum`), now - ago);
+    };
+    program("a", 3, 5 * hour); // oldest use
+    program("b", 3, 1 * hour);
+    program("c", 3, 3 * hour);
+    program("d", 3, 60_000); // used a minute ago: may be loading elsewhere
+    program("e", 3, 9 * hour); // the oldest, but the caller's own
+    // a runtime set: the PCH folder and the runtime object, used 4 hours ago
+    mkdirSync(join(dir, `pch-${hex("f")}`));
+    writeFileSync(join(dir, `pch-${hex("f")}`, "tc_runtime.h.gch"), Buffer.alloc(4 * MB));
+    writeFileSync(join(dir, `rt-${hex("f")}.o`), Buffer.alloc(MB));
+    writeFileSync(join(dir, `rt-${hex("f")}.o.sum`), "{}");
+    at(join(dir, `rt-${hex("f")}.o.sum`), now - 4 * hour);
+    // not the cache's names: never counted, never removed, however old or large
+    writeFileSync(join(dir, "notes.txt"), Buffer.alloc(8 * MB));
+    writeFileSync(join(dir, `${hex("g")}.so.bak`), "x");
+    at(join(dir, "notes.txt"), now - 100 * hour);
+
+    const entries = cacheEntries(dir);
+    assert.equal(entries.map((e) => e.key).sort(), ["program:" + hex("a"), "program:" + hex("b"), "program:" + hex("c"), "program:" + hex("d"), "program:" + hex("e"), "runtime:" + hex("f")].sort());
+    assert.ok(Math.abs(entries.find((e) => e.key === "program:" + hex("a"))!.usedMs - (now - 5 * hour)) < 2000, "use time is the record's");
+
+    // 20 MB of entries (and their small .cpp and .sum files), limit 9 MB: e (kept) and d (recent) stay; then the least recently used go
+    // (a at 5 h, the runtime set at 4 h, c at 3 h) until 9 MB remain: b (1 h) stays
+    const r = pruneCache(dir, 9 * MB + 100, new Set([hex("e")]), now);
+    assert.equal(r.removed.map((e) => e.key), ["program:" + hex("a"), "runtime:" + hex("f"), "program:" + hex("c")]);
+    assert.is(r.keptBytes, 9 * MB + 3 * (6 + 2));
+    assert.equal(readdirSync(dir).sort(), [`${hex("b")}.cpp`, `${hex("b")}.so`, `${hex("b")}.so.sum`, `${hex("d")}.cpp`, `${hex("d")}.so`, `${hex("d")}.so.sum`,
+      `${hex("e")}.cpp`, `${hex("e")}.so`, `${hex("e")}.so.sum`, `${hex("g")}.so.bak`, "notes.txt"].sort());
+    // under the limit: nothing more goes
+    assert.equal(pruneCache(dir, 9 * MB + 100, new Set(), now).removed, []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("the compile cache's limit: TENSORCORE_EIGEN_CACHE_MB when a positive number, else 2048 MB", () => {
+  assert.is(cacheLimitBytes(undefined), 2048 * 2 ** 20);
+  assert.is(cacheLimitBytes("512"), 512 * 2 ** 20);
+  for (const bad of ["", "0", "-5", "lots", "1e3"]) assert.is(cacheLimitBytes(bad), 2048 * 2 ** 20, bad);
+});
+
+test("a cache hit marks its entry used (its record's mtime), so pruning keeps what is in use", async () => {
+  const { code } = freshUnit();
+  const a = await buildSharedObject(code, []);
+  const old = (Date.now() - 5 * 3600_000) / 1000;
+  utimesSync(`${a.so}.sum`, old, old);
+  const b = await buildSharedObject(code, []);
+  assert.is(b.cached, true);
+  assert.ok(Date.now() - statSync(`${a.so}.sum`).mtimeMs < 60_000, "the record was not touched");
 });
 
 test("an aborted build rejects with Interrupted, kills the compiler and leaves no temporaries", async () => {

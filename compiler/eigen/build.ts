@@ -11,15 +11,18 @@
 // has a record beside it (NAME.sum: size and sha256, written after the object is in place); an
 // object without a record, or whose size or hash differs, is rebuilt, never loaded. Temporary
 // names carry the writer's pid (NAME.tmp-PID-RANDOM); ones left by killed builds are removed by a
-// later build once they are old and their process is gone (cleanStaleTemporaries).
+// later build once they are old and their process is gone (cleanStaleTemporaries). Each use of an
+// entry touches its record, and each new build prunes the least recently used entries beyond the
+// cache's limit (cache-limit.ts).
 
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DiagnosticError, Interrupted } from "../diagnostics.js";
+import { cacheLimitBytes, pruneCache } from "./cache-limit.js";
 import { runtimeSource } from "./runtime.js";
 
 export const BASE_FLAGS = [
@@ -137,6 +140,12 @@ function writeRecord(obj: string, sha256 = fileSha256(obj)): void {
   renameSync(tmp, sumPath(obj));
 }
 
+/** Mark an entry used (its record's mtime), for the least-recently-used pruning; a failure changes nothing else. */
+function touchRecord(obj: string): void {
+  const now = new Date();
+  try { utimesSync(sumPath(obj), now, now); } catch { /* a read-only cache: pruning then goes by build time */ }
+}
+
 /**
  * Whether a cached object is present and matches its record. Objects of a few hundred KB are
  * hashed on every load (well under a millisecond). The ~100 MB precompiled header is not
@@ -233,7 +242,7 @@ function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
 }
 
 /** Once per flag set: the precompiled runtime header and the runtime object. */
-async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void, signal?: AbortSignal): Promise<{ header: string; obj: string }> {
+async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void, signal?: AbortSignal): Promise<{ header: string; obj: string; key: string }> {
   const dir = cacheDir();
   const rt = runtimeSource();
   const key = hash(rt.header, rt.impl, tc.version, tc.eigenDir, ...flags);
@@ -241,7 +250,7 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
   const header = join(pchDir, "tc_runtime.h");
   const obj = join(dir, `rt-${key}.o`);
   const gch = join(pchDir, "tc_runtime.h.gch");
-  if (verifiedObject(gch, true) && verifiedObject(obj)) return { header, obj };
+  if (verifiedObject(gch, true) && verifiedObject(obj)) { touchRecord(obj); return { header, obj, key }; }
   let shared = inflight.get(key);
   if (!shared) {
     const controller = new AbortController();
@@ -301,7 +310,7 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
       mine.controller.abort();
     }
   }
-  return { header, obj };
+  return { header, obj, key };
 }
 
 // A loaded program is never unloaded: OpenMP's worker threads spin in libgomp for a while after each
@@ -321,9 +330,12 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   const rt = runtimeSource();
   const key = hash(code, tc.version, tc.eigenDir, rt.header, rt.impl, ...flags, ...LINK_FLAGS);
   const so = join(dir, `${key}.so`);
-  if (verifiedObject(so)) return { so, cached: true, seconds: (performance.now() - t0) / 1000 };
+  if (verifiedObject(so)) {
+    touchRecord(so);
+    return { so, cached: true, seconds: (performance.now() - t0) / 1000 };
+  }
   if (existsSync(so)) log?.(`[eigen] the cached ${key}.so does not match its record (truncated or altered): rebuilding it`);
-  const { header, obj } = await runtimeArtifacts(tc, flags, log, signal);
+  const { header, obj, key: rtKey } = await runtimeArtifacts(tc, flags, log, signal);
   const cpp = join(dir, `${key}.cpp`);
   const tmpCpp = tmpName(cpp) + ".cpp", tmpSo = tmpName(so);
   writeFileSync(tmpCpp, code);
@@ -348,6 +360,9 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   renameSync(tmpCpp, cpp);
   renameSync(tmpSo, so);
   writeRecord(so);
+  // a new entry: the least recently used ones beyond the limit go (never this one or its runtime)
+  const pruned = pruneCache(dir, cacheLimitBytes(), new Set([key, rtKey]));
+  if (pruned.removed.length) log?.(`[eigen] removed ${pruned.removed.length} least recently used cache entries (${(pruned.freedBytes / 2 ** 20).toFixed(0)} MB) to keep the cache under ${(cacheLimitBytes() / 2 ** 20).toFixed(0)} MB (TENSORCORE_EIGEN_CACHE_MB)`);
   return { so, cached: false, seconds: (performance.now() - t0) / 1000 };
 }
 

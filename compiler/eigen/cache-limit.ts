@@ -1,0 +1,106 @@
+// Keeping the compile cache ($TENSORCORE_CACHE/eigen) bounded. Every edit of a kernel, of a model
+// library or of the runtime adds objects that nothing ever asks for again: a program's .so is ~0.6
+// MB, but each runtime version adds a ~100 MB precompiled header per flag set, and one machine's cache
+// had grown to 7 GB. So each use of an entry marks it (its record's mtime: build.ts's touchEntry),
+// and after each new build the least recently used entries go until the cache is under its limit
+// (TENSORCORE_EIGEN_CACHE_MB, default 2048; `tensorcore cache prune` applies it on demand).
+//
+// Only entries of the names build.ts writes are counted or removed (<32 hex>.so with its .so.sum and
+// .cpp; pch-<32 hex>/ with rt-<32 hex>.o and .o.sum); anything else in the folder is left alone. An
+// entry used in the last STALE_AFTER_MS may be in use by another process sharing the cache, and the
+// entries the caller names (the one just built) are never removed.
+
+import { randomBytes } from "node:crypto";
+import { lstatSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { join } from "node:path";
+
+export const DEFAULT_LIMIT_MB = 2048;
+
+/** The limit in bytes: TENSORCORE_EIGEN_CACHE_MB when it is a positive number, else the default. */
+export function cacheLimitBytes(env = process.env.TENSORCORE_EIGEN_CACHE_MB): number {
+  const mb = env !== undefined && /^\d+(\.\d+)?$/.test(env.trim()) ? Number(env) : NaN;
+  return (mb > 0 ? mb : DEFAULT_LIMIT_MB) * 1024 * 1024;
+}
+
+/** One cache entry: a program object, or a runtime set (precompiled header + runtime object). */
+export interface CacheEntry {
+  key: string;
+  kind: "program" | "runtime";
+  /** Paths that belong to it, relative to the cache folder (folders included as one path). */
+  paths: string[];
+  bytes: number;
+  /** When it was last built or used (ms since the epoch). */
+  usedMs: number;
+}
+
+const PROGRAM_RE = /^([0-9a-f]{32})\.(so|so\.sum|cpp)$/;
+const RUNTIME_RE = /^(?:pch-([0-9a-f]{32})|rt-([0-9a-f]{32})\.o(?:\.sum)?)$/;
+
+function sizeOf(path: string): number {
+  const st = lstatSync(path);
+  if (!st.isDirectory()) return st.size;
+  let n = 0;
+  for (const name of readdirSync(path)) n += sizeOf(join(path, name));
+  return n;
+}
+
+/** The entries in `dir`, recognised by name only; their use time is their record's mtime (else their newest file's). */
+export function cacheEntries(dir: string): CacheEntry[] {
+  const byKey = new Map<string, CacheEntry & { recordMs: number }>();
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return []; }
+  for (const name of names) {
+    const p = PROGRAM_RE.exec(name), r = p ? null : RUNTIME_RE.exec(name);
+    if (!p && !r) continue;
+    const kind = p ? "program" : "runtime";
+    const key = `${kind}:${p ? p[1] : r![1] ?? r![2]}`;
+    let st;
+    try { st = lstatSync(join(dir, name)); } catch { continue; } // removed meanwhile
+    if (st.isSymbolicLink()) continue; // never ours
+    const e = byKey.get(key) ?? { key, kind, paths: [], bytes: 0, usedMs: 0, recordMs: 0 };
+    e.paths.push(name);
+    try { e.bytes += sizeOf(join(dir, name)); } catch { /* removed meanwhile */ }
+    // the record (<key>.so.sum, rt-<key>.o.sum) is touched on each use
+    if (name.endsWith(".sum")) e.recordMs = st.mtimeMs;
+    e.usedMs = Math.max(e.usedMs, st.mtimeMs);
+    byKey.set(key, e);
+  }
+  return [...byKey.values()].map(({ recordMs, ...e }) => ({ ...e, usedMs: recordMs || e.usedMs }));
+}
+
+export interface PruneResult { removed: CacheEntry[]; keptBytes: number; freedBytes: number }
+
+/**
+ * Remove least recently used entries until the cache holds at most `limit` bytes. Entries whose key
+ * (the 32 hex digits) is in `keep`, and entries used within `recentMs` of `now`, stay.
+ */
+export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string> = new Set(), now = Date.now(), recentMs = 15 * 60 * 1000): PruneResult {
+  const entries = cacheEntries(dir);
+  let total = entries.reduce((n, e) => n + e.bytes, 0);
+  const removed: CacheEntry[] = [];
+  let freed = 0;
+  const candidates = entries
+    .filter((e) => !keep.has(e.key.slice(e.key.indexOf(":") + 1)) && now - e.usedMs >= recentMs)
+    .sort((a, b) => a.usedMs - b.usedMs);
+  for (const e of candidates) {
+    if (total <= limit) break;
+    // the record first: a reader that finds the object without it rebuilds, never loads a half-removed entry
+    const order = [...e.paths].sort((a, b) => Number(b.endsWith(".sum")) - Number(a.endsWith(".sum")));
+    for (const name of order) {
+      const path = join(dir, name);
+      try {
+        if (lstatSync(path).isDirectory()) {
+          // a PCH folder: renamed aside in one step, then deleted, as build.ts replaces one
+          // (build.ts's temporary name: a removal cut short is cleaned up as a stale temporary)
+          const aside = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+          renameSync(path, aside);
+          rmSync(aside, { recursive: true, force: true });
+        } else rmSync(path, { force: true });
+      } catch { /* removed meanwhile */ }
+    }
+    total -= e.bytes;
+    freed += e.bytes;
+    removed.push(e);
+  }
+  return { removed, keptBytes: total, freedBytes: freed };
+}
