@@ -4,11 +4,12 @@
 // compiler/eigen/cache-limit.ts). Only the compile cache is pruned: the other folders hold models and
 // reference exports that take minutes to make again.
 
-import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir } from "../compiler/eigen/build.js";
-import { cacheEntries, cacheLimitBytes, pruneCache } from "../compiler/eigen/cache-limit.js";
-import { CACHE } from "../models/zoo.js";
+import { STALE_AFTER_MS } from "../compiler/eigen/build.js";
+import { cacheEntries, cacheLimitBytes, pruneCache, sizeOf } from "../compiler/eigen/cache-limit.js";
+import { cacheDir } from "../runtime/model-folder.js";
+import { InputError } from "../runtime/weights.js";
 import { CommandSpec, parseCommand, UsageError } from "./args.js";
 
 export const CACHE_SPEC = {
@@ -25,17 +26,18 @@ export const CACHE_SPEC = {
 
 const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(bytes < 10 * 2 ** 20 ? 1 : 0)} MB`;
 
-/** Bytes under a path (symbolic links counted as themselves, never followed). */
-function du(path: string): number {
-  let st;
-  try { st = lstatSync(path); } catch { return 0; }
-  if (!st.isDirectory()) return st.size;
-  let n = 0;
-  let names: string[] = [];
-  try { names = readdirSync(path); } catch { /* unreadable: counted as empty */ }
-  for (const name of names) n += du(join(path, name));
-  return n;
+/** A folder of the cache: what is at `path` (a symlink to a folder, the cache on another disk, is followed). */
+function folderState(path: string): "missing" | "folder" | string {
+  try {
+    return statSync(path).isDirectory() ? "folder" : "not a folder";
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return code === "ENOENT" ? "missing" : code ?? String(e);
+  }
 }
+
+/** Bytes under a folder of the cache (followed if a symlink, as builds write through it; links inside counted as themselves). */
+const du = (path: string): number => (folderState(path) === "folder" && lstatSync(path).isSymbolicLink() ? sizeOf(join(path, ".")) : sizeOf(path));
 
 export async function cacheCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(CACHE_SPEC, argv);
@@ -46,19 +48,30 @@ export async function cacheCommand(argv: string[]): Promise<number> {
   if (maxMb !== undefined && !(maxMb > 0)) throw new UsageError(`option '--max-mb' must be positive, got ${maxMb}`);
   if (maxMb !== undefined && action !== "prune") throw new UsageError("option '--max-mb' goes with `tensorcore cache prune`");
   const limit = maxMb !== undefined ? maxMb * 2 ** 20 : cacheLimitBytes();
-  if (!existsSync(CACHE)) {
-    console.log(`${CACHE}: empty (nothing cached yet)`);
+  const root = cacheDir(), state = folderState(root);
+  if (state === "missing") {
+    console.log(`${root}: empty (nothing cached yet)`);
     return 0;
   }
+  if (state !== "folder") throw new InputError(`the cache ${root} cannot be read (${state}): set TENSORCORE_CACHE to a folder`);
   if (action === "prune") {
-    // entries used in the last minute may be loading in another process; older ones are fair game
-    const r = pruneCache(cacheDir(), limit, new Set(), Date.now(), 60 * 1000);
-    console.log(`compile cache ${join(CACHE, "eigen")}: removed ${r.removed.length} entries (${mb(r.freedBytes)}); ${mb(r.keptBytes)} kept (limit ${mb(limit)})`);
+    const eigen = join(root, "eigen"), es = folderState(eigen);
+    if (es === "missing") {
+      console.log(`compile cache ${eigen}: nothing to prune (no compile cache yet)`);
+      return 0;
+    }
+    if (es !== "folder") throw new InputError(`the compile cache ${eigen} cannot be read (${es})`);
+    // entries used in the last 15 minutes may be in use by a build or a run elsewhere: they stay
+    const r = pruneCache(eigen, limit, new Set(), Date.now(), STALE_AFTER_MS);
+    console.log(`compile cache ${eigen}: removed ${r.removed.length} entries (${mb(r.freedBytes)}); ${mb(r.keptBytes)} kept (limit ${mb(limit)}; entries used in the last 15 minutes stay)`);
+    if (r.failed.length) throw new InputError(`could not remove ${r.failed.length} entr${r.failed.length === 1 ? "y" : "ies"} of the compile cache: ${r.failed[0].reason}`);
     return 0;
   }
-  console.log(`${CACHE}:`);
-  for (const name of readdirSync(CACHE).sort()) {
-    const path = join(CACHE, name);
+  let names: string[];
+  try { names = readdirSync(root).sort(); } catch (e) { throw new InputError(`the cache ${root} cannot be read (${(e as NodeJS.ErrnoException).code ?? e})`); }
+  console.log(`${root}:`);
+  for (const name of names) {
+    const path = join(root, name);
     let line = `  ${name.padEnd(14)} ${mb(du(path)).padStart(10)}`;
     if (name === "eigen") {
       const entries = cacheEntries(path);

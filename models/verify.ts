@@ -4,13 +4,12 @@
 
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { BACKEND_OPTION, checkOutputFile, CommandSpec, DEFAULT_BACKEND_TEXT, parseCommand, UsageError, writeOutputFile } from "../cli/args.js";
 import { runPythonRef } from "../cli/hf.js";
 import { Progress } from "../cli/progress.js";
 import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
-import { confinedFile, hashRange, isPlainObject, MANIFEST_MAX_BYTES, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
+import { cacheDir as userCacheDir, confinedFile, hashRange, isPlainObject, MANIFEST_MAX_BYTES, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
 import { Tokenizer } from "./tokenizer.js";
@@ -74,7 +73,7 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
   // checked (confined, a regular file, well-formed) before python-ref is started on the folder
   const manifest = readWholeFile(confinedFile(new ManifestSource(modelDir, { verify: false }).realDir, "manifest.json", join(modelDir, "manifest.json")), MANIFEST_MAX_BYTES);
   const key = createHash("sha256").update(manifest).update(JSON.stringify(prompts)).update(String(newTokens)).digest("hex").slice(0, 16);
-  const cache = join(process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore"), "references", key);
+  const cache = join(userCacheDir(), "references", key);
   if (existsSync(cache)) {
     // a cached export is used only whole and unchanged (every file against index.json's sha256)
     const damage = referenceDamage(cache, prompts);

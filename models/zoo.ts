@@ -5,12 +5,12 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { join } from "node:path";
+import { cacheDir as userCacheDir } from "../runtime/model-folder.js";
 import { REPO_ROOT } from "./causal-lm.js";
 
 export const PYTHON = join(REPO_ROOT, ".venv", "bin", "python");
-export const CACHE = process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore");
+export const CACHE = userCacheDir();
 
 function py(args: string[]): void {
   const r = spawnSync(PYTHON, ["-m", "tensorcore_ref", ...args], { encoding: "utf8", env: { ...process.env, HF_HUB_OFFLINE: "1" } });

@@ -17,9 +17,12 @@ export class InputError extends Error {
   }
 }
 
-/** The per-user cache (TENSORCORE_CACHE, else ~/.cache/tensorcore), read at each call so tests can set it. */
+/**
+ * The per-user cache (TENSORCORE_CACHE, else ~/.cache/tensorcore), read at each call so tests can
+ * set it. An empty TENSORCORE_CACHE counts as unset, as python-ref's paths.cache_dir reads it.
+ */
 export function cacheDir(): string {
-  return process.env.TENSORCORE_CACHE ?? join(homedir(), ".cache", "tensorcore");
+  return process.env.TENSORCORE_CACHE || join(homedir(), ".cache", "tensorcore");
 }
 
 const errno = (e: unknown): string => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);

@@ -7,15 +7,15 @@
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
-import { availableParallelism, homedir } from "node:os";
+import { availableParallelism } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { writeFileAtomic } from "./model-folder.js";
+import { cacheDir as userCacheDir, writeFileAtomic } from "./model-folder.js";
 import type { Roofline } from "./profile.js";
 
 /** Repository root: this file compiles to <repo>/dist/runtime/roofline.js. */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const cacheDir = (): string => join(process.env.TENSORCORE_CACHE || join(homedir(), ".cache", "tensorcore"), "roofline");
+const cacheDir = (): string => join(userCacheDir(), "roofline");
 
 function cpuModel(): { name: string; flags: string } {
   try {

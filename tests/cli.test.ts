@@ -395,6 +395,26 @@ test("tensorcore cache lists the cache's folders and prunes the compile cache to
     const bad = cli(["prune", "--max-mb", "0"]);
     assert.is(bad.status, 1);
     assert.match(bad.stderr, /^tensorcore: error: option '--max-mb' must be positive, got 0/);
+    // a cache without a compile cache: nothing to prune, and none is made
+    rmSync(join(home, "eigen"), { recursive: true });
+    const none = cli(["prune"]);
+    assert.is(none.status, 0, none.stderr);
+    assert.match(none.stdout, /nothing to prune/);
+    assert.not.ok(existsSync(join(home, "eigen")));
+    // a cache that is a file, and a junk limit: one message each, no stack trace
+    const file = join(home, "afile");
+    writeFileSync(file, "x");
+    for (const [extra, want] of [[{ TENSORCORE_CACHE: file }, /^tensorcore: error: the cache .*afile cannot be read \(not a folder\): set TENSORCORE_CACHE/],
+      [{ TENSORCORE_EIGEN_CACHE_MB: "lots" }, /^tensorcore: error: TENSORCORE_EIGEN_CACHE_MB is 'lots': expected/]] as const) {
+      const r = spawnSync(process.execPath, [join(repoRoot(), "bin", "tensorcore.js"), "cache"], { encoding: "utf8", env: { ...env, ...extra } });
+      assert.is(r.status, 1, r.stdout);
+      assert.match(r.stderr, want);
+      assert.not.match(r.stderr, /internal error|\n\s+at /);
+    }
+    // an empty TENSORCORE_CACHE is unset: the cache under HOME, as python-ref reads it
+    const r = spawnSync(process.execPath, [join(repoRoot(), "bin", "tensorcore.js"), "cache"], { encoding: "utf8", env: { ...process.env, TENSORCORE_CACHE: "", HOME: home } });
+    assert.is(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^${join(home, ".cache", "tensorcore").replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}: empty`));
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

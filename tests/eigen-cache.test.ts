@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkSource } from "../compiler/checker.js";
-import { Interrupted } from "../compiler/diagnostics.js";
+import { DiagnosticError, Interrupted } from "../compiler/diagnostics.js";
 import { buildSharedObject, cacheDir, cleanStaleTemporaries, STALE_AFTER_MS, verifiedObject } from "../compiler/eigen/build.js";
 import { cacheEntries, cacheLimitBytes, pruneCache } from "../compiler/eigen/cache-limit.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
@@ -144,10 +144,35 @@ test("the compile cache is pruned least recently used first, to its limit; recen
   }
 });
 
-test("the compile cache's limit: TENSORCORE_EIGEN_CACHE_MB when a positive number, else 2048 MB", () => {
+test("the compile cache's limit: TENSORCORE_EIGEN_CACHE_MB when a positive number, 2048 MB when unset, else one message", () => {
   assert.is(cacheLimitBytes(undefined), 2048 * 2 ** 20);
+  assert.is(cacheLimitBytes(""), 2048 * 2 ** 20);
   assert.is(cacheLimitBytes("512"), 512 * 2 ** 20);
-  for (const bad of ["", "0", "-5", "lots", "1e3"]) assert.is(cacheLimitBytes(bad), 2048 * 2 ** 20, bad);
+  assert.is(cacheLimitBytes("1e3"), 1000 * 2 ** 20);
+  for (const bad of ["0", "-5", "lots", "Infinity", "NaN"]) {
+    assert.throws(() => cacheLimitBytes(bad), (e: Error) => e instanceof DiagnosticError && e.message.includes(`TENSORCORE_EIGEN_CACHE_MB is '${bad}': expected the compile cache's limit in MB, a positive number`), bad);
+  }
+});
+
+test("a directory where a cached program belongs is moved aside and the program built; a cache path that is a file gets one message", async () => {
+  const { code } = freshUnit();
+  const a = await buildSharedObject(code, []);
+  rmSync(a.so, { force: true });
+  mkdirSync(a.so);
+  writeFileSync(join(a.so, "inner"), "x");
+  const b = await buildSharedObject(code, []);
+  assert.is(b.cached, false);
+  assert.ok(statSync(b.so).isFile() && verifiedObject(b.so));
+  assert.equal(readdirSync(cacheDir()).filter((n) => n.startsWith(`${a.so.split("/").pop()}.tmp-`)), [], "no temporaries left");
+  const saved = process.env.TENSORCORE_CACHE;
+  const file = join(mkdtempSync(join(tmpdir(), "tc-cachefile-")), "cache");
+  writeFileSync(file, "not a folder");
+  process.env.TENSORCORE_CACHE = file;
+  try {
+    assert.throws(() => cacheDir(), (e: Error) => e instanceof DiagnosticError && /the compile cache .*cache\/eigen cannot be used \(a file is in the way\): set TENSORCORE_CACHE/.test(e.message));
+  } finally {
+    if (saved === undefined) delete process.env.TENSORCORE_CACHE; else process.env.TENSORCORE_CACHE = saved;
+  }
 });
 
 test("a cache hit marks its entry used (its record's mtime), so pruning keeps what is in use", async () => {

@@ -18,9 +18,9 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { cacheDir as userCacheDir } from "../../runtime/model-folder.js";
 import { DiagnosticError, Interrupted } from "../diagnostics.js";
 import { cacheLimitBytes, pruneCache } from "./cache-limit.js";
 import { runtimeSource } from "./runtime.js";
@@ -72,8 +72,14 @@ export function toolchain(): Toolchain {
 let cleaned: string | undefined;
 
 export function cacheDir(): string {
-  const d = join(process.env.TENSORCORE_CACHE || join(homedir(), ".cache/tensorcore"), "eigen");
-  mkdirSync(d, { recursive: true });
+  const d = join(userCacheDir(), "eigen");
+  try {
+    mkdirSync(d, { recursive: true });
+    if (!statSync(d).isDirectory()) throw Object.assign(new Error(), { code: "ENOTDIR" });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw setupError(`the compile cache ${d} cannot be used (${code === "EEXIST" || code === "ENOTDIR" ? "a file is in the way" : code ?? (e as Error).message}): set TENSORCORE_CACHE to a folder you can write`);
+  }
   if (cleaned !== d) { cleaned = d; cleanStaleTemporaries(d); } // once per process and folder
   return d;
 }
@@ -139,6 +145,21 @@ function writeRecord(obj: string, sha256 = fileSha256(obj)): void {
   writeFileSync(tmp, JSON.stringify({ size: st.size, mtimeMs: st.mtimeMs, sha256 }) + "\n");
   renameSync(tmp, sumPath(obj));
 }
+
+/** Remove a directory at a cached object's name: renamed aside in one step, then deleted. */
+function moveAside(path: string): void {
+  let st;
+  try { st = lstatSync(path); } catch { return; }
+  const aside = tmpName(path);
+  try {
+    renameSync(path, aside);
+    rmSync(aside, { recursive: st.isDirectory(), force: true });
+  } catch (e) {
+    throw setupError(`the compile cache holds ${path}, which is not a program it can load or replace (${(e as NodeJS.ErrnoException).code ?? e}); remove it`);
+  }
+}
+
+const isDirectory = (p: string): boolean => { try { return lstatSync(p).isDirectory(); } catch { return false; } };
 
 /** Mark an entry used (its record's mtime), for the least-recently-used pruning; a failure changes nothing else. */
 function touchRecord(obj: string): void {
@@ -336,6 +357,7 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   }
   if (existsSync(so)) log?.(`[eigen] the cached ${key}.so does not match its record (truncated or altered): rebuilding it`);
   const { header, obj, key: rtKey } = await runtimeArtifacts(tc, flags, log, signal);
+  touchRecord(obj); // in use until this build ends: a prune elsewhere keeps what was used lately
   const cpp = join(dir, `${key}.cpp`);
   const tmpCpp = tmpName(cpp) + ".cpp", tmpSo = tmpName(so);
   writeFileSync(tmpCpp, code);
@@ -357,12 +379,24 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
     for (let m; (m = re.exec(r.output)); ) errors.push({ line: +m[1], col: +m[2], message: m[3] });
     throw new CxxCompileError(errors, r.output.split(tmpCpp).join("<generated>.cpp"));
   }
-  renameSync(tmpCpp, cpp);
-  renameSync(tmpSo, so);
+  try {
+    // a directory at one of the entry's names would make its rename fail: it goes first (a file is
+    // replaced by the rename itself, atomically, so a reader never finds the name missing)
+    for (const p of [sumPath(so), so, cpp]) if (isDirectory(p)) moveAside(p);
+    renameSync(tmpSo, so);
+    renameSync(tmpCpp, cpp);
+  } catch (e) {
+    rmSync(tmpSo, { force: true });
+    rmSync(tmpCpp, { force: true });
+    throw e;
+  }
   writeRecord(so);
   // a new entry: the least recently used ones beyond the limit go (never this one or its runtime)
-  const pruned = pruneCache(dir, cacheLimitBytes(), new Set([key, rtKey]));
-  if (pruned.removed.length) log?.(`[eigen] removed ${pruned.removed.length} least recently used cache entries (${(pruned.freedBytes / 2 ** 20).toFixed(0)} MB) to keep the cache under ${(cacheLimitBytes() / 2 ** 20).toFixed(0)} MB (TENSORCORE_EIGEN_CACHE_MB)`);
+  const limit = cacheLimitBytes();
+  const pruned = pruneCache(dir, limit, new Set([key, rtKey]));
+  const MB = (b: number) => `${(b / 2 ** 20).toFixed(0)} MB`;
+  if (pruned.removed.length) log?.(`[eigen] removed ${pruned.removed.length} least recently used cache entries (${MB(pruned.freedBytes)}); the compile cache holds ${MB(pruned.keptBytes)} (limit ${MB(limit)}, TENSORCORE_EIGEN_CACHE_MB)`);
+  if (pruned.failed.length) log?.(`[eigen] could not remove ${pruned.failed.length} old cache entries (${pruned.failed[0].reason})`);
   return { so, cached: false, seconds: (performance.now() - t0) / 1000 };
 }
 

@@ -13,13 +13,21 @@
 import { randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { DiagnosticError } from "../diagnostics.js";
 
 export const DEFAULT_LIMIT_MB = 2048;
 
-/** The limit in bytes: TENSORCORE_EIGEN_CACHE_MB when it is a positive number, else the default. */
+/**
+ * The limit in bytes: TENSORCORE_EIGEN_CACHE_MB (MB, a positive number; unset or empty: 2048). A value
+ * that is not one is refused with one message naming the variable, as `--max-mb` refuses it.
+ */
 export function cacheLimitBytes(env = process.env.TENSORCORE_EIGEN_CACHE_MB): number {
-  const mb = env !== undefined && /^\d+(\.\d+)?$/.test(env.trim()) ? Number(env) : NaN;
-  return (mb > 0 ? mb : DEFAULT_LIMIT_MB) * 1024 * 1024;
+  if (env === undefined || env.trim() === "") return DEFAULT_LIMIT_MB * 2 ** 20;
+  const mb = Number(env);
+  if (!Number.isFinite(mb) || mb <= 0) {
+    throw new DiagnosticError([{ severity: "error", message: `TENSORCORE_EIGEN_CACHE_MB is '${env}': expected the compile cache's limit in MB, a positive number (unset: ${DEFAULT_LIMIT_MB})` }]);
+  }
+  return mb * 2 ** 20;
 }
 
 /** One cache entry: a program object, or a runtime set (precompiled header + runtime object). */
@@ -36,11 +44,14 @@ export interface CacheEntry {
 const PROGRAM_RE = /^([0-9a-f]{32})\.(so|so\.sum|cpp)$/;
 const RUNTIME_RE = /^(?:pch-([0-9a-f]{32})|rt-([0-9a-f]{32})\.o(?:\.sum)?)$/;
 
-function sizeOf(path: string): number {
-  const st = lstatSync(path);
+/** Bytes under a path, symlinks as themselves; what cannot be read counts as nothing. */
+export function sizeOf(path: string): number {
+  let st;
+  try { st = lstatSync(path); } catch { return 0; }
   if (!st.isDirectory()) return st.size;
-  let n = 0;
-  for (const name of readdirSync(path)) n += sizeOf(join(path, name));
+  let n = 0, names: string[] = [];
+  try { names = readdirSync(path); } catch { /* unreadable */ }
+  for (const name of names) n += sizeOf(join(path, name));
   return n;
 }
 
@@ -59,7 +70,7 @@ export function cacheEntries(dir: string): CacheEntry[] {
     if (st.isSymbolicLink()) continue; // never ours
     const e = byKey.get(key) ?? { key, kind, paths: [], bytes: 0, usedMs: 0, recordMs: 0 };
     e.paths.push(name);
-    try { e.bytes += sizeOf(join(dir, name)); } catch { /* removed meanwhile */ }
+    e.bytes += sizeOf(join(dir, name));
     // the record (<key>.so.sum, rt-<key>.o.sum) is touched on each use
     if (name.endsWith(".sum")) e.recordMs = st.mtimeMs;
     e.usedMs = Math.max(e.usedMs, st.mtimeMs);
@@ -68,7 +79,17 @@ export function cacheEntries(dir: string): CacheEntry[] {
   return [...byKey.values()].map(({ recordMs, ...e }) => ({ ...e, usedMs: recordMs || e.usedMs }));
 }
 
-export interface PruneResult { removed: CacheEntry[]; keptBytes: number; freedBytes: number }
+export interface PruneResult {
+  removed: CacheEntry[];
+  /** Entries that should have gone but could not be removed (wholly), with the first reason. */
+  failed: { entry: CacheEntry; reason: string }[];
+  keptBytes: number;
+  freedBytes: number;
+}
+
+const gone = (path: string): boolean => {
+  try { lstatSync(path); return false; } catch (e) { return (e as NodeJS.ErrnoException).code === "ENOENT"; }
+};
 
 /**
  * Remove least recently used entries until the cache holds at most `limit` bytes. Entries whose key
@@ -77,7 +98,7 @@ export interface PruneResult { removed: CacheEntry[]; keptBytes: number; freedBy
 export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string> = new Set(), now = Date.now(), recentMs = 15 * 60 * 1000): PruneResult {
   const entries = cacheEntries(dir);
   let total = entries.reduce((n, e) => n + e.bytes, 0);
-  const removed: CacheEntry[] = [];
+  const removed: CacheEntry[] = [], failed: PruneResult["failed"] = [];
   let freed = 0;
   const candidates = entries
     .filter((e) => !keep.has(e.key.slice(e.key.indexOf(":") + 1)) && now - e.usedMs >= recentMs)
@@ -86,6 +107,7 @@ export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string>
     if (total <= limit) break;
     // the record first: a reader that finds the object without it rebuilds, never loads a half-removed entry
     const order = [...e.paths].sort((a, b) => Number(b.endsWith(".sum")) - Number(a.endsWith(".sum")));
+    let reason: string | undefined;
     for (const name of order) {
       const path = join(dir, name);
       try {
@@ -94,13 +116,16 @@ export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string>
           // (build.ts's temporary name: a removal cut short is cleaned up as a stale temporary)
           const aside = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
           renameSync(path, aside);
-          rmSync(aside, { recursive: true, force: true });
+          try { rmSync(aside, { recursive: true, force: true }); } catch (err) { reason ??= `${aside}: ${(err as NodeJS.ErrnoException).code ?? err}`; }
         } else rmSync(path, { force: true });
-      } catch { /* removed meanwhile */ }
+      } catch (err) {
+        if (!gone(path)) reason ??= `${path}: ${(err as NodeJS.ErrnoException).code ?? err}`;
+      }
     }
+    if (reason) { failed.push({ entry: e, reason }); continue; }
     total -= e.bytes;
     freed += e.bytes;
     removed.push(e);
   }
-  return { removed, keptBytes: total, freedBytes: freed };
+  return { removed, failed, keptBytes: total, freedBytes: freed };
 }
