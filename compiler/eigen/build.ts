@@ -16,12 +16,13 @@
 // cache's limit (cache-limit.ts).
 
 import { spawn, spawnSync } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheDir as userCacheDir } from "../../runtime/model-folder.js";
 import { DiagnosticError, Interrupted } from "../diagnostics.js";
+import { removeAside, TMP_RE, tmpName } from "./cache-files.js";
 import { cacheLimitBytes, pruneCache } from "./cache-limit.js";
 import { runtimeSource } from "./runtime.js";
 
@@ -90,10 +91,6 @@ const hash = (...parts: string[]): string => {
   return h.digest("hex").slice(0, 32);
 };
 
-const tmpName = (p: string): string => `${p}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-
-/** Exactly the names tmpName makes (plus the .cpp suffix of sources): nothing else is ever removed. */
-const TMP_RE = /\.tmp-(\d+)-[0-9a-f]{8}(?:\.cpp)?$/;
 /** A temporary younger than this may belong to a build still running on another machine sharing the cache. */
 export const STALE_AFTER_MS = 15 * 60 * 1000;
 
@@ -146,14 +143,10 @@ function writeRecord(obj: string, sha256 = fileSha256(obj)): void {
   renameSync(tmp, sumPath(obj));
 }
 
-/** Remove a directory at a cached object's name: renamed aside in one step, then deleted. */
+/** Remove a directory at a cached object's name, or say in one line that it cannot be. */
 function moveAside(path: string): void {
-  let st;
-  try { st = lstatSync(path); } catch { return; }
-  const aside = tmpName(path);
   try {
-    renameSync(path, aside);
-    rmSync(aside, { recursive: st.isDirectory(), force: true });
+    removeAside(path);
   } catch (e) {
     throw setupError(`the compile cache holds ${path}, which is not a program it can load or replace (${(e as NodeJS.ErrnoException).code ?? e}); remove it`);
   }
@@ -282,8 +275,7 @@ async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string
         if (existsSync(pchDir)) {
           // a PCH folder without a valid record: move it aside (atomic), then delete it
           log?.(`[eigen] the cached precompiled header pch-${key} does not match its record: rebuilding it`);
-          const old = tmpName(pchDir);
-          try { renameSync(pchDir, old); rmSync(old, { recursive: true, force: true }); } catch { /* another process did */ }
+          try { removeAside(pchDir); } catch { /* another process did */ }
         }
         log?.("[eigen] precompiling the runtime header (once per compiler and flag set)");
         const tmp = tmpName(pchDir);

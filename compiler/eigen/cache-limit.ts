@@ -1,7 +1,7 @@
 // Keeping the compile cache ($TENSORCORE_CACHE/eigen) bounded. Every edit of a kernel, of a model
 // library or of the runtime adds objects that nothing ever asks for again: a program's .so is ~0.6
 // MB, but each runtime version adds a ~100 MB precompiled header per flag set, and one machine's cache
-// had grown to 7 GB. So each use of an entry marks it (its record's mtime: build.ts's touchEntry),
+// had grown to 7 GB. So each use of an entry marks it (its record's mtime: build.ts's touchRecord),
 // and after each new build the least recently used entries go until the cache is under its limit
 // (TENSORCORE_EIGEN_CACHE_MB, default 2048; `tensorcore cache prune` applies it on demand).
 //
@@ -10,10 +10,10 @@
 // entry used in the last STALE_AFTER_MS may be in use by another process sharing the cache, and the
 // entries the caller names (the one just built) are never removed.
 
-import { randomBytes } from "node:crypto";
-import { lstatSync, readdirSync, renameSync, rmSync } from "node:fs";
+import { lstatSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DiagnosticError } from "../diagnostics.js";
+import { removeAside } from "./cache-files.js";
 
 export const DEFAULT_LIMIT_MB = 2048;
 
@@ -111,15 +111,13 @@ export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string>
     for (const name of order) {
       const path = join(dir, name);
       try {
-        if (lstatSync(path).isDirectory()) {
-          // a PCH folder: renamed aside in one step, then deleted, as build.ts replaces one
-          // (build.ts's temporary name: a removal cut short is cleaned up as a stale temporary)
-          const aside = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-          renameSync(path, aside);
-          try { rmSync(aside, { recursive: true, force: true }); } catch (err) { reason ??= `${aside}: ${(err as NodeJS.ErrnoException).code ?? err}`; }
-        } else rmSync(path, { force: true });
+        // a PCH folder goes aside first, as build.ts replaces one; a file is removed in one step
+        if (lstatSync(path).isDirectory()) removeAside(path);
+        else rmSync(path, { force: true });
       } catch (err) {
-        if (!gone(path)) reason ??= `${path}: ${(err as NodeJS.ErrnoException).code ?? err}`;
+        if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // removed meanwhile
+        // the folder renamed aside but not wholly deleted is reported too (its temporary stays)
+        reason ??= `${path}: ${(err as NodeJS.ErrnoException).code ?? err}${gone(path) ? " (renamed aside, not wholly deleted)" : ""}`;
       }
     }
     if (reason) { failed.push({ entry: e, reason }); continue; }
