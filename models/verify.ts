@@ -25,6 +25,8 @@ export interface PromptReport {
   attention: { layer: number; maxAbs: number }[];
   logitsMaxAbs: number;
   greedy: { hf: number[]; dsl: number[]; matched: number; tieSteps: number; ok: boolean };
+  /** Decode steps whose logits were compared with HF generate's (the "logits (decode steps)" row). */
+  decodeSteps: number;
   /** Token text of the prompt's ids and of every id above (for the report), when the folder has a tokenizer. */
   tokenText?: { ids: number[]; prompt: string[]; byId: Record<number, string> };
   /** First layers' attention maps of head 0: DSL and HF, for the report's heatmaps. */
@@ -118,6 +120,8 @@ export function referenceDamage(dir: string, prompts: string[]): string | null {
       const e = entries[p] as Record<string, unknown>;
       const dirName = `p${String(p).padStart(3, "0")}`;
       if (!isPlainObject(e) || e.dir !== dirName || e.prompt !== prompts[p] || !Array.isArray(e.files)) return `index.json's prompts[${p}] is not prompt ${p + 1}'s entry`;
+      // an export from before verify compared decode steps' logits has no greedy_logits.npy
+      if (!(e.files as unknown[]).some((f) => isPlainObject(f) && f.name === "greedy_logits.npy")) return `${dirName}/greedy_logits.npy is missing`;
       for (const f of e.files as Record<string, unknown>[]) {
         if (!isPlainObject(f) || typeof f.name !== "string" || !PLAIN_NAME.test(f.name) || typeof f.sha256 !== "string" || !SHA256_HEX.test(f.sha256))
           return `index.json's prompts[${p}].files has an entry that is not a file name and sha256`;
@@ -237,10 +241,21 @@ export async function verifyModel(
     model.prefill(tokens);
     const hf = Array.from(npy(join(dir, "greedy.npy")).data);
     const gaps = Array.from(npy(join(dir, "greedy_gap.npy")).data);
+    // HF generate's logits at each step (its KV cache): each DSL decode step's logits are compared
+    // with them while the two sequences agree, so the decode path is checked by value, not by argmax
+    const stepLogits = npy(join(dir, "greedy_logits.npy")).data;
     const dsl: number[] = [];
     let cur = Float32Array.from(logits);
     let matched = 0, tieSteps = 0, ok = true;
+    let decodeMaxAbs = 0, decodeCosine = 1, decodeSteps = 0, worstStep = 0;
     for (let i = 0; i < hf.length; i++) {
+      if (i > 0) {
+        const ref = stepLogits.subarray(i * V, (i + 1) * V);
+        const d = maxAbsDiff(cur, ref);
+        if (!(d <= decodeMaxAbs) && !Number.isNaN(decodeMaxAbs)) { decodeMaxAbs = d; worstStep = i; }
+        decodeCosine = Math.min(decodeCosine, cosine(cur, ref));
+        decodeSteps++;
+      }
       const id = argmax(cur);
       dsl.push(id);
       if (id !== hf[i]) {
@@ -251,7 +266,9 @@ export async function verifyModel(
       matched++;
       if (i + 1 < hf.length && model.length < model.nCtx) cur = Float32Array.from(model.decode(id));
     }
-    const rep: PromptReport = { prompt: prompts[p], tokens: T, layers, attention, logitsMaxAbs, greedy: { hf, dsl, matched, tieSteps, ok }, maps };
+    // (every prompt has the row, for the report's per-tensor figure; with no decode step compared, 0)
+    layers.push({ name: "logits (decode steps)", maxAbs: decodeMaxAbs, cosine: decodeCosine });
+    const rep: PromptReport = { prompt: prompts[p], tokens: T, layers, attention, logitsMaxAbs, greedy: { hf, dsl, matched, tieSteps, ok }, decodeSteps, maps };
     if (tokenizer) {
       const text = (id: number) => tokenizer!.decode([id]);
       rep.tokenText = { ids: tokens, prompt: tokens.map(text), byId: Object.fromEntries([...tokens, ...hf, ...dsl].map((id) => [id, text(id)])) };
@@ -259,6 +276,7 @@ export async function verifyModel(
     reports.push(rep);
     const tag = `prompt ${p} (${JSON.stringify(prompts[p].slice(0, 30))})`;
     if (!(logitsMaxAbs <= TOLERANCE.logitsMaxAbs)) failures.push(`${tag}: logits max-abs-diff ${logitsMaxAbs.toExponential(2)} > ${TOLERANCE.logitsMaxAbs}`);
+    if (!(decodeMaxAbs <= TOLERANCE.logitsMaxAbs)) failures.push(`${tag}: decode step ${worstStep}'s logits differ from HF generate's by ${decodeMaxAbs.toExponential(2)} > ${TOLERANCE.logitsMaxAbs}`);
     for (const r of layers) if (!(r.cosine >= TOLERANCE.layerCosine)) failures.push(`${tag}: ${r.name} cosine ${r.cosine.toFixed(7)} < ${TOLERANCE.layerCosine}`);
     for (const a of attention) if (!(a.maxAbs <= 1e-4)) failures.push(`${tag}: layer ${a.layer} attention max-abs-diff ${a.maxAbs.toExponential(2)} > 1e-4`);
     if (!ok) failures.push(`${tag}: greedy continuation diverges at step ${matched} (HF ${hf[matched]}, DSL ${dsl[matched]}, HF top-2 gap ${gaps[matched]?.toExponential(2)})`);
@@ -284,7 +302,7 @@ export function formatTable(r: VerifyReport): string {
     for (const l of p.layers) out.push(`  ${l.name.padEnd(26)} ${l.maxAbs.toExponential(3).padStart(12)} ${l.cosine.toFixed(8).padStart(12)}`);
     const worstAttn = Math.max(...p.attention.map((a) => a.maxAbs));
     out.push(`  ${"attention probs (all)".padEnd(26)} ${worstAttn.toExponential(3).padStart(12)}`);
-    out.push(`  greedy: ${p.greedy.matched}/${p.greedy.hf.length} tokens identical to HF generate${p.greedy.tieSteps ? `, ${p.greedy.tieSteps} step(s) at a near-tie` : ""}`);
+    out.push(`  greedy: ${p.greedy.matched}/${p.greedy.hf.length} tokens identical to HF generate${p.greedy.tieSteps ? `, ${p.greedy.tieSteps} step(s) at a near-tie` : ""}${p.decodeSteps ? `; the logits of ${p.decodeSteps} decode step(s) compared` : ""}`);
   }
   out.push(r.ok ? `verify: OK (${r.backend}; logits ≤ ${r.tolerance.logitsMaxAbs}, cosine ≥ ${r.tolerance.layerCosine})` : `verify: FAILED\n  ${r.failures.join("\n  ")}`);
   return out.join("\n");

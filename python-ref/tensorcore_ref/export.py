@@ -264,8 +264,14 @@ def run_prompt(model, tok, arch: str, ids: list[int], new_tokens: int, seed: int
             gaps.append(float(top2[0] - top2[1]))
         if len(greedy) != new_tokens:
             raise TCError(f"generate returned {len(greedy)} tokens, expected {new_tokens}")
+        # each step's logits, from generate's KV-cache steps: verify compares the DSL's decode steps
+        # (its cache, not a prefill) with them, not only their argmax
+        greedy_logits = torch.stack([step_logits[0].float() for step_logits in g.logits]).numpy()
+    else:
+        greedy_logits = np.zeros((0, logits.shape[-1]), dtype=np.float32)
     arrays["greedy"] = np.asarray(greedy, dtype=np.int32)
     arrays["greedy_gap"] = np.asarray(gaps, dtype=np.float32)
+    arrays["greedy_logits"] = greedy_logits
     for k, v in arrays.items():
         if v.dtype == np.float64:
             arrays[k] = v.astype(np.float32)

@@ -51,9 +51,9 @@ def tokens_hf(folder, prompt):
 
 
 def greedy_manual(model, ids, n):
-    """Greedy decoding by hand: full forward each step, argmax of the last row."""
+    """Greedy decoding by hand: full forward each step (no cache), argmax of the last row."""
     ids = list(ids)
-    out, gaps = [], []
+    out, gaps, rows = [], [], []
     for _ in range(n):
         with torch.no_grad():
             logits = model(torch.tensor([ids])).logits[0, -1]
@@ -61,8 +61,9 @@ def greedy_manual(model, ids, n):
         nxt = int(torch.argmax(logits))
         out.append(nxt)
         gaps.append(float(top[0] - top[1]))
+        rows.append(logits.numpy())
         ids.append(nxt)
-    return out, gaps
+    return out, gaps, np.stack(rows)
 
 
 def test_gpt2_reference_values(ref_gpt2, tiny_gpt2):
@@ -120,9 +121,11 @@ def test_gpt2_reference_values(ref_gpt2, tiny_gpt2):
         ex = np.exp(logits.astype(np.float64) - logits.max(-1, keepdims=True))
         np.testing.assert_allclose(probs, ex / ex.sum(-1, keepdims=True), atol=1e-6)
         assert load(d, "top1").tolist() == np.argmax(logits, -1).tolist()
-        g, gaps = greedy_manual(model, ids, NEW)
+        g, gaps, rows = greedy_manual(model, ids, NEW)
         assert load(d, "greedy").dtype == np.int32 and load(d, "greedy").tolist() == g
         np.testing.assert_allclose(load(d, "greedy_gap"), gaps, atol=1e-4)
+        assert load(d, "greedy_logits").shape == (NEW, 50257)
+        np.testing.assert_allclose(load(d, "greedy_logits"), rows, atol=1e-4)
         files = {f["name"] for f in index["prompts"][k]["files"]}
         assert files == {p.name for p in d.iterdir()}
         for f in index["prompts"][k]["files"]:
@@ -168,7 +171,7 @@ def test_llama_reference_values(ref_llama, tiny_llama):
         rms = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * sd["model.norm.weight"].double()
         np.testing.assert_allclose(load(d, "final_norm"), rms.numpy(), atol=1e-5)
         np.testing.assert_allclose(load(d, "logits"), rms.numpy() @ sd["lm_head.weight"].double().numpy().T, atol=1e-4)
-        g, _ = greedy_manual(model, ids, NEW)
+        g, _, _ = greedy_manual(model, ids, NEW)
         assert load(d, "greedy").tolist() == g
 
 
