@@ -33,14 +33,18 @@ function cases(): Case[] {
     // {M,K}·{K}: the LM head form (A's rows contiguous, in each precision)
     add(K, [t("A", p, `${M * 7 + 1}, ${K}`), t("V", "f32", `${K}`), t("Y", "f32", `${M * 7 + 1}`)].join("\n"), `(Y${n} y, A${n} a, V${n} v) { MMUL(y, a, v); }`);
   }
-  // {M,K}·TRANSPOSE({N,K}): one row is N dot products over B's rows (mv_rowA, B in its own precision);
-  // more rows take the general product on the transposed strides; a window of a 3-D cache as B
-  for (const [M, K, N] of [[1, 64, 64], [1, 33, 17], [1, 300, 70], [3, 64, 16], [16, 40, 33]] as [number, number, number][]) for (const p of ["f32", "bf16", "f16"]) {
+  // {M,K}·TRANSPOSE({N,K}): up to 8 rows are N dot products over B's rows per row (mv_rowA, B in its
+  // own precision); more rows take the general product on the transposed strides; a window of a 3-D
+  // cache as B (a decode step's scores, one row per query head of a group); A column-major (copied)
+  for (const [M, K, N] of [[1, 64, 64], [1, 33, 17], [1, 300, 70], [3, 64, 16], [8, 40, 9], [9, 40, 33], [16, 40, 33]] as [number, number, number][]) for (const p of ["f32", "bf16", "f16"]) {
     const t = (nm: string, pr: string, sh: string) => `type ${nm}${n} = Tensor<${pr}, {${sh}}, TileReg>;`;
     add(K, [t("A", "f32", `${M}, ${K}`), t("B", p, `${N}, ${K}`), t("P", "f32", `${M}, ${N}`)].join("\n"), `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, TRANSPOSE(b)); }`);
   }
-  add(64, `type C${n} = Tensor<f32, {2, 80, 192}, TileReg>;\ntype A${n} = Tensor<f32, {1, 64}, TileReg>;\ntype P${n} = Tensor<f32, {1, 64}, TileReg>;`,
-    `(P${n} acc, A${n} q, C${n} c) { MMUL(acc, q, TRANSPOSE(c[1][16 +: 64, 128 +: 64])); }`);
+  for (const M of [1, 3])
+    add(64, `type C${n} = Tensor<f32, {2, 80, 192}, TileReg>;\ntype A${n} = Tensor<f32, {${M}, 64}, TileReg>;\ntype P${n} = Tensor<f32, {${M}, 64}, TileReg>;`,
+      `(P${n} acc, A${n} q, C${n} c) { MMUL(acc, q, TRANSPOSE(c[1][16 +: 64, 128 +: 64])); }`);
+  add(50, `type A${n} = Tensor<f32, {4, 50}, TileReg, ColMajor>;\ntype B${n} = Tensor<f16, {21, 50}, TileReg>;\ntype P${n} = Tensor<f32, {4, 21}, TileReg>;`,
+    `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, TRANSPOSE(b)); }`);
   // windows: B with a row stride wider than N, A a strided (column-major) view, accumulate into a window
   add(100, `type W${n} = Tensor<bf16, {3, 120, 90}, TileReg>;\ntype X${n} = Tensor<f32, {6, 100}, TileReg, ColMajor>;\ntype Q${n} = Tensor<f32, {6, 80}, TileReg>;`,
     `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc[:, 10 +: 70], x, w[1][5 +: 100, 3 +: 70]); }`);
@@ -97,6 +101,13 @@ test("a Tiled(R x C) weight's tile reaches the compiled product; RowMajor gets t
   const call = (layout: string) => /tcrt::mm_rowB\((.*)\);/.exec(emitCpp(checkSource("t.ta", src(layout)).program.kernels).code)![1].split(", ").slice(-2).join("x");
   assert.is(call("Tiled(64x32)"), "64x32");
   assert.is(call("RowMajor"), "0x0");
+});
+
+test("up to 8 rows times TRANSPOSE(keys) are dot products per row (mv_rowA); more rows the general product", () => {
+  const src = (M: number) => `type C = Tensor<f32, {2, 80, 192}, TileReg>;\ntype A = Tensor<f32, {${M}, 64}, TileReg>;\ntype P = Tensor<f32, {${M}, 64}, TileReg>;\nkernel k(P acc, A q, C c) { MMUL(acc, q, TRANSPOSE(c[1][16 +: 64, 128 +: 64])); }`;
+  const code = (M: number) => emitCpp(checkSource("t.ta", src(M)).program.kernels).code;
+  for (const M of [1, 3, 8]) assert.is((code(M).match(/tcrt::mv_rowA\(/g) ?? []).length, M, `${M} rows`);
+  assert.not.ok(code(9).includes("tcrt::mv_rowA("));
 });
 
 // Pool workers (and libgomp's, for Eigen's own GEMM) may still spin after a parallel product; the process (or a kernel worker thread)

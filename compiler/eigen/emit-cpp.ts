@@ -644,6 +644,14 @@ export class Emitter {
     return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined };
   }
 
+  /** A {M,K} float operand as f32 rows with contiguous columns (a copy unless it already is). */
+  private rowsOperand(v: VInfo, c: Ctx): VInfo {
+    if (v.precision === "f32" && normStrides(v.shape, v.strides)[1] === 1) return { ...v, strides: normStrides(v.shape, v.strides) };
+    const T = this.temp(c, "float", elementCount(v.shape));
+    this.loops(c, v.shape, (idx) => this.line(c, `${T}[${rmIndex(idx, v.shape)}] = ${load(v.precision, `${v.ptr}[${addr(idx, v.strides)}]`)};`));
+    return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined };
+  }
+
   private mmul(s: IR.Stmt & { kind: "mmul" }, c: Ctx): void {
     const acc = this.view(s.acc, c);
     // an operand written TRANSPOSE(x) is x's view with its two axes swapped: read in place, no copy
@@ -664,11 +672,13 @@ export class Emitter {
       // a Tiled(R x C) weight sets the packed product's k-block (R) and panel width (C)
       const tile = !s.transB && b.base?.type.layout.kind === "Tiled" ? b.base.type.layout : undefined;
       this.line(c, `tcrt::mm_rowB(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[0]}, ${P}, ${tile?.rows ?? 0}, ${tile?.cols ?? 0});`);
-    } else if (!integer && !this.opts.exactMmul && kind === 0 && M === 1 && s.transB && wcode[b.precision] !== undefined && b.strides[0] === 1 && (a.precision !== "f32" || unitCols(a))) {
-      // {1,K}·TRANSPOSE({N,K}) with contiguous rows (a decode step's scores against a tile of cached
-      // keys): N dot products over B's rows, as the LM head's
-      a = this.productOperand(a, c, true);
-      this.line(c, `tcrt::mv_rowA(${N}, ${K}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[1]}, ${a.ptr}, ${P});`);
+    } else if (!integer && !this.opts.exactMmul && kind === 0 && M <= 8 && s.transB && wcode[b.precision] !== undefined && b.strides[0] === 1 && (M === 1 ? a.precision !== "f32" || unitCols(a) : true)) {
+      // {M,K}·TRANSPOSE({N,K}) with contiguous rows and few rows M (a decode step's scores against a
+      // tile of cached keys, one row per query head of a group): N dot products over B's rows for each
+      // row of A, as the LM head's (a tile re-read for the next row comes from L1)
+      a = M === 1 ? this.productOperand(a, c, true) : this.rowsOperand(a, c);
+      for (let i = 0; i < M; i++)
+        this.line(c, `tcrt::mv_rowA(${N}, ${K}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[1]}, ${a.ptr} + ${i * a.strides[0]}, ${P} + ${i * N});`);
     } else if (!integer && !this.opts.exactMmul && kind === 1 && wcode[a.precision] !== undefined && unitCols(a)) {
       // {M,K}·{K} with contiguous rows (the LM head): dot products over A in its own precision
       b = this.productOperand(b, c, true);
