@@ -45,11 +45,19 @@ export interface VerifyReport {
   failures: string[];
 }
 
-function npy(path: string): { shape: number[]; data: Float32Array | Int32Array } {
+/**
+ * An array of a reference export, which must have `shape` (-1: any length on that axis): a file of
+ * another shape (an export of another model, or one edited with its index.json) is refused by name
+ * rather than compared element by element past its end.
+ */
+function npy(path: string, shape: number[]): { shape: number[]; data: Float32Array | Int32Array } {
   const r = parseNpy(readFileSync(path), path);
+  const got = r.shape ?? [];
+  if (got.length !== shape.length || got.some((n, i) => shape[i] >= 0 && n !== shape[i]))
+    throw new UsageError(`${path}: shape ${JSON.stringify(got)}, expected ${JSON.stringify(shape).replace(/-1/g, "N")} for this model and prompt (delete the reference folder to export it again)`);
   const b = r.bytes;
   const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-  return { shape: r.shape ?? [], data: r.precision === "int32" ? new Int32Array(copy) : new Float32Array(copy) };
+  return { shape: got, data: r.precision === "int32" ? new Int32Array(copy) : new Float32Array(copy) };
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -198,7 +206,7 @@ export async function verifyModel(
   for (let p = 0; p < prompts.length; p++) {
     opts.progress?.step("verify", p + 1, prompts.length, `prompt ${p + 1}: layers, attention, logits, greedy continuation`);
     const dir = join(refDir, promptDirs[p]);
-    const tokens = Array.from(npy(join(dir, "tokens.npy")).data);
+    const tokens = Array.from(npy(join(dir, "tokens.npy"), [-1]).data);
     const T = tokens.length;
     if (tokenizer) {
       const mine = tokenizer.encode(prompts[p]);
@@ -209,13 +217,13 @@ export async function verifyModel(
     const rows = (l: number) => trace.subarray(l * model.nCtx * D, l * model.nCtx * D + T * D);
     const layers: LayerRow[] = [];
     for (let l = 0; l <= L; l++) {
-      const ref = npy(join(dir, l < L ? `layer${l}.input.npy` : `layer${L - 1}.resid.npy`)).data;
+      const ref = npy(join(dir, l < L ? `layer${l}.input.npy` : `layer${L - 1}.resid.npy`), [T, D]).data;
       layers.push({ name: l < L ? `layer ${l} input` : `layer ${L - 1} output`, maxAbs: maxAbsDiff(rows(l), ref), cosine: cosine(rows(l), ref) });
     }
-    const finalRef = npy(join(dir, "final_norm.npy")).data;
+    const finalRef = npy(join(dir, "final_norm.npy"), [T, D]).data;
     const fin = (model.stateTensor("final")!.data as Float32Array).subarray(0, T * D);
     layers.push({ name: "final norm", maxAbs: maxAbsDiff(fin, finalRef), cosine: cosine(fin, finalRef) });
-    const refLogits = npy(join(dir, "logits.npy")).data.subarray((T - 1) * V, T * V);
+    const refLogits = npy(join(dir, "logits.npy"), [T, V]).data.subarray((T - 1) * V, T * V);
     const logitsMaxAbs = maxAbsDiff(logits, refLogits);
     layers.push({ name: "logits (last position)", maxAbs: logitsMaxAbs, cosine: cosine(logits, refLogits) });
 
@@ -225,7 +233,7 @@ export async function verifyModel(
     const attention: PromptReport["attention"] = [];
     const maps: PromptReport["maps"] = [];
     for (let l = 0; l < L; l++) {
-      const ref = npy(join(dir, `layer${l}.attn_probs.npy`)).data; // {H, T, T}
+      const ref = npy(join(dir, `layer${l}.attn_probs.npy`), [H, T, T]).data; // {H, T, T}
       let m = 0;
       for (let h = 0; h < H; h++)
         for (let i = 0; i < n; i++)
@@ -239,11 +247,11 @@ export async function verifyModel(
 
     // Greedy continuation, token by token; the prefill above left the cache at T positions.
     model.prefill(tokens);
-    const hf = Array.from(npy(join(dir, "greedy.npy")).data);
-    const gaps = Array.from(npy(join(dir, "greedy_gap.npy")).data);
+    const hf = Array.from(npy(join(dir, "greedy.npy"), [-1]).data);
+    const gaps = Array.from(npy(join(dir, "greedy_gap.npy"), [hf.length]).data);
     // HF generate's logits at each step (its KV cache): each DSL decode step's logits are compared
     // with them while the two sequences agree, so the decode path is checked by value, not by argmax
-    const stepLogits = npy(join(dir, "greedy_logits.npy")).data;
+    const stepLogits = npy(join(dir, "greedy_logits.npy"), [hf.length, V]).data;
     const dsl: number[] = [];
     let cur = Float32Array.from(logits);
     let matched = 0, tieSteps = 0, ok = true;

@@ -2,7 +2,8 @@
 // on both back ends (tensorcore verify), plus the generate command on the embedded model.
 
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -106,6 +107,26 @@ test("verify: a damaged reference cache (a truncated .npy, a garbled index.json)
       assert.ok(said.startsWith(`the cached HF references in ${dir} are damaged (${why}`) && said.endsWith("); exporting them again"), r.stdout + r.stderr);
       assert.match(r.stdout, /verify: OK/);
     }
+    // an export from before verify compared decode steps' logits (no greedy_logits.npy, nor its entry)
+    const indexFile = join(dir, "index.json");
+    const withoutStepLogits = JSON.parse(readFileSync(indexFile, "utf8"));
+    withoutStepLogits.prompts[0].files = withoutStepLogits.prompts[0].files.filter((f: { name: string }) => f.name !== "greedy_logits.npy");
+    writeFileSync(indexFile, JSON.stringify(withoutStepLogits));
+    rmSync(join(dir, "p000", "greedy_logits.npy"));
+    const old = verify();
+    assert.is(old.status, 0, old.stderr);
+    assert.match(old.stdout + old.stderr, /are damaged \(p000\/greedy_logits\.npy is missing\); exporting them again/);
+    // a file of the wrong shape whose sha256 index.json agrees with (edited, or another export's):
+    // refused by name, not compared past its end
+    const stepLogits = join(dir, "p000", "greedy_logits.npy");
+    writeFileSync(stepLogits, readFileSync(join(dir, "p000", "greedy_gap.npy")));
+    const index = JSON.parse(readFileSync(indexFile, "utf8"));
+    index.prompts[0].files.find((f: { name: string }) => f.name === "greedy_logits.npy").sha256 = createHash("sha256").update(readFileSync(stepLogits)).digest("hex");
+    writeFileSync(indexFile, JSON.stringify(index));
+    const wrong = verify();
+    assert.is(wrong.status, 1, wrong.stdout + wrong.stderr);
+    assert.match(wrong.stderr, `${stepLogits}: shape [2], expected [2,50257] for this model and prompt`);
+    assert.not.match(wrong.stderr, /\n\s+at /);
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
