@@ -15,6 +15,8 @@ import { argmax } from "./sampling.js";
 import { Tokenizer } from "./tokenizer.js";
 import { BACKEND_NAMES, BACKENDS, chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 
+/** The report's row for the decode steps' logits (every prompt has it; 0 when no step was compared). */
+const DECODE_ROW = "logits (decode steps)";
 export const TOLERANCE = { logitsMaxAbs: 1e-3, layerCosine: 0.99999, greedyGap: 1e-4 };
 
 export interface LayerRow { name: string; maxAbs: number; cosine: number }
@@ -275,7 +277,7 @@ export async function verifyModel(
       if (i + 1 < hf.length && model.length < model.nCtx) cur = Float32Array.from(model.decode(id));
     }
     // (every prompt has the row, for the report's per-tensor figure; with no decode step compared, 0)
-    layers.push({ name: "logits (decode steps)", maxAbs: decodeMaxAbs, cosine: decodeCosine });
+    layers.push({ name: DECODE_ROW, maxAbs: decodeMaxAbs, cosine: decodeCosine });
     const rep: PromptReport = { prompt: prompts[p], tokens: T, layers, attention, logitsMaxAbs, greedy: { hf, dsl, matched, tieSteps, ok }, decodeSteps, maps };
     if (tokenizer) {
       const text = (id: number) => tokenizer!.decode([id]);
@@ -307,7 +309,10 @@ export function formatTable(r: VerifyReport): string {
   for (const p of r.prompts) {
     out.push(`prompt ${JSON.stringify(p.prompt)} (${p.tokens} tokens)`);
     out.push(`  ${"tensor".padEnd(26)} ${"max-abs-diff".padStart(12)} ${"cosine".padStart(12)}`);
-    for (const l of p.layers) out.push(`  ${l.name.padEnd(26)} ${l.maxAbs.toExponential(3).padStart(12)} ${l.cosine.toFixed(8).padStart(12)}`);
+    for (const l of p.layers) {
+      if (l.name === DECODE_ROW && !p.decodeSteps) continue; // (a 1-token continuation has no decode step)
+      out.push(`  ${l.name.padEnd(26)} ${l.maxAbs.toExponential(3).padStart(12)} ${l.cosine.toFixed(8).padStart(12)}`);
+    }
     const worstAttn = Math.max(...p.attention.map((a) => a.maxAbs));
     out.push(`  ${"attention probs (all)".padEnd(26)} ${worstAttn.toExponential(3).padStart(12)}`);
     out.push(`  greedy: ${p.greedy.matched}/${p.greedy.hf.length} tokens identical to HF generate${p.greedy.tieSteps ? `, ${p.greedy.tieSteps} step(s) at a near-tie` : ""}${p.decodeSteps ? `; the logits of ${p.decodeSteps} decode step(s) compared` : ""}`);
