@@ -71,6 +71,28 @@ for (const variant of VARIANTS) {
   }
 }
 
+// A decode step's window starts past the first 64-key tile of the cache (the decode kernels skip
+// the tiles wholly behind it and mask the one it starts in): a 66-token prompt and 16 greedy steps
+// reach position 81, beyond 64 + the window (12 for mistral-family, 10 for gemma2-family's layer 0),
+// with grouped queries (4 query heads on 2 key/value heads), each step's logits against HF's.
+const LONG_PROMPT = "The quick brown fox jumps over the lazy dog, and then it runs far away into the deep dark forest where nobody " +
+  "can ever find it again, not even the hunters with their dogs and horses and long rifles. In the morning the sun rose over the " +
+  "hills and the birds sang their songs while the river kept flowing down to the old";
+for (const family of ["mistral-family", "gemma2-family"]) {
+  for (const backend of ["interp", "eigen"] as const) {
+    test(`${family}: decode steps whose window starts past the first key tile match HF's step logits on ${backend}`, async () => {
+      const m = ensureModel(family);
+      const consts = JSON.parse(readFileSync(join(m.dsl, "manifest.json"), "utf8")).consts;
+      const window: number = JSON.parse(readFileSync(join(m.dsl, "config.json"), "utf8")).sliding_window;
+      const r = await verifyModel(m.dsl, [LONG_PROMPT], backend, { newTokens: 16 });
+      assert.ok(r.ok, formatTable(r));
+      const [p] = r.prompts;
+      assert.is(p.decodeSteps, 15, formatTable(r));
+      assert.ok(p.tokens + 15 > 64 + window && consts.N_KV_HEAD < consts.N_HEAD, `${p.tokens} tokens, window ${window}, ${consts.N_HEAD} / ${consts.N_KV_HEAD} heads`);
+    });
+  }
+}
+
 FAMILIES.forEach((family, i) => {
   const model = () => ensureModel(family);
   for (const backend of ["interp", "eigen"] as const) {
