@@ -12,6 +12,7 @@ import { InputError, ManifestSource, parseNpy } from "../runtime/weights.js";
 import { cacheDir as userCacheDir, confinedFile, hashRange, isPlainObject, MANIFEST_MAX_BYTES, parseJson, readWholeFile, realFolder } from "../runtime/model-folder.js";
 import { BackendName, EMBEDDED_MODEL, CausalLM, ModelError } from "./causal-lm.js";
 import { argmax } from "./sampling.js";
+import { pruneReferences, referencesLimitBytes, touchReference } from "./reference-cache.js";
 import { Tokenizer } from "./tokenizer.js";
 import { BACKEND_NAMES, BACKENDS, chooseBackend, DEFAULT_BACKEND } from "../backends/index.js";
 
@@ -85,11 +86,15 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
   // checked (confined, a regular file, well-formed) before python-ref is started on the folder
   const manifest = readWholeFile(confinedFile(new ManifestSource(modelDir, { verify: false }).realDir, "manifest.json", join(modelDir, "manifest.json")), MANIFEST_MAX_BYTES);
   const key = createHash("sha256").update(manifest).update(JSON.stringify(prompts)).update(String(newTokens)).digest("hex").slice(0, 16);
-  const cache = join(userCacheDir(), "references", key);
+  const root = join(userCacheDir(), "references"), cache = join(root, key);
+  const limit = referencesLimitBytes(); // a bad TENSORCORE_REFERENCES_CACHE_MB is refused before minutes of export
   if (existsSync(cache)) {
     // a cached export is used only whole and unchanged (every file against index.json's sha256)
     const damage = referenceDamage(cache, prompts);
-    if (!damage) return cache;
+    if (!damage) {
+      touchReference(cache);
+      return cache;
+    }
     log(`the cached HF references in ${cache} are damaged (${damage}); exporting them again`);
     // the folder is this project's own (references/<key>, written only by export): python-ref would
     // refuse to replace a folder without its index.json
@@ -105,6 +110,9 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
   if (code !== 0) throw new UsageError(`python-ref export failed${kept.length ? `:\n${kept.join("").trim()}` : " (its messages are above)"}`);
   const damage = referenceDamage(cache, prompts);
   if (damage) throw new UsageError(`python-ref export wrote ${cache}, but ${damage}`);
+  // the least recently used exports beyond the limit go (never this one, nor one used in the last 15 minutes)
+  const pruned = pruneReferences(root, limit, key);
+  if (pruned.removed.length) log(`removed ${pruned.removed.length} least recently used HF reference export(s) (${(pruned.freedBytes / 2 ** 20).toFixed(0)} MB) to keep ${root} under ${(limit / 2 ** 20).toFixed(0)} MB (TENSORCORE_REFERENCES_CACHE_MB)`);
   return cache;
 }
 

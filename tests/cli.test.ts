@@ -4,7 +4,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_BACKEND } from "../backends/index.js";
@@ -365,6 +365,50 @@ print(json.dumps({n: {o.option_strings[0][2:]: o.default for o in p._actions if 
       if (o.type === "boolean") assert.is(d, false, `${c.name} --${name}`);
       else assert.is(o.default ?? null, d, `${c.name} --${name}: ours ${o.default}, python-ref's ${d}`);
     }
+  }
+});
+
+test("tensorcore cache prune keeps the HF reference exports under TENSORCORE_REFERENCES_CACHE_MB, oldest use first, touching nothing else", () => {
+  const home = mkdtempSync(join(tmpdir(), "tc-cache-refs-"));
+  try {
+    const refs = join(home, "references");
+    mkdirSync(refs, { recursive: true });
+    const hour = 3600_000;
+    // three exports (a folder named by its key, its index.json's mtime = last use, the prompts file beside)
+    const exportAt = (key: string, mb: number, usedAgoMs: number) => {
+      mkdirSync(join(refs, key, "p000"), { recursive: true });
+      writeFileSync(join(refs, key, "p000", "logits.npy"), Buffer.alloc(mb << 20));
+      writeFileSync(join(refs, key, "index.json"), "{}");
+      writeFileSync(join(refs, `${key}.prompts.json`), "[]");
+      const t = (Date.now() - usedAgoMs) / 1000;
+      utimesSync(join(refs, key, "index.json"), t, t);
+    };
+    exportAt("a".repeat(16), 2, 3 * hour);
+    exportAt("b".repeat(16), 2, 1 * hour);
+    exportAt("c".repeat(16), 2, 2 * 60_000); // used two minutes ago: may be in use elsewhere
+    // not ours: a file and a folder that are not export names, and a symlink with an export's name
+    writeFileSync(join(refs, "notes.txt"), "mine");
+    mkdirSync(join(refs, "0123456789abcdeg"));
+    symlinkSync(tmpdir(), join(refs, "d".repeat(16)));
+    const cli = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
+      spawnSync(process.execPath, [join(repoRoot(), "bin", "tensorcore.js"), "cache", ...args], { encoding: "utf8", env: { ...process.env, TENSORCORE_CACHE: home, ...extra } });
+    const list = cli([]);
+    assert.is(list.status, 0, list.stderr);
+    assert.match(list.stdout, /references\s+6\.0 MB\s+3 exports; limit 2048 MB \(TENSORCORE_REFERENCES_CACHE_MB\)/);
+    const prune = cli(["prune"], { TENSORCORE_REFERENCES_CACHE_MB: "5" });
+    assert.is(prune.status, 0, prune.stderr);
+    assert.match(prune.stdout, /HF reference exports .*references: removed 1 entries \(2\.0 MB\); 4\.0 MB kept \(limit 5\.0 MB/);
+    assert.equal(readdirSync(refs).sort(), ["0123456789abcdeg", "b".repeat(16), `${"b".repeat(16)}.prompts.json`, "c".repeat(16), `${"c".repeat(16)}.prompts.json`, "d".repeat(16), "notes.txt"]);
+    // the recently used export stays even when the limit cannot be met without it
+    const tight = cli(["prune"], { TENSORCORE_REFERENCES_CACHE_MB: "0.5" });
+    assert.is(tight.status, 0, tight.stderr);
+    assert.ok(existsSync(join(refs, "c".repeat(16), "index.json")) && !existsSync(join(refs, "b".repeat(16))));
+    assert.ok(existsSync(join(refs, "notes.txt")) && lstatSync(join(refs, "d".repeat(16))).isSymbolicLink());
+    const bad = cli([], { TENSORCORE_REFERENCES_CACHE_MB: "-1" });
+    assert.is(bad.status, 1, bad.stdout);
+    assert.match(bad.stderr, /^tensorcore: error: TENSORCORE_REFERENCES_CACHE_MB is '-1': expected the HF reference exports' limit in MB, a positive number \(unset: 2048\)/);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
 });
 

@@ -3,7 +3,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -88,10 +88,17 @@ test("verify: a damaged reference cache (a truncated .npy, a garbled index.json)
   const prompts = join(cache, "prompts.json");
   writeFileSync(prompts, JSON.stringify(["Hello world"]));
   const verify = () => spawnSync(process.execPath, [join(REPO_ROOT, "bin", "tensorcore.js"), "verify", "--model", EMBEDDED_MODEL, "--backend", "interp", "--new-tokens", "2", "--prompts", prompts],
-    { encoding: "utf8", env: { ...process.env, TENSORCORE_CACHE: cache } });
+    { encoding: "utf8", env: { ...process.env, TENSORCORE_CACHE: cache, TENSORCORE_REFERENCES_CACHE_MB: "1" } });
   try {
+    // an export last used a day ago: the first new export prunes it (the limit, 1 MB, is below the new one's size, which stays)
+    const stale = join(cache, "references", "0".repeat(16));
+    mkdirSync(stale, { recursive: true });
+    writeFileSync(join(stale, "index.json"), "{}");
+    utimesSync(join(stale, "index.json"), (Date.now() - 86_400_000) / 1000, (Date.now() - 86_400_000) / 1000);
     const first = verify();
     assert.is(first.status, 0, first.stderr);
+    assert.not.ok(existsSync(stale));
+    assert.match(first.stdout + first.stderr, /removed 1 least recently used HF reference export\(s\)/);
     const [entry] = readdirSync(join(cache, "references")).filter((n) => /^[0-9a-f]{16}$/.test(n));
     const dir = join(cache, "references", entry);
     assert.not.match(first.stdout + first.stderr, /damaged/);
