@@ -216,6 +216,7 @@ export async function verifyModel(
   for (let p = 0; p < prompts.length; p++) {
     opts.progress?.step("verify", p + 1, prompts.length, `prompt ${p + 1}: layers, attention, logits, greedy continuation`);
     const dir = join(refDir, promptDirs[p]);
+    touchReference(refDir); // in use: a long run's export stays recent for another process's pruning
     const tokens = Array.from(npy(join(dir, "tokens.npy"), [-1]).data);
     const T = tokens.length;
     if (tokenizer) {
