@@ -1,4 +1,6 @@
-"""HF model (GPT-2 or Llama) -> one GGUF file for llama.cpp (`tensorcore hf export-gguf`).
+"""HF model (GPT-2 or Llama) -> one GGUF file for llama.cpp (`tensorcore hf export-gguf`). Any other
+model_type, and a config field that llama.cpp's gpt2 or llama would compute differently, is refused
+by name (check_exportable).
 
 Written with PyPI's `gguf` package (llama.cpp's own writer and quantizers), following the rules of
 llama.cpp's convert_hf_to_gguf.py so that llama.cpp loads the file as it would its own conversion:
@@ -26,6 +28,46 @@ from .convert import architecture_of, load_hf_model, read_config, source_file
 from .errors import TCError
 
 DTYPES = ("f32", "f16", "bf16", "q8_0")
+ARCHS = ("gpt2", "llama")
+
+
+def check_exportable(arch: str, cfg: dict) -> None:
+    """Refuse, naming the field, what llama.cpp's gpt2 or llama architecture would compute differently.
+
+    Another family (Mistral's window, Gemma's (1 + w) norms and scaled embeddings, Qwen's biases,
+    Granite's multipliers, ...) is refused whole: llama.cpp's own conversion rewrites weights and
+    metadata for each, which this exporter does not, and a file written as plain Llama would load
+    and generate other tokens than the model's.
+    """
+    if arch not in ARCHS:
+        raise TCError(f"config.json: model_type {arch!r} is not exported to GGUF (export-gguf writes "
+                      f"{' and '.join(ARCHS)}: llama.cpp's conversion of other families changes weights and "
+                      "metadata that this exporter does not)")
+    problems = []
+    if arch == "gpt2":
+        act = cfg.get("activation_function", "gelu_new")
+        if act not in ("gelu_new", "gelu_pytorch_tanh"):
+            problems.append(f"activation_function={act!r} (llama.cpp's GPT-2 computes the tanh GELU, gelu_new)")
+        if cfg.get("scale_attn_by_inverse_layer_idx"):
+            problems.append("scale_attn_by_inverse_layer_idx=true")
+        if cfg.get("scale_attn_weights") is False:
+            problems.append("scale_attn_weights=false")
+    else:
+        rs = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
+        kind = (rs.get("rope_type") or rs.get("type") or "default") if isinstance(rs, dict) else "default"
+        if kind != "default":
+            problems.append(f"rope type {kind!r} (plain RoPE only)")
+        act = cfg.get("hidden_act", "silu")
+        if act != "silu":
+            problems.append(f"hidden_act={act!r} (llama.cpp's llama computes SiLU)")
+        for field in ("attention_bias", "mlp_bias"):
+            if cfg.get(field):
+                problems.append(f"{field}=true (llama.cpp's llama architecture has no biases)")
+        nh, hd = cfg["num_attention_heads"], cfg.get("head_dim")
+        if hd is not None and hd * nh != cfg["hidden_size"]:
+            problems.append(f"head_dim={hd} differs from hidden_size / num_attention_heads = {cfg['hidden_size']} / {nh}")
+    if problems:
+        raise TCError("config.json: " + "; ".join(problems) + ": not exported to GGUF")
 
 
 def _gguf():
@@ -127,11 +169,7 @@ def export_gguf(source: str, out: Path, dtype: str = "f32", quiet: bool = False)
              "bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[dtype]
     cfg, _ = read_config(source)
     arch = architecture_of(cfg)
-    if arch == "llama":
-        rs = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
-        kind = rs.get("rope_type") or rs.get("type") or "default"
-        if kind != "default":
-            raise TCError(f"Llama rope scaling {kind!r} is not exported (plain RoPE only)")
+    check_exportable(arch, cfg)
     model = load_hf_model(source, arch)
     tensors = _tensors(arch, cfg, model.state_dict())
     by_id, merges, special = _tokenizer(source)

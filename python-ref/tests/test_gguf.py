@@ -249,3 +249,53 @@ def test_bad_dtype(tiny_gpt2, work):
     with pytest.raises(TCError, match="--dtype"):
         export_gguf(str(tiny_gpt2), work / "x.gguf", dtype="int8", quiet=True)
     assert not (work / "x.gguf").exists()
+
+
+def _config_only(src, dst, **edits):
+    """A folder with src's config.json, edited (the export refuses before it reads any weight)."""
+    import json
+
+    dst.mkdir(parents=True, exist_ok=True)
+    cfg = json.loads((src / "config.json").read_text())
+    cfg.update(edits)
+    (dst / "config.json").write_text(json.dumps(cfg))
+    return dst
+
+
+@pytest.mark.parametrize("model_type,cls", [("mistral", "MistralForCausalLM"), ("gemma", "GemmaForCausalLM"),
+                                            ("qwen2", "Qwen2ForCausalLM"), ("granite", "GraniteForCausalLM"),
+                                            ("phi3", "Phi3ForCausalLM"), ("gpt_neox", "GPTNeoXForCausalLM")])
+def test_other_families_are_refused_by_model_type(tiny_llama, work, model_type, cls):
+    # (before: Gemma, Mistral and Granite were written as plain Llama, which llama.cpp would run
+    # without their norms, windows or multipliers; Phi-3 and GPT-NeoX stopped with a KeyError)
+    from tensorcore_ref.errors import TCError
+    from tensorcore_ref.gguf_export import export_gguf
+
+    src = _config_only(tiny_llama, work / f"cfg-{model_type}", model_type=model_type, architectures=[cls])
+    out = work / f"{model_type}.gguf"
+    with pytest.raises(TCError, match=f"model_type '{model_type}' is not exported to GGUF"):
+        export_gguf(str(src), out, quiet=True)
+    assert not out.exists() and not list(work.glob(f".{model_type}.gguf.tmp-*"))
+
+
+@pytest.mark.parametrize("edits,said", [
+    ({"attention_bias": True}, "attention_bias=true"), ({"mlp_bias": True}, "mlp_bias=true"),
+    ({"hidden_act": "gelu"}, "hidden_act='gelu'"), ({"head_dim": 8}, "head_dim=8 differs from hidden_size"),
+    ({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "rope type 'linear'"),
+])
+def test_llama_fields_llama_cpp_would_compute_otherwise_are_refused(tiny_llama, work, edits, said):
+    from tensorcore_ref.errors import TCError
+    from tensorcore_ref.gguf_export import export_gguf
+
+    src = _config_only(tiny_llama, work / f"cfg-llama-{next(iter(edits))}", **edits)
+    with pytest.raises(TCError, match=f"config.json: {said}.*not exported to GGUF"):
+        export_gguf(str(src), work / "refused.gguf", quiet=True)
+
+
+def test_gpt2_exact_gelu_is_refused(tiny_gpt2, work):
+    from tensorcore_ref.errors import TCError
+    from tensorcore_ref.gguf_export import export_gguf
+
+    src = _config_only(tiny_gpt2, work / "cfg-gpt2-gelu", activation_function="gelu")
+    with pytest.raises(TCError, match=r"activation_function='gelu' \(llama.cpp's GPT-2 computes the tanh GELU"):
+        export_gguf(str(src), work / "refused.gguf", quiet=True)
