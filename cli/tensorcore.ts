@@ -23,7 +23,7 @@ const COMMANDS: { name: string; summary: string; part?: string; entry?: string }
   { name: "profile", summary: "where the time goes: per kernel and statement, against this machine's roofline", part: "./profile.js", entry: "profileCommand" },
   { name: "hf", summary: "Hugging Face models and reference activations (convert, export, export-gguf, make-model, verify)", part: "./hf.js", entry: "hfCommand" },
   { name: "kernel", summary: "install, uninstall or print the Jupyter kernelspec", part: "../kernel/install.js", entry: "kernelCommand" },
-  { name: "cache", summary: "what the per-user cache holds; prune the compile cache", part: "./cache.js", entry: "cacheCommand" },
+  { name: "cache", summary: "what the per-user cache holds; prune the compile cache and the HF reference exports", part: "./cache.js", entry: "cacheCommand" },
 ];
 
 const TOP: CommandGroup = {
