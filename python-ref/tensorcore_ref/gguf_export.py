@@ -37,7 +37,9 @@ def check_exportable(arch: str, cfg: dict) -> None:
     Another family (Mistral's window, Gemma's (1 + w) norms and scaled embeddings, Qwen's biases,
     Granite's multipliers, ...) is refused whole: llama.cpp's own conversion rewrites weights and
     metadata for each, which this exporter does not, and a file written as plain Llama would load
-    and generate other tokens than the model's.
+    and generate other tokens than the model's. Run on config.json as written (before the weights
+    are read) and again on the config transformers resolves from it (defaults filled in, the rope
+    parameters as HF builds them), which the file's metadata is written from.
     """
     if arch not in ARCHS:
         raise TCError(f"config.json: model_type {arch!r} is not exported to GGUF (export-gguf writes "
@@ -49,23 +51,31 @@ def check_exportable(arch: str, cfg: dict) -> None:
         if act not in ("gelu_new", "gelu_pytorch_tanh"):
             problems.append(f"activation_function={act!r} (llama.cpp's GPT-2 computes the tanh GELU, gelu_new)")
         if cfg.get("scale_attn_by_inverse_layer_idx"):
-            problems.append("scale_attn_by_inverse_layer_idx=true")
+            problems.append(f"scale_attn_by_inverse_layer_idx={cfg.get('scale_attn_by_inverse_layer_idx')!r}")
         if cfg.get("scale_attn_weights") is False:
             problems.append("scale_attn_weights=false")
     else:
-        rs = cfg.get("rope_scaling") or cfg.get("rope_parameters") or {}
-        kind = (rs.get("rope_type") or rs.get("type") or "default") if isinstance(rs, dict) else "default"
-        if kind != "default":
-            problems.append(f"rope type {kind!r} (plain RoPE only)")
+        for key in ("rope_parameters", "rope_scaling"):  # (transformers reads either; both must be plain)
+            rs = cfg.get(key) or {}
+            kind = (rs.get("rope_type") or rs.get("type") or "default") if isinstance(rs, dict) else "default"
+            if kind != "default":
+                problems.append(f"rope type {kind!r} in {key} (plain RoPE only)")
         act = cfg.get("hidden_act", "silu")
         if act != "silu":
             problems.append(f"hidden_act={act!r} (llama.cpp's llama computes SiLU)")
         for field in ("attention_bias", "mlp_bias"):
             if cfg.get(field):
-                problems.append(f"{field}=true (llama.cpp's llama architecture has no biases)")
-        nh, hd = cfg["num_attention_heads"], cfg.get("head_dim")
-        if hd is not None and hd * nh != cfg["hidden_size"]:
-            problems.append(f"head_dim={hd} differs from hidden_size / num_attention_heads = {cfg['hidden_size']} / {nh}")
+                problems.append(f"{field}={cfg.get(field)!r} (llama.cpp's llama architecture has no biases)")
+        nh, nkv, hidden, hd = (cfg.get(k) for k in ("num_attention_heads", "num_key_value_heads", "hidden_size", "head_dim"))
+        ints = {"num_attention_heads": nh, "hidden_size": hidden}
+        bad = [f"{k}={v!r}" for k, v in ints.items() if v is not None and (not isinstance(v, int) or isinstance(v, bool) or v <= 0)]
+        if bad:
+            problems.append(", ".join(bad) + " (positive integers expected)")
+        elif nh is not None and hidden is not None:
+            if hd is not None and hd * nh != hidden:
+                problems.append(f"head_dim={hd!r} differs from hidden_size / num_attention_heads = {hidden} / {nh}")
+            if isinstance(nkv, int) and nkv > 0 and nh % nkv:
+                problems.append(f"num_key_value_heads={nkv} does not divide num_attention_heads={nh}")
     if problems:
         raise TCError("config.json: " + "; ".join(problems) + ": not exported to GGUF")
 
@@ -154,7 +164,9 @@ def _tensors(arch: str, cfg: dict, sd: dict) -> list[tuple[str, np.ndarray, bool
                 (b + "ffn_up.weight", a[h + "mlp.up_proj.weight"], True),
                 (b + "ffn_down.weight", a[h + "mlp.down_proj.weight"], True)]
     out.append(("output_norm.weight", a["model.norm.weight"], False))
-    if "lm_head.weight" in a and not cfg.get("tie_word_embeddings", False):
+    # the head HF runs: lm_head unless it is the embeddings (transformers leaves a tie_word_embeddings
+    # config untied when the file's lm_head differs), so decided from the weights, as GPT-2's above
+    if "lm_head.weight" in a and not np.array_equal(a["lm_head.weight"], a["model.embed_tokens.weight"]):
         out.append(("output.weight", a["lm_head.weight"], True))
     return out
 
@@ -167,17 +179,22 @@ def export_gguf(source: str, out: Path, dtype: str = "f32", quiet: bool = False)
     qtype = {"f32": Q.F32, "f16": Q.F16, "bf16": Q.BF16, "q8_0": Q.Q8_0}[dtype]
     ftype = {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
              "bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[dtype]
-    cfg, _ = read_config(source)
-    arch = architecture_of(cfg)
-    check_exportable(arch, cfg)
+    out = Path(out).absolute()
+    if out.is_dir():
+        raise TCError(f"--out {out} is a folder: give the GGUF file's path")
+    raw, _ = read_config(source)
+    arch = architecture_of(raw)
+    check_exportable(arch, raw)
     model = load_hf_model(source, arch)
+    # the metadata comes from the config transformers runs (defaults filled in, rope parameters resolved)
+    cfg = model.config.to_dict()
+    check_exportable(arch, cfg)
     tensors = _tensors(arch, cfg, model.state_dict())
     by_id, merges, special = _tokenizer(source)
     n_vocab = cfg["vocab_size"]
     if max(by_id) >= n_vocab:
         raise TCError(f"{source}: tokenizer id {max(by_id)} is outside vocab_size {n_vocab}")
 
-    out = Path(out).absolute()
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.tmp-", dir=out.parent)
     os.close(fd)
@@ -202,7 +219,10 @@ def export_gguf(source: str, out: Path, dtype: str = "f32", quiet: bool = False)
             w.add_head_count_kv(cfg.get("num_key_value_heads") or nh)
             w.add_rope_dimension_count(cfg.get("head_dim") or cfg["hidden_size"] // nh)
             rs = cfg.get("rope_parameters") or {}
-            w.add_rope_freq_base(float(rs.get("rope_theta", cfg.get("rope_theta", 10000.0))))
+            theta = rs.get("rope_theta") if isinstance(rs, dict) and rs.get("rope_theta") is not None else cfg.get("rope_theta")
+            if theta is None:
+                raise TCError("config.json: no rope_theta in the config transformers resolves: not exported to GGUF")
+            w.add_rope_freq_base(float(theta))
             w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
             w.add_vocab_size(n_vocab)
         w.add_tokenizer_model("gpt2")

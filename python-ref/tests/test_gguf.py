@@ -279,9 +279,11 @@ def test_other_families_are_refused_by_model_type(tiny_llama, work, model_type, 
 
 
 @pytest.mark.parametrize("edits,said", [
-    ({"attention_bias": True}, "attention_bias=true"), ({"mlp_bias": True}, "mlp_bias=true"),
+    ({"attention_bias": True}, "attention_bias=True"), ({"mlp_bias": "false"}, "mlp_bias='false'"),
     ({"hidden_act": "gelu"}, "hidden_act='gelu'"), ({"head_dim": 8}, "head_dim=8 differs from hidden_size"),
-    ({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "rope type 'linear'"),
+    ({"rope_scaling": {"rope_type": "linear", "factor": 2.0}}, "rope type 'linear' in rope_scaling"),
+    ({"num_key_value_heads": 3}, "num_key_value_heads=3 does not divide num_attention_heads=4"),
+    ({"num_attention_heads": "4"}, "num_attention_heads='4' \\(positive integers expected\\)"),
 ])
 def test_llama_fields_llama_cpp_would_compute_otherwise_are_refused(tiny_llama, work, edits, said):
     from tensorcore_ref.errors import TCError
@@ -290,6 +292,33 @@ def test_llama_fields_llama_cpp_would_compute_otherwise_are_refused(tiny_llama, 
     src = _config_only(tiny_llama, work / f"cfg-llama-{next(iter(edits))}", **edits)
     with pytest.raises(TCError, match=f"config.json: {said}.*not exported to GGUF"):
         export_gguf(str(src), work / "refused.gguf", quiet=True)
+
+
+def test_llama_head_decided_from_the_weights(tiny_llama, work, exported):
+    # tie_word_embeddings=true beside an lm_head that differs: transformers runs lm_head (it leaves
+    # such a model untied), so the file must carry it as output.weight
+    import shutil
+
+    src = work / "llama-tie-true"
+    shutil.copytree(tiny_llama, src)
+    cfg = __import__("json").loads((src / "config.json").read_text())
+    cfg["tie_word_embeddings"] = True
+    (src / "config.json").write_text(__import__("json").dumps(cfg))
+    _, t = read(exported(src, "f32"))
+    assert "output.weight" in t
+    sd = {k: v.float().numpy() for k, v in hf_state_dict(tiny_llama).items()}
+    np.testing.assert_array_equal(t["output.weight"][1], sd["lm_head.weight"])
+    r, t = read(exported(src, "f32"))
+    assert greedy(llama_logits, t, r) == hf_greedy(src)  # what transformers itself runs from that folder
+
+
+def test_out_folder_refused_before_any_work(tiny_llama, work):
+    from tensorcore_ref.errors import TCError
+    from tensorcore_ref.gguf_export import export_gguf
+
+    (work / "a-folder.gguf").mkdir(exist_ok=True)
+    with pytest.raises(TCError, match="a-folder.gguf is a folder"):
+        export_gguf(str(tiny_llama), work / "a-folder.gguf", quiet=True)
 
 
 def test_gpt2_exact_gelu_is_refused(tiny_gpt2, work):
