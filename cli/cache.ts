@@ -5,7 +5,7 @@
 // see compiler/eigen/cache-limit.ts and models/reference-cache.ts). The other folders hold models
 // that take minutes to make again, and are never pruned.
 
-import { lstatSync, readdirSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { STALE_AFTER_MS } from "../compiler/eigen/build.js";
 import { cacheEntries, cacheLimitBytes, pruneCache, sizeOf } from "../compiler/eigen/cache-limit.js";
@@ -40,7 +40,7 @@ function folderState(path: string): "missing" | "folder" | string {
 }
 
 /** Bytes under a folder of the cache (followed if a symlink, as builds write through it; links inside counted as themselves). */
-const du = (path: string): number => (folderState(path) === "folder" && lstatSync(path).isSymbolicLink() ? sizeOf(join(path, ".")) : sizeOf(path));
+const du = (path: string): number => (folderState(path) === "folder" && lstatSync(path).isSymbolicLink() ? sizeOf(realpathSync(path)) : sizeOf(path));
 
 export async function cacheCommand(argv: string[]): Promise<number> {
   const parsed = parseCommand(CACHE_SPEC, argv);

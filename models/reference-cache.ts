@@ -53,5 +53,8 @@ export function touchReference(folder: string): void {
 
 /** Prune `dir` (references/) to `limit` bytes, least recently used first; `keepKey` (the export in use) stays. */
 export function pruneReferences(dir: string, limit: number, keepKey?: string, now = Date.now()): PruneResult {
-  return pruneLru(dir, referenceEntries(dir), limit, { keep: (e) => e.key === keepKey, now });
+  const usedNow = (e: LruEntry) => {
+    try { return lstatSync(join(dir, e.key, "index.json")).mtimeMs; } catch { return e.usedMs; }
+  };
+  return pruneLru(dir, referenceEntries(dir), limit, { keep: (e) => e.key === keepKey, now, usedNow });
 }

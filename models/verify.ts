@@ -3,7 +3,7 @@
 // HF's side comes from python-ref's `export` (npy files); this file only reads and compares.
 
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { BACKEND_OPTION, checkOutputFile, CommandSpec, DEFAULT_BACKEND_TEXT, parseCommand, UsageError, writeOutputFile } from "../cli/args.js";
 import { runPythonRef } from "../cli/hf.js";
@@ -49,18 +49,33 @@ export interface VerifyReport {
 }
 
 /**
- * An array of a reference export, which must have `shape` (-1: any length on that axis): a file of
- * another shape (an export of another model, or one edited with its index.json) is refused by name
- * rather than compared element by element past its end.
+ * An array of a reference export: a file index.json lists (so referenceDamage has checked it: inside
+ * the folder, a regular file, its sha256), of the precision and shape this model and prompt give it
+ * (-1: any length on that axis), and of exactly as many bytes. Anything else (an export edited
+ * together with its index.json, another export's files, one removed by another process meanwhile)
+ * is refused naming the file, rather than read from outside or compared past its end.
  */
-function npy(path: string, shape: number[]): { shape: number[]; data: Float32Array | Int32Array } {
-  const r = parseNpy(readFileSync(path), path);
+function npy(path: string, listed: ReadonlySet<string>, precision: "f32" | "int32", shape: number[]): { shape: number[]; data: Float32Array | Int32Array } {
+  const again = "(delete the reference folder to export it again)";
+  if (!listed.has(path)) throw new UsageError(`${path}: not listed in the export's index.json ${again}`);
+  let buf: Buffer;
+  try {
+    buf = readFileSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new UsageError(`${path}: gone while verify read the export (removed by another process, or \`tensorcore cache prune\`?): run verify again`);
+    throw new UsageError(`${path}: cannot be read (${code ?? e})`);
+  }
+  const r = parseNpy(buf, path);
   const got = r.shape ?? [];
+  if (r.precision !== precision) throw new UsageError(`${path}: dtype ${r.precision}, expected ${precision === "f32" ? "float32" : "int32"} ${again}`);
   if (got.length !== shape.length || got.some((n, i) => shape[i] >= 0 && n !== shape[i]))
-    throw new UsageError(`${path}: shape ${JSON.stringify(got)}, expected ${JSON.stringify(shape).replace(/-1/g, "N")} for this model and prompt (delete the reference folder to export it again)`);
+    throw new UsageError(`${path}: shape ${JSON.stringify(got)}, expected ${JSON.stringify(shape).replace(/-1/g, "N")} for this model and prompt ${again}`);
   const b = r.bytes;
+  const want = got.reduce((n, d) => n * d, 1) * 4;
+  if (b.byteLength !== want) throw new UsageError(`${path}: ${b.byteLength} bytes of data, but shape ${JSON.stringify(got)} needs ${want} ${again}`);
   const copy = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength);
-  return { shape: got, data: r.precision === "int32" ? new Int32Array(copy) : new Float32Array(copy) };
+  return { shape: got, data: precision === "int32" ? new Int32Array(copy) : new Float32Array(copy) };
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -100,6 +115,11 @@ export async function exportReferences(modelDir: string, prompts: string[], newT
     // refuse to replace a folder without its index.json
     rmSync(cache, { recursive: true, force: true });
   }
+  // a symlink left at the key's name whose target is gone (existsSync follows it): python-ref would
+  // refuse to write through it, so it goes (the link only; there is no target)
+  try {
+    if (lstatSync(cache).isSymbolicLink() && !existsSync(cache)) rmSync(cache);
+  } catch { /* nothing there */ }
   mkdirSync(join(cache, ".."), { recursive: true });
   const promptFile = `${cache}.prompts.json`;
   writeFileSync(promptFile, JSON.stringify(prompts));
@@ -212,12 +232,15 @@ export async function verifyModel(
   const model = await CausalLM.load(modelDir, { backend, log, verifyWeights: opts.verifyWeights ?? true });
   const reports: PromptReport[] = [];
   const L = model.nLayer, D = model.dModel, V = model.vocab, H = model.nHead;
-  const promptDirs: string[] = (index.prompts_dirs ?? prompts.map((_: string, i: number) => `p${String(i).padStart(3, "0")}`));
+  // each prompt's folder is pNNN (referenceDamage checked index.json's entries say so), and only the
+  // files index.json lists for it are read
+  const promptDirs = prompts.map((_, i) => `p${String(i).padStart(3, "0")}`);
+  const listed = new Set<string>((index.prompts as { dir: string; files: { name: string }[] }[]).flatMap((e) => e.files.map((f) => join(refDir, e.dir, f.name))));
   for (let p = 0; p < prompts.length; p++) {
     opts.progress?.step("verify", p + 1, prompts.length, `prompt ${p + 1}: layers, attention, logits, greedy continuation`);
     const dir = join(refDir, promptDirs[p]);
     touchReference(refDir); // in use: a long run's export stays recent for another process's pruning
-    const tokens = Array.from(npy(join(dir, "tokens.npy"), [-1]).data);
+    const tokens = Array.from(npy(join(dir, "tokens.npy"), listed, "int32", [-1]).data);
     const T = tokens.length;
     if (tokenizer) {
       const mine = tokenizer.encode(prompts[p]);
@@ -228,13 +251,13 @@ export async function verifyModel(
     const rows = (l: number) => trace.subarray(l * model.nCtx * D, l * model.nCtx * D + T * D);
     const layers: LayerRow[] = [];
     for (let l = 0; l <= L; l++) {
-      const ref = npy(join(dir, l < L ? `layer${l}.input.npy` : `layer${L - 1}.resid.npy`), [T, D]).data;
+      const ref = npy(join(dir, l < L ? `layer${l}.input.npy` : `layer${L - 1}.resid.npy`), listed, "f32", [T, D]).data;
       layers.push({ name: l < L ? `layer ${l} input` : `layer ${L - 1} output`, maxAbs: maxAbsDiff(rows(l), ref), cosine: cosine(rows(l), ref) });
     }
-    const finalRef = npy(join(dir, "final_norm.npy"), [T, D]).data;
+    const finalRef = npy(join(dir, "final_norm.npy"), listed, "f32", [T, D]).data;
     const fin = (model.stateTensor("final")!.data as Float32Array).subarray(0, T * D);
     layers.push({ name: "final norm", maxAbs: maxAbsDiff(fin, finalRef), cosine: cosine(fin, finalRef) });
-    const refLogits = npy(join(dir, "logits.npy"), [T, V]).data.subarray((T - 1) * V, T * V);
+    const refLogits = npy(join(dir, "logits.npy"), listed, "f32", [T, V]).data.subarray((T - 1) * V, T * V);
     const logitsMaxAbs = maxAbsDiff(logits, refLogits);
     layers.push({ name: "logits (last position)", maxAbs: logitsMaxAbs, cosine: cosine(logits, refLogits) });
 
@@ -244,7 +267,7 @@ export async function verifyModel(
     const attention: PromptReport["attention"] = [];
     const maps: PromptReport["maps"] = [];
     for (let l = 0; l < L; l++) {
-      const ref = npy(join(dir, `layer${l}.attn_probs.npy`), [H, T, T]).data; // {H, T, T}
+      const ref = npy(join(dir, `layer${l}.attn_probs.npy`), listed, "f32", [H, T, T]).data; // {H, T, T}
       let m = 0;
       for (let h = 0; h < H; h++)
         for (let i = 0; i < n; i++)
@@ -258,11 +281,13 @@ export async function verifyModel(
 
     // Greedy continuation, token by token; the prefill above left the cache at T positions.
     model.prefill(tokens);
-    const hf = Array.from(npy(join(dir, "greedy.npy"), [-1]).data);
-    const gaps = Array.from(npy(join(dir, "greedy_gap.npy"), [hf.length]).data);
+    const hf = Array.from(npy(join(dir, "greedy.npy"), listed, "int32", [newTokens]).data);
+    const outside = hf.find((id) => !(id >= 0 && id < V));
+    if (outside !== undefined) throw new UsageError(`${join(dir, "greedy.npy")}: token id ${outside} is outside the vocabulary (0..${V - 1}) (delete the reference folder to export it again)`);
+    const gaps = Array.from(npy(join(dir, "greedy_gap.npy"), listed, "f32", [newTokens]).data);
     // HF generate's logits at each step (its KV cache): each DSL decode step's logits are compared
     // with them while the two sequences agree, so the decode path is checked by value, not by argmax
-    const stepLogits = npy(join(dir, "greedy_logits.npy"), [hf.length, V]).data;
+    const stepLogits = npy(join(dir, "greedy_logits.npy"), listed, "f32", [newTokens, V]).data;
     const dsl: number[] = [];
     let cur = Float32Array.from(logits);
     let matched = 0, tieSteps = 0, ok = true;

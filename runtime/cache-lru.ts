@@ -32,7 +32,8 @@ export interface PruneResult<E extends LruEntry = LruEntry> {
  */
 export function limitFromEnv(name: string, value: string | undefined, defaultMb: number, what: string): number {
   if (value === undefined || value.trim() === "") return defaultMb * 2 ** 20;
-  const mb = Number(value);
+  // decimal only: Number() would also take 0x10, 0b11 and 0o7
+  const mb = /^\s*(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(value) ? Number(value) : NaN;
   if (!Number.isFinite(mb) || mb <= 0) {
     throw new DiagnosticError([{ severity: "error", message: `${name} is '${value}': expected ${what} in MB, a positive number (unset: ${defaultMb})` }]);
   }
@@ -62,7 +63,7 @@ const gone = (path: string): boolean => {
  */
 export function pruneLru<E extends LruEntry>(
   dir: string, entries: E[], limit: number,
-  opts: { keep?: (e: E) => boolean; now?: number; recentMs?: number; order?: (paths: string[]) => string[] } = {},
+  opts: { keep?: (e: E) => boolean; now?: number; recentMs?: number; order?: (paths: string[]) => string[]; usedNow?: (e: E) => number } = {},
 ): PruneResult<E> {
   const now = opts.now ?? Date.now(), recentMs = opts.recentMs ?? 15 * 60 * 1000;
   let total = entries.reduce((n, e) => n + e.bytes, 0);
@@ -71,6 +72,8 @@ export function pruneLru<E extends LruEntry>(
   const candidates = entries.filter((e) => !opts.keep?.(e) && now - e.usedMs >= recentMs).sort((a, b) => a.usedMs - b.usedMs);
   for (const e of candidates) {
     if (total <= limit) break;
+    // used since the listing (sizing a large folder takes a while): another process has it now
+    if (opts.usedNow && Date.now() - opts.usedNow(e) < recentMs) continue;
     let reason: string | undefined;
     for (const name of opts.order ? opts.order(e.paths) : e.paths) {
       const path = join(dir, name);
@@ -79,8 +82,10 @@ export function pruneLru<E extends LruEntry>(
         else rmSync(path, { force: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // removed meanwhile
-        // a folder renamed aside but not wholly deleted is reported too (its temporary stays)
-        reason ??= `${path}: ${(err as NodeJS.ErrnoException).code ?? err}${gone(path) ? " (renamed aside, not wholly deleted)" : ""}`;
+        // a folder renamed aside but not wholly deleted is reported too (its temporary stays); the
+        // entry's other paths stay, so it is not left half-removed more than it must be
+        reason = `${path}: ${(err as NodeJS.ErrnoException).code ?? err}${gone(path) ? " (renamed aside, not wholly deleted)" : ""}`;
+        break;
       }
     }
     if (reason) { failed.push({ entry: e, reason }); continue; }

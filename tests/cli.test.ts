@@ -404,9 +404,20 @@ test("tensorcore cache prune keeps the HF reference exports under TENSORCORE_REF
     assert.is(tight.status, 0, tight.stderr);
     assert.ok(existsSync(join(refs, "c".repeat(16), "index.json")) && !existsSync(join(refs, "b".repeat(16))));
     assert.ok(existsSync(join(refs, "notes.txt")) && lstatSync(join(refs, "d".repeat(16))).isSymbolicLink());
-    const bad = cli([], { TENSORCORE_REFERENCES_CACHE_MB: "-1" });
-    assert.is(bad.status, 1, bad.stdout);
-    assert.match(bad.stderr, /^tensorcore: error: TENSORCORE_REFERENCES_CACHE_MB is '-1': expected the HF reference exports' limit in MB, a positive number \(unset: 2048\)/);
+    for (const v of ["-1", "0x10", "0b11", "NaN"]) {
+      const bad = cli([], { TENSORCORE_REFERENCES_CACHE_MB: v });
+      assert.is(bad.status, 1, bad.stdout);
+      assert.match(bad.stderr, new RegExp(`^tensorcore: error: TENSORCORE_REFERENCES_CACHE_MB is '${v}': expected the HF reference exports' limit in MB, a positive number \\(unset: 2048\\)`));
+    }
+    // a references/ that is a symlink to the folder elsewhere is sized there, not as the link
+    const linked = mkdtempSync(join(tmpdir(), "tc-cache-linked-"));
+    try {
+      symlinkSync(refs, join(linked, "references"));
+      const viaLink = cli([], { TENSORCORE_CACHE: linked });
+      assert.match(viaLink.stdout, /references\s+2\.0 MB\s+1 exports/);
+    } finally {
+      rmSync(linked, { recursive: true, force: true });
+    }
   } finally {
     rmSync(home, { recursive: true, force: true });
   }

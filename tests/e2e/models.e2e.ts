@@ -3,7 +3,7 @@
 
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "uvu";
@@ -134,6 +134,31 @@ test("verify: a damaged reference cache (a truncated .npy, a garbled index.json)
     assert.is(wrong.status, 1, wrong.stdout + wrong.stderr);
     assert.match(wrong.stderr, `${stepLogits}: shape [2], expected [2,50257] for this model and prompt`);
     assert.not.match(wrong.stderr, /\n\s+at /);
+    // a dangling symlink at the export's name: removed (the link only) and exported again
+    rmSync(dir, { recursive: true });
+    symlinkSync(join(cache, "nowhere"), dir);
+    const relinked = verify();
+    assert.is(relinked.status, 0, relinked.stderr);
+    assert.ok(lstatSync(dir).isDirectory() && !existsSync(join(cache, "nowhere")));
+    // greedy tokens outside the vocabulary (index.json agreeing), and a file index.json does not list:
+    // one message naming the file each, never an internal error or a read of an unchecked file
+    const sha = (f: string) => createHash("sha256").update(readFileSync(f)).digest("hex");
+    const greedyFile = join(dir, "p000", "greedy.npy");
+    const g = readFileSync(greedyFile);
+    g.writeInt32LE(-1, g.length - 8);
+    writeFileSync(greedyFile, g);
+    const idx = JSON.parse(readFileSync(indexFile, "utf8"));
+    idx.prompts[0].files.find((f: { name: string }) => f.name === "greedy.npy").sha256 = sha(greedyFile);
+    writeFileSync(indexFile, JSON.stringify(idx));
+    const badIds = verify();
+    assert.is(badIds.status, 1, badIds.stdout + badIds.stderr);
+    assert.match(badIds.stderr, `${greedyFile}: token id -1 is outside the vocabulary (0..50256)`);
+    idx.prompts[0].files = idx.prompts[0].files.filter((f: { name: string }) => f.name !== "logits.npy");
+    writeFileSync(indexFile, JSON.stringify(idx));
+    const unlisted = verify();
+    assert.is(unlisted.status, 1, unlisted.stdout + unlisted.stderr);
+    assert.match(unlisted.stderr, `${join(dir, "p000", "logits.npy")}: not listed in the export's index.json`);
+    for (const r of [badIds, unlisted]) assert.not.match(r.stderr, /internal error|\n\s+at /);
   } finally {
     rmSync(cache, { recursive: true, force: true });
   }
