@@ -9,6 +9,7 @@
 
 import { lstatSync, readdirSync, utimesSync } from "node:fs";
 import { join } from "node:path";
+import { cleanStaleTemporaries } from "../compiler/eigen/cache-files.js";
 import { LruEntry, limitFromEnv, pruneLru, PruneResult, sizeOf } from "../runtime/cache-lru.js";
 
 export const REFERENCES_DEFAULT_MB = 2048;
@@ -19,6 +20,8 @@ export function referencesLimitBytes(env = process.env.TENSORCORE_REFERENCES_CAC
 }
 
 const NAME_RE = /^([0-9a-f]{16})(\.prompts\.json)?$/;
+/** An export's name renamed aside for removal (compiler/eigen/cache-files.ts tmpName). */
+const TMP_NAME_RE = /^[0-9a-f]{16}(\.prompts\.json)?\.tmp-\d+-[0-9a-f]{8}$/;
 
 /** The exports in `dir`, recognised by name; an export's use time is its index.json's mtime (else the newest of its paths'). */
 export function referenceEntries(dir: string): LruEntry[] {
@@ -53,6 +56,9 @@ export function touchReference(folder: string): void {
 
 /** Prune `dir` (references/) to `limit` bytes, least recently used first; `keepKey` (the export in use) stays. */
 export function pruneReferences(dir: string, limit: number, keepKey?: string, now = Date.now()): PruneResult {
+  // a removal cut short (a killed process, a folder that could not be deleted) leaves its renamed-aside
+  // temporary: gone once old and its process is not running
+  cleanStaleTemporaries(dir, now, TMP_NAME_RE);
   const usedNow = (e: LruEntry) => {
     try { return lstatSync(join(dir, e.key, "index.json")).mtimeMs; } catch { return e.usedMs; }
   };

@@ -386,6 +386,13 @@ test("tensorcore cache prune keeps the HF reference exports under TENSORCORE_REF
     exportAt("a".repeat(16), 2, 3 * hour);
     exportAt("b".repeat(16), 2, 1 * hour);
     exportAt("c".repeat(16), 2, 2 * 60_000); // used two minutes ago: may be in use elsewhere
+    // a removal cut short by a process that is gone (pid 99999999 cannot exist): its temporary goes once
+    // 15 minutes old; a fresh one, and a temporary-like name that is not an export's, stay
+    const staleTmp = join(refs, `${"e".repeat(16)}.tmp-99999999-deadbeef`), freshTmp = join(refs, `${"f".repeat(16)}.tmp-99999999-deadbeef`);
+    mkdirSync(join(staleTmp, "p000"), { recursive: true });
+    mkdirSync(freshTmp);
+    writeFileSync(join(refs, "notes.tmp-99999999-deadbeef"), "mine");
+    utimesSync(staleTmp, (Date.now() - hour) / 1000, (Date.now() - hour) / 1000);
     // not ours: a file and a folder that are not export names, and a symlink with an export's name
     writeFileSync(join(refs, "notes.txt"), "mine");
     mkdirSync(join(refs, "0123456789abcdeg"));
@@ -398,7 +405,8 @@ test("tensorcore cache prune keeps the HF reference exports under TENSORCORE_REF
     const prune = cli(["prune"], { TENSORCORE_REFERENCES_CACHE_MB: "5" });
     assert.is(prune.status, 0, prune.stderr);
     assert.match(prune.stdout, /HF reference exports .*references: removed 1 entries \(2\.0 MB\); 4\.0 MB kept \(limit 5\.0 MB/);
-    assert.equal(readdirSync(refs).sort(), ["0123456789abcdeg", "b".repeat(16), `${"b".repeat(16)}.prompts.json`, "c".repeat(16), `${"c".repeat(16)}.prompts.json`, "d".repeat(16), "notes.txt"]);
+    assert.equal(readdirSync(refs).sort(), ["0123456789abcdeg", "b".repeat(16), `${"b".repeat(16)}.prompts.json`, "c".repeat(16), `${"c".repeat(16)}.prompts.json`, "d".repeat(16),
+      `${"f".repeat(16)}.tmp-99999999-deadbeef`, "notes.tmp-99999999-deadbeef", "notes.txt"]);
     // the recently used export stays even when the limit cannot be met without it
     const tight = cli(["prune"], { TENSORCORE_REFERENCES_CACHE_MB: "0.5" });
     assert.is(tight.status, 0, tight.stderr);

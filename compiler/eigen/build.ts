@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheDir as userCacheDir } from "../../runtime/model-folder.js";
 import { DiagnosticError, Interrupted } from "../diagnostics.js";
-import { removeAside, TMP_RE, tmpName } from "./cache-files.js";
+import { cleanStaleTemporaries, removeAside, STALE_AFTER_MS, TMP_RE, tmpName } from "./cache-files.js";
 import { cacheLimitBytes, pruneCache } from "./cache-limit.js";
 import { runtimeSource } from "./runtime.js";
 
@@ -91,42 +91,7 @@ const hash = (...parts: string[]): string => {
   return h.digest("hex").slice(0, 32);
 };
 
-/** A temporary younger than this may belong to a build still running on another machine sharing the cache. */
-export const STALE_AFTER_MS = 15 * 60 * 1000;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by someone else
-  }
-}
-
-/**
- * Remove temporaries that killed builds left in the cache folder (a half-built PCH folder is
- * ~100 MB): only names this file makes, only when older than STALE_AFTER_MS and their writer's
- * pid is not a live process. Returns the names removed.
- */
-export function cleanStaleTemporaries(dir: string, now = Date.now()): string[] {
-  const removed: string[] = [];
-  let names: string[];
-  try { names = readdirSync(dir); } catch { return removed; }
-  for (const name of names) {
-    const m = TMP_RE.exec(name);
-    if (!m) continue;
-    const pid = Number(m[1]);
-    if (pid === process.pid || processAlive(pid)) continue;
-    const path = join(dir, name);
-    try {
-      const st = lstatSync(path); // a symlink is removed as a link, never followed
-      if (now - st.mtimeMs < STALE_AFTER_MS) continue;
-      rmSync(path, { recursive: st.isDirectory(), force: true });
-      removed.push(name);
-    } catch { /* gone meanwhile, or not ours to remove */ }
-  }
-  return removed;
-}
+export { cleanStaleTemporaries, STALE_AFTER_MS } from "./cache-files.js";
 
 /** The record of a cached object: NAME.sum beside it. */
 const sumPath = (obj: string): string => `${obj}.sum`;
