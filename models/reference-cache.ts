@@ -9,7 +9,7 @@
 
 import { lstatSync, readdirSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { cleanStaleTemporaries } from "../compiler/eigen/cache-files.js";
+import { cleanStaleTemporaries } from "../runtime/cache-files.js";
 import { LruEntry, limitFromEnv, pruneLru, PruneResult, sizeOf } from "../runtime/cache-lru.js";
 
 export const REFERENCES_DEFAULT_MB = 2048;
@@ -20,7 +20,7 @@ export function referencesLimitBytes(env = process.env.TENSORCORE_REFERENCES_CAC
 }
 
 const NAME_RE = /^([0-9a-f]{16})(\.prompts\.json)?$/;
-/** An export's name renamed aside for removal (compiler/eigen/cache-files.ts tmpName). */
+/** An export's name renamed aside for removal (runtime/cache-files.ts tmpName). */
 const TMP_NAME_RE = /^[0-9a-f]{16}(\.prompts\.json)?\.tmp-\d+-[0-9a-f]{8}$/;
 
 /** The exports in `dir`, recognised by name; an export's use time is its index.json's mtime (else the newest of its paths'). */

@@ -7,7 +7,7 @@
 import { lstatSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DiagnosticError } from "../compiler/diagnostics.js";
-import { removeAside } from "../compiler/eigen/cache-files.js";
+import { removeAside, STALE_AFTER_MS } from "./cache-files.js";
 
 /** One entry of a cache folder: the paths (relative to the folder) that make it up. */
 export interface LruEntry {
@@ -65,7 +65,7 @@ export function pruneLru<E extends LruEntry>(
   dir: string, entries: E[], limit: number,
   opts: { keep?: (e: E) => boolean; now?: number; recentMs?: number; order?: (paths: string[]) => string[]; usedNow?: (e: E) => number } = {},
 ): PruneResult<E> {
-  const now = opts.now ?? Date.now(), recentMs = opts.recentMs ?? 15 * 60 * 1000;
+  const now = opts.now ?? Date.now(), recentMs = opts.recentMs ?? STALE_AFTER_MS;
   let total = entries.reduce((n, e) => n + e.bytes, 0);
   const removed: E[] = [], failed: PruneResult<E>["failed"] = [];
   let freed = 0;

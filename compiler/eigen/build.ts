@@ -22,7 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cacheDir as userCacheDir } from "../../runtime/model-folder.js";
 import { DiagnosticError, Interrupted } from "../diagnostics.js";
-import { cleanStaleTemporaries, removeAside, STALE_AFTER_MS, TMP_RE, tmpName } from "./cache-files.js";
+import { cleanStaleTemporaries, removeAside, STALE_AFTER_MS, TMP_RE, tmpName } from "../../runtime/cache-files.js";
 import { cacheLimitBytes, pruneCache } from "./cache-limit.js";
 import { runtimeSource } from "./runtime.js";
 
@@ -91,7 +91,7 @@ const hash = (...parts: string[]): string => {
   return h.digest("hex").slice(0, 32);
 };
 
-export { cleanStaleTemporaries, STALE_AFTER_MS } from "./cache-files.js";
+export { cleanStaleTemporaries, STALE_AFTER_MS } from "../../runtime/cache-files.js";
 
 /** The record of a cached object: NAME.sum beside it. */
 const sumPath = (obj: string): string => `${obj}.sum`;

@@ -13,6 +13,7 @@
 
 import { lstatSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { STALE_AFTER_MS } from "../../runtime/cache-files.js";
 import { LruEntry, limitFromEnv, pruneLru, PruneResult, sizeOf } from "../../runtime/cache-lru.js";
 
 export { sizeOf };
@@ -64,7 +65,7 @@ export function cacheEntries(dir: string): CacheEntry[] {
  * Remove least recently used entries until the cache holds at most `limit` bytes. Entries whose key
  * (the 32 hex digits) is in `keep`, and entries used within `recentMs` of `now`, stay.
  */
-export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string> = new Set(), now = Date.now(), recentMs = 15 * 60 * 1000): PruneResult<CacheEntry> {
+export function pruneCache(dir: string, limit: number, keep: ReadonlySet<string> = new Set(), now = Date.now(), recentMs = STALE_AFTER_MS): PruneResult<CacheEntry> {
   return pruneLru(dir, cacheEntries(dir), limit, {
     keep: (e) => keep.has(e.key.slice(e.key.indexOf(":") + 1)), now, recentMs,
     // the record first: a reader that finds the object without it rebuilds, never loads a half-removed entry

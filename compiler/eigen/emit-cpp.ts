@@ -634,19 +634,16 @@ export class Emitter {
     loopsWith(() => `${d.ptr}[${addr(idx, d.strides)}] = ${store(d.precision, s.src.compute, `${T}[${rm}]`)};`);
   }
 
-  /** A float operand for the product helpers: f32 with a unit stride on some axis, else copied to a temp. */
-  private productOperand(v: VInfo, c: Ctx, needUnit: boolean): VInfo {
+  /**
+   * A float operand for the product helpers, as f32, copied to a row-major temp unless it already
+   * has the strides `need` asks for: "any", a unit stride on some axis ("unit"), or contiguous rows
+   * ("rows": a unit stride on the last axis).
+   */
+  private productOperand(v: VInfo, c: Ctx, need: "any" | "unit" | "rows"): VInfo {
     const st = normStrides(v.shape, v.strides);
-    const ok = v.precision === "f32" && (!needUnit || (v.shape.length === 1 ? st[0] === 1 : st[1] === 1 || st[0] === 1));
+    const last = st[st.length - 1] === 1;
+    const ok = v.precision === "f32" && (need === "any" || (need === "rows" ? last : last || st[0] === 1));
     if (ok) return { ...v, strides: st };
-    const T = this.temp(c, "float", elementCount(v.shape));
-    this.loops(c, v.shape, (idx) => this.line(c, `${T}[${rmIndex(idx, v.shape)}] = ${load(v.precision, `${v.ptr}[${addr(idx, v.strides)}]`)};`));
-    return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined };
-  }
-
-  /** A {M,K} float operand as f32 rows with contiguous columns (a copy unless it already is). */
-  private rowsOperand(v: VInfo, c: Ctx): VInfo {
-    if (v.precision === "f32" && normStrides(v.shape, v.strides)[1] === 1) return { ...v, strides: normStrides(v.shape, v.strides) };
     const T = this.temp(c, "float", elementCount(v.shape));
     this.loops(c, v.shape, (idx) => this.line(c, `${T}[${rmIndex(idx, v.shape)}] = ${load(v.precision, `${v.ptr}[${addr(idx, v.strides)}]`)};`));
     return { ptr: T, strides: rowMajorStrides(v.shape), shape: v.shape, precision: "f32", base: undefined };
@@ -667,21 +664,21 @@ export class Emitter {
     if (!integer && !this.opts.exactMmul && kind !== 1 && wcode[b.precision] !== undefined && unitCols(b) && !(M > 64 && b.precision === "f32")) {
       // weights {K,N} (or a {K,N} window) with contiguous columns: hand-written SIMD tiles read them in
       // place, in their own precision (no f32 copy of a bf16/f16 weight matrix); A (activations) as f32
-      a = this.productOperand(a, c, false);
+      a = this.productOperand(a, c, "any");
       const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
       // a Tiled(R x C) weight sets the packed product's k-block (R) and panel width (C)
       const tile = !s.transB && b.base?.type.layout.kind === "Tiled" ? b.base.type.layout : undefined;
       this.line(c, `tcrt::mm_rowB(${M}, ${K}, ${N}, ${a.ptr}, ${as0}, ${as1}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[0]}, ${P}, ${tile?.rows ?? 0}, ${tile?.cols ?? 0});`);
-    } else if (!integer && !this.opts.exactMmul && kind === 0 && M <= 8 && s.transB && wcode[b.precision] !== undefined && b.strides[0] === 1 && (M === 1 ? a.precision !== "f32" || unitCols(a) : true)) {
+    } else if (!integer && !this.opts.exactMmul && kind === 0 && M <= 8 && s.transB && wcode[b.precision] !== undefined && b.strides[0] === 1) {
       // {M,K}·TRANSPOSE({N,K}) with contiguous rows and few rows M (a decode step's scores against a
       // tile of cached keys, one row per query head of a group): N dot products over B's rows for each
       // row of A, as the LM head's (a tile re-read for the next row comes from L1)
-      a = M === 1 ? this.productOperand(a, c, true) : this.rowsOperand(a, c);
+      a = this.productOperand(a, c, "rows");
       for (let i = 0; i < M; i++)
         this.line(c, `tcrt::mv_rowA(${N}, ${K}, ${b.ptr}, ${wcode[b.precision]}, ${b.strides[1]}, ${a.ptr} + ${i * a.strides[0]}, ${P} + ${i * N});`);
     } else if (!integer && !this.opts.exactMmul && kind === 1 && wcode[a.precision] !== undefined && unitCols(a)) {
       // {M,K}·{K} with contiguous rows (the LM head): dot products over A in its own precision
-      b = this.productOperand(b, c, true);
+      b = this.productOperand(b, c, "unit");
       this.line(c, `tcrt::mv_rowA(${M}, ${K}, ${a.ptr}, ${wcode[a.precision]}, ${M === 1 ? K : a.strides[0]}, ${b.ptr}, ${P});`);
     } else if (integer && a.precision === "int8" && b.precision === "int8" && kind === 1 && unitCols(a)) {
       // int8 {M,K}·{K} with contiguous rows (the int8 LM head): vpmaddwd dot products, rows split across threads
@@ -692,8 +689,8 @@ export class Emitter {
     } else {
       if (!integer) {
         const exact = !!this.opts.exactMmul;
-        a = this.productOperand(a, c, !exact);
-        b = this.productOperand(b, c, !exact);
+        a = this.productOperand(a, c, exact ? "any" : "unit");
+        b = this.productOperand(b, c, exact ? "any" : "unit");
       }
       const [as0, as1] = kind === 2 ? [0, a.strides[0]] : a.strides;
       const [bs0, bs1] = kind === 1 ? [b.strides[0], 0] : b.strides;

@@ -1,5 +1,6 @@
-// The compile cache's temporary names and their one safe way of removing an entry, shared by the
-// builder (build.ts) and the pruner (cache-limit.ts).
+// Temporary names in the per-user cache, the one safe way of removing an entry, and the cleanup of
+// temporaries that killed processes left: shared by the compile cache (compiler/eigen/build.ts,
+// cache-limit.ts) and the HF reference exports (models/reference-cache.ts), through cache-lru.ts.
 
 import { randomBytes } from "node:crypto";
 import { lstatSync, readdirSync, renameSync, rmSync } from "node:fs";
