@@ -8,6 +8,7 @@
 // (wrapping int32 sums).
 
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
@@ -56,10 +57,13 @@ function cases(): Case[] {
   }
   // int8 · int8 → int32 (exact): every tile height and column tail, odd K, the packed many-row path
   // (one row: threads over k-chunks, odd K, column tails; many rows: the packed panels and their tails)
-  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [1, 777, 45], [1, 300, 1000], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100], [9, 301, 130], [64, 256, 200], [33, 1001, 50], [128, 130, 57]] as [number, number, number][]) {
+  for (const [M, K, N] of [[1, 7, 5], [1, 768, 200], [1, 777, 45], [1, 300, 1000], [3, 33, 64], [4, 1, 31], [5, 100, 33], [16, 257, 100], [9, 301, 130], [64, 256, 200], [33, 1001, 50], [128, 130, 57], [16, 64, 32], [31, 63, 33], [32, 65, 16], [47, 128, 97], [17, 192, 300]] as [number, number, number][]) {
     add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype B${n} = Tensor<int8, {${K}, ${N}}, TileReg>;\ntype P${n} = Tensor<int32, {${M}, ${N}}, TileReg>;`,
       `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`, true);
   }
+  // int8 windows: A column-major (strided rows), B a window of a stacked weight (row stride wider than N)
+  add(70, `type A${n} = Tensor<int8, {20, 70}, TileReg, ColMajor>;\ntype W${n} = Tensor<int8, {2, 80, 90}, TileReg>;\ntype P${n} = Tensor<int32, {20, 40}, TileReg>;`,
+    `(P${n} acc, A${n} a, W${n} w) { MMUL(acc, a, w[1][3 +: 70, 5 +: 40]); }`, true);
   // int8 {M,K} · int8 {K}: the int8 LM head (rows four at a time, K tails)
   for (const [M, K] of [[5, 7], [333, 768], [1001, 45], [64, 33]] as [number, number][]) {
     add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype V${n} = Tensor<int8, {${K}}, TileReg>;\ntype Y${n} = Tensor<int32, {${M}}, TileReg>;`,
@@ -68,9 +72,20 @@ function cases(): Case[] {
   return out;
 }
 
-const targets: [string, string, string][] = [["host", "", "avx512"], ["avx2", `target cpu { march = "x86-64-v3"; }`, "avx2"], ["portable", `target cpu { simd = sse; }`, "portable"]];
+// The host's own build, then every narrower path this host can run: AVX-512 with VNNI but no AMX
+// (Ice Lake) and without VNNI (Skylake) where it has AVX-512, AVX2, portable. An AMX host must take
+// AMX for its int8 products: a build or a kernel that quietly fell back would fail here.
+const cpuFlags = new Set((readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1] ?? "").trim().split(/\s+/));
+const avx512 = ["avx512f", "avx512bw", "avx512vl"].every((f) => cpuFlags.has(f));
+const targets: [string, string, string, string?][] = [
+  ["host", "", "", cpuFlags.has("amx_int8") ? "amx" : undefined],
+  ...(avx512 && cpuFlags.has("avx512_vnni") ? [["avx512 + VNNI (no AMX)", `target cpu { march = "icelake-server"; }`, "avx512", "avx512-vnni"] as [string, string, string, string]] : []),
+  ...(avx512 ? [["avx512 (no VNNI)", `target cpu { march = "skylake-avx512"; }`, "avx512", "avx512"] as [string, string, string, string]] : []),
+  ["avx2", `target cpu { march = "x86-64-v3"; }`, "avx2", "avx2"],
+  ["portable", `target cpu { simd = sse; }`, "portable", "portable"],
+];
 
-for (const [label, targetSrc, path] of targets) {
+for (const [label, targetSrc, path, int8Path] of targets) {
   test(`fast products on the ${label} path: every tile and tail against the interpreter`, async () => {
     const cs = cases();
     const { program, diagnostics } = checkSource("fast.ta", `${targetSrc}\n${cs.map((c) => c.src).join("\n")}`);
@@ -79,6 +94,7 @@ for (const [label, targetSrc, path] of targets) {
     const got = be.productPath() ?? "none";
     if (label === "host") assert.ok(["avx512", "avx2", "portable"].includes(got));
     else assert.is(got, path);
+    if (int8Path) assert.is(be.int8Path(), int8Path);
     for (const c of cs) {
       const k = program.kernelByName.get(c.name)!;
       const init = c.int ? Object.fromEntries(k.params.map((p) => [p.name, { kind: "int" as const, lo: -128, hi: 127 }])) : undefined;

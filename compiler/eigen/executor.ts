@@ -165,6 +165,11 @@ export class EigenExecutor implements Executor {
     return this.libraries[0]?.simdPath();
   }
 
+  /** The int8 many-row product path of the loaded code on this host ("amx", "avx512-vnni", …). */
+  int8Path(): string | undefined {
+    return this.libraries[0]?.int8Path();
+  }
+
   close(): void {
     // Libraries stay mapped (linked -z nodelete: OpenMP workers may still spin); forget the entries.
     this.entries.clear();

@@ -53,6 +53,11 @@ export class NativeLibrary {
     return (this.lib.func("tc_simd_path", "const char *", []) as unknown as () => string)();
   }
 
+  /** The int8 product path many rows take on this host: "amx", "avx512-vnni", "avx512", "avx2-vnni", "avx2" or "portable". */
+  int8Path(): string {
+    return (this.lib.func("tc_int8_path", "const char *", []) as unknown as () => string)();
+  }
+
   /** Profiling builds: (calls, nanoseconds) per counter slot (EmittedUnit.profileSlots). */
   profileCounters(slots: number): Float64Array {
     const out = new Float64Array(2 * slots);

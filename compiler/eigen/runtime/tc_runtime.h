@@ -295,6 +295,8 @@ void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const
 void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t xs, int32_t* P);
 /** Which product paths this build has: "avx512", "avx2" or "portable" (tests and the bench print it). */
 const char* simd_path();
+/** Which int8 product path this build and host run for many rows: "amx", "avx512-vnni", "avx512", "avx2-vnni", "avx2" or "portable". */
+const char* int8_path();
 
 /** The interpreter's order: per output, an f64 sum over k in order (bitwise the reference). */
 template <class TA, class TB>
