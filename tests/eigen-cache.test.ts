@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { checkSource } from "../compiler/checker.js";
 import { DiagnosticError, Interrupted } from "../compiler/diagnostics.js";
-import { buildSharedObject, cacheDir, cleanStaleTemporaries, STALE_AFTER_MS, verifiedObject } from "../compiler/eigen/build.js";
+import { buildSharedObject, cacheDir, cleanStaleTemporaries, STALE_AFTER_MS, toolchain, verifiedObject } from "../compiler/eigen/build.js";
 import { cacheEntries, cacheLimitBytes, pruneCache } from "../compiler/eigen/cache-limit.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
 
@@ -24,6 +24,14 @@ function freshUnit(): { code: string; src: string } {
   return { code: emitCpp(program.kernels).code, src };
 }
 const sha = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
+
+test("the cache key holds what -march=native means here: this CPU's ISA as /proc/cpuinfo lists it", () => {
+  // objects built on one CPU are never loaded on another through a shared cache folder (SIGILL)
+  const native = toolchain().native;
+  const flags = new Set((readFileSync("/proc/cpuinfo", "utf8").match(/^flags\s*:(.*)$/m)?.[1] ?? "").trim().split(/\s+/));
+  for (const [flag, macro] of [["avx2", "__AVX2__"], ["avx512f", "__AVX512F__"], ["fma", "__FMA__"], ["f16c", "__F16C__"]])
+    assert.is(native.includes(`#define ${macro} `), flags.has(flag), `${flag} in /proc/cpuinfo vs ${macro} in -march=native`);
+});
 
 test("a truncated, altered or unrecorded cached .so is rebuilt, not loaded", async () => {
   const { code } = freshUnit();

@@ -3,6 +3,7 @@
 //     pch-<hash>/tc_runtime.h(.gch)   the runtime header (includes Eigen/Core), precompiled per flag set
 //     rt-<hash>.o                      the runtime's product helpers (Eigen GEMM/GEMV), compiled once
 //     <hash>.so, <hash>.cpp            one per translation unit; hash = source + flags + compiler version
+//                                      + what -march=native means on this CPU
 //   Every hash covers compiler/eigen/runtime/tc_runtime.{h,cpp}, so an edited runtime rebuilds all three.
 // Every artifact is written under a temporary name and renamed into place, so an interrupted or
 // failed build never leaves a broken file where a later run would load it. The cache is still not
@@ -39,6 +40,8 @@ export const BASE_FLAGS = [
 export interface Toolchain {
   cxx: string;
   version: string;
+  /** -march=native's ISA macros on this machine, sorted (part of every cache key) */
+  native: string;
   eigenDir: string;
 }
 
@@ -60,12 +63,17 @@ export function toolchain(): Toolchain {
     throw setupError(`the eigen back end needs a C++17 compiler, but '${cxx}' could not be run: install g++ (e.g. \`apt-get install g++\`) or set TENSORCORE_CXX to one.`);
   }
   const version = (r.stdout.split("\n")[0] ?? "").trim();
+  // What -march=native means on this machine (its ISA macros: __AVX512F__, __AMX_INT8__, …) is part of
+  // every cache key: a cache folder shared by machines of different CPUs (a copied home, a network
+  // home) must never hand one CPU's objects to another, where they would die of SIGILL.
+  const m = spawnSync(cxx, ["-march=native", "-dM", "-E", "-x", "c++", "-"], { input: "", encoding: "utf8" });
+  const native = m.status === 0 ? m.stdout.split("\n").filter((l) => /^#define __(AVX|AMX|SSE|FMA|F16C|BMI|ARM_|aarch64|x86_64)/.test(l)).sort().join("\n") : "";
   const candidates = [process.env.EIGEN_INCLUDE_DIR, "/usr/include/eigen3", "/usr/local/include/eigen3", join(repoRoot, ".cache/eigen3")];
   const eigenDir = candidates.find((d) => d && existsSync(join(d, "Eigen/Core")));
   if (!eigenDir) {
     throw setupError("the eigen back end needs the Eigen 3.4 headers, which were not found: run `npm run setup` (installs libeigen3-dev) or set EIGEN_INCLUDE_DIR to the folder that contains Eigen/Core.");
   }
-  const tc = { cxx, version, eigenDir };
+  const tc = { cxx, version, native, eigenDir };
   cachedToolchain = { key, tc };
   return tc;
 }
@@ -224,7 +232,7 @@ function untilAborted<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
 async function runtimeArtifacts(tc: Toolchain, flags: string[], log?: (m: string) => void, signal?: AbortSignal): Promise<{ header: string; obj: string; key: string }> {
   const dir = cacheDir();
   const rt = runtimeSource();
-  const key = hash(rt.header, rt.impl, tc.version, tc.eigenDir, ...flags);
+  const key = hash(rt.header, rt.impl, tc.version, tc.native, tc.eigenDir, ...flags);
   const pchDir = join(dir, `pch-${key}`);
   const header = join(pchDir, "tc_runtime.h");
   const obj = join(dir, `rt-${key}.o`);
@@ -306,7 +314,7 @@ export async function buildSharedObject(code: string, extraFlags: string[], log?
   const flags = [...BASE_FLAGS, ...extraFlags, `-I${tc.eigenDir}`];
   const dir = cacheDir();
   const rt = runtimeSource();
-  const key = hash(code, tc.version, tc.eigenDir, rt.header, rt.impl, ...flags, ...LINK_FLAGS);
+  const key = hash(code, tc.version, tc.native, tc.eigenDir, rt.header, rt.impl, ...flags, ...LINK_FLAGS);
   const so = join(dir, `${key}.so`);
   if (verifiedObject(so)) {
     touchRecord(so);
