@@ -13,17 +13,18 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { checkSource } from "../compiler/checker.js";
 import { emitCpp } from "../compiler/eigen/emit-cpp.js";
+import { encoder } from "../runtime/precision.js";
 import { toNumbers } from "../runtime/tensor.js";
 import { cloneViews, eigenFor, makeInputs, runEigen, runInterp } from "./gen/compare.js";
 
-interface Case { name: string; K: number; src: string; int?: boolean }
+interface Case { name: string; K: number; src: string; int?: boolean; poke?: [number, number, number][] }
 
 function cases(): Case[] {
   const out: Case[] = [];
   let n = 0;
-  const add = (K: number, types: string, body: string, int = false) => {
+  const add = (K: number, types: string, body: string, int = false, poke?: [number, number, number][]) => {
     const name = `c${n++}`;
-    out.push({ name, K, int, src: `${types}\nkernel ${name}${body}` });
+    out.push({ name, K, int, poke, src: `${types}\nkernel ${name}${body}` });
   };
   // {M,K}·{K,N} and {K}·{K,N} with weights in each float precision (B read in place)
   const shapes: [number, number, number][] = [[1, 7, 1], [1, 300, 200], [1, 520, 333], [2, 33, 130], [3, 64, 17], [4, 256, 64], [5, 257, 100], [16, 300, 129], [17, 40, 48], [1, 1, 33], [16, 64, 16], [32, 520, 400], [13, 33, 47]];
@@ -54,6 +55,18 @@ function cases(): Case[] {
   for (const [R, C, M, K, N, p] of [[16, 16, 9, 70, 50, "f32"], [64, 32, 33, 300, 77, "bf16"], [128, 48, 64, 257, 400, "f32"], [256, 64, 12, 600, 130, "f16"], [100, 40, 20, 333, 95, "f32"]] as [number, number, number, number, number, string][]) {
     add(K, `type W${n} = Tensor<${p}, {2, ${K}, ${N}}, TileReg, Tiled(${R}x${C})>;\ntype X${n} = Tensor<f32, {${M}, ${K}}, TileReg>;\ntype Q${n} = Tensor<f32, {${M}, ${N}}, TileReg>;`,
       `(Q${n} acc, X${n} x, W${n} w) { MMUL(acc, x, w[1]); }`);
+  }
+  // many rows on AMX-BF16 tiles where the host has them (16+ rows): row and column tails of the 32 × 32
+  // blocks, K around the 32-wide tile and the 128-long k-block, each weight precision; then values the
+  // tiles must not see (an infinity, a NaN, a denormal, a value below 2^-40, in A or in B), which must
+  // give the interpreter's IEEE answer (the product falls back to the vector path)
+  for (const [M, K, N] of [[16, 128, 140], [17, 33, 500], [31, 129, 100], [40, 257, 64], [64, 96, 47]] as [number, number, number][]) for (const p of ["f32", "bf16", "f16"]) {
+    const t = (nm: string, pr: string, sh: string) => `type ${nm}${n} = Tensor<${pr}, {${sh}}, TileReg>;`;
+    add(K, [t("A", "f32", `${M}, ${K}`), t("B", p, `${K}, ${N}`), t("P", "f32", `${M}, ${N}`)].join("\n"), `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`);
+  }
+  for (const [param, value, p] of [[1, Infinity, "f32"], [1, NaN, "f32"], [1, 1e-42, "f32"], [1, 2 ** -45, "f32"], [2, -Infinity, "f32"], [2, 2 ** -60, "f32"], [2, NaN, "bf16"], [2, 1e-39, "bf16"]] as [number, number, string][]) {
+    const t = (nm: string, pr: string, sh: string) => `type ${nm}${n} = Tensor<${pr}, {${sh}}, TileReg>;`;
+    add(200, [t("A", "f32", "32, 200"), t("B", p, "200, 96"), t("P", "f32", "32, 96")].join("\n"), `(P${n} acc, A${n} a, B${n} b) { MMUL(acc, a, b); }`, false, [[param, 777, value]]);
   }
   // int8 · int8 → int32 (exact): every tile height and column tail, odd K, the packed many-row path
   // (one row: threads over k-chunks, odd K, column tails; many rows: the packed panels and their tails)
@@ -95,18 +108,22 @@ for (const [label, targetSrc, path, int8Path] of targets) {
     if (label === "host") assert.ok(["avx512", "avx2", "portable"].includes(got));
     else assert.is(got, path);
     if (int8Path) assert.is(be.int8Path(), int8Path);
+    const floatPath = be.floatPath() ?? "none";
+    assert.is(floatPath, label === "host" && cpuFlags.has("amx_bf16") ? "amx-bf16" : got);
     for (const c of cs) {
       const k = program.kernelByName.get(c.name)!;
       const init = c.int ? Object.fromEntries(k.params.map((p) => [p.name, { kind: "int" as const, lo: -128, hi: 127 }])) : undefined;
       const inputs = makeInputs(k, init, 11);
+      for (const [param, at, value] of c.poke ?? []) inputs[param].data[at] = (encoder(k.params[param].type.precision)(value)) as never;
       const a = runInterp(k, cloneViews(inputs)), b = runEigen(be, k, cloneViews(inputs));
       assert.is(b.error, a.error);
       const ref = toNumbers(a.params[0]), out = toNumbers(b.params[0]);
-      // inputs in [-1, 1]: Σ|terms| ≤ K + |acc|
-      const bound = (c.K + 2) * 2 ** -24 * (c.K + 2);
+      // inputs in [-1, 1]: Σ|terms| ≤ K + |acc|; AMX-BF16's bound is (3K + 8)·2^-24·Σ|terms| (docs/compiler.md)
+      const bound = (floatPath === "amx-bf16" ? 3 * c.K + 8 : c.K + 2) * 2 ** -24 * (c.K + 2);
       ref.forEach((r, i) => {
         if (c.int) assert.is(out[i], r, `${c.name}[${i}] (${got})`);
-        else assert.ok(Math.abs(out[i] - r) <= bound, `${c.name}[${i}] (${got}): ${r} vs ${out[i]} (bound ${bound})`);
+        else if (!Number.isFinite(r)) assert.ok(Object.is(out[i], r), `${c.name}[${i}] (${floatPath}): ${r} vs ${out[i]}`);
+        else assert.ok(Math.abs(out[i] - r) <= bound, `${c.name}[${i}] (${floatPath}): ${r} vs ${out[i]} (bound ${bound})`);
       });
     }
   });

@@ -170,6 +170,11 @@ export class EigenExecutor implements Executor {
     return this.libraries[0]?.int8Path();
   }
 
+  /** The many-row float product path of the loaded code on this host ("amx-bf16", "avx512", …). */
+  floatPath(): string | undefined {
+    return this.libraries[0]?.floatPath();
+  }
+
   close(): void {
     // Libraries stay mapped (linked -z nodelete: OpenMP workers may still spin); forget the entries.
     this.entries.clear();

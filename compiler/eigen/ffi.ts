@@ -58,6 +58,11 @@ export class NativeLibrary {
     return (this.lib.func("tc_int8_path", "const char *", []) as unknown as () => string)();
   }
 
+  /** The path many-row float products take on this host: "amx-bf16", or simdPath(). */
+  floatPath(): string {
+    return (this.lib.func("tc_float_path", "const char *", []) as unknown as () => string)();
+  }
+
   /** Profiling builds: (calls, nanoseconds) per counter slot (EmittedUnit.profileSlots). */
   profileCounters(slots: number): Float64Array {
     const out = new Float64Array(2 * slots);

@@ -3,6 +3,7 @@
 // kernel's own translation unit never instantiates Eigen's GEMM templates (compiler/eigen/build.ts).
 #include "tc_runtime.h"
 #include <chrono>
+#include <cstdlib>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -679,6 +680,194 @@ static void gemm_tiled(int M, int K, int N, const float* A, int64_t as0, int64_t
   }
 }
 
+// ---- AMX tiles (Sapphire Rapids and later): shared by the int8 and the float products below ----
+// Linux lends AMX's tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM, once per process);
+// where the kernel or a VM refuses it, the AVX-512 paths run instead.
+#if TC_VW == 16 && defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AVX512BW__) && defined(__linux__)
+#define TC_AMX 1
+static bool amx_ready() {
+  static const bool ok = [] {
+    // TENSORCORE_AMX=0 keeps the AVX-512 paths (to compare, or to rule AMX out)
+    const char* env = std::getenv("TENSORCORE_AMX");
+    if (env && std::strcmp(env, "0") == 0) return false;
+    constexpr long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
+    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
+  }();
+  return ok;
+}
+/** Every tile 16 rows × 64 bytes (palette 1); loaded per product and released after it. */
+static void amx_configure() {
+  struct alignas(64) Config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+  } c{};
+  c.palette = 1;
+  for (int t = 0; t < 8; ++t) {
+    c.rows[t] = 16;
+    c.colsb[t] = 64;
+  }
+  _tile_loadconfig(&c);
+}
+#else
+#define TC_AMX 0
+#endif
+#if TC_AMX && defined(__AMX_BF16__)
+#define TC_AMX_BF16 1
+#else
+#define TC_AMX_BF16 0
+#endif
+
+// Many rows of f32 × f32/bf16/f16 weights on AMX-BF16 tiles (TDPBF16PS: a 16 × 32 bf16 tile times a
+// 32 × 16 one, accumulated into 16 × 16 f32 with one round-to-nearest FMA per product). The
+// language's MMUL multiplies exact f32 values, so nothing is rounded to bf16: each f32 is split into
+// three bf16 pieces whose sum is exactly it (hi: the top 8 significant bits, by truncation; mid: the
+// next 8 of the remainder; lo: the rest, which has at most 8), a bf16 weight is one piece, an f16 two
+// (11 bits). Every product of two pieces is exact in f32, and the passes add the pieces' products
+// whose size can reach 2^-24 of the term (a+j ≤ 2 of hi/mid/lo a and weight piece j; the dropped
+// ones are below 2^-21 of it together), small pieces first. An output then differs from the exact sum
+// by at most (3K + 8)·2^-24·Σ|terms| (3K roundings at most, with an f32 weight), against (K+2) for
+// the AVX-512 path; measured it is ~1–2 2^-24·Σ|terms| against that path's 3–4.
+// AMX treats denormal inputs as zero and flushes denormal results, and an infinite value's pieces
+// would make NaN: so A and each block of B are checked while they are split, and a product with a
+// value that is not finite, or nonzero below 2^-40 (whose pieces' products could be denormal), is
+// left to the AVX-512 path (bf_amx returns false), which gives IEEE's answer.
+// Blocking: k-blocks of 128; each thread packs its column chunk of B per k-block into 16-column
+// panels of (k, k+1) pairs per piece, and accumulates 32 × 32 blocks (tiles 0-3; A 4-5, B 6-7) into a
+// scratch copy of its columns, which is copied into P at the end.
+#if TC_AMX_BF16
+/** x = h + m + l exactly (each an f32 with its low 16 bits zero: a bf16 in the top half). */
+static inline void split3(__m512 x, __m512i& h, __m512i& m, __m512i& l) {
+  const __m512i top = _mm512_set1_epi32((int)0xffff0000u);
+  h = _mm512_and_si512(_mm512_castps_si512(x), top);
+  const __m512 r1 = _mm512_sub_ps(x, _mm512_castsi512_ps(h));
+  m = _mm512_and_si512(_mm512_castps_si512(r1), top);
+  l = _mm512_castps_si512(_mm512_sub_ps(r1, _mm512_castsi512_ps(m))); // at most 8 significant bits
+}
+/** Lanes AMX must not see: not finite, or nonzero with |x| < 2^-40. */
+static inline __mmask16 amx_unsafe(__m512 x) {
+  const __m512 ax = _mm512_abs_ps(x);
+  return _mm512_cmp_ps_mask(ax, _mm512_set1_ps(std::numeric_limits<float>::max()), _CMP_NLE_UQ) |
+         (_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p-40f), _CMP_LT_OQ) &
+          _mm512_cmp_ps_mask(ax, _mm512_setzero_ps(), _CMP_NEQ_OQ));
+}
+constexpr int BF_KC = 128; // k per block (a multiple of 32)
+/** P{M,N} = A·B on AMX-BF16 tiles; false (P unspecified) when a value must take the AVX-512 path. */
+template <int BP>
+static bool bf_amx(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
+                   float* P) {
+  constexpr int NBP = BP == 0 ? 3 : BP == 1 ? 1 : 2; // pieces of a weight
+  const int KP = (K + 31) / 32 * 32, MP = (M + 31) / 32 * 32;
+  const int64_t asz = (int64_t)MP * KP;
+  static thread_local std::vector<uint16_t> abuf;
+  uint16_t* const ap = tls_aligned(abuf, 3 * asz); // [piece][row][k], zeros past M and K
+  std::atomic<bool> refused{false};
+  // A's pieces, 16 rows per chunk across the threads (one thread splitting 128 × 3072 took ~15% of the product)
+  run_chunks(MP / 16, fast_threads((double)MP * KP * 16, MP / 16), [&](int64_t blk, int) {
+    __mmask16 bad = 0;
+    for (int i = (int)blk * 16; i < (int)blk * 16 + 16; ++i)
+      for (int k = 0; k < KP; k += 16) {
+        alignas(64) float t[16];
+        const bool real = i < M;
+        if (real && as1 == 1 && k + 16 <= K) std::memcpy(t, A + (int64_t)i * as0 + k, sizeof t);
+        else
+          for (int j = 0; j < 16; ++j) t[j] = real && k + j < K ? A[(int64_t)i * as0 + (int64_t)(k + j) * as1] : 0.0f;
+        const __m512 x = _mm512_load_ps(t);
+        bad |= amx_unsafe(x);
+        __m512i h, m, l;
+        split3(x, h, m, l);
+        const int64_t o = (int64_t)i * KP + k;
+        _mm256_storeu_si256((__m256i*)(ap + o), _mm512_cvtepi32_epi16(_mm512_srli_epi32(h, 16)));
+        _mm256_storeu_si256((__m256i*)(ap + asz + o), _mm512_cvtepi32_epi16(_mm512_srli_epi32(m, 16)));
+        _mm256_storeu_si256((__m256i*)(ap + 2 * asz + o), _mm512_cvtepi32_epi16(_mm512_srli_epi32(l, 16)));
+      }
+    if (bad) refused.store(true);
+  });
+  if (refused.load()) return false;
+  static thread_local std::vector<uint32_t> pan_tls;
+  static thread_local std::vector<float> acc_tls;
+  over_column_chunks((double)M * K * N, N, 32, [&](int64_t n0, int nc) {
+    const int ncp = (nc + 31) / 32 * 32, np = ncp / 16;
+    const int64_t psz = (int64_t)BF_KC / 2 * 16; // one panel: KC/2 rows of 16 (k, k+1) pairs
+    uint32_t* const pan = tls_aligned(pan_tls, (int64_t)NBP * np * psz);
+    float* const acc = tls_aligned(acc_tls, (int64_t)MP * ncp);
+    amx_configure();
+    for (int k0 = 0; k0 < KP && !refused.load(std::memory_order_relaxed); k0 += BF_KC) {
+      const int kc = std::min(BF_KC, KP - k0);
+      __mmask16 badb = 0;
+      for (int q = 0; q < kc / 2; ++q) // rows k, k+1 read across the chunk in one run (from memory, weights
+        for (int p = 0; p < np; ++p) {  // read panel by panel down the rows went ~30% slower)
+          const int cols = std::max(0, std::min(16, nc - 16 * p));
+          const __mmask16 mk = (__mmask16)vmask(cols);
+          __m512 r[2];
+          for (int t = 0; t < 2; ++t) {
+            const int k = k0 + 2 * q + t;
+            const int64_t off = (int64_t)k * ldb + n0 + 16 * p;
+            if (k >= K || cols == 0) r[t] = _mm512_setzero_ps();
+            else if (BP == 0) r[t] = _mm512_maskz_loadu_ps(mk, (const float*)B + off);
+            else {
+              const __m256i v = _mm256_maskz_loadu_epi16(mk, (const uint16_t*)B + off);
+              r[t] = BP == 1 ? _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(v), 16)) : _mm512_cvtph_ps(v);
+            }
+            badb |= amx_unsafe(r[t]);
+          }
+          __m512i h0, m0, l0, h1, m1, l1;
+          split3(r[0], h0, m0, l0);
+          split3(r[1], h1, m1, l1);
+          // lane c: (piece of B[k][c], piece of B[k+1][c]) as the low and high bf16 of one dword
+          const __m512i pc[3] = {_mm512_or_si512(_mm512_srli_epi32(h0, 16), h1), _mm512_or_si512(_mm512_srli_epi32(m0, 16), m1),
+                                 _mm512_or_si512(_mm512_srli_epi32(l0, 16), l1)};
+          for (int j = 0; j < NBP; ++j)
+            _mm512_store_si512((void*)(pan + ((int64_t)j * np + p) * psz + (int64_t)q * 16), pc[j]);
+        }
+      if (badb) {
+        refused.store(true);
+        break;
+      }
+      for (int i0 = 0; i0 < MP; i0 += 32) // a row block's pieces (3 × 32 × KC bf16) stay in L1 over the panels
+        for (int p = 0; p < np; p += 2) {
+          float* const c = acc + (int64_t)i0 * ncp + 16 * p;
+          const int64_t ldc = (int64_t)ncp * 4;
+          if (k0 == 0) {
+            _tile_zero(0);
+            _tile_zero(1);
+            _tile_zero(2);
+            _tile_zero(3);
+          } else {
+            _tile_loadd(0, c, ldc);
+            _tile_loadd(1, c + 16, ldc);
+            _tile_loadd(2, c + (int64_t)16 * ncp, ldc);
+            _tile_loadd(3, c + (int64_t)16 * ncp + 16, ldc);
+          }
+          for (int ks = 0; ks < kc; ks += 32)
+            for (int j = NBP - 1; j >= 0; --j) {
+              const uint32_t* const b0 = pan + ((int64_t)j * np + p) * psz + (int64_t)(ks / 2) * 16;
+              _tile_loadd(6, b0, 64);
+              _tile_loadd(7, b0 + psz, 64);
+              for (int a = 2 - j; a >= 0; --a) {
+                const uint16_t* const a0 = ap + a * asz + (int64_t)i0 * KP + k0 + ks;
+                _tile_loadd(4, a0, (int64_t)KP * 2);
+                _tile_loadd(5, a0 + (int64_t)16 * KP, (int64_t)KP * 2);
+                _tile_dpbf16ps(0, 4, 6);
+                _tile_dpbf16ps(1, 4, 7);
+                _tile_dpbf16ps(2, 5, 6);
+                _tile_dpbf16ps(3, 5, 7);
+              }
+            }
+          _tile_stored(0, c, ldc);
+          _tile_stored(1, c + 16, ldc);
+          _tile_stored(2, c + (int64_t)16 * ncp, ldc);
+          _tile_stored(3, c + (int64_t)16 * ncp + 16, ldc);
+        }
+    }
+    _tile_release();
+    if (!refused.load())
+      for (int i = 0; i < M; ++i)
+        std::memcpy(P + (int64_t)i * N + n0, acc + (int64_t)i * ncp, sizeof(float) * (size_t)nc);
+  });
+  return !refused.load();
+}
+#endif
 template <int BP>
 static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, const void* B, int64_t ldb,
                  float* P, int kc, int nb) {
@@ -692,6 +881,9 @@ static void rowB(int M, int K, int N, const float* A, int64_t as0, int64_t as1, 
   }
   // (small products, as attention's per-tile ones, keep the unpacked tiles: packing would cost more)
   if (M > 4 && (double)M * K * N >= 1 << 18) {
+#if TC_AMX_BF16
+    if (M >= 16 && amx_ready() && bf_amx<BP>(M, K, N, A, as0, as1, B, ldb, P)) return;
+#endif
     gemm_tiled<BP>(M, K, N, A, as0, as1, B, ldb, P, kc, nb);
     return;
   }
@@ -1191,33 +1383,9 @@ static void i8_packed(int M, int K, int N, const int8_t* A, int64_t as0, int64_t
 // 64 × 16 tile of B (stored as 16 rows of 4 k × 16 columns, "VNNI order") into a 16 × 16 int32 tile,
 // 16384 multiply-adds per instruction against 32 for a 512-bit vpdpwssd. Its int32 adds wrap, as the
 // interpreter's, so the product is bitwise the same in any order. A is copied once into rows of K
-// rounded up to 64 (zeros past K); each thread packs its 32-column strips of B, all of K, into VNNI
+// rounded up to 64 (zeros past K); each thread packs 256-column strips of B, all of K, into VNNI
 // order and runs 32 × 32 blocks of C (tiles 0-3) from two A tiles (4, 5) and two B tiles (6, 7).
-// Linux lends AMX's tile state only on request (arch_prctl ARCH_REQ_XCOMP_PERM, once per process);
-// where the kernel or a VM refuses it, the AVX-512 path above runs instead.
-#if TC_I8 == 16 && defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__linux__)
-#define TC_AMX 1
-static bool amx_ready() {
-  static const bool ok = [] {
-    constexpr long ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18;
-    return syscall(SYS_arch_prctl, ARCH_REQ_XCOMP_PERM, XFEATURE_XTILEDATA) == 0;
-  }();
-  return ok;
-}
-/** Every tile 16 rows × 64 bytes (palette 1); loaded per product and released after it. */
-static void amx_configure() {
-  struct alignas(64) Config {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-  } c{};
-  c.palette = 1;
-  for (int t = 0; t < 8; ++t) {
-    c.rows[t] = 16;
-    c.colsb[t] = 64;
-  }
-  _tile_loadconfig(&c);
-}
+#if TC_AMX
 constexpr int AMX_STRIP = 256; // columns of B a thread packs at a time (16 panels; K × 256 bytes)
 /**
  * Columns n .. n+cols (cols ≤ AMX_STRIP) of B, all of K, in VNNI order: panel p (16 columns) holds
@@ -1226,10 +1394,10 @@ constexpr int AMX_STRIP = 256; // columns of B a thread packs at a time (16 pane
  * transposed (shuffle_i64x2), each lane one panel's row.
  */
 static void amx_pack_strip(const int8_t* B, int64_t ldb, int K, int KP, int64_t n, int cols, int8_t* pan) {
-  for (int g = 0; g * 64 < cols; ++g) {
-    const int left = cols - 64 * g;
-    const __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
-    for (int q = 0; q < KP / 4; ++q) {
+  for (int q = 0; q < KP / 4; ++q) // four rows read across the strip in one run each
+    for (int g = 0; g * 64 < cols; ++g) {
+      const int left = cols - 64 * g;
+      const __mmask64 m = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
       __m512i x[4];
       for (int j = 0; j < 4; ++j) {
         const int k = 4 * q + j;
@@ -1249,7 +1417,6 @@ static void amx_pack_strip(const int8_t* B, int64_t ldb, int K, int KP, int64_t 
       _mm512_store_si512((void*)(out + 2 * ps), _mm512_shuffle_i64x2(t1, t3, 0x88));
       _mm512_store_si512((void*)(out + 3 * ps), _mm512_shuffle_i64x2(t1, t3, 0xDD));
     }
-  }
 }
 static void i8_amx(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
                    int32_t* P) {
@@ -1320,8 +1487,6 @@ static void i8_amx(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as
     _tile_release();
   });
 }
-#else
-#define TC_AMX 0
 #endif
 
 void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const int8_t* B, int64_t ldb,
@@ -1486,6 +1651,13 @@ const char* int8_path() {
 #endif
 }
 
+const char* float_path() {
+#if TC_AMX_BF16
+  if (amx_ready()) return "amx-bf16";
+#endif
+  return simd_path();
+}
+
 const char* simd_path() {
 #if defined(__AVX512F__)
   return "avx512";
@@ -1509,3 +1681,4 @@ TC_EXPORT void tc_set_threads(int n) { tcrt::set_threads(n); }
 TC_EXPORT int tc_get_threads() { return tcrt::get_threads(); }
 TC_EXPORT const char* tc_simd_path() { return tcrt::simd_path(); }
 TC_EXPORT const char* tc_int8_path() { return tcrt::int8_path(); }
+TC_EXPORT const char* tc_float_path() { return tcrt::float_path(); }

@@ -297,6 +297,8 @@ void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t 
 const char* simd_path();
 /** Which int8 product path this build and host run for many rows: "amx", "avx512-vnni", "avx512", "avx2-vnni", "avx2" or "portable". */
 const char* int8_path();
+/** Which path many-row f32 × f32/bf16/f16 products run on this host: "amx-bf16", or simd_path(). */
+const char* float_path();
 
 /** The interpreter's order: per output, an f64 sum over k in order (bitwise the reference). */
 template <class TA, class TB>
