@@ -101,7 +101,7 @@ export async function llamaGreedy(gguf: string, prompt: number[], steps: number,
   }
 }
 
-export type LlamaTiming = { decode_ms_per_token: number; prefill_ms: number; decode_deep_ms: number };
+export type LlamaTiming = { decode_ms_per_token: number; prefill_ms: number; decode_deep_ms: number; failed?: string[] };
 
 /** The prebuilt build, timed like the DSL rows: a `promptLen`-token prompt, then `steps` greedy
  *  decode steps (mean ms/token); a `prefillLen`-token prompt on a cleared sequence (median of 3). */
@@ -177,21 +177,29 @@ export function ensureNativeBuild(log: (s: string) => void = console.error): { b
   return existsSync(bench) ? { bench } : { error: `${bench} missing after the build` };
 }
 
-/** llama.cpp's llama-bench: tg`steps` and pp`prefillLen`, `threads` threads, `reps` repetitions. */
+/**
+ * llama.cpp's llama-bench: tg`steps`, pp`prefillLen` and tg`deepSteps` at depth `deep`, each its own
+ * run, so that one that dies (llama.cpp's AMX q8_0 product segfaults in prefill on a Sapphire Rapids
+ * host, llama.cpp issue #20824) costs that figure only: it is NaN, and `failed` says why.
+ */
 export function timeNative(bench: string, gguf: string, steps: number, prefillLen: number, threads: number, reps: number, deep: number, deepSteps: number): LlamaTiming {
-  const r = spawnSync(bench, ["-m", gguf, "-t", String(threads), "-n", String(steps), "-p", String(prefillLen), "-r", String(reps), "-o", "json"],
-    { encoding: "utf8", maxBuffer: 1 << 24 });
-  if (r.status !== 0) throw new Error(`llama-bench: ${r.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  const tests = JSON.parse(r.stdout) as { n_prompt: number; n_gen: number; samples_ns: number[] }[];
-  const best = (t: { samples_ns: number[] }) => Math.min(...t.samples_ns) / 1e6;
-  const tg = tests.find((t) => t.n_gen === steps && t.n_prompt === 0)!;
-  const pp = tests.find((t) => t.n_prompt === prefillLen && t.n_gen === 0)!;
-  // decode after a `deep`-token context: llama-bench's tg at depth (-d), best sample
-  const d = spawnSync(bench, ["-m", gguf, "-t", String(threads), "-n", String(deepSteps), "-p", "0", "-d", String(deep), "-r", String(reps), "-o", "json"],
-    { encoding: "utf8", maxBuffer: 1 << 24 });
-  if (d.status !== 0) throw new Error(`llama-bench -d: ${d.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  const dt = (JSON.parse(d.stdout) as { n_gen: number; samples_ns: number[] }[]).find((t) => t.n_gen === deepSteps)!;
-  return { decode_ms_per_token: best(tg) / steps, prefill_ms: best(pp), decode_deep_ms: best(dt) / deepSteps };
+  const failed: string[] = [];
+  const best = (what: string, extra: string[], pick: (t: { n_prompt: number; n_gen: number }) => boolean, per: number): number => {
+    const r = spawnSync(bench, ["-m", gguf, "-t", String(threads), ...extra, "-r", String(reps), "-o", "json"], { encoding: "utf8", maxBuffer: 1 << 24 });
+    if (r.status !== 0) {
+      failed.push(`${what}: llama-bench ${r.signal ? `died of ${r.signal}` : `exited with ${r.status}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`}`);
+      return NaN;
+    }
+    const t = (JSON.parse(r.stdout) as { n_prompt: number; n_gen: number; samples_ns: number[] }[]).find(pick);
+    return t ? Math.min(...t.samples_ns) / 1e6 / per : NaN;
+  };
+  return {
+    decode_ms_per_token: best(`decode (tg${steps})`, ["-n", String(steps), "-p", "0"], (t) => t.n_gen === steps, steps),
+    prefill_ms: best(`prefill (pp${prefillLen})`, ["-n", "0", "-p", String(prefillLen)], (t) => t.n_prompt === prefillLen, 1),
+    // decode after a `deep`-token context: llama-bench's tg at depth (-d), best sample
+    decode_deep_ms: best(`decode @${deep}`, ["-n", String(deepSteps), "-p", "0", "-d", String(deep)], (t) => t.n_gen === deepSteps, deepSteps),
+    ...(failed.length ? { failed } : {}),
+  };
 }
 
 /** CPU variant and flags llama-bench reports (for the header line). */

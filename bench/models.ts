@@ -118,10 +118,14 @@ const DSL_PAIR: Record<string, string> = { "DSL eigen f32": "f32", "DSL eigen f1
 // figure is the best round's: the machine is shared, and a neighbour's burst should not decide a ratio.
 type Row = { name: string; decode: number; prefill: number; deep: number; bound: number };
 const rows = new Map<string, Row>();
-const keep = (name: string, t: { decode_ms_per_token: number; prefill_ms: number; decode_deep_ms: number }, bound: number) => {
+// a figure that could not be measured is NaN; the best of the others is kept, and why is said once
+const failures = new Set<string>();
+const least = (a: number, b: number) => (Number.isNaN(a) ? b : Number.isNaN(b) ? a : Math.min(a, b));
+const keep = (name: string, t: { decode_ms_per_token: number; prefill_ms: number; decode_deep_ms: number; failed?: string[] }, bound: number) => {
+  for (const f of t.failed ?? []) failures.add(`${name}, ${f}`);
   const r = rows.get(name);
   if (!r) rows.set(name, { name, decode: t.decode_ms_per_token, prefill: t.prefill_ms, deep: t.decode_deep_ms, bound });
-  else { r.decode = Math.min(r.decode, t.decode_ms_per_token); r.prefill = Math.min(r.prefill, t.prefill_ms); r.deep = Math.min(r.deep, t.decode_deep_ms); }
+  else { r.decode = least(r.decode, t.decode_ms_per_token); r.prefill = least(r.prefill, t.prefill_ms); r.deep = least(r.deep, t.decode_deep_ms); }
 };
 const llamaRows = async (dtype: string) => {
   if (!withLlama) return;
@@ -156,7 +160,7 @@ hfRow.name += ` (torch ${torchVersion})`;
 /** The faster llama.cpp build for a dtype, per figure (a user who cares picks the faster one). */
 const llamaBest = (dtype: string) => {
   const c = [rows.get(`llama.cpp ${dtype} (prebuilt)`), rows.get(`llama.cpp ${dtype} (native)`)].filter((r): r is Row => !!r);
-  return c.length ? { decode: Math.min(...c.map((r) => r.decode)), prefill: Math.min(...c.map((r) => r.prefill)), deep: Math.min(...c.map((r) => r.deep)) } : null;
+  return c.length ? { decode: c.map((r) => r.decode).reduce(least), prefill: c.map((r) => r.prefill).reduce(least), deep: c.map((r) => r.deep).reduce(least) } : null;
 };
 console.log(`back ends: ${[...described].join("; ")}; TENSORCORE_THREADS=${process.env.TENSORCORE_THREADS ?? "(default)"}; load average now ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);
 if (withLlama) console.log(`llama.cpp prebuilt (node-llama-cpp 3.21.1): ${await prebuiltInfo()}`);
@@ -165,7 +169,8 @@ const f = (x: number | undefined, d = 2) => (x === undefined || Number.isNaN(x) 
 console.log(`\n${"".padEnd(40)} ${"decode ms/tok".padStart(13)} ${"× HF".padStart(7)} ${"× bound".padStart(8)} ${"× llama".padStart(8)} ${`prefill ${PREFILL} ms`.padStart(16)} ${"× HF".padStart(7)} ${"× llama".padStart(8)} ${`decode @${DEEP}`.padStart(12)} ${"× HF".padStart(7)} ${"× llama".padStart(8)}`);
 for (const { name, decode: dec, prefill: pre, deep, bound } of rows.values()) {
   const l = DSL_PAIR[name] ? llamaBest(DSL_PAIR[name]) : null;
-  console.log(`${name.padEnd(40)} ${dec.toFixed(1).padStart(13)} ${(dec / hfRow.decode).toFixed(2).padStart(7)} ${(dec / bound).toFixed(2).padStart(8)} ${f(l ? dec / l.decode : undefined).padStart(8)} ${pre.toFixed(0).padStart(16)} ${(pre / hfRow.prefill).toFixed(2).padStart(7)} ${f(l ? pre / l.prefill : undefined).padStart(8)} ${f(deep, 1).padStart(12)} ${f(deep / hfRow.deep).padStart(7)} ${f(l ? deep / l.deep : undefined).padStart(8)}`);
+  console.log(`${name.padEnd(40)} ${f(dec, 1).padStart(13)} ${f(dec / hfRow.decode).padStart(7)} ${f(dec / bound).padStart(8)} ${f(l ? dec / l.decode : undefined).padStart(8)} ${f(pre, 0).padStart(16)} ${f(pre / hfRow.prefill).padStart(7)} ${f(l ? pre / l.prefill : undefined).padStart(8)} ${f(deep, 1).padStart(12)} ${f(deep / hfRow.deep).padStart(7)} ${f(l ? deep / l.deep : undefined).padStart(8)}`);
 }
+for (const f of failures) console.log(`(not measured: ${f}; that figure is left out, and the other build's stands)`);
 console.log(`(decode @${DEEP}: mean of ${DEEP_STEPS} steps after a ${DEEP}-token context, where attention over the cache weighs; not measured on the interpreter)`);
 console.log(`(best of ${repeat} interleaved rounds per figure; --repeat N. × llama: against the faster llama.cpp build of the same dtype, int8 against q8_0)`);
