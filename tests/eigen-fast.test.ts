@@ -78,7 +78,7 @@ function cases(): Case[] {
   add(70, `type A${n} = Tensor<int8, {20, 70}, TileReg, ColMajor>;\ntype W${n} = Tensor<int8, {2, 80, 90}, TileReg>;\ntype P${n} = Tensor<int32, {20, 40}, TileReg>;`,
     `(P${n} acc, A${n} a, W${n} w) { MMUL(acc, a, w[1][3 +: 70, 5 +: 40]); }`, true);
   // int8 {M,K} · int8 {K}: the int8 LM head (rows four at a time, K tails)
-  for (const [M, K] of [[5, 7], [333, 768], [1001, 45], [64, 33]] as [number, number][]) {
+  for (const [M, K] of [[5, 7], [333, 768], [1001, 45], [64, 33], [70, 130], [9, 64]] as [number, number][]) {
     add(K, `type A${n} = Tensor<int8, {${M}, ${K}}, TileReg>;\ntype V${n} = Tensor<int8, {${K}}, TileReg>;\ntype Y${n} = Tensor<int32, {${M}}, TileReg>;`,
       `(Y${n} y, A${n} a, V${n} v) { MMUL(y, a, v); }`, true);
   }

@@ -1276,6 +1276,73 @@ static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t
     P[n] = (int32_t)s;
   }
 }
+#elif TC_I8 == 16 && defined(__AVX512VNNI__)
+// One row of A (decode) with AVX512-VNNI: vpdpbusd takes four k at once, so B is streamed four rows at
+// a time, whole rows, their bytes interleaved per column (unpack 8, then 16: lane j of o_t holds
+// (b[k][c], b[k+1][c], b[k+2][c], b[k+3][c]) for column c = 16·(j/4) + 4t + j%4 of a 64-column
+// group); B's bytes are made unsigned by flipping their sign bit and 128·Σa comes off at the end
+// (mv_i8_rows_vnni). Threads take 64-row chunks into their own accumulator rows, summed at the end.
+static inline int i8q_acc_index(int n) {
+  const int c = n & 63;
+  return (n & ~63) + 16 * ((c & 15) / 4) + 4 * (c / 16) + (c & 3);
+}
+static void i8_vec_rows_vnni(int K, const int32_t* quads, const int8_t* B, int64_t ldb, int N, int32_t* acc, int k0,
+                             int k1) {
+  const int NF = N & ~63;
+  const __mmask64 tm = (N & 63) ? (((__mmask64)1 << (N & 63)) - 1) : (__mmask64)0;
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  for (int k = k0; k < k1; k += 4) {
+    const __m512i a = _mm512_set1_epi32(quads[k / 4]);
+    const int8_t* r[4];
+    for (int t = 0; t < 4; ++t) r[t] = k + t < K ? B + (int64_t)(k + t) * ldb : nullptr;
+    auto step = [&](int n, __mmask64 m) {
+      __m512i x[4];
+      for (int t = 0; t < 4; ++t) x[t] = r[t] ? _mm512_maskz_loadu_epi8(m, r[t] + n) : _mm512_setzero_si512();
+      const __m512i lo01 = _mm512_unpacklo_epi8(x[0], x[1]), hi01 = _mm512_unpackhi_epi8(x[0], x[1]);
+      const __m512i lo23 = _mm512_unpacklo_epi8(x[2], x[3]), hi23 = _mm512_unpackhi_epi8(x[2], x[3]);
+      __m512i* q = (__m512i*)(acc + n);
+      q[0] = _mm512_dpbusd_epi32(q[0], _mm512_xor_si512(_mm512_unpacklo_epi16(lo01, lo23), flip), a);
+      q[1] = _mm512_dpbusd_epi32(q[1], _mm512_xor_si512(_mm512_unpackhi_epi16(lo01, lo23), flip), a);
+      q[2] = _mm512_dpbusd_epi32(q[2], _mm512_xor_si512(_mm512_unpacklo_epi16(hi01, hi23), flip), a);
+      q[3] = _mm512_dpbusd_epi32(q[3], _mm512_xor_si512(_mm512_unpackhi_epi16(hi01, hi23), flip), a);
+    };
+    int n = 0;
+    for (; n < NF; n += 64) step(n, ~(__mmask64)0);
+    if (tm) step(n, tm);
+  }
+}
+static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
+  const int KQ = (K + 3) / 4, NP = (N + 63) / 64 * 64;
+  std::vector<int32_t> quads((size_t)KQ);
+  uint32_t sum = 0;
+  for (int q = 0; q < KQ; ++q) {
+    uint32_t v = 0;
+    for (int t = 0; t < 4; ++t) {
+      const int k = 4 * q + t;
+      const int8_t a = k < K ? A[k * as1] : 0;
+      v |= (uint32_t)(uint8_t)a << (8 * t);
+      sum += (uint32_t)(int32_t)a;
+    }
+    quads[(size_t)q] = (int32_t)v;
+  }
+  const int KC = 64;
+  const int64_t nblk = (K + KC - 1) / KC;
+  const int nt = fast_threads((double)K * N, nblk);
+  static thread_local std::vector<int32_t> buf;
+  int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
+  std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    i8_vec_rows_vnni(K, quads.data(), B, ldb, N, accs + (int64_t)slot * NP, (int)(b * KC),
+                     (int)std::min<int64_t>(K, (b + 1) * KC));
+  });
+  const uint32_t corr = sum * 128u;
+  for (int n = 0; n < N; ++n) {
+    const int j = i8q_acc_index(n);
+    uint32_t s = 0;
+    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + j];
+    P[n] = (int32_t)(s - corr);
+  }
+}
 #elif TC_I8 == 16
 static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
   const int KP = (K + 1) / 2, NP = (N + I8_VEC_COLS - 1) / I8_VEC_COLS * I8_VEC_COLS;
@@ -1622,12 +1689,78 @@ static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, i
 #endif
 }
 
+#if TC_I8 == 16 && defined(__AVX512VNNI__)
+// With AVX512-VNNI: vpdpbusd multiplies 4 unsigned bytes by 4 signed bytes per int32 lane and adds the
+// four products (no saturation), 64 bytes of a row per instruction against 32 widened to int16. A's
+// bytes are made unsigned by flipping their sign bit (a + 128), x stays signed, and 128·Σx comes off
+// at the end: Σ(a + 128)·x − 128·Σx = Σ a·x, exact in wrapping int32 like every int8 product here.
+// Bytes past K load as 0, flip to 128, and meet x's zero padding.
+static void mv_i8_rows_vnni(int K, const int8_t* A, int64_t lda, const int8_t* xb, uint32_t corr, int32_t* P,
+                            int64_t r0, int64_t r1) {
+  const int KF = K & ~63;
+  const __mmask64 tm = (K & 63) ? (((__mmask64)1 << (K & 63)) - 1) : (__mmask64)0;
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  auto dot = [&](__m512i s, const int8_t* a, int k) {
+    return _mm512_dpbusd_epi32(s, _mm512_xor_si512(_mm512_loadu_si512((const void*)(a + k)), flip),
+                               _mm512_loadu_si512((const void*)(xb + k)));
+  };
+  auto tail = [&](__m512i s, const int8_t* a, int k) {
+    return _mm512_dpbusd_epi32(s, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tm, a + k), flip),
+                               _mm512_loadu_si512((const void*)(xb + k)));
+  };
+  auto out = [&](__m512i s) { return (int32_t)((uint32_t)_mm512_reduce_add_epi32(s) - corr); };
+  int64_t i = r0;
+  for (; i + 4 <= r1; i += 4) {
+    const int8_t* a0 = A + i * lda;
+    const int8_t *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    int k = 0;
+    for (; k < KF; k += 64) {
+      s0 = dot(s0, a0, k);
+      s1 = dot(s1, a1, k);
+      s2 = dot(s2, a2, k);
+      s3 = dot(s3, a3, k);
+    }
+    if (tm) {
+      s0 = tail(s0, a0, k);
+      s1 = tail(s1, a1, k);
+      s2 = tail(s2, a2, k);
+      s3 = tail(s3, a3, k);
+    }
+    P[i] = out(s0);
+    P[i + 1] = out(s1);
+    P[i + 2] = out(s2);
+    P[i + 3] = out(s3);
+  }
+  for (; i < r1; ++i) {
+    const int8_t* a0 = A + i * lda;
+    __m512i s0 = _mm512_setzero_si512();
+    int k = 0;
+    for (; k < KF; k += 64) s0 = dot(s0, a0, k);
+    if (tm) s0 = tail(s0, a0, k);
+    P[i] = out(s0);
+  }
+}
+#endif
+
 void mv_i8(int M, int K, const int8_t* A, int64_t lda, const int8_t* x, int64_t xs, int32_t* P) {
-  std::vector<int16_t> xw((size_t)((K + 31) / 32 * 32 + 32), 0);
-  for (int k = 0; k < K; ++k) xw[(size_t)k] = x[k * xs];
   const int64_t blk = 256;
   const int64_t nblk = (M + blk - 1) / blk;
   const int nt = fast_threads((double)M * K, nblk);
+#if TC_I8 == 16 && defined(__AVX512VNNI__)
+  std::vector<int8_t> xb((size_t)((K + 63) / 64 * 64), 0);
+  uint32_t sum = 0;
+  for (int k = 0; k < K; ++k) {
+    xb[(size_t)k] = x[k * xs];
+    sum += (uint32_t)(int32_t)x[k * xs];
+  }
+  run_chunks(nblk, nt, [&](int64_t b, int) {
+    mv_i8_rows_vnni(K, A, lda, xb.data(), sum * 128u, P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
+  });
+  return;
+#endif
+  std::vector<int16_t> xw((size_t)((K + 31) / 32 * 32 + 32), 0);
+  for (int k = 0; k < K; ++k) xw[(size_t)k] = x[k * xs];
   run_chunks(nblk, nt, [&](int64_t b, int slot) {
     (void)slot;
     mv_i8_rows(K, A, lda, xw.data(), P, b * blk, std::min<int64_t>(M, (b + 1) * blk));
