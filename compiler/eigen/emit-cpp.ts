@@ -131,6 +131,21 @@ interface Spec {
   name: string;
 }
 
+/**
+ * Inside a chunk's lambda, the kernel's parameters (p<slot>) are read through local copies. The lambda
+ * captures them by reference, and an int8 store (signed char, which may alias any object) could in
+ * C++ change a captured pointer, so GCC reloaded every pointer after every int8 store and left such
+ * loops scalar (quantizing 64 × 768 activations: 77 µs, against 11 vectorized). Names inside string
+ * literals are left alone.
+ */
+function localParams(lines: string[], start: number, indent: string): void {
+  const names = new Set<string>();
+  const outsideStrings = (l: string, f: (code: string) => string) => l.split(/("(?:[^"\\]|\\.)*")/).map((part, i) => (i % 2 ? part : f(part))).join("");
+  for (let i = start; i < lines.length; i++)
+    lines[i] = outsideStrings(lines[i], (code) => code.replace(/\bp(\d+)\b/g, (_, d: string) => { names.add(d); return `lp${d}`; }));
+  lines.splice(start, 0, ...[...names].map((d) => `${indent}auto const lp${d} = p${d};`));
+}
+
 interface Ctx {
   spec: Spec;
   kid: number;
@@ -488,12 +503,14 @@ export class Emitter {
     const outer = split ? shape.findIndex((n) => n > 1) : -1;
     const ch = outer >= 0 ? this.fresh("ch") : "";
     let opened = 0;
+    let lambdaStart = -1;
     shape.forEach((n, a) => {
       if (n === 1) return;
       if (a === outer) {
         const chunks = Math.min(n, 8);
         this.line(c, `tcrt::run_chunks(${chunks}, tcrt::pool_width(), [&](int64_t ${ch}, int) {`);
         c.depth++;
+        lambdaStart = c.lines.length;
         this.line(c, `for (int ${idx[a]} = (int)(${ch} * ${n} / ${chunks}); ${idx[a]} < (int)((${ch} + 1) * ${n} / ${chunks}); ++${idx[a]}) {`);
       } else this.line(c, `for (int ${idx[a]} = 0; ${idx[a]} < ${n}; ++${idx[a]}) {`);
       c.depth++;
@@ -501,7 +518,11 @@ export class Emitter {
     });
     body();
     for (let i = 0; i < opened; i++) { c.depth--; this.line(c, "}"); }
-    if (outer >= 0) { c.depth--; this.line(c, "});"); }
+    if (outer >= 0) {
+      localParams(c.lines, lambdaStart, "  ".repeat(c.depth));
+      c.depth--;
+      this.line(c, "});");
+    }
   }
 
   /** Whether a statement over `shape` whose values come from `src` splits across the pool (see nest). */
