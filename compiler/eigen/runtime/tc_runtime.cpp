@@ -1259,6 +1259,32 @@ static void i8_cols(int M, int K, const int8_t* A, int64_t as0, int64_t as1, con
 }
 #endif
 
+#if TC_I8 == 16
+/**
+ * A one-row int8 product's threads: 64-row chunks of B, each run by rows(acc, k0, k1) into its slot's
+ * accumulator row (NP wide, in the order index(n) gives), summed at the end (int32 adds wrap, so any
+ * split is bitwise the same): P[n] = Σ acc[index(n)] − corr.
+ */
+template <class Index, class Rows>
+static void i8_vec_chunks(int K, int N, int NP, uint32_t corr, int32_t* P, Index&& index, Rows&& rows) {
+  const int KC = 64;
+  const int64_t nblk = (K + KC - 1) / KC;
+  const int nt = fast_threads((double)K * N, nblk);
+  static thread_local std::vector<int32_t> buf;
+  int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
+  std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
+  run_chunks(nblk, nt, [&](int64_t b, int slot) {
+    rows(accs + (int64_t)slot * NP, (int)(b * KC), (int)std::min<int64_t>(K, (b + 1) * KC));
+  });
+  for (int n = 0; n < N; ++n) {
+    const int j = index(n);
+    uint32_t s = 0;
+    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + j];
+    P[n] = (int32_t)(s - corr);
+  }
+}
+#endif
+
 #if TC_I8 == 8
 static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
   // one chunk of rows per thread, each into its own accumulator row (summed at the end; exact)
@@ -1325,47 +1351,18 @@ static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t
     }
     quads[(size_t)q] = (int32_t)v;
   }
-  const int KC = 64;
-  const int64_t nblk = (K + KC - 1) / KC;
-  const int nt = fast_threads((double)K * N, nblk);
-  static thread_local std::vector<int32_t> buf;
-  int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
-  std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
-  run_chunks(nblk, nt, [&](int64_t b, int slot) {
-    i8_vec_rows_vnni(K, quads.data(), B, ldb, N, accs + (int64_t)slot * NP, (int)(b * KC),
-                     (int)std::min<int64_t>(K, (b + 1) * KC));
+  i8_vec_chunks(K, N, NP, sum * 128u, P, i8q_acc_index, [&](int32_t* acc, int k0, int k1) {
+    i8_vec_rows_vnni(K, quads.data(), B, ldb, N, acc, k0, k1);
   });
-  const uint32_t corr = sum * 128u;
-  for (int n = 0; n < N; ++n) {
-    const int j = i8q_acc_index(n);
-    uint32_t s = 0;
-    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + j];
-    P[n] = (int32_t)(s - corr);
-  }
 }
 #elif TC_I8 == 16
 static void i8_vec(int K, const int8_t* A, int64_t as1, const int8_t* B, int64_t ldb, int N, int32_t* P) {
   const int KP = (K + 1) / 2, NP = (N + I8_VEC_COLS - 1) / I8_VEC_COLS * I8_VEC_COLS;
   std::vector<int32_t> pairs((size_t)KP);
   for (int k = 0; k < K; k += 2) pairs[(size_t)(k / 2)] = i8_pair(A[k * as1], k + 1 < K ? A[(k + 1) * as1] : 0);
-  const int KC = 64;
-  const int64_t nblk = (K + KC - 1) / KC;
-  const int nt = fast_threads((double)K * N, nblk);
-  // one zeroed, aligned accumulator row per thread
-  static thread_local std::vector<int32_t> buf;
-  int32_t* const accs = tls_aligned(buf, (int64_t)nt * NP);
-  std::memset(accs, 0, sizeof(int32_t) * (size_t)nt * NP);
-  run_chunks(nblk, nt, [&](int64_t b, int slot) {
-    (void)slot;
-    i8_vec_rows(K, pairs.data(), B, ldb, N, accs + (int64_t)slot * NP, (int)(b * KC),
-                  (int)std::min<int64_t>(K, (b + 1) * KC));
+  i8_vec_chunks(K, N, NP, 0u, P, i8_acc_index, [&](int32_t* acc, int k0, int k1) {
+    i8_vec_rows(K, pairs.data(), B, ldb, N, acc, k0, k1);
   });
-  for (int n = 0; n < N; ++n) {
-    const int j = i8_acc_index(n);
-    uint32_t s = 0;
-    for (int th = 0; th < nt; ++th) s += (uint32_t)accs[(int64_t)th * NP + j];
-    P[n] = (int32_t)s;
-  }
 }
 
 #endif
@@ -1586,59 +1583,66 @@ void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const
 // x widened once to int16 (zero-padded to 32), each piece of a row sign-extended to int16 and
 // multiplied pairwise (vpmaddwd) into int32 lanes, four rows at a time (AVX2: one from each quarter
 // of the block, so that each is a long sequential stream).
-static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, int32_t* P, int64_t r0,
-                       int64_t r1) {
 #if TC_I8 == 16
-  const int KF = K & ~31;
-  const __mmask32 tm = (K & 31) ? (__mmask32)((1u << (K & 31)) - 1u) : (__mmask32)0;
+/**
+ * P[i] = out(Σ over A's row i) for rows [r0, r1), four rows at a time: the AVX-512 LM head's walk, with
+ * `dot(s, row, k)` adding the piece of a row at k (`step` bytes) and `tail(s, row, k)` the masked
+ * last piece (when K is not a multiple of step).
+ */
+template <class Dot, class Tail, class Out>
+static inline void i8_rows4(int K, int step, const int8_t* A, int64_t lda, int32_t* P, int64_t r0, int64_t r1,
+                            Dot&& dot, Tail&& tail, Out&& out) {
+  const int KF = K / step * step;
+  const bool more = KF < K;
   int64_t i = r0;
   for (; i + 4 <= r1; i += 4) {
     const int8_t* a0 = A + i * lda;
-    const int8_t* a1 = a0 + lda;
-    const int8_t* a2 = a1 + lda;
-    const int8_t* a3 = a2 + lda;
+    const int8_t *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
     __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
     int k = 0;
-    for (; k < KF; k += 32) {
-      const __m512i xv = _mm512_loadu_si512((const void*)(xw + k));
-      s0 = _mm512_add_epi32(
-          s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a0 + k))), xv));
-      s1 = _mm512_add_epi32(
-          s1, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a1 + k))), xv));
-      s2 = _mm512_add_epi32(
-          s2, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a2 + k))), xv));
-      s3 = _mm512_add_epi32(
-          s3, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a3 + k))), xv));
+    for (; k < KF; k += step) {
+      s0 = dot(s0, a0, k);
+      s1 = dot(s1, a1, k);
+      s2 = dot(s2, a2, k);
+      s3 = dot(s3, a3, k);
     }
-    if (tm) {
-      const __m512i xv = _mm512_loadu_si512((const void*)(xw + k));
-      s0 = _mm512_add_epi32(s0,
-                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)), xv));
-      s1 = _mm512_add_epi32(s1,
-                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a1 + k)), xv));
-      s2 = _mm512_add_epi32(s2,
-                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a2 + k)), xv));
-      s3 = _mm512_add_epi32(s3,
-                            _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a3 + k)), xv));
+    if (more) {
+      s0 = tail(s0, a0, k);
+      s1 = tail(s1, a1, k);
+      s2 = tail(s2, a2, k);
+      s3 = tail(s3, a3, k);
     }
-    P[i] = _mm512_reduce_add_epi32(s0);
-    P[i + 1] = _mm512_reduce_add_epi32(s1);
-    P[i + 2] = _mm512_reduce_add_epi32(s2);
-    P[i + 3] = _mm512_reduce_add_epi32(s3);
+    P[i] = out(s0);
+    P[i + 1] = out(s1);
+    P[i + 2] = out(s2);
+    P[i + 3] = out(s3);
   }
   for (; i < r1; ++i) {
     const int8_t* a0 = A + i * lda;
     __m512i s0 = _mm512_setzero_si512();
     int k = 0;
-    for (; k < KF; k += 32)
-      s0 = _mm512_add_epi32(
-          s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a0 + k))),
-                                _mm512_loadu_si512((const void*)(xw + k))));
-    if (tm)
-      s0 = _mm512_add_epi32(s0, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a0 + k)),
-                                                  _mm512_loadu_si512((const void*)(xw + k))));
-    P[i] = _mm512_reduce_add_epi32(s0);
+    for (; k < KF; k += step) s0 = dot(s0, a0, k);
+    if (more) s0 = tail(s0, a0, k);
+    P[i] = out(s0);
   }
+}
+#endif
+
+static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, int32_t* P, int64_t r0,
+                       int64_t r1) {
+#if TC_I8 == 16
+  const __mmask32 tm = (K & 31) ? (__mmask32)((1u << (K & 31)) - 1u) : (__mmask32)0;
+  i8_rows4(
+      K, 32, A, lda, P, r0, r1,
+      [&](__m512i s, const int8_t* a, int k) {
+        return _mm512_add_epi32(s, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i*)(a + k))),
+                                                     _mm512_loadu_si512((const void*)(xw + k))));
+      },
+      [&](__m512i s, const int8_t* a, int k) {
+        return _mm512_add_epi32(s, _mm512_madd_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(tm, a + k)),
+                                                     _mm512_loadu_si512((const void*)(xw + k))));
+      },
+      [](__m512i s) { return (int32_t)_mm512_reduce_add_epi32(s); });
 #elif TC_I8 == 8
   const int KF = K & ~15;
   auto hsum = [](__m256i v) {
@@ -1697,49 +1701,19 @@ static void mv_i8_rows(int K, const int8_t* A, int64_t lda, const int16_t* xw, i
 // Bytes past K load as 0, flip to 128, and meet x's zero padding.
 static void mv_i8_rows_vnni(int K, const int8_t* A, int64_t lda, const int8_t* xb, uint32_t corr, int32_t* P,
                             int64_t r0, int64_t r1) {
-  const int KF = K & ~63;
   const __mmask64 tm = (K & 63) ? (((__mmask64)1 << (K & 63)) - 1) : (__mmask64)0;
   const __m512i flip = _mm512_set1_epi8((char)0x80);
-  auto dot = [&](__m512i s, const int8_t* a, int k) {
-    return _mm512_dpbusd_epi32(s, _mm512_xor_si512(_mm512_loadu_si512((const void*)(a + k)), flip),
-                               _mm512_loadu_si512((const void*)(xb + k)));
-  };
-  auto tail = [&](__m512i s, const int8_t* a, int k) {
-    return _mm512_dpbusd_epi32(s, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tm, a + k), flip),
-                               _mm512_loadu_si512((const void*)(xb + k)));
-  };
-  auto out = [&](__m512i s) { return (int32_t)((uint32_t)_mm512_reduce_add_epi32(s) - corr); };
-  int64_t i = r0;
-  for (; i + 4 <= r1; i += 4) {
-    const int8_t* a0 = A + i * lda;
-    const int8_t *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
-    int k = 0;
-    for (; k < KF; k += 64) {
-      s0 = dot(s0, a0, k);
-      s1 = dot(s1, a1, k);
-      s2 = dot(s2, a2, k);
-      s3 = dot(s3, a3, k);
-    }
-    if (tm) {
-      s0 = tail(s0, a0, k);
-      s1 = tail(s1, a1, k);
-      s2 = tail(s2, a2, k);
-      s3 = tail(s3, a3, k);
-    }
-    P[i] = out(s0);
-    P[i + 1] = out(s1);
-    P[i + 2] = out(s2);
-    P[i + 3] = out(s3);
-  }
-  for (; i < r1; ++i) {
-    const int8_t* a0 = A + i * lda;
-    __m512i s0 = _mm512_setzero_si512();
-    int k = 0;
-    for (; k < KF; k += 64) s0 = dot(s0, a0, k);
-    if (tm) s0 = tail(s0, a0, k);
-    P[i] = out(s0);
-  }
+  i8_rows4(
+      K, 64, A, lda, P, r0, r1,
+      [&](__m512i s, const int8_t* a, int k) {
+        return _mm512_dpbusd_epi32(s, _mm512_xor_si512(_mm512_loadu_si512((const void*)(a + k)), flip),
+                                   _mm512_loadu_si512((const void*)(xb + k)));
+      },
+      [&](__m512i s, const int8_t* a, int k) {
+        return _mm512_dpbusd_epi32(s, _mm512_xor_si512(_mm512_maskz_loadu_epi8(tm, a + k), flip),
+                                   _mm512_loadu_si512((const void*)(xb + k)));
+      },
+      [&](__m512i s) { return (int32_t)((uint32_t)_mm512_reduce_add_epi32(s) - corr); });
 }
 #endif
 
