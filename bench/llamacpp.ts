@@ -187,7 +187,7 @@ export function timeNative(bench: string, gguf: string, steps: number, prefillLe
   const best = (what: string, extra: string[], pick: (t: { n_prompt: number; n_gen: number }) => boolean, per: number): number => {
     const r = spawnSync(bench, ["-m", gguf, "-t", String(threads), ...extra, "-r", String(reps), "-o", "json"], { encoding: "utf8", maxBuffer: 1 << 24 });
     if (r.status !== 0) {
-      failed.push(`${what}: llama-bench ${r.signal ? `died of ${r.signal}` : `exited with ${r.status}: ${r.stderr.trim().split("\n").slice(-2).join(" | ")}`}`);
+      failed.push(`${what}: llama-bench ${r.error ? `could not run (${r.error.message})` : r.signal ? `died of ${r.signal}` : `exited with ${r.status}: ${(r.stderr ?? "").trim().split("\n").slice(-2).join(" | ")}`}`);
       return NaN;
     }
     const t = (JSON.parse(r.stdout) as { n_prompt: number; n_gen: number; samples_ns: number[] }[]).find(pick);

@@ -67,7 +67,7 @@ export function toolchain(): Toolchain {
   // every cache key: a cache folder shared by machines of different CPUs (a copied home, a network
   // home) must never hand one CPU's objects to another, where they would die of SIGILL.
   const m = spawnSync(cxx, ["-march=native", "-dM", "-E", "-x", "c++", "-"], { input: "", encoding: "utf8" });
-  const native = m.status === 0 ? m.stdout.split("\n").filter((l) => /^#define __(AVX|AMX|SSE|FMA|F16C|BMI|ARM_|aarch64|x86_64)/.test(l)).sort().join("\n") : "";
+  const native = m.status === 0 ? m.stdout.split("\n").sort().join("\n") : "";
   const candidates = [process.env.EIGEN_INCLUDE_DIR, "/usr/include/eigen3", "/usr/local/include/eigen3", join(repoRoot, ".cache/eigen3")];
   const eigenDir = candidates.find((d) => d && existsSync(join(d, "Eigen/Core")));
   if (!eigenDir) {

@@ -141,8 +141,10 @@ interface Spec {
 function localParams(lines: string[], start: number, indent: string): void {
   const names = new Set<string>();
   const outsideStrings = (l: string, f: (code: string) => string) => l.split(/("(?:[^"\\]|\\.)*")/).map((part, i) => (i % 2 ? part : f(part))).join("");
-  for (let i = start; i < lines.length; i++)
+  for (let i = start; i < lines.length; i++) {
+    if (/^\s*auto const lp\d+ = p\d+;$/.test(lines[i])) continue; // a nested chunk's own copies
     lines[i] = outsideStrings(lines[i], (code) => code.replace(/\bp(\d+)\b/g, (_, d: string) => { names.add(d); return `lp${d}`; }));
+  }
   lines.splice(start, 0, ...[...names].map((d) => `${indent}auto const lp${d} = p${d};`));
 }
 

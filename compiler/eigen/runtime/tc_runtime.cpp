@@ -725,13 +725,15 @@ static void amx_configure() {
 // next 8 of the remainder; lo: the rest, which has at most 8), a bf16 weight is one piece, an f16 two
 // (11 bits). Every product of two pieces is exact in f32, and the passes add the pieces' products
 // whose size can reach 2^-24 of the term (a+j ≤ 2 of hi/mid/lo a and weight piece j; the dropped
-// ones are below 2^-21 of it together), small pieces first. An output then differs from the exact sum
-// by at most (3K + 8)·2^-24·Σ|terms| (3K roundings at most, with an f32 weight), against (K+2) for
-// the AVX-512 path; measured it is ~1–2 2^-24·Σ|terms| against that path's 3–4.
+// ones are below 2^-21 of it together), small pieces first. Each pass rounds once per product (one
+// FMA each), so an output differs from the exact sum by at most (6K + 8)·2^-24·Σ|terms| with an f32
+// weight (6 passes; 5 with f16, 3 with bf16), against (K+2) for the AVX-512 path; measured it is
+// ~1–2·2^-24·Σ|terms| against that path's 3–5.
 // AMX treats denormal inputs as zero and flushes denormal results, and an infinite value's pieces
 // would make NaN: so A and each block of B are checked while they are split, and a product with a
 // value that is not finite, or nonzero below 2^-40 (whose pieces' products could be denormal), is
-// left to the AVX-512 path (bf_amx returns false), which gives IEEE's answer.
+// left to the AVX-512 path (bf_amx returns false), which gives IEEE's answer; so is one whose AMX
+// result overflowed.
 // Blocking: k-blocks of 128; each thread packs its column chunk of B per k-block into 16-column
 // panels of (k, k+1) pairs per piece, and accumulates 32 × 32 blocks (tiles 0-3; A 4-5, B 6-7) into a
 // scratch copy of its columns, which is copied into P at the end.
@@ -861,9 +863,20 @@ static bool bf_amx(int M, int K, int N, const float* A, int64_t as0, int64_t as1
         }
     }
     _tile_release();
-    if (!refused.load())
-      for (int i = 0; i < M; ++i)
-        std::memcpy(P + (int64_t)i * N + n0, acc + (int64_t)i * ncp, sizeof(float) * (size_t)nc);
+    if (refused.load()) return;
+    // The inputs are finite, so an infinity here is an overflow of a partial sum that the pieces' order
+    // (small pieces first) made and that the exact sum need not have: such a product is left to the
+    // AVX-512 path, which adds in k order.
+    __mmask16 inf = 0;
+    for (int i = 0; i < M; ++i)
+      for (int n = 0; n < nc; n += 16)
+        inf |= amx_unsafe(_mm512_maskz_loadu_ps((__mmask16)vmask(nc - n), acc + (int64_t)i * ncp + n));
+    if (inf) {
+      refused.store(true);
+      return;
+    }
+    for (int i = 0; i < M; ++i)
+      std::memcpy(P + (int64_t)i * N + n0, acc + (int64_t)i * ncp, sizeof(float) * (size_t)nc);
   });
   return !refused.load();
 }
@@ -1557,7 +1570,7 @@ void mm_i8(int M, int K, int N, const int8_t* A, int64_t as0, int64_t as1, const
            int32_t* P) {
 #if TC_I8
 #if TC_AMX
-  if (M > 4 && K > 0 && amx_ready()) { // from 5 rows, faster than the vector path at every size measured
+  if (M > 4 && K > 0 && N > 0 && amx_ready()) { // from 5 rows, faster than the vector path at every size measured
     i8_amx(M, K, N, A, as0, as1, B, ldb, P);
     return;
   }
