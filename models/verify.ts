@@ -55,8 +55,8 @@ export interface VerifyReport {
  * together with its index.json, another export's files, one removed by another process meanwhile)
  * is refused naming the file, rather than read from outside or compared past its end.
  */
+const again = "(delete the reference folder to export it again)";
 function npy(path: string, listed: ReadonlySet<string>, precision: "f32" | "int32", shape: number[]): { shape: number[]; data: Float32Array | Int32Array } {
-  const again = "(delete the reference folder to export it again)";
   if (!listed.has(path)) throw new UsageError(`${path}: not listed in the export's index.json ${again}`);
   let buf: Buffer;
   try {
@@ -283,7 +283,7 @@ export async function verifyModel(
     model.prefill(tokens);
     const hf = Array.from(npy(join(dir, "greedy.npy"), listed, "int32", [newTokens]).data);
     const outside = hf.find((id) => !(id >= 0 && id < V));
-    if (outside !== undefined) throw new UsageError(`${join(dir, "greedy.npy")}: token id ${outside} is outside the vocabulary (0..${V - 1}) (delete the reference folder to export it again)`);
+    if (outside !== undefined) throw new UsageError(`${join(dir, "greedy.npy")}: token id ${outside} is outside the vocabulary (0..${V - 1}) ${again}`);
     const gaps = Array.from(npy(join(dir, "greedy_gap.npy"), listed, "f32", [newTokens]).data);
     // HF generate's logits at each step (its KV cache): each DSL decode step's logits are compared
     // with them while the two sequences agree, so the decode path is checked by value, not by argmax

@@ -1,5 +1,5 @@
 // Least-recently-used pruning of a folder of the per-user cache, shared by the compile cache
-// (compiler/eigen/cache-limit.ts) and the HF reference exports (models/verify.ts). Each folder
+// (compiler/eigen/cache-limit.ts) and the HF reference exports (models/reference-cache.ts). Each folder
 // recognises its own entries by name and says when each was last used; this removes the oldest
 // until the folder is under its limit, never an entry the caller keeps or one used recently (another
 // process sharing the cache may be using it), and nothing it was not given.

@@ -746,12 +746,15 @@ static inline void split3(__m512 x, __m512i& h, __m512i& m, __m512i& l) {
   m = _mm512_and_si512(_mm512_castps_si512(r1), top);
   l = _mm512_castps_si512(_mm512_sub_ps(r1, _mm512_castsi512_ps(m))); // at most 8 significant bits
 }
+/** Lanes that are infinite or NaN. */
+static inline __mmask16 nonfinite(__m512 x) {
+  return _mm512_cmp_ps_mask(_mm512_abs_ps(x), _mm512_set1_ps(std::numeric_limits<float>::max()), _CMP_NLE_UQ);
+}
 /** Lanes AMX must not see: not finite, or nonzero with |x| < 2^-40. */
 static inline __mmask16 amx_unsafe(__m512 x) {
   const __m512 ax = _mm512_abs_ps(x);
-  return _mm512_cmp_ps_mask(ax, _mm512_set1_ps(std::numeric_limits<float>::max()), _CMP_NLE_UQ) |
-         (_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p-40f), _CMP_LT_OQ) &
-          _mm512_cmp_ps_mask(ax, _mm512_setzero_ps(), _CMP_NEQ_OQ));
+  return nonfinite(x) | (_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p-40f), _CMP_LT_OQ) &
+                         _mm512_cmp_ps_mask(ax, _mm512_setzero_ps(), _CMP_NEQ_OQ));
 }
 constexpr int BF_KC = 128; // k per block (a multiple of 32)
 /** P{M,N} = A·B on AMX-BF16 tiles; false (P unspecified) when a value must take the AVX-512 path. */
@@ -870,7 +873,7 @@ static bool bf_amx(int M, int K, int N, const float* A, int64_t as0, int64_t as1
     __mmask16 inf = 0;
     for (int i = 0; i < M; ++i)
       for (int n = 0; n < nc; n += 16)
-        inf |= amx_unsafe(_mm512_maskz_loadu_ps((__mmask16)vmask(nc - n), acc + (int64_t)i * ncp + n));
+        inf |= nonfinite(_mm512_maskz_loadu_ps((__mmask16)vmask(nc - n), acc + (int64_t)i * ncp + n));
     if (inf) {
       refused.store(true);
       return;
